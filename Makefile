@@ -1,0 +1,38 @@
+# The two commands: `make run` and `make test`. Both create the environment.
+PYTHON ?= python3.11
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+DATA ?= .tally/node
+
+.PHONY: run test lint bench venv clean
+
+$(STAMP): pyproject.toml constraints.txt
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -c constraints.txt -e '.[dev]'
+	touch $(STAMP)
+
+venv: $(STAMP)
+
+## run: one node on SQLite with demo data, API on http://127.0.0.1:8750 (Ctrl-C stops it)
+run: $(STAMP)
+	$(BIN)/tally demo --data-dir $(DATA)
+	$(BIN)/tally node start --data-dir $(DATA)
+
+## test: lint, type checks and the whole suite
+test: $(STAMP) lint
+	$(BIN)/pytest -q
+
+lint: $(STAMP)
+	$(BIN)/ruff check src tests bench
+	$(BIN)/ruff format --check src tests bench
+	$(BIN)/mypy
+
+## bench: end-to-end figures on this machine (takes several minutes)
+bench: $(STAMP)
+	$(BIN)/python bench/verify_rate.py
+	$(BIN)/tally bench
+
+clean:
+	rm -rf $(VENV) .tally .pytest_cache .mypy_cache .ruff_cache

@@ -1,0 +1,32 @@
+"""JSON errors with stable codes. Bad input is a 4xx, never a 500."""
+
+from __future__ import annotations
+
+import msgspec
+from starlette.responses import Response
+
+from .schemas import ErrorBody, ErrorDetail, ErrorResponse
+
+
+class ApiError(Exception):
+    def __init__(
+        self,
+        status: int,
+        code: str,
+        message: str,
+        details: list[ErrorDetail] | None = None,
+        headers: dict[str, str] | None = None,
+    ) -> None:
+        super().__init__(message)
+        self.status = status
+        self.code = code
+        self.message = message
+        self.details = details or []
+        self.headers = headers or {}
+
+
+def error_response(err: ApiError) -> Response:
+    body = ErrorResponse(error=ErrorBody(code=err.code, message=err.message, details=err.details))
+    return Response(
+        msgspec.json.encode(body), status_code=err.status, media_type="application/json", headers=err.headers
+    )

@@ -1,0 +1,127 @@
+"""The OpenAPI 3.1 description, with schemas generated from the msgspec types."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import msgspec
+
+from ..core.block import Receipt
+from ..core.types import Account, Asset, Certificate, Genesis, SignedTx
+from ..node.config import Limits
+from .schemas import (
+    BalancesBody,
+    BlockBody,
+    ErrorResponse,
+    HistoryPage,
+    NodeStatusBody,
+    SubmitBatch,
+    Submitted,
+    TxStatusBody,
+)
+
+# (method, path, summary, request body type, success status, response type, query params)
+ROUTES: list[tuple[str, str, str, Any, int, Any, list[str]]] = [
+    ("post", "/v1/transactions", "Submit one signed transaction", SignedTx, 202, Submitted, []),
+    ("post", "/v1/transactions/batch", "Submit a batch, admitted whole or not at all", SubmitBatch, 202, Submitted, []),
+    (
+        "get",
+        "/v1/transactions/{txid}",
+        "A transaction's status (wait_ms: wait until final)",
+        None,
+        200,
+        TxStatusBody,
+        ["wait_ms"],
+    ),
+    (
+        "get",
+        "/v1/transactions/{txid}/receipt",
+        "Receipt of a final transaction, verifiable offline",
+        None,
+        200,
+        Receipt,
+        ["wait_ms"],
+    ),
+    ("get", "/v1/accounts/{account}", "An account", None, 200, Account, []),
+    (
+        "get",
+        "/v1/accounts/{account}/balances",
+        "An account's balances by asset (minor units)",
+        None,
+        200,
+        BalancesBody,
+        [],
+    ),
+    (
+        "get",
+        "/v1/accounts/{account}/history",
+        "An account's transactions, newest first",
+        None,
+        200,
+        HistoryPage,
+        ["limit", "cursor"],
+    ),
+    ("get", "/v1/assets", "Every asset", None, 200, list[Asset], []),
+    ("get", "/v1/assets/{asset}", "An asset", None, 200, Asset, []),
+    ("get", "/v1/blocks", "Latest blocks, newest first", None, 200, list[BlockBody], ["limit", "before"]),
+    ("get", "/v1/blocks/{height}", "A block", None, 200, BlockBody, []),
+    ("get", "/v1/blocks/{height}/certificate", "A block's certificate", None, 200, Certificate, []),
+    ("get", "/v1/status", "Node status and limits", None, 200, NodeStatusBody, []),
+    ("get", "/v1/genesis", "The genesis: chain id, members, validator set", None, 200, Genesis, []),
+]
+
+QUERY_DOCS = {
+    "wait_ms": "Wait up to this many milliseconds for finality (at most max_wait_ms)",
+    "limit": "Page size",
+    "cursor": "HEIGHT:INDEX from the previous page's next_cursor",
+    "before": "Only blocks below this height",
+}
+
+
+def openapi_document(limits: Limits) -> dict[str, Any]:
+    types = [t for route in ROUTES for t in (route[3], route[5]) if t is not None] + [ErrorResponse]
+    schemas, components = msgspec.json.schema_components(types, ref_template="#/components/schemas/{name}")
+    by_type = dict(zip(types, schemas, strict=True))
+    error_ref = by_type[ErrorResponse]
+    paths: dict[str, dict[str, Any]] = {}
+    for method, path, summary, request, status, response, query in ROUTES:
+        params = [
+            {"name": name[1:-1], "in": "path", "required": True, "schema": {"type": "string"}}
+            for name in path.split("/")
+            if name.startswith("{")
+        ] + [
+            {"name": q, "in": "query", "required": False, "description": QUERY_DOCS[q], "schema": {"type": "string"}}
+            for q in query
+        ]
+        operation: dict[str, Any] = {
+            "summary": summary,
+            "parameters": params,
+            "responses": {
+                str(status): {"description": "success", "content": {"application/json": {"schema": by_type[response]}}},
+                "4XX": {
+                    "description": "error with a stable code",
+                    "content": {"application/json": {"schema": error_ref}},
+                },
+            },
+        }
+        if request is not None:
+            operation["requestBody"] = {"required": True, "content": {"application/json": {"schema": by_type[request]}}}
+        if method == "post":
+            operation["responses"]["503"] = {
+                "description": "mempool full: retry after the Retry-After header's seconds",
+                "content": {"application/json": {"schema": error_ref}},
+            }
+        paths.setdefault(path, {})[method] = operation
+    return {
+        "openapi": "3.1.0",
+        "info": {
+            "title": "Tally node API",
+            "version": "1",
+            "description": (
+                "Signed transactions in, final receipts out. Limits: "
+                + ", ".join(f"{k}={v}" for k, v in msgspec.structs.asdict(limits).items())
+            ),
+        },
+        "paths": paths,
+        "components": {"schemas": components},
+    }

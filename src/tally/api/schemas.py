@@ -1,0 +1,87 @@
+"""Request and response bodies of the HTTP API."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+import msgspec
+from msgspec import Meta
+
+from ..core.types import SignedTx
+
+MAX_BATCH_TXS_SCHEMA = 2000
+
+
+class SubmitBatch(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
+    txs: Annotated[list[SignedTx], Meta(min_length=1, max_length=MAX_BATCH_TXS_SCHEMA)]
+
+
+class Submitted(msgspec.Struct, frozen=True):
+    txids: list[str]
+    status: str = "accepted"
+
+
+class TxStatusBody(msgspec.Struct, frozen=True):
+    txid: str
+    status: str
+    code: str
+    message: str
+    height: int
+
+
+class ErrorDetail(msgspec.Struct, frozen=True):
+    index: int
+    txid: str
+    code: str
+    message: str
+
+
+class ErrorBody(msgspec.Struct, frozen=True):
+    code: str
+    message: str
+    details: list[ErrorDetail] = []
+
+
+class ErrorResponse(msgspec.Struct, frozen=True):
+    error: ErrorBody
+
+
+class BalancesBody(msgspec.Struct, frozen=True):
+    account: str
+    balances: dict[str, int]
+
+
+class HistoryEntry(msgspec.Struct, frozen=True):
+    height: int
+    index: int
+    txid: str
+    type: str
+    code: str
+    tx: dict[str, Any]
+
+
+class HistoryPage(msgspec.Struct, frozen=True):
+    account: str
+    items: list[HistoryEntry]
+    next_cursor: str | None
+
+
+class BlockBody(msgspec.Struct, frozen=True):
+    height: int
+    hash: str
+    state_digest: str
+    header: dict[str, Any]
+    txids: list[str]
+    final: bool
+
+
+class NodeStatusBody(msgspec.Struct, frozen=True):
+    chain: str
+    validator: str
+    height: int
+    final_height: int
+    state_digest: str
+    mempool_txs: int
+    mempool_max_txs: int
+    healthy: bool
+    limits: dict[str, int]

@@ -1,0 +1,5 @@
+"""The `tally` command."""
+
+from .main import cli
+
+__all__ = ["cli"]

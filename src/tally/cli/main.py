@@ -1,0 +1,203 @@
+"""`tally`: keys, node, demo, transactions, balances, history, audit, bench."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+import click
+import msgspec
+
+from ..node.config import DEFAULT_PORT, DataDir, new_keyfile, write_keyfile
+
+DEFAULT_URL = f"http://127.0.0.1:{DEFAULT_PORT}"
+DEFAULT_DATA = ".tally/node"
+
+
+@click.group()
+def cli() -> None:
+    """Tally: a shared ledger for points, vouchers, local currencies and e-money."""
+
+
+# --- keys --------------------------------------------------------------------
+
+
+@cli.group()
+def keys() -> None:
+    """Ed25519 keys."""
+
+
+@keys.command("new")
+@click.option("--id", "key_id", required=True, help="Account id the key belongs to.")
+@click.option("--out", type=click.Path(path_type=Path), help="Write here (mode 0600); default prints it.")
+def keys_new(key_id: str, out: Path | None) -> None:
+    """Make a new key. The seed is secret: keep the file private."""
+    key = new_keyfile(key_id)
+    if out:
+        write_keyfile(out, key)
+        click.echo(f"wrote {out} (public key {key.public_key})")
+    else:
+        click.echo(msgspec.json.format(msgspec.json.encode(key)).decode())
+
+
+# --- node --------------------------------------------------------------------
+
+
+@cli.group()
+def node() -> None:
+    """Run a node."""
+
+
+@node.command("init")
+@click.option("--data-dir", default=DEFAULT_DATA, show_default=True, type=click.Path(path_type=Path))
+@click.option("--member", "members", multiple=True, help="ID=NAME of a member institution (repeatable).")
+@click.option("--chain", default="tally-dev", show_default=True)
+@click.option("--port", default=DEFAULT_PORT, show_default=True)
+def node_init(data_dir: Path, members: tuple[str, ...], chain: str, port: int) -> None:
+    """Create a single-node data directory: genesis, member keys, validator key."""
+    from ..node.config import init_dev_node
+    from ..node.demo import MEMBERS
+
+    parsed = [tuple(m.split("=", 1)) for m in members] if members else MEMBERS
+    if any(len(p) != 2 for p in parsed):
+        raise click.BadParameter("use --member ID=NAME", param_hint="--member")
+    try:
+        init_dev_node(data_dir, [(a, b) for a, b in parsed], chain=chain, port=port)
+    except FileExistsError as exc:
+        raise click.ClickException(str(exc)) from None
+    click.echo(f"initialised {data_dir} (chain {chain}, members {', '.join(p[0] for p in parsed)})")
+
+
+@node.command("start")
+@click.option("--data-dir", default=DEFAULT_DATA, show_default=True, type=click.Path(path_type=Path))
+@click.option("--host", default=None, help="Listen address (default from node.json: 127.0.0.1).")
+@click.option("--port", default=None, type=int, help="Listen port (default from node.json).")
+def node_start(data_dir: Path, host: str | None, port: int | None) -> None:
+    """Serve the node's API until interrupted."""
+    from ..node.server import run
+
+    data = DataDir(data_dir)
+    if not data.exists():
+        raise click.ClickException(f"{data_dir} holds no node: run 'tally node init' first")
+    run(data, host, port)
+
+
+# --- demo --------------------------------------------------------------------
+
+
+@cli.command()
+@click.option("--data-dir", default=DEFAULT_DATA, show_default=True, type=click.Path(path_type=Path))
+def demo(data_dir: Path) -> None:
+    """Initialise a node (if needed) and load the demo data into it, once."""
+    from ..node.config import init_dev_node
+    from ..node.demo import MEMBERS, run_demo
+    from ..store.sqlite import SqliteStore
+
+    data = DataDir(data_dir)
+    if not data.exists():
+        init_dev_node(data_dir, MEMBERS)
+    if data.ledger_path.exists() and SqliteStore(data.ledger_path).head() is not None:
+        click.echo(f"{data_dir} already holds a ledger; demo data not loaded again")
+        return
+    with click.progressbar(length=len_demo(), label="loading demo") as bar:
+        count = run_demo(data, bar.update)
+    click.echo(f"demo loaded: {count} transactions, final")
+
+
+def len_demo() -> int:
+    from ..node.demo import HOLDERS, MERCHANTS, PAYMENTS
+
+    holders = sum(len(v) for v in HOLDERS.values())
+    merchants = sum(len(v) for v in MERCHANTS.values())
+    return 2 + holders + merchants + 2 * holders + PAYMENTS + 6 + 10 + 1
+
+
+# --- queries -------------------------------------------------------------------
+
+
+def _client(url: str):  # type: ignore[no-untyped-def]
+    from ..client import TallyClient
+
+    return TallyClient(url)
+
+
+def _fail(exc: Exception) -> None:
+    from ..client import TallyError
+
+    if isinstance(exc, TallyError):
+        raise click.ClickException(f"{exc.code}: {exc.message} {json.dumps(exc.details) if exc.details else ''}")
+    raise click.ClickException(str(exc))
+
+
+@cli.command()
+@click.argument("account")
+@click.option("--url", default=DEFAULT_URL, show_default=True)
+def balance(account: str, url: str) -> None:
+    """An account's balances (minor units)."""
+    try:
+        with _client(url) as client:
+            for asset, amount in sorted(client.balances(account).items()):
+                click.echo(f"{asset}\t{amount}")
+    except Exception as exc:
+        _fail(exc)
+
+
+@cli.command()
+@click.argument("account")
+@click.option("--url", default=DEFAULT_URL, show_default=True)
+@click.option("--limit", default=20, show_default=True)
+def history(account: str, url: str, limit: int) -> None:
+    """An account's latest transactions."""
+    try:
+        with _client(url) as client:
+            page = client.history(account, limit=limit)
+    except Exception as exc:
+        _fail(exc)
+        return
+    for item in page["items"]:
+        tx = item["tx"]
+        amount = tx.get("amount_minor", "")
+        click.echo(
+            f"{item['height']}:{item['index']}\t{item['type']}\t{item['code']}\t{tx['signer']}\t{amount}\t{item['txid'][:16]}"
+        )
+
+
+# --- audit and bench -----------------------------------------------------------
+
+
+@cli.command()
+@click.option("--data-dir", default=DEFAULT_DATA, show_default=True, type=click.Path(path_type=Path))
+def audit(data_dir: Path) -> None:
+    """Re-verify every block, digest, certificate and the money rules. Exits 1 on any fault."""
+    from ..node.audit import audit_ledger
+    from ..store.sqlite import SqliteStore
+
+    data = DataDir(data_dir)
+    if not data.ledger_path.exists():
+        raise click.ClickException(f"no ledger at {data.ledger_path}")
+    head = SqliteStore(data.ledger_path).head()
+    with click.progressbar(length=head.height if head else 0, label="auditing blocks", file=sys.stderr) as bar:
+        report = audit_ledger(str(data.ledger_path), bar.update)
+    for fault in report.faults:
+        click.echo(f"FAULT {fault}")
+    click.echo(f"audit: {report.blocks} blocks, {report.txs} transactions, {len(report.faults)} faults")
+    sys.exit(0 if report.ok else 1)
+
+
+@cli.command()
+@click.option("--accounts", default=100_000, show_default=True)
+@click.option("--payments", default=1_000_000, show_default=True)
+@click.option("--hot-payments", default=300_000, show_default=True, help="Payments in the hot-merchant run.")
+@click.option("--batch", default=2000, show_default=True)
+@click.option("--port", default=8790, show_default=True)
+def bench(accounts: int, payments: int, hot_payments: int, batch: int, port: int) -> None:
+    """End-to-end benchmark of one node through the batch API (prints figures)."""
+    from ..benchmark import run_bench
+
+    run_bench(accounts=accounts, payments=payments, hot_payments=hot_payments, batch=batch, port=port)
+
+
+from .tx import tx  # noqa: E402
+
+cli.add_command(tx)

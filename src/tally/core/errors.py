@@ -1,0 +1,61 @@
+"""Rejection codes and the `ensure` helper used by every rule.
+
+Codes are stable strings: clients, tests and stored results depend on them.
+Add new codes at the end; never rename one.
+"""
+
+from __future__ import annotations
+
+from enum import StrEnum
+from typing import NoReturn
+
+
+class Code(StrEnum):
+    """Why a transaction (or a request) was rejected."""
+
+    # Envelope and admission.
+    MALFORMED = "malformed"
+    BAD_SIGNATURE = "bad_signature"
+    WRONG_CHAIN = "wrong_chain"
+    EXPIRED = "expired"
+    EXPIRY_TOO_FAR = "expiry_too_far"
+    SEQ_STALE = "seq_stale"
+    SEQ_FUTURE = "seq_future"
+    DUPLICATE_SEQ = "duplicate_seq"
+    UNKNOWN_SIGNER = "unknown_signer"
+    # State rules.
+    UNKNOWN_ACCOUNT = "unknown_account"
+    ACCOUNT_EXISTS = "account_exists"
+    UNKNOWN_ASSET = "unknown_asset"
+    ASSET_EXISTS = "asset_exists"
+    ASSET_NOT_ACTIVE = "asset_not_active"
+    NOT_AUTHORIZED = "not_authorized"
+    INSUFFICIENT_FUNDS = "insufficient_funds"
+    NOT_TRANSFERABLE = "not_transferable"
+    SELF_TRANSFER = "self_transfer"
+    NOT_MERCHANT = "not_merchant"
+    DUPLICATE_PAYMENT = "duplicate_payment"
+    UNKNOWN_PAYMENT = "unknown_payment"
+    REFUND_EXCEEDS_PAYMENT = "refund_exceeds_payment"
+    CASH_OUT_NOT_ALLOWED = "cash_out_not_allowed"
+    SUPPLY_OVERFLOW = "supply_overflow"
+    BALANCE_OVERFLOW = "balance_overflow"
+
+
+class Rejected(Exception):
+    """A rule failed; the transaction changes nothing but its own record."""
+
+    def __init__(self, code: Code, message: str = "") -> None:
+        super().__init__(f"{code.value}: {message}" if message else code.value)
+        self.code = code
+        self.message = message or code.value
+
+
+def reject(code: Code, message: str = "") -> NoReturn:
+    raise Rejected(code, message)
+
+
+def ensure(condition: bool, code: Code, message: str = "") -> None:
+    """Check one named precondition; reject with `code` when it does not hold."""
+    if not condition:
+        raise Rejected(code, message)

@@ -1,0 +1,287 @@
+"""The state transition: one small function per transaction type.
+
+`execute_block` applies an ordered list of transactions to a state and returns
+each transaction's result and the block's write-set. It is pure and
+deterministic: no clock, randomness, floats, or unordered iteration. Every
+transaction either applies whole or not at all; a rejected one changes nothing
+(its sequence number is not consumed) and is recorded with its code.
+
+Signatures are checked before execution (by admission, and again by
+`tally audit`), against the signer's key in the state the block starts from.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any, Literal
+
+import msgspec
+
+from .encoding import MAX_SAFE_INTEGER, canonical
+from .errors import Code, Rejected, ensure
+from .state import (
+    StateReader,
+    TxView,
+    account_key,
+    asset_key,
+    payment_key,
+    payout_key,
+)
+from .types import (
+    OK,
+    Account,
+    Asset,
+    CashOut,
+    CreateAsset,
+    Issue,
+    Pay,
+    Payment,
+    Payout,
+    Refund,
+    RegisterAccount,
+    StateValue,
+    Transfer,
+    Tx,
+    TxResult,
+)
+
+
+@dataclass(frozen=True, slots=True)
+class BlockContext:
+    chain: str
+    height: int
+    timestamp_ms: int
+
+
+@dataclass(frozen=True, slots=True)
+class Entry:
+    """A transaction to execute, named by its id (SHA-256 of its canonical bytes)."""
+
+    txid: str
+    tx: Tx
+
+
+@dataclass(frozen=True, slots=True)
+class BlockOutcome:
+    results: list[TxResult]
+    writes: dict[str, StateValue | None]
+
+
+# --- shared rules ----------------------------------------------------------
+
+
+def require_account(view: TxView, account_id: str) -> Account:
+    account = view.account(account_id)
+    ensure(account is not None, Code.UNKNOWN_ACCOUNT, f"no account {account_id!r}")
+    assert account is not None
+    return account
+
+
+def require_active_asset(view: TxView, asset_id: str) -> Asset:
+    asset = view.asset(asset_id)
+    ensure(asset is not None, Code.UNKNOWN_ASSET, f"no asset {asset_id!r}")
+    assert asset is not None
+    ensure(asset.status == "active", Code.ASSET_NOT_ACTIVE, f"asset {asset_id!r} is not active")
+    return asset
+
+
+def require_member(signer: Account) -> None:
+    ensure(signer.role == "member", Code.NOT_AUTHORIZED, "only a member institution may do this")
+
+
+def debit(view: TxView, account_id: str, asset_id: str, amount_minor: int) -> None:
+    balance = view.balance(account_id, asset_id)
+    ensure(
+        balance >= amount_minor,
+        Code.INSUFFICIENT_FUNDS,
+        f"{account_id} holds {balance} {asset_id}, needs {amount_minor}",
+    )
+    view.set_balance(account_id, asset_id, balance - amount_minor)
+
+
+def credit(view: TxView, account_id: str, asset_id: str, amount_minor: int) -> None:
+    balance = view.balance(account_id, asset_id)
+    ensure(balance + amount_minor <= MAX_SAFE_INTEGER, Code.BALANCE_OVERFLOW, "balance too large")
+    view.set_balance(account_id, asset_id, balance + amount_minor)
+
+
+def move(view: TxView, source: str, target: str, asset_id: str, amount_minor: int) -> None:
+    debit(view, source, asset_id, amount_minor)
+    credit(view, target, asset_id, amount_minor)
+
+
+def new_asset_status() -> Literal["active"]:
+    """The status a created asset starts in. Council approval plugs in here."""
+    return "active"
+
+
+# --- one function per transaction type -------------------------------------
+
+
+def register_account(view: TxView, signer: Account, tx: RegisterAccount, txid: str, ctx: BlockContext) -> None:
+    require_member(signer)
+    ensure(view.account(tx.account) is None, Code.ACCOUNT_EXISTS, f"account {tx.account!r} exists")
+    view.put(
+        account_key(tx.account),
+        Account(id=tx.account, role=tx.role, public_key=tx.public_key, member=signer.id, seq=0),
+    )
+
+
+def create_asset(view: TxView, signer: Account, tx: CreateAsset, txid: str, ctx: BlockContext) -> None:
+    require_member(signer)
+    ensure(view.asset(tx.asset) is None, Code.ASSET_EXISTS, f"asset {tx.asset!r} exists")
+    view.put(
+        asset_key(tx.asset),
+        Asset(
+            id=tx.asset,
+            name=tx.name,
+            kind=tx.kind,
+            decimals=tx.decimals,
+            issuer=signer.id,
+            transferable=tx.transferable,
+            cash_out=tx.cash_out,
+            status=new_asset_status(),
+            issued_minor=0,
+            burned_minor=0,
+        ),
+    )
+
+
+def issue(view: TxView, signer: Account, tx: Issue, txid: str, ctx: BlockContext) -> None:
+    asset = require_active_asset(view, tx.asset)
+    ensure(asset.issuer == signer.id, Code.NOT_AUTHORIZED, "only the asset's issuer may issue it")
+    require_account(view, tx.to)
+    issued = asset.issued_minor + tx.amount_minor
+    ensure(issued <= MAX_SAFE_INTEGER, Code.SUPPLY_OVERFLOW, "issued supply too large")
+    credit(view, tx.to, tx.asset, tx.amount_minor)
+    view.put(asset_key(asset.id), _replace(asset, issued_minor=issued))
+
+
+def transfer(view: TxView, signer: Account, tx: Transfer, txid: str, ctx: BlockContext) -> None:
+    asset = require_active_asset(view, tx.asset)
+    ensure(asset.transferable, Code.NOT_TRANSFERABLE, f"asset {tx.asset!r} is not transferable")
+    ensure(tx.to != signer.id, Code.SELF_TRANSFER, "cannot transfer to oneself")
+    require_account(view, tx.to)
+    move(view, signer.id, tx.to, tx.asset, tx.amount_minor)
+
+
+def pay(view: TxView, signer: Account, tx: Pay, txid: str, ctx: BlockContext) -> None:
+    require_active_asset(view, tx.asset)
+    merchant = require_account(view, tx.merchant)
+    ensure(merchant.role == "merchant", Code.NOT_MERCHANT, f"{tx.merchant!r} is not a merchant")
+    ensure(tx.merchant != signer.id, Code.SELF_TRANSFER, "a merchant cannot pay itself")
+    ensure(
+        view.payment(tx.merchant, tx.payment_id) is None,
+        Code.DUPLICATE_PAYMENT,
+        f"payment {tx.payment_id!r} to {tx.merchant!r} already made",
+    )
+    move(view, signer.id, tx.merchant, tx.asset, tx.amount_minor)
+    view.put(
+        payment_key(tx.merchant, tx.payment_id),
+        Payment(
+            merchant=tx.merchant,
+            payment_id=tx.payment_id,
+            payer=signer.id,
+            asset=tx.asset,
+            amount_minor=tx.amount_minor,
+            refunded_minor=0,
+        ),
+    )
+
+
+def refund(view: TxView, signer: Account, tx: Refund, txid: str, ctx: BlockContext) -> None:
+    payment = view.payment(signer.id, tx.payment_id)
+    ensure(payment is not None, Code.UNKNOWN_PAYMENT, f"no payment {tx.payment_id!r} to {signer.id!r}")
+    assert payment is not None
+    refunded = payment.refunded_minor + tx.amount_minor
+    ensure(
+        refunded <= payment.amount_minor,
+        Code.REFUND_EXCEEDS_PAYMENT,
+        f"refunds would reach {refunded} of a {payment.amount_minor} payment",
+    )
+    move(view, signer.id, payment.payer, payment.asset, tx.amount_minor)
+    view.put(payment_key(signer.id, tx.payment_id), _replace(payment, refunded_minor=refunded))
+
+
+def cash_out(view: TxView, signer: Account, tx: CashOut, txid: str, ctx: BlockContext) -> None:
+    asset = require_active_asset(view, tx.asset)
+    ensure(cash_out_allowed(asset, signer), Code.CASH_OUT_NOT_ALLOWED, f"{signer.id} may not cash out {asset.id}")
+    debit(view, signer.id, tx.asset, tx.amount_minor)
+    view.put(asset_key(asset.id), _replace(asset, burned_minor=asset.burned_minor + tx.amount_minor))
+    view.put(
+        payout_key(txid),
+        Payout(
+            txid=txid,
+            account=signer.id,
+            asset=tx.asset,
+            amount_minor=tx.amount_minor,
+            payout_ref=tx.payout_ref,
+            height=ctx.height,
+        ),
+    )
+
+
+def cash_out_allowed(asset: Asset, account: Account) -> bool:
+    if asset.cash_out == "all":
+        return True
+    if asset.cash_out == "merchants":
+        return account.role == "merchant"
+    return False
+
+
+Rule = Callable[[TxView, Account, Any, str, BlockContext], None]
+
+RULES: dict[type, Rule] = {
+    RegisterAccount: register_account,
+    CreateAsset: create_asset,
+    Issue: issue,
+    Transfer: transfer,
+    Pay: pay,
+    Refund: refund,
+    CashOut: cash_out,
+}
+
+
+# --- the envelope and the block --------------------------------------------
+
+
+def check_envelope(view: TxView, tx: Tx, ctx: BlockContext) -> Account:
+    """Chain, expiry, signer and sequence: the replay protection every type shares."""
+    ensure(tx.chain == ctx.chain, Code.WRONG_CHAIN, f"transaction is for chain {tx.chain!r}")
+    ensure(ctx.timestamp_ms <= tx.expires_ms, Code.EXPIRED, "transaction expired before its block")
+    signer = view.account(tx.signer)
+    ensure(signer is not None, Code.UNKNOWN_SIGNER, f"no account {tx.signer!r}")
+    assert signer is not None
+    ensure(tx.seq >= signer.seq, Code.SEQ_STALE, f"seq {tx.seq} already used (next is {signer.seq})")
+    ensure(tx.seq == signer.seq, Code.SEQ_FUTURE, f"seq {tx.seq} is ahead (next is {signer.seq})")
+    return signer
+
+
+def apply_tx(view: TxView, entry: Entry, ctx: BlockContext) -> TxResult:
+    """Apply one transaction whole, or reject it having changed nothing."""
+    try:
+        signer = check_envelope(view, entry.tx, ctx)
+        view.put(account_key(signer.id), _replace(signer, seq=signer.seq + 1))
+        RULES[type(entry.tx)](view, signer, entry.tx, entry.txid, ctx)
+    except Rejected as rejected:
+        view.writes = {}
+        return TxResult(txid=entry.txid, code=rejected.code.value, message=rejected.message)
+    view.commit()
+    return TxResult(txid=entry.txid, code=OK)
+
+
+def execute_block(state: StateReader, ctx: BlockContext, entries: Sequence[Entry]) -> BlockOutcome:
+    block_writes: dict[str, StateValue | None] = {}
+    view = TxView(state, block_writes)
+    results = [apply_tx(view, entry, ctx) for entry in entries]
+    return BlockOutcome(results=results, writes=block_writes)
+
+
+def write_set_bytes(writes: dict[str, StateValue | None]) -> bytes:
+    """The block's state changes, sorted by key, as canonical JSON."""
+    return canonical([[key, writes[key]] for key in sorted(writes)])
+
+
+def _replace(record: Any, **changes: Any) -> Any:
+    return msgspec.structs.replace(record, **changes)

@@ -1,0 +1,162 @@
+"""Admission: decode, size, chain, expiry, sequence and signature checks.
+
+A batch is admitted whole or not at all: any failing transaction rejects the
+batch with every failure listed, and nothing enters the mempool. Signature
+checks of large batches run in a process pool, one worker per core.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Callable
+from concurrent.futures import Executor
+from dataclasses import dataclass
+
+import msgspec
+
+from ..core.block import tx_signing_bytes, txid_of
+from ..core.crypto import verify, verify_many
+from ..core.errors import Code
+from ..core.types import Account, Genesis, SignedTx
+from ..store.base import Store
+from .config import Limits
+from .mempool import Admitted, Mempool
+from .state_cache import StateCache
+
+POOL_MIN_BATCH = 64
+
+
+@dataclass(frozen=True, slots=True)
+class TxFailure:
+    index: int
+    txid: str
+    code: str
+    message: str
+
+
+class BatchRejected(Exception):
+    def __init__(self, failures: list[TxFailure]) -> None:
+        super().__init__(f"{len(failures)} transaction(s) rejected")
+        self.failures = failures
+
+
+@dataclass(frozen=True, slots=True)
+class _Checked:
+    index: int
+    txid: str
+    signed: SignedTx
+    message: bytes
+    public_key: bytes
+
+
+class Admission:
+    def __init__(
+        self,
+        genesis: Genesis,
+        cache: StateCache,
+        store: Store,
+        mempool: Mempool,
+        limits: Limits,
+        pool: Executor | None,
+        pool_workers: int,
+        clock_ms: Callable[[], int] = lambda: time.time_ns() // 1_000_000,
+    ) -> None:
+        self.genesis = genesis
+        self.cache = cache
+        self.store = store
+        self.mempool = mempool
+        self.limits = limits
+        self.pool = pool
+        self.pool_workers = max(1, pool_workers)
+        self.clock_ms = clock_ms
+
+    def _check(
+        self, index: int, signed: SignedTx, message: bytes, txid: str, now_ms: int, failures: list[TxFailure]
+    ) -> _Checked | None:
+        """Every check short of the signature; None when failed or already known."""
+        tx = signed.tx
+
+        def fail(code: Code, text: str) -> None:
+            failures.append(TxFailure(index, txid, code.value, text))
+
+        if self.mempool.contains(txid) or self.store.has_tx(txid):
+            return None
+        if tx.chain != self.genesis.chain:
+            fail(Code.WRONG_CHAIN, f"this node serves chain {self.genesis.chain!r}")
+            return None
+        if tx.expires_ms < now_ms:
+            fail(Code.EXPIRED, "expires_ms is in the past")
+            return None
+        if tx.expires_ms > now_ms + self.limits.max_expiry_ms:
+            fail(Code.EXPIRY_TOO_FAR, f"expires_ms may be at most {self.limits.max_expiry_ms} ms ahead")
+            return None
+        signer = self.cache.get(f"acct/{tx.signer}")
+        if not isinstance(signer, Account):
+            fail(Code.UNKNOWN_SIGNER, f"no committed account {tx.signer!r}")
+            return None
+        if tx.seq < signer.seq:
+            fail(Code.SEQ_STALE, f"seq {tx.seq} already used (next is {signer.seq})")
+            return None
+        if tx.seq >= signer.seq + self.limits.max_seq_ahead:
+            fail(Code.SEQ_FUTURE, f"seq {tx.seq} is more than {self.limits.max_seq_ahead} ahead of {signer.seq}")
+            return None
+        if self.mempool.has_seq(tx.signer, tx.seq):
+            fail(Code.DUPLICATE_SEQ, f"another pending transaction uses seq {tx.seq}")
+            return None
+        return _Checked(index, txid, signed, message, bytes.fromhex(signer.public_key))
+
+    async def _verify(self, checked: list[_Checked]) -> list[bool]:
+        items = [(c.public_key, c.message, bytes.fromhex(c.signed.sig)) for c in checked]
+        if self.pool is None or len(items) < POOL_MIN_BATCH:
+            return [verify(pk, msg, sig) for pk, msg, sig in items]
+        loop = asyncio.get_running_loop()
+        size = -(-len(items) // self.pool_workers)
+        chunks = [items[i : i + size] for i in range(0, len(items), size)]
+        parts = await asyncio.gather(*(loop.run_in_executor(self.pool, verify_many, c) for c in chunks))
+        return [ok for part in parts for ok in part]
+
+    async def submit(self, batch: list[SignedTx]) -> list[str]:
+        """Admit a batch; returns every txid (known ones included). Raises BatchRejected or MempoolFull."""
+        assert len(batch) <= self.limits.max_batch_txs
+        now_ms = self.clock_ms()
+        failures: list[TxFailure] = []
+        txids: list[str] = []
+        checked: list[_Checked] = []
+        seen_seqs: set[tuple[str, int]] = set()
+        seen_txids: set[str] = set()
+        for index, signed in enumerate(batch):
+            message = tx_signing_bytes(signed)
+            txid = txid_of(message)
+            txids.append(txid)
+            if txid in seen_txids:
+                continue
+            seen_txids.add(txid)
+            item = self._check(index, signed, message, txid, now_ms, failures)
+            if item is None:
+                continue
+            seq_key = (signed.tx.signer, signed.tx.seq)
+            if seq_key in seen_seqs:
+                failures.append(TxFailure(index, txid, Code.DUPLICATE_SEQ.value, "seq used twice in the batch"))
+            seen_seqs.add(seq_key)
+            checked.append(item)
+        if checked:
+            for item, ok in zip(checked, await self._verify(checked), strict=True):
+                if not ok:
+                    failures.append(
+                        TxFailure(item.index, item.txid, Code.BAD_SIGNATURE.value, "signature does not verify")
+                    )
+        if failures:
+            raise BatchRejected(sorted(failures, key=lambda f: f.index))
+        accepted_ns = time.perf_counter_ns()
+        admitted = [Admitted(c.txid, c.signed, msgspec.json.encode(c.signed), accepted_ns) for c in checked]
+        clashes = self.mempool.add_all(admitted)
+        if clashes:
+            index_of = {c.txid: c.index for c in checked}
+            raise BatchRejected(
+                [
+                    TxFailure(index_of[t], t, Code.DUPLICATE_SEQ.value, "another pending transaction uses this seq")
+                    for t in clashes
+                ]
+            )
+        return txids

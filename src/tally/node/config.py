@@ -1,0 +1,137 @@
+"""A node's data directory: genesis, validator key, settings and ledger file.
+
+DATA_DIR/
+  genesis.json        the chain's genesis (members, validators)
+  node.json           this node's settings (NodeSettings)
+  keys/validator.json this node's validator key (secret: keep it private)
+  keys/<member>.json  member keys, only on a development node made by `node init`
+  ledger.db           the SQLite ledger
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import msgspec
+
+from ..core.crypto import KeyPair
+from ..core.types import Genesis, GenesisMember, Validator
+
+DEFAULT_PORT = 8750
+
+
+class Limits(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
+    """Every bound the node enforces; all are documented in docs/api.md."""
+
+    max_body_bytes: int = 4 * 1024 * 1024
+    max_batch_txs: int = 2000
+    mempool_max_txs: int = 200_000
+    max_block_txs: int = 4000
+    block_interval_ms: int = 20
+    max_seq_ahead: int = 4096
+    max_expiry_ms: int = 24 * 3600 * 1000
+    max_wait_ms: int = 30_000
+    max_history_page: int = 200
+    state_cache_entries: int = 2_000_000
+    retry_after_s: int = 1
+
+
+class NodeSettings(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
+    validator_id: str
+    host: str = "127.0.0.1"
+    port: int = DEFAULT_PORT
+    verify_workers: int = 0  # 0: one per core
+    limits: Limits = Limits()
+
+
+class KeyFile(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
+    """An Ed25519 key on disk: `seed` is secret, `public_key` is not."""
+
+    id: str
+    public_key: str
+    seed: str
+
+    def keypair(self) -> KeyPair:
+        return KeyPair(bytes.fromhex(self.seed))
+
+
+def new_keyfile(key_id: str, seed: bytes | None = None) -> KeyFile:
+    pair = KeyPair(seed if seed is not None else os.urandom(32))
+    return KeyFile(id=key_id, public_key=pair.public_key_hex, seed=pair.seed.hex())
+
+
+def write_keyfile(path: Path, key: KeyFile) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "wb") as f:
+        f.write(msgspec.json.format(msgspec.json.encode(key)))
+
+
+def read_keyfile(path: Path) -> KeyFile:
+    return msgspec.json.decode(Path(path).read_bytes(), type=KeyFile)
+
+
+class DataDir:
+    def __init__(self, root: Path | str) -> None:
+        self.root = Path(root)
+
+    @property
+    def genesis_path(self) -> Path:
+        return self.root / "genesis.json"
+
+    @property
+    def settings_path(self) -> Path:
+        return self.root / "node.json"
+
+    @property
+    def ledger_path(self) -> Path:
+        return self.root / "ledger.db"
+
+    def key_path(self, name: str) -> Path:
+        return self.root / "keys" / f"{name}.json"
+
+    def exists(self) -> bool:
+        return self.genesis_path.exists() and self.settings_path.exists()
+
+    def genesis(self) -> Genesis:
+        return msgspec.json.decode(self.genesis_path.read_bytes(), type=Genesis)
+
+    def settings(self) -> NodeSettings:
+        return msgspec.json.decode(self.settings_path.read_bytes(), type=NodeSettings)
+
+    def validator_key(self) -> KeyFile:
+        return read_keyfile(self.key_path("validator"))
+
+
+def init_dev_node(
+    root: Path | str,
+    members: list[tuple[str, str]],
+    chain: str = "tally-dev",
+    genesis_time_ms: int = 0,
+    port: int = DEFAULT_PORT,
+    limits: Limits | None = None,
+) -> DataDir:
+    """Make a single-node data dir: fresh member and validator keys, genesis, settings."""
+    data = DataDir(root)
+    if data.exists():
+        raise FileExistsError(f"{data.root} already holds a node")
+    data.root.mkdir(parents=True, exist_ok=True)
+    member_keys = [new_keyfile(member_id) for member_id, _ in members]
+    for key in member_keys:
+        write_keyfile(data.key_path(key.id), key)
+    validator = new_keyfile("validator-1")
+    write_keyfile(data.key_path("validator"), validator)
+    genesis = Genesis(
+        chain=chain,
+        genesis_time_ms=genesis_time_ms,
+        members=[
+            GenesisMember(id=key.id, name=name, public_key=key.public_key)
+            for key, (_, name) in zip(member_keys, members, strict=True)
+        ],
+        validators=[Validator(id=validator.id, public_key=validator.public_key)],
+    )
+    data.genesis_path.write_bytes(msgspec.json.format(msgspec.json.encode(genesis)))
+    settings = NodeSettings(validator_id=validator.id, port=port, limits=limits or Limits())
+    data.settings_path.write_bytes(msgspec.json.format(msgspec.json.encode(settings)))
+    return data

@@ -1,0 +1,94 @@
+"""Demo data: two member institutions, a point programme and a voucher,
+merchants, holders and a few hundred payments, loaded through the node's own
+admission and pipeline (so every demo transaction is signed and checked).
+
+Holder and merchant keys are derived from their names: they are demo keys,
+written to DATA_DIR/keys/ so the README's tour can sign with them.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import random
+from collections.abc import Callable
+
+from ..client.signer import Signer
+from ..core.crypto import KeyPair, sha256
+from ..core.types import SignedTx
+from .config import DataDir, KeyFile, read_keyfile, write_keyfile
+from .node import Node
+
+MEMBERS = [("harbor-bank", "Harbor Bank"), ("skyway", "Skyway Airlines Loyalty")]
+MERCHANTS = {"harbor-bank": ["cafe-lumen", "book-nook"], "skyway": ["duty-free-7"]}
+HOLDERS = {"harbor-bank": ["alice", "bob", "chen"], "skyway": ["dana", "emeka", "farah"]}
+POINTS, VOUCHER = "SKYMILES", "HARBOR-GIFT"
+PAYMENTS = 300
+
+
+def demo_key(name: str) -> KeyPair:
+    return KeyPair(sha256(b"tally-demo-key/" + name.encode()))
+
+
+async def load_demo(node: Node, progress: Callable[[int], None] = lambda n: None) -> int:
+    """Submit the demo in phases, each final before the next; returns the tx count."""
+    chain = node.genesis.chain
+    data = node.data
+    signers: dict[str, Signer] = {}
+    for member_id, _ in MEMBERS:
+        key = read_keyfile(data.key_path(member_id)).keypair()
+        signers[member_id] = Signer(member_id, key, chain)
+    for member_id in HOLDERS:
+        for name in MERCHANTS[member_id] + HOLDERS[member_id]:
+            key = demo_key(name)
+            write_keyfile(data.key_path(name), KeyFile(id=name, public_key=key.public_key_hex, seed=key.seed.hex()))
+            signers[name] = Signer(name, key, chain)
+
+    bank, sky = signers["harbor-bank"], signers["skyway"]
+    setup = [
+        bank.create_asset(VOUCHER, "Harbor gift voucher", "voucher", 2, False, "merchants"),
+        sky.create_asset(POINTS, "Skyway miles", "points", 0, True, "none"),
+    ]
+    for member_id in HOLDERS:
+        for name in MERCHANTS[member_id]:
+            setup.append(signers[member_id].register_account(name, signers[name].key.public_key_hex, "merchant"))
+        for name in HOLDERS[member_id]:
+            setup.append(signers[member_id].register_account(name, signers[name].key.public_key_hex, "holder"))
+    holders = [h for hs in HOLDERS.values() for h in hs]
+    merchants = [m for ms in MERCHANTS.values() for m in ms]
+    issues = [bank.issue(VOUCHER, h, 100_000) for h in holders] + [sky.issue(POINTS, h, 50_000) for h in holders]
+
+    rng = random.Random(7)  # the demo is the same every time
+    payments: list[SignedTx] = []
+    paid: list[tuple[str, str, int]] = []
+    for i in range(PAYMENTS):
+        holder, merchant = rng.choice(holders), rng.choice(merchants)
+        asset = VOUCHER if i % 2 else POINTS
+        amount = rng.randrange(100, 2_000)
+        payments.append(signers[holder].pay(asset, merchant, amount, f"order-{i:04d}"))
+        paid.append((merchant, f"order-{i:04d}", amount))
+    transfers = [signers[holders[i]].transfer(POINTS, holders[(i + 1) % len(holders)], 500) for i in range(6)]
+    refunds = [signers[m].refund(pid, amount // 2) for m, pid, amount in paid[:10]]
+    cash_outs = [signers["cafe-lumen"].cash_out(VOUCHER, 1_000, "HARBOR-BANK/ACC-1001")]
+
+    total = 0
+    for phase in (setup, issues, payments + transfers, refunds + cash_outs):
+        txids = await node.submit(phase)
+        for txid in txids:
+            status = await node.wait(txid, 30_000)
+            if status.status != "final" or status.code != "ok":
+                raise RuntimeError(f"demo transaction {txid} is {status.status} {status.code} {status.message}")
+        total += len(phase)
+        progress(len(phase))
+    return total
+
+
+def run_demo(data: DataDir, progress: Callable[[int], None] = lambda n: None) -> int:
+    async def main() -> int:
+        node = Node(data)
+        await node.start()
+        try:
+            return await load_demo(node, progress)
+        finally:
+            node.stop()
+
+    return asyncio.run(main())

@@ -1,0 +1,95 @@
+"""A bounded FIFO of admitted transactions waiting for a block.
+
+Admission adds whole batches or nothing; a full mempool refuses (the API turns
+that into 503 with Retry-After), it never drops an accepted transaction. A
+transaction stays in `pending` until its block is stored, so its status is
+always known.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections import deque
+from dataclasses import dataclass
+
+from ..core.types import SignedTx
+
+
+@dataclass(frozen=True, slots=True)
+class Admitted:
+    txid: str
+    signed: SignedTx
+    envelope: bytes  # the signed transaction as JSON, as stored
+    accepted_ns: int
+
+
+class MempoolFull(Exception):
+    pass
+
+
+class Mempool:
+    def __init__(self, max_txs: int) -> None:
+        assert max_txs > 0
+        self.max_txs = max_txs
+        self._queue: deque[Admitted] = deque()
+        self._pending: dict[str, Admitted] = {}
+        self._pending_seqs: set[tuple[str, int]] = set()
+        self._cond = threading.Condition()
+
+    def __len__(self) -> int:
+        return len(self._pending)
+
+    def contains(self, txid: str) -> bool:
+        return txid in self._pending
+
+    def has_seq(self, signer: str, seq: int) -> bool:
+        return (signer, seq) in self._pending_seqs
+
+    def add_all(self, items: list[Admitted]) -> list[str]:
+        """Add every new item, or none of them.
+
+        Raises MempoolFull when they do not fit. Returns the txids refused
+        because another pending transaction holds their (signer, seq); when
+        there are any, nothing was added. Items already pending are skipped.
+        """
+        with self._cond:
+            fresh = [a for a in items if a.txid not in self._pending]
+            clashes = [a.txid for a in fresh if (a.signed.tx.signer, a.signed.tx.seq) in self._pending_seqs]
+            if clashes:
+                return clashes
+            if len(self._pending) + len(fresh) > self.max_txs:
+                raise MempoolFull()
+            for item in fresh:
+                self._pending[item.txid] = item
+                self._pending_seqs.add((item.signed.tx.signer, item.signed.tx.seq))
+                self._queue.append(item)
+            self._cond.notify()
+            return []
+
+    def take(self, max_txs: int, linger_ms: int, stop: threading.Event) -> list[Admitted]:
+        """Wait for transactions; cut a block at `max_txs` or `linger_ms` after the first."""
+        with self._cond:
+            while not self._queue and not stop.is_set():
+                self._cond.wait(timeout=0.1)
+            if not self._queue:
+                return []
+            deadline = time.monotonic() + linger_ms / 1000
+            while len(self._queue) < max_txs and not stop.is_set():
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    break
+                self._cond.wait(timeout=left)
+            count = min(max_txs, len(self._queue))
+            return [self._queue.popleft() for _ in range(count)]
+
+    def done(self, items: list[Admitted]) -> None:
+        """Forget items whose block is stored."""
+        with self._cond:
+            for item in items:
+                self._pending.pop(item.txid, None)
+                self._pending_seqs.discard((item.signed.tx.signer, item.signed.tx.seq))
+
+    def wake(self) -> None:
+        with self._cond:
+            self._cond.notify_all()

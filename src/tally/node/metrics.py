@@ -1,0 +1,33 @@
+"""Prometheus metrics of one node (served at /metrics)."""
+
+from __future__ import annotations
+
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
+
+
+class NodeMetrics:
+    def __init__(self) -> None:
+        self.registry = CollectorRegistry()
+        self.admitted = Counter("tally_tx_admitted", "Transactions admitted to the mempool", registry=self.registry)
+        self.refused = Counter(
+            "tally_tx_refused", "Transactions refused at admission", ["code"], registry=self.registry
+        )
+        self.executed = Counter(
+            "tally_tx_executed", "Transactions executed in blocks, by result code", ["code"], registry=self.registry
+        )
+        self.blocks = Counter("tally_blocks", "Blocks stored", registry=self.registry)
+        self.height = Gauge("tally_height", "Height of the last stored block", registry=self.registry)
+        self.final_height = Gauge("tally_final_height", "Height of the last final block", registry=self.registry)
+        self.mempool = Gauge("tally_mempool_txs", "Transactions waiting in the mempool", registry=self.registry)
+        self.block_txs = Histogram(
+            "tally_block_txs",
+            "Transactions per block",
+            buckets=(1, 10, 100, 500, 1000, 2000, 4000, 8000),
+            registry=self.registry,
+        )
+        self.final_latency = Histogram(
+            "tally_submit_to_final_seconds",
+            "Time from admission to finality",
+            buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10),
+            registry=self.registry,
+        )

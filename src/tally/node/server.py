@@ -1,0 +1,48 @@
+"""Run a node with its HTTP API under uvicorn until interrupted."""
+
+from __future__ import annotations
+
+import logging
+
+import uvicorn
+
+from ..api.app import create_app
+from .config import DataDir
+from .node import Node
+
+log = logging.getLogger("tally.server")
+
+
+async def serve(data: DataDir, host: str | None = None, port: int | None = None) -> None:
+    node = Node(data)
+    settings = node.settings
+    await node.start()
+    app = create_app(node)
+    config = uvicorn.Config(
+        app,
+        host=host or settings.host,
+        port=port or settings.port,
+        loop="none",
+        http="httptools",
+        log_level="warning",
+        access_log=False,
+        lifespan="off",
+        timeout_graceful_shutdown=5,
+    )
+    server = uvicorn.Server(config)
+    print(
+        f"tally node {settings.validator_id} on chain {node.genesis.chain}:"
+        f" http://{config.host}:{config.port} (docs: /docs)",
+        flush=True,
+    )
+    try:
+        await server.serve()
+    finally:
+        node.stop()
+
+
+def run(data: DataDir, host: str | None = None, port: int | None = None) -> None:
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    import uvloop
+
+    uvloop.run(serve(data, host, port))

@@ -1,0 +1,78 @@
+"""The store interface: what the node needs from a database."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Protocol
+
+from ..core.types import BlockHeader, Certificate, StateValue
+
+
+@dataclass(frozen=True, slots=True)
+class Head:
+    height: int
+    block_hash: str
+    state_digest: str
+    timestamp_ms: int
+
+
+@dataclass(frozen=True, slots=True)
+class StoredTx:
+    """One transaction as the block stores it, with its result."""
+
+    txid: str
+    envelope: bytes  # the signed transaction as JSON
+    code: str
+    message: str
+    signer: str
+    counterparty: str  # the other account it touches, "" when none
+    type: str
+
+
+@dataclass(frozen=True, slots=True)
+class BlockRecord:
+    header: BlockHeader
+    block_hash: str
+    state_digest: str
+    write_set: bytes  # canonical JSON of the sorted state changes
+    writes: dict[str, StateValue | None]
+    txs: list[StoredTx]
+    certificate: Certificate
+
+
+@dataclass(frozen=True, slots=True)
+class HistoryItem:
+    height: int
+    index: int
+    txid: str
+    type: str
+    code: str
+    envelope: bytes
+
+
+@dataclass(frozen=True, slots=True)
+class TxLocation:
+    txid: str
+    height: int
+    index: int
+    code: str
+    message: str
+    envelope: bytes
+
+
+class Store(Protocol):
+    def head(self) -> Head | None: ...
+    def get_meta(self, key: str) -> bytes | None: ...
+    def put_meta(self, key: str, value: bytes) -> None: ...
+    def get_state(self, key: str) -> StateValue | None: ...
+    def state_items(self, prefix: str = "") -> Iterator[tuple[str, StateValue]]: ...
+    def write_block(self, record: BlockRecord) -> None: ...
+    def block_header(self, height: int) -> tuple[BlockHeader, str] | None: ...
+    def block_write_set(self, height: int) -> bytes | None: ...
+    def certificate(self, height: int) -> Certificate | None: ...
+    def block_txs(self, height: int) -> list[TxLocation]: ...
+    def tx(self, txid: str) -> TxLocation | None: ...
+    def has_tx(self, txid: str) -> bool: ...
+    def history(self, account: str, before: tuple[int, int] | None, limit: int) -> list[HistoryItem]: ...
+    def close(self) -> None: ...

@@ -1,0 +1,199 @@
+"""SQLite store: one file in WAL mode, one database transaction per block.
+
+The pipeline thread writes through its own connection; every other thread
+reads through a connection of its own (WAL lets readers run beside the
+writer). `synchronous=FULL` makes a committed block survive power loss, not
+only a crash of the process: a block is reported final only after its commit.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+
+import msgspec
+
+from ..core.codec import decode_value, encode_value
+from ..core.types import BlockHeader, Certificate, StateValue
+from .base import BlockRecord, Head, HistoryItem, TxLocation
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value BLOB NOT NULL) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS blocks (
+    height INTEGER PRIMARY KEY,
+    hash TEXT NOT NULL,
+    header BLOB NOT NULL,
+    state_digest TEXT NOT NULL,
+    timestamp_ms INTEGER NOT NULL,
+    write_set BLOB NOT NULL
+);
+CREATE TABLE IF NOT EXISTS certificates (height INTEGER PRIMARY KEY, body BLOB NOT NULL);
+CREATE TABLE IF NOT EXISTS txs (
+    txid TEXT PRIMARY KEY,
+    height INTEGER NOT NULL,
+    idx INTEGER NOT NULL,
+    type TEXT NOT NULL,
+    signer TEXT NOT NULL,
+    counterparty TEXT NOT NULL,
+    code TEXT NOT NULL,
+    message TEXT NOT NULL,
+    envelope BLOB NOT NULL
+) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS txs_by_block ON txs (height, idx);
+CREATE INDEX IF NOT EXISTS txs_by_signer ON txs (signer, height, idx);
+CREATE INDEX IF NOT EXISTS txs_by_counterparty ON txs (counterparty, height, idx);
+CREATE TABLE IF NOT EXISTS state (key TEXT PRIMARY KEY, value BLOB NOT NULL) WITHOUT ROWID;
+"""
+
+_header_decoder = msgspec.json.Decoder(BlockHeader)
+_cert_decoder = msgspec.json.Decoder(Certificate)
+
+
+class SqliteStore:
+    def __init__(self, path: Path | str) -> None:
+        self.path = str(path)
+        self._local = threading.local()
+        conn = self._conn()
+        conn.executescript(SCHEMA)
+
+    def _conn(self) -> sqlite3.Connection:
+        conn: sqlite3.Connection | None = getattr(self._local, "conn", None)
+        if conn is None:
+            conn = sqlite3.connect(self.path, isolation_level=None, check_same_thread=True, timeout=30)
+            conn.execute("PRAGMA journal_mode=WAL")
+            conn.execute("PRAGMA synchronous=FULL")
+            conn.execute("PRAGMA cache_size=-65536")
+            self._local.conn = conn
+        return conn
+
+    def close(self) -> None:
+        conn = getattr(self._local, "conn", None)
+        if conn is not None:
+            conn.close()
+            self._local.conn = None
+
+    # --- meta and state ----------------------------------------------------
+
+    def get_meta(self, key: str) -> bytes | None:
+        row = self._conn().execute("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()
+        return None if row is None else bytes(row[0])
+
+    def put_meta(self, key: str, value: bytes) -> None:
+        self._conn().execute("INSERT OR REPLACE INTO meta (key, value) VALUES (?, ?)", (key, value))
+
+    def put_state(self, values: dict[str, StateValue]) -> None:
+        """Seed state outside any block (genesis only)."""
+        conn = self._conn()
+        conn.execute("BEGIN IMMEDIATE")
+        conn.executemany(
+            "INSERT OR REPLACE INTO state (key, value) VALUES (?, ?)",
+            [(k, encode_value(v)) for k, v in sorted(values.items())],
+        )
+        conn.execute("COMMIT")
+
+    def get_state(self, key: str) -> StateValue | None:
+        row = self._conn().execute("SELECT value FROM state WHERE key = ?", (key,)).fetchone()
+        return None if row is None else decode_value(key, row[0])
+
+    def state_items(self, prefix: str = "") -> Iterator[tuple[str, StateValue]]:
+        cursor = self._conn().execute(
+            "SELECT key, value FROM state WHERE key >= ? AND key < ? ORDER BY key",
+            (prefix, prefix + "\uffff"),
+        )
+        for key, value in cursor:
+            yield key, decode_value(key, value)
+
+    # --- blocks ------------------------------------------------------------
+
+    def head(self) -> Head | None:
+        row = (
+            self._conn()
+            .execute("SELECT height, hash, state_digest, timestamp_ms FROM blocks ORDER BY height DESC LIMIT 1")
+            .fetchone()
+        )
+        return None if row is None else Head(row[0], row[1], row[2], row[3])
+
+    def write_block(self, record: BlockRecord) -> None:
+        """Block, transactions with results, state changes and certificate, all or nothing."""
+        header = record.header
+        upserts = [(k, encode_value(v)) for k, v in record.writes.items() if v is not None]
+        deletes = [(k,) for k, v in record.writes.items() if v is None]
+        txs = [
+            (t.txid, header.height, i, t.type, t.signer, t.counterparty, t.code, t.message, t.envelope)
+            for i, t in enumerate(record.txs)
+        ]
+        conn = self._conn()
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            conn.execute(
+                "INSERT INTO blocks (height, hash, header, state_digest, timestamp_ms, write_set)"
+                " VALUES (?, ?, ?, ?, ?, ?)",
+                (
+                    header.height,
+                    record.block_hash,
+                    msgspec.json.encode(header),
+                    record.state_digest,
+                    header.timestamp_ms,
+                    record.write_set,
+                ),
+            )
+            conn.executemany("INSERT INTO txs VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)", txs)
+            conn.executemany("INSERT OR REPLACE INTO state (key, value) VALUES (?, ?)", upserts)
+            conn.executemany("DELETE FROM state WHERE key = ?", deletes)
+            conn.execute(
+                "INSERT INTO certificates (height, body) VALUES (?, ?)",
+                (header.height, msgspec.json.encode(record.certificate)),
+            )
+        except BaseException:
+            conn.execute("ROLLBACK")
+            raise
+        conn.execute("COMMIT")
+
+    def block_header(self, height: int) -> tuple[BlockHeader, str] | None:
+        row = self._conn().execute("SELECT header, state_digest FROM blocks WHERE height = ?", (height,)).fetchone()
+        return None if row is None else (_header_decoder.decode(row[0]), row[1])
+
+    def block_write_set(self, height: int) -> bytes | None:
+        row = self._conn().execute("SELECT write_set FROM blocks WHERE height = ?", (height,)).fetchone()
+        return None if row is None else bytes(row[0])
+
+    def certificate(self, height: int) -> Certificate | None:
+        row = self._conn().execute("SELECT body FROM certificates WHERE height = ?", (height,)).fetchone()
+        return None if row is None else _cert_decoder.decode(row[0])
+
+    def block_txs(self, height: int) -> list[TxLocation]:
+        rows = (
+            self._conn()
+            .execute(
+                "SELECT txid, height, idx, code, message, envelope FROM txs WHERE height = ? ORDER BY idx", (height,)
+            )
+            .fetchall()
+        )
+        return [TxLocation(r[0], r[1], r[2], r[3], r[4], bytes(r[5])) for r in rows]
+
+    def tx(self, txid: str) -> TxLocation | None:
+        r = (
+            self._conn()
+            .execute("SELECT txid, height, idx, code, message, envelope FROM txs WHERE txid = ?", (txid,))
+            .fetchone()
+        )
+        return None if r is None else TxLocation(r[0], r[1], r[2], r[3], r[4], bytes(r[5]))
+
+    def has_tx(self, txid: str) -> bool:
+        return self._conn().execute("SELECT 1 FROM txs WHERE txid = ?", (txid,)).fetchone() is not None
+
+    def history(self, account: str, before: tuple[int, int] | None, limit: int) -> list[HistoryItem]:
+        """An account's transactions, newest first, strictly before the cursor."""
+        height, index = before if before is not None else (2**62, 0)
+        query = (
+            "SELECT height, idx, txid, type, code, envelope FROM txs WHERE {col} = ?"
+            " AND (height < ? OR (height = ? AND idx < ?)) ORDER BY height DESC, idx DESC LIMIT ?"
+        )
+        args = (account, height, height, index, limit)
+        conn = self._conn()
+        rows = conn.execute(query.format(col="signer"), args).fetchall()
+        rows += conn.execute(query.format(col="counterparty"), args).fetchall()
+        unique = sorted({(r[0], r[1]): r for r in rows}.values(), key=lambda r: (r[0], r[1]), reverse=True)
+        return [HistoryItem(r[0], r[1], r[2], r[3], r[4], bytes(r[5])) for r in unique[:limit]]

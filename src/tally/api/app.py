@@ -155,14 +155,14 @@ def create_app(node: Node) -> Starlette:
 
     async def account(request: Request) -> Response:
         account_id = path_param(request, "account", _ACCOUNT_RE)
-        value = node.cache.get(f"acct/{account_id}")
+        value = node.cache.read(f"acct/{account_id}")
         if not isinstance(value, Account):
             raise ApiError(404, "unknown_account", f"no account {account_id!r}")
         return json(value)
 
     async def balances(request: Request) -> Response:
         account_id = path_param(request, "account", _ACCOUNT_RE)
-        if not isinstance(node.cache.get(f"acct/{account_id}"), Account):
+        if not isinstance(node.cache.read(f"acct/{account_id}"), Account):
             raise ApiError(404, "unknown_account", f"no account {account_id!r}")
         prefix = f"bal/{account_id}/"
         found = {k[len(prefix) :]: v for k, v in node.store.state_items(prefix) if isinstance(v, int)}
@@ -191,7 +191,7 @@ def create_app(node: Node) -> Starlette:
 
     async def asset(request: Request) -> Response:
         asset_id = path_param(request, "asset", _ASSET_RE)
-        value = node.cache.get(f"asset/{asset_id}")
+        value = node.cache.read(f"asset/{asset_id}")
         if not isinstance(value, Asset):
             raise ApiError(404, "unknown_asset", f"no asset {asset_id!r}")
         return json(value)
@@ -211,7 +211,7 @@ def create_app(node: Node) -> Starlette:
         )
 
     async def blocks(request: Request) -> Response:
-        head = node.pipeline.head.height
+        head = node.pipeline.stored_head.height
         limit = int_query(request, "limit", 20, 1, 100)
         before = int_query(request, "before", head + 1, 1, 2**53)
         top = min(before - 1, head)
@@ -234,7 +234,7 @@ def create_app(node: Node) -> Starlette:
         return json(cert)
 
     async def node_status(request: Request) -> Response:
-        head = node.pipeline.head
+        head = node.pipeline.stored_head
         return json(
             NodeStatusBody(
                 chain=node.genesis.chain,
@@ -255,7 +255,7 @@ def create_app(node: Node) -> Starlette:
     async def health(request: Request) -> Response:
         if not node.healthy:
             return JSONResponse({"status": "failed"}, status_code=503)
-        return JSONResponse({"status": "ok", "height": node.pipeline.head.height})
+        return JSONResponse({"status": "ok", "height": node.pipeline.stored_head.height})
 
     async def metrics(request: Request) -> Response:
         return Response(generate_latest(node.metrics.registry), media_type=CONTENT_TYPE_LATEST)

@@ -14,7 +14,6 @@ class Code(StrEnum):
     """Why a transaction (or a request) was rejected."""
 
     # Envelope and admission.
-    MALFORMED = "malformed"
     BAD_SIGNATURE = "bad_signature"
     WRONG_CHAIN = "wrong_chain"
     EXPIRED = "expired"
@@ -28,7 +27,6 @@ class Code(StrEnum):
     ACCOUNT_EXISTS = "account_exists"
     UNKNOWN_ASSET = "unknown_asset"
     ASSET_EXISTS = "asset_exists"
-    ASSET_NOT_ACTIVE = "asset_not_active"
     NOT_AUTHORIZED = "not_authorized"
     INSUFFICIENT_FUNDS = "insufficient_funds"
     NOT_TRANSFERABLE = "not_transferable"
@@ -39,7 +37,6 @@ class Code(StrEnum):
     REFUND_EXCEEDS_PAYMENT = "refund_exceeds_payment"
     CASH_OUT_NOT_ALLOWED = "cash_out_not_allowed"
     SUPPLY_OVERFLOW = "supply_overflow"
-    BALANCE_OVERFLOW = "balance_overflow"
 
 
 class Rejected(Exception):

@@ -78,11 +78,10 @@ def require_account(view: TxView, account_id: str) -> Account:
     return account
 
 
-def require_active_asset(view: TxView, asset_id: str) -> Asset:
+def require_asset(view: TxView, asset_id: str) -> Asset:
     asset = view.asset(asset_id)
     ensure(asset is not None, Code.UNKNOWN_ASSET, f"no asset {asset_id!r}")
     assert asset is not None
-    ensure(asset.status == "active", Code.ASSET_NOT_ACTIVE, f"asset {asset_id!r} is not active")
     return asset
 
 
@@ -102,7 +101,7 @@ def debit(view: TxView, account_id: str, asset_id: str, amount_minor: int) -> No
 
 def credit(view: TxView, account_id: str, asset_id: str, amount_minor: int) -> None:
     balance = view.balance(account_id, asset_id)
-    ensure(balance + amount_minor <= MAX_SAFE_INTEGER, Code.BALANCE_OVERFLOW, "balance too large")
+    assert balance + amount_minor <= MAX_SAFE_INTEGER, "a balance never exceeds its asset's supply"
     view.set_balance(account_id, asset_id, balance + amount_minor)
 
 
@@ -112,7 +111,11 @@ def move(view: TxView, source: str, target: str, asset_id: str, amount_minor: in
 
 
 def new_asset_status() -> Literal["active"]:
-    """The status a created asset starts in. Council approval plugs in here."""
+    """The status a created asset starts in.
+
+    Council approval (a later issue) plugs in here: assets will start
+    "proposed" and rules will require "active".
+    """
     return "active"
 
 
@@ -149,7 +152,7 @@ def create_asset(view: TxView, signer: Account, tx: CreateAsset, txid: str, ctx:
 
 
 def issue(view: TxView, signer: Account, tx: Issue, txid: str, ctx: BlockContext) -> None:
-    asset = require_active_asset(view, tx.asset)
+    asset = require_asset(view, tx.asset)
     ensure(asset.issuer == signer.id, Code.NOT_AUTHORIZED, "only the asset's issuer may issue it")
     require_account(view, tx.to)
     issued = asset.issued_minor + tx.amount_minor
@@ -159,7 +162,7 @@ def issue(view: TxView, signer: Account, tx: Issue, txid: str, ctx: BlockContext
 
 
 def transfer(view: TxView, signer: Account, tx: Transfer, txid: str, ctx: BlockContext) -> None:
-    asset = require_active_asset(view, tx.asset)
+    asset = require_asset(view, tx.asset)
     ensure(asset.transferable, Code.NOT_TRANSFERABLE, f"asset {tx.asset!r} is not transferable")
     ensure(tx.to != signer.id, Code.SELF_TRANSFER, "cannot transfer to oneself")
     require_account(view, tx.to)
@@ -167,7 +170,7 @@ def transfer(view: TxView, signer: Account, tx: Transfer, txid: str, ctx: BlockC
 
 
 def pay(view: TxView, signer: Account, tx: Pay, txid: str, ctx: BlockContext) -> None:
-    require_active_asset(view, tx.asset)
+    require_asset(view, tx.asset)
     merchant = require_account(view, tx.merchant)
     ensure(merchant.role == "merchant", Code.NOT_MERCHANT, f"{tx.merchant!r} is not a merchant")
     ensure(tx.merchant != signer.id, Code.SELF_TRANSFER, "a merchant cannot pay itself")
@@ -205,7 +208,7 @@ def refund(view: TxView, signer: Account, tx: Refund, txid: str, ctx: BlockConte
 
 
 def cash_out(view: TxView, signer: Account, tx: CashOut, txid: str, ctx: BlockContext) -> None:
-    asset = require_active_asset(view, tx.asset)
+    asset = require_asset(view, tx.asset)
     ensure(cash_out_allowed(asset, signer), Code.CASH_OUT_NOT_ALLOWED, f"{signer.id} may not cash out {asset.id}")
     debit(view, signer.id, tx.asset, tx.amount_minor)
     view.put(asset_key(asset.id), _replace(asset, burned_minor=asset.burned_minor + tx.amount_minor))

@@ -74,14 +74,12 @@ class Admission:
     def _check(
         self, index: int, signed: SignedTx, message: bytes, txid: str, now_ms: int, failures: list[TxFailure]
     ) -> _Checked | None:
-        """Every check short of the signature; None when failed or already known."""
+        """Every check short of the signature and the stored-txid lookup; None when failed."""
         tx = signed.tx
 
         def fail(code: Code, text: str) -> None:
             failures.append(TxFailure(index, txid, code.value, text))
 
-        if self.mempool.contains(txid) or self.store.has_tx(txid):
-            return None
         if tx.chain != self.genesis.chain:
             fail(Code.WRONG_CHAIN, f"this node serves chain {self.genesis.chain!r}")
             return None
@@ -91,7 +89,7 @@ class Admission:
         if tx.expires_ms > now_ms + self.limits.max_expiry_ms:
             fail(Code.EXPIRY_TOO_FAR, f"expires_ms may be at most {self.limits.max_expiry_ms} ms ahead")
             return None
-        signer = self.cache.get(f"acct/{tx.signer}")
+        signer = self.cache.read(f"acct/{tx.signer}")
         if not isinstance(signer, Account):
             fail(Code.UNKNOWN_SIGNER, f"no committed account {tx.signer!r}")
             return None
@@ -121,15 +119,14 @@ class Admission:
         assert len(batch) <= self.limits.max_batch_txs
         now_ms = self.clock_ms()
         failures: list[TxFailure] = []
-        txids: list[str] = []
         checked: list[_Checked] = []
         seen_seqs: set[tuple[str, int]] = set()
         seen_txids: set[str] = set()
-        for index, signed in enumerate(batch):
-            message = tx_signing_bytes(signed)
-            txid = txid_of(message)
-            txids.append(txid)
-            if txid in seen_txids:
+        messages = [tx_signing_bytes(signed) for signed in batch]
+        txids = [txid_of(message) for message in messages]
+        known = self.store.known_txids(txids)  # submitting a stored transaction again is a no-op
+        for index, (signed, message, txid) in enumerate(zip(batch, messages, txids, strict=True)):
+            if txid in seen_txids or txid in known or self.mempool.contains(txid):
                 continue
             seen_txids.add(txid)
             item = self._check(index, signed, message, txid, now_ms, failures)

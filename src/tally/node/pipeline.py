@@ -1,13 +1,16 @@
 """The block pipeline: cut a block from the mempool, execute, certify, store.
 
-One thread runs it, so blocks are applied strictly in order. Each block is
-written in one database transaction; only then are its transactions reported
-committed and, once its certificate holds a quorum, final.
+Two threads, each strictly in block order: the executor cuts and executes
+block N+1 while the writer stores block N (a bounded queue of
+WRITE_QUEUE_BLOCKS between them). Each block is written in one database
+transaction; only then are its transactions reported committed and, once its
+certificate holds a quorum, final.
 """
 
 from __future__ import annotations
 
 import logging
+import queue
 import threading
 import time
 from collections.abc import Callable
@@ -32,6 +35,8 @@ from .mempool import Admitted, Mempool
 from .state_cache import StateCache
 
 log = logging.getLogger("tally.pipeline")
+
+WRITE_QUEUE_BLOCKS = 2
 
 
 @dataclass(frozen=True, slots=True)
@@ -77,29 +82,72 @@ class Pipeline:
         self.on_block = on_block
         self.clock_ms = clock_ms
         self.head: Head = store.head() or Head(0, "00" * 32, genesis_digest(genesis), genesis.genesis_time_ms)
+        self.stored_head: Head = self.head
         self.stop_event = threading.Event()
         self.failed: BaseException | None = None
-        self._thread = threading.Thread(target=self._run, name="tally-pipeline", daemon=True)
+        self._to_writer: queue.Queue[tuple[BlockRecord, list[Admitted], list[TxResult]] | None] = queue.Queue(
+            WRITE_QUEUE_BLOCKS
+        )
+        self._executor = threading.Thread(target=self._guard, args=(self._execute_loop,), name="tally-execute")
+        self._writer = threading.Thread(target=self._guard, args=(self._write_loop,), name="tally-write")
 
     def start(self) -> None:
-        self._thread.start()
+        self._executor.start()
+        self._writer.start()
 
     def stop(self) -> None:
         self.stop_event.set()
         self.mempool.wake()
-        self._thread.join(timeout=30)
+        self._executor.join(timeout=30)
+        self._to_writer.put(None)
+        self._writer.join(timeout=30)
 
-    def _run(self) -> None:
+    def _guard(self, loop: Callable[[], None]) -> None:
         try:
-            while not self.stop_event.is_set():
-                batch = self.mempool.take(self.max_block_txs, self.block_interval_ms, self.stop_event)
-                if batch:
-                    self.apply(batch)
+            loop()
         except BaseException as exc:  # the node must not go on after a failed block
             self.failed = exc
+            self.stop_event.set()
             log.exception("pipeline stopped")
 
-    def apply(self, batch: list[Admitted]) -> None:
+    def _execute_loop(self) -> None:
+        while not self.stop_event.is_set():
+            batch = self.mempool.take(self.max_block_txs, self.block_interval_ms, self.stop_event)
+            batch = self._drop_stored(batch)
+            if batch:
+                self._put(self.execute(batch))
+
+    def _drop_stored(self, batch: list[Admitted]) -> list[Admitted]:
+        """Exactly once: a transaction already in a block is never executed again.
+
+        Admission checks this too, but a resubmission racing its own commit can
+        pass admission; this is the last word.
+        """
+        if not batch:
+            return batch
+        stored = self.store.known_txids([a.txid for a in batch])
+        if not stored:
+            return batch
+        self.mempool.done([a for a in batch if a.txid in stored])
+        return [a for a in batch if a.txid not in stored]
+
+    def _put(self, item: tuple[BlockRecord, list[Admitted], list[TxResult]]) -> None:
+        while not self.stop_event.is_set():
+            try:
+                self._to_writer.put(item, timeout=0.1)
+                return
+            except queue.Full:
+                continue
+
+    def _write_loop(self) -> None:
+        while True:
+            item = self._to_writer.get()
+            if item is None:
+                return
+            self.write(*item)
+
+    def execute(self, batch: list[Admitted]) -> tuple[BlockRecord, list[Admitted], list[TxResult]]:
+        """Execute and certify the next block; the store is not touched."""
         head = self.head
         height = head.height + 1
         timestamp_ms = clamp_timestamp(self.clock_ms(), head.timestamp_ms)
@@ -139,17 +187,23 @@ class Pipeline:
             for a, r in zip(batch, outcome.results, strict=True)
         ]
         record = BlockRecord(header, hash_hex, digest, write_set, outcome.writes, stored, certificate)
-        self.store.write_block(record)
-        self.cache.apply(outcome.writes)
+        self.cache.apply_executed(outcome.writes)
         self.head = Head(height, hash_hex, digest, timestamp_ms)
+        return record, batch, outcome.results
+
+    def write(self, record: BlockRecord, batch: list[Admitted], results: list[TxResult]) -> None:
+        """Store a block in one database transaction, then report it."""
+        self.store.write_block(record)
+        self.cache.flushed(record.writes)
+        header = record.header
+        self.stored_head = Head(header.height, record.block_hash, record.state_digest, header.timestamp_ms)
         self.mempool.done(batch)
-        final = certificate_is_final(certificate, self.genesis.validators)
         self.on_block(
             BlockDone(
-                height=height,
-                final=final,
-                results=outcome.results,
+                height=header.height,
+                final=certificate_is_final(record.certificate, self.genesis.validators),
+                results=results,
                 accepted_ns=[a.accepted_ns for a in batch],
-                tx_types=[s.type for s in stored],
+                tx_types=[t.type for t in record.txs],
             )
         )

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections import deque
+
 from ..core.types import StateValue
 from ..store.base import Store
 
@@ -9,10 +11,15 @@ _ABSENT = object()
 
 
 class StateCache:
-    """Reads through to the store; the pipeline applies each stored block's writes.
+    """What the executor reads: stored state, plus blocks executed but not yet stored.
 
-    Only the pipeline thread writes. When the cache grows past its bound it is
-    emptied (every entry is also in the store, so nothing is lost).
+    Only the executor thread fills the cache (`get`) and applies executed
+    blocks (`apply_executed`); the writer thread calls `flushed` once a block
+    is stored. Another thread filling the cache could put back a value read
+    just before a commit, after that block's writes were applied, so other
+    threads use `read`, which never fills. When the cache outgrows its bound
+    it is emptied but for the writes of blocks not yet stored, which the store
+    cannot yet answer for.
     """
 
     def __init__(self, store: Store, max_entries: int) -> None:
@@ -20,6 +27,7 @@ class StateCache:
         self.store = store
         self.max_entries = max_entries
         self._values: dict[str, object] = {}
+        self._unflushed: deque[dict[str, StateValue | None]] = deque()
 
     def get(self, key: str) -> StateValue | None:
         value = self._values.get(key, _ABSENT)
@@ -28,7 +36,23 @@ class StateCache:
             self._values[key] = value
         return value  # type: ignore[return-value]
 
-    def apply(self, writes: dict[str, StateValue | None]) -> None:
+    def read(self, key: str) -> StateValue | None:
+        """For threads other than the executor's: the cached value, or the store's."""
+        value = self._values.get(key, _ABSENT)
+        if value is _ABSENT:
+            return self.store.get_state(key)
+        return value  # type: ignore[return-value]
+
+    def apply_executed(self, writes: dict[str, StateValue | None]) -> None:
+        self._unflushed.append(writes)
         if len(self._values) + len(writes) > self.max_entries:
-            self._values = {}
-        self._values.update(writes)
+            fresh: dict[str, object] = {}
+            for pending in self._unflushed:
+                fresh.update(pending)
+            self._values = fresh
+        else:
+            self._values.update(writes)
+
+    def flushed(self, writes: dict[str, StateValue | None]) -> None:
+        oldest = self._unflushed.popleft()
+        assert oldest is writes, "blocks are stored in the order they were executed"

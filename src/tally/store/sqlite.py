@@ -30,22 +30,25 @@ CREATE TABLE IF NOT EXISTS blocks (
     write_set BLOB NOT NULL
 );
 CREATE TABLE IF NOT EXISTS certificates (height INTEGER PRIMARY KEY, body BLOB NOT NULL);
+-- pos = height << 20 | index in block: appends in order, one row per transaction
 CREATE TABLE IF NOT EXISTS txs (
-    txid TEXT PRIMARY KEY,
-    height INTEGER NOT NULL,
-    idx INTEGER NOT NULL,
+    pos INTEGER PRIMARY KEY,
+    txid TEXT NOT NULL UNIQUE,
     type TEXT NOT NULL,
     signer TEXT NOT NULL,
     counterparty TEXT NOT NULL,
     code TEXT NOT NULL,
     message TEXT NOT NULL,
     envelope BLOB NOT NULL
-) WITHOUT ROWID;
-CREATE INDEX IF NOT EXISTS txs_by_block ON txs (height, idx);
-CREATE INDEX IF NOT EXISTS txs_by_signer ON txs (signer, height, idx);
-CREATE INDEX IF NOT EXISTS txs_by_counterparty ON txs (counterparty, height, idx);
+);
+CREATE INDEX IF NOT EXISTS txs_by_signer ON txs (signer, pos);
+CREATE INDEX IF NOT EXISTS txs_by_counterparty ON txs (counterparty, pos);
 CREATE TABLE IF NOT EXISTS state (key TEXT PRIMARY KEY, value BLOB NOT NULL) WITHOUT ROWID;
 """
+
+POS_BITS = 20
+MAX_BLOCK_TXS = 1 << POS_BITS
+KNOWN_CHUNK = 500
 
 _header_decoder = msgspec.json.Decoder(BlockHeader)
 _cert_decoder = msgspec.json.Decoder(Certificate)
@@ -120,8 +123,10 @@ class SqliteStore:
         header = record.header
         upserts = [(k, encode_value(v)) for k, v in record.writes.items() if v is not None]
         deletes = [(k,) for k, v in record.writes.items() if v is None]
+        assert len(record.txs) < MAX_BLOCK_TXS
+        base = header.height << POS_BITS
         txs = [
-            (t.txid, header.height, i, t.type, t.signer, t.counterparty, t.code, t.message, t.envelope)
+            (base + i, t.txid, t.type, t.signer, t.counterparty, t.code, t.message, t.envelope)
             for i, t in enumerate(record.txs)
         ]
         conn = self._conn()
@@ -139,7 +144,7 @@ class SqliteStore:
                     record.write_set,
                 ),
             )
-            conn.executemany("INSERT INTO txs VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)", txs)
+            conn.executemany("INSERT INTO txs VALUES (?, ?, ?, ?, ?, ?, ?, ?)", txs)
             conn.executemany("INSERT OR REPLACE INTO state (key, value) VALUES (?, ?)", upserts)
             conn.executemany("DELETE FROM state WHERE key = ?", deletes)
             conn.execute(
@@ -167,33 +172,51 @@ class SqliteStore:
         rows = (
             self._conn()
             .execute(
-                "SELECT txid, height, idx, code, message, envelope FROM txs WHERE height = ? ORDER BY idx", (height,)
+                "SELECT txid, pos, code, message, envelope FROM txs WHERE pos >= ? AND pos < ? ORDER BY pos",
+                (height << POS_BITS, (height + 1) << POS_BITS),
             )
             .fetchall()
         )
-        return [TxLocation(r[0], r[1], r[2], r[3], r[4], bytes(r[5])) for r in rows]
+        return [_location(r) for r in rows]
 
     def tx(self, txid: str) -> TxLocation | None:
-        r = (
+        row = (
             self._conn()
-            .execute("SELECT txid, height, idx, code, message, envelope FROM txs WHERE txid = ?", (txid,))
+            .execute("SELECT txid, pos, code, message, envelope FROM txs WHERE txid = ?", (txid,))
             .fetchone()
         )
-        return None if r is None else TxLocation(r[0], r[1], r[2], r[3], r[4], bytes(r[5]))
+        return None if row is None else _location(row)
 
     def has_tx(self, txid: str) -> bool:
         return self._conn().execute("SELECT 1 FROM txs WHERE txid = ?", (txid,)).fetchone() is not None
 
+    def known_txids(self, txids: list[str]) -> set[str]:
+        """Which of these transactions are stored (one query per chunk, not per id)."""
+        known: set[str] = set()
+        conn = self._conn()
+        for start in range(0, len(txids), KNOWN_CHUNK):
+            chunk = txids[start : start + KNOWN_CHUNK]
+            marks = ",".join("?" * len(chunk))
+            known.update(r[0] for r in conn.execute(f"SELECT txid FROM txs WHERE txid IN ({marks})", chunk))
+        return known
+
     def history(self, account: str, before: tuple[int, int] | None, limit: int) -> list[HistoryItem]:
         """An account's transactions, newest first, strictly before the cursor."""
-        height, index = before if before is not None else (2**62, 0)
-        query = (
-            "SELECT height, idx, txid, type, code, envelope FROM txs WHERE {col} = ?"
-            " AND (height < ? OR (height = ? AND idx < ?)) ORDER BY height DESC, idx DESC LIMIT ?"
-        )
-        args = (account, height, height, index, limit)
+        pos = (before[0] << POS_BITS | before[1]) if before is not None else 2**62
         conn = self._conn()
-        rows = conn.execute(query.format(col="signer"), args).fetchall()
-        rows += conn.execute(query.format(col="counterparty"), args).fetchall()
-        unique = sorted({(r[0], r[1]): r for r in rows}.values(), key=lambda r: (r[0], r[1]), reverse=True)
-        return [HistoryItem(r[0], r[1], r[2], r[3], r[4], bytes(r[5])) for r in unique[:limit]]
+        rows = []
+        for column in ("signer", "counterparty"):
+            rows += conn.execute(
+                f"SELECT pos, txid, type, code, envelope FROM txs WHERE {column} = ? AND pos < ?"
+                " ORDER BY pos DESC LIMIT ?",
+                (account, pos, limit),
+            ).fetchall()
+        unique = sorted({r[0]: r for r in rows}.values(), key=lambda r: r[0], reverse=True)[:limit]
+        return [
+            HistoryItem(r[0] >> POS_BITS, r[0] & (MAX_BLOCK_TXS - 1), r[1], r[2], r[3], bytes(r[4])) for r in unique
+        ]
+
+
+def _location(row: tuple[str, int, str, str, bytes]) -> TxLocation:
+    txid, pos, code, message, envelope = row
+    return TxLocation(txid, pos >> POS_BITS, pos & (MAX_BLOCK_TXS - 1), code, message, bytes(envelope))

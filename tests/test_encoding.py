@@ -1,0 +1,82 @@
+"""Canonical bytes, hashes, Merkle proofs and the checked-in test vectors."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import msgspec
+import rfc8785
+from hypothesis import given
+from hypothesis import strategies as st
+
+from tally.client.vectors import render, vectors
+from tally.core.block import txid_of
+from tally.core.crypto import KeyPair, verify
+from tally.core.encoding import MAX_SAFE_INTEGER, canonical, canonical_reference
+from tally.core.merkle import merkle_proof, merkle_root, verify_proof
+from tally.core.types import SignedTx
+
+VECTORS = Path(__file__).parent.parent / "docs" / "test-vectors" / "transactions.json"
+
+json_values = st.recursive(
+    st.none()
+    | st.booleans()
+    | st.integers(-MAX_SAFE_INTEGER, MAX_SAFE_INTEGER)
+    | st.text(st.characters(exclude_categories=["Cs"])),
+    lambda inner: st.lists(inner, max_size=5) | st.dictionaries(st.text(max_size=8), inner, max_size=5),
+    max_leaves=30,
+)
+
+
+@given(json_values)
+def test_fast_canonical_equals_rfc8785(value: Any) -> None:
+    assert canonical(value) == rfc8785.dumps(value)
+
+
+def test_checked_in_vectors_are_current() -> None:
+    assert VECTORS.read_bytes() == render(), "regenerate: python -m tally.client.vectors > docs/test-vectors/transactions.json"
+
+
+def test_vectors_hold() -> None:
+    for vector in json.loads(VECTORS.read_text()):
+        message = rfc8785.dumps(vector["tx"])
+        assert message.decode() == vector["canonical"]
+        assert txid_of(message) == vector["txid"]
+        key = KeyPair(bytes.fromhex(vector["seed"]))
+        assert key.public_key_hex == vector["public_key"]
+        assert key.sign(message).hex() == vector["sig"]
+        assert verify(key.public_key, message, bytes.fromhex(vector["sig"]))
+        signed = msgspec.convert({"tx": vector["tx"], "sig": vector["sig"]}, SignedTx)
+        assert canonical(signed.tx) == message == canonical_reference(signed.tx)
+    assert len(vectors()) == 7
+
+
+def test_verify_rejects_tampering() -> None:
+    key = KeyPair(b"\x02" * 32)
+    sig = key.sign(b"pay 10")
+    assert verify(key.public_key, b"pay 10", sig)
+    assert not verify(key.public_key, b"pay 11", sig)
+    assert not verify(key.public_key, b"pay 10", sig[:-1] + bytes([sig[-1] ^ 1]))
+    assert not verify(KeyPair(b"\x03" * 32).public_key, b"pay 10", sig)
+    assert not verify(b"short", b"pay 10", sig)
+
+
+@given(st.integers(1, 40), st.data())
+def test_merkle_proofs(size: int, data: st.DataObject) -> None:
+    leaves = [i.to_bytes(32, "big") for i in range(size)]
+    root = merkle_root(leaves)
+    index = data.draw(st.integers(0, size - 1))
+    path = merkle_proof(leaves, index)
+    assert verify_proof(leaves[index], path, root)
+    assert not verify_proof((size + 1).to_bytes(32, "big"), path, root)
+    if path:
+        side, sibling = path[0]
+        assert not verify_proof(leaves[index], [(side, bytes(32))] + path[1:], root)
+
+
+def test_merkle_root_depends_on_order() -> None:
+    a, b = b"a" * 32, b"b" * 32
+    assert merkle_root([a, b]) != merkle_root([b, a])
+    assert merkle_root([a]) != a

@@ -8,9 +8,8 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).parent))
 
-from helpers import NodeProcess, free_port  # noqa: E402
-
-from tally.node.config import DataDir, init_dev_node  # noqa: E402
+from helpers import NodeProcess, free_port
+from tally.node.config import DataDir, init_dev_node
 
 
 @pytest.fixture(scope="module")

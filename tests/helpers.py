@@ -139,7 +139,17 @@ class NodeProcess:
     def start(self, ready_timeout_s: float = 60) -> NodeProcess:
         log = open(self.data_dir / "node.log", "ab")  # noqa: SIM115
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", "tally.cli", "node", "start", "--data-dir", str(self.data_dir), "--port", str(self.port)],
+            [
+                sys.executable,
+                "-m",
+                "tally.cli",
+                "node",
+                "start",
+                "--data-dir",
+                str(self.data_dir),
+                "--port",
+                str(self.port),
+            ],
             stdout=log,
             stderr=subprocess.STDOUT,
             start_new_session=True,

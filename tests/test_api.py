@@ -9,8 +9,8 @@ from collections.abc import Iterator
 import httpx
 import msgspec
 import pytest
-from helpers import NodeProcess
 
+from helpers import NodeProcess
 from tally.client import Signer, TallyClient, TallyError
 from tally.core.crypto import KeyPair
 from tally.node.config import DataDir, read_keyfile
@@ -60,8 +60,10 @@ def error_code(response: httpx.Response) -> str:
     return code
 
 
-def test_bad_requests_get_codes_and_change_nothing(node: NodeProcess, world: tuple[TallyClient, Signer, Signer]) -> None:
-    client, bank, hana = world
+def test_bad_requests_get_codes_and_change_nothing(
+    node: NodeProcess, world: tuple[TallyClient, Signer, Signer]
+) -> None:
+    client, _bank, hana = world
     before = snapshot(client)
     good = hana.pay("PTS", "mart", 5, "ok-shape")
     hana.next_seq -= 1  # not submitted
@@ -94,21 +96,27 @@ def test_bad_requests_get_codes_and_change_nothing(node: NodeProcess, world: tup
         ("/v1/transactions", mutate(seq=10_000_000), "seq_future"),
         ("/v1/transactions/batch", b'{"txs": []}', "invalid_field"),
         ("/v1/transactions/batch", b'{"txs": "no"}', "invalid_field"),
-        ("/v1/transactions/batch", b'{"txs": [' + b",".join([json.dumps(good_json).encode()] * 2001) + b"]}", "batch_too_large"),
+        (
+            "/v1/transactions/batch",
+            b'{"txs": [' + b",".join([json.dumps(good_json).encode()] * 2001) + b"]}",
+            "batch_too_large",
+        ),
         ("/v1/transactions/batch", b"[" * 100_000, "invalid_field"),
-        ("/v1/transactions/batch", b"{\"txs\": [" + b"{\"a\":" * 50_000, "invalid_field"),
+        ("/v1/transactions/batch", b'{"txs": [' + b'{"a":' * 50_000, "invalid_field"),
     ]
     for path, content, code in cases:
         response = post(node.url, path, content)
         assert error_code(response) == code, (path, content[:120], response.text[:300])
     oversized = post(node.url, "/v1/transactions/batch", b" " * (4 * 1024 * 1024 + 1))
     assert oversized.status_code == 413 and error_code(oversized) == "body_too_large"
-    assert raw_status(node, b"POST /v1/transactions HTTP/1.1\r\nHost: x\r\nContent-Length: 99999999999\r\n\r\n{}") == 413
+    assert (
+        raw_status(node, b"POST /v1/transactions HTTP/1.1\r\nHost: x\r\nContent-Length: 99999999999\r\n\r\n{}") == 413
+    )
     assert snapshot(client) == before
 
 
 def test_a_bad_transaction_rejects_its_whole_batch(world: tuple[TallyClient, Signer, Signer]) -> None:
-    client, bank, hana = world
+    client, _bank, hana = world
     before = snapshot(client)
     ok = hana.pay("PTS", "mart", 5, "batch-ok")
     forged = hana.pay("PTS", "mart", 5, "batch-forged")
@@ -129,8 +137,10 @@ def test_a_bad_transaction_rejects_its_whole_batch(world: tuple[TallyClient, Sig
     assert snapshot(client) == before
 
 
-def test_resubmitting_is_idempotent_and_execution_rejections_are_recorded(world: tuple[TallyClient, Signer, Signer]) -> None:
-    client, bank, hana = world
+def test_resubmitting_is_idempotent_and_execution_rejections_are_recorded(
+    world: tuple[TallyClient, Signer, Signer],
+) -> None:
+    client, _bank, hana = world
     signed = hana.pay("PTS", "mart", 7, "twice")
     first = client.submit(signed)
     assert client.submit(signed) == first

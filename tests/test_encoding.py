@@ -36,7 +36,9 @@ def test_fast_canonical_equals_rfc8785(value: Any) -> None:
 
 
 def test_checked_in_vectors_are_current() -> None:
-    assert VECTORS.read_bytes() == render(), "regenerate: python -m tally.client.vectors > docs/test-vectors/transactions.json"
+    assert VECTORS.read_bytes() == render(), (
+        "regenerate: python -m tally.client.vectors > docs/test-vectors/transactions.json"
+    )
 
 
 def test_vectors_hold() -> None:
@@ -72,8 +74,8 @@ def test_merkle_proofs(size: int, data: st.DataObject) -> None:
     assert verify_proof(leaves[index], path, root)
     assert not verify_proof((size + 1).to_bytes(32, "big"), path, root)
     if path:
-        side, sibling = path[0]
-        assert not verify_proof(leaves[index], [(side, bytes(32))] + path[1:], root)
+        side, _sibling = path[0]
+        assert not verify_proof(leaves[index], [(side, bytes(32)), *path[1:]], root)
 
 
 def test_merkle_root_depends_on_order() -> None:

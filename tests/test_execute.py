@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import msgspec
 import pytest
-from helpers import CHAIN, T0_MS, Chain, key, setup_chain
 
+from helpers import CHAIN, T0_MS, Chain, key, setup_chain
 from tally.core.encoding import MAX_SAFE_INTEGER
 from tally.core.errors import Code
 from tally.core.execute import BlockContext, Entry, execute_block
@@ -144,7 +144,16 @@ def test_cash_out_policy() -> None:
 def test_envelope_rules() -> None:
     c = setup_chain()
     alice = c.signer("alice")
-    stale = Pay(chain=CHAIN, signer="alice", seq=0, expires_ms=c.now_ms + 1, asset="GIFT", merchant="cafe", amount_minor=1, payment_id="s")
+    stale = Pay(
+        chain=CHAIN,
+        signer="alice",
+        seq=0,
+        expires_ms=c.now_ms + 1,
+        asset="GIFT",
+        merchant="cafe",
+        amount_minor=1,
+        payment_id="s",
+    )
     assert c.one(alice.pay("GIFT", "cafe", 1, "first")).code == "ok"
     assert c.one(alice.sign(stale)).code == Code.SEQ_STALE
     future = msgspec.structs.replace(stale, seq=5)
@@ -158,7 +167,16 @@ def test_envelope_rules() -> None:
 
 def test_unknown_signer_is_rejected() -> None:
     c = setup_chain()
-    ghost = Pay(chain=CHAIN, signer="ghost", seq=0, expires_ms=T0_MS * 2, asset="GIFT", merchant="cafe", amount_minor=1, payment_id="g")
+    ghost = Pay(
+        chain=CHAIN,
+        signer="ghost",
+        seq=0,
+        expires_ms=T0_MS * 2,
+        asset="GIFT",
+        merchant="cafe",
+        amount_minor=1,
+        payment_id="g",
+    )
     # Chain.block checks signatures against known accounts, so go to the core directly.
     outcome = execute_block(c.state, BlockContext(CHAIN, 99, c.now_ms), [Entry("00" * 32, ghost)])
     assert outcome.results[0].code == Code.UNKNOWN_SIGNER and outcome.writes == {}

@@ -9,10 +9,10 @@ from __future__ import annotations
 
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from helpers import Chain, key, setup_chain
 
-from tally.core.execute import BlockContext, Entry, execute_block, write_set_bytes
+from helpers import Chain, key, setup_chain
 from tally.core.block import genesis_digest, next_state_digest, tx_signing_bytes, txid_of
+from tally.core.execute import BlockContext, Entry, execute_block, write_set_bytes
 from tally.core.genesis import genesis_memory_state
 from tally.core.types import SignedTx
 
@@ -22,11 +22,30 @@ ASSETS = ["MILES", "GIFT", "CASH"]
 PEOPLE = HOLDERS + MERCHANTS
 
 action = st.one_of(
-    st.tuples(st.just("transfer"), st.sampled_from(PEOPLE), st.sampled_from(PEOPLE + ["ghost"]), st.sampled_from(ASSETS), st.integers(1, 700)),
-    st.tuples(st.just("pay"), st.sampled_from(PEOPLE), st.sampled_from(PEOPLE), st.sampled_from(ASSETS + ["NOPE"]), st.integers(1, 700), st.integers(0, 5)),
+    st.tuples(
+        st.just("transfer"),
+        st.sampled_from(PEOPLE),
+        st.sampled_from([*PEOPLE, "ghost"]),
+        st.sampled_from(ASSETS),
+        st.integers(1, 700),
+    ),
+    st.tuples(
+        st.just("pay"),
+        st.sampled_from(PEOPLE),
+        st.sampled_from(PEOPLE),
+        st.sampled_from([*ASSETS, "NOPE"]),
+        st.integers(1, 700),
+        st.integers(0, 5),
+    ),
     st.tuples(st.just("refund"), st.sampled_from(MERCHANTS), st.integers(0, 5), st.integers(1, 400)),
     st.tuples(st.just("cash_out"), st.sampled_from(PEOPLE), st.sampled_from(ASSETS), st.integers(1, 500)),
-    st.tuples(st.just("issue"), st.sampled_from(["bank-a", "bank-b"]), st.sampled_from(PEOPLE), st.sampled_from(ASSETS), st.integers(1, 500)),
+    st.tuples(
+        st.just("issue"),
+        st.sampled_from(["bank-a", "bank-b"]),
+        st.sampled_from(PEOPLE),
+        st.sampled_from(ASSETS),
+        st.integers(1, 500),
+    ),
     st.tuples(st.just("replay"), st.integers(0, 10_000)),
     st.tuples(st.just("bad_seq"), st.sampled_from(PEOPLE), st.integers(-3, 3)),
 )

@@ -259,7 +259,8 @@ def run_bench(accounts: int, payments: int, hot_payments: int, batch: int, port:
                 results[label] = result
                 print(
                     f"{label}: {count} payments final in {result.seconds:.1f} s = {result.rate:,.0f} payments/s;"
-                    f" submit-to-final p50 {result.percentile(0.5) * 1000:.0f} ms, p99 {result.percentile(0.99) * 1000:.0f} ms"
+                    f" submit-to-final p50 {result.percentile(0.5) * 1000:.0f} ms,"
+                    f" p99 {result.percentile(0.99) * 1000:.0f} ms"
                     f" (over {len(result.latencies_s)} batches); {result.rate / verify_rate:.2f} of the verify rate"
                 )
             status = httpx.get(node.url + "/v1/status").json()

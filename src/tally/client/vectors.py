@@ -28,16 +28,76 @@ def _seed(name: str) -> bytes:
 
 
 def vector_txs() -> list[tuple[str, str, Tx]]:
-    env = {"chain": CHAIN, "expires_ms": EXPIRES_MS}
+    c, e = CHAIN, EXPIRES_MS
     alice_pk = KeyPair(_seed("alice")).public_key_hex
+    voucher_name = "City voucher — 지역화폐 “local”"
+    ref = 'KR12 0001 \\ "quoted" \t tab'
     return [
-        ("register a holder", "bank-a", RegisterAccount(**env, signer="bank-a", seq=0, account="alice", public_key=alice_pk, role="holder")),  # type: ignore[arg-type]
-        ("create a voucher", "bank-a", CreateAsset(**env, signer="bank-a", seq=1, asset="CITY-V", name="City voucher — 지역화폐 “local”", kind="voucher", decimals=2, transferable=False, cash_out="merchants")),  # type: ignore[arg-type]
-        ("issue", "bank-a", Issue(**env, signer="bank-a", seq=2, asset="CITY-V", to="alice", amount_minor=9_007_199_254_740_991)),  # type: ignore[arg-type]
-        ("transfer", "alice", Transfer(**env, signer="alice", seq=0, asset="CITY-V", to="bob", amount_minor=1)),  # type: ignore[arg-type]
-        ("pay", "alice", Pay(**env, signer="alice", seq=1, asset="CITY-V", merchant="cafe", amount_minor=4500, payment_id="order:2026-11-22:17")),  # type: ignore[arg-type]
-        ("refund", "cafe", Refund(**env, signer="cafe", seq=0, payment_id="order:2026-11-22:17", amount_minor=500)),  # type: ignore[arg-type]
-        ("cash out", "cafe", CashOut(**env, signer="cafe", seq=1, asset="CITY-V", amount_minor=4000, payout_ref="KR12 0001 \\ \"quoted\" \t tab")),  # type: ignore[arg-type]
+        (
+            "register a holder",
+            "bank-a",
+            RegisterAccount(
+                chain=c, signer="bank-a", seq=0, expires_ms=e, account="alice", public_key=alice_pk, role="holder"
+            ),
+        ),
+        (
+            "create a voucher",
+            "bank-a",
+            CreateAsset(
+                chain=c,
+                signer="bank-a",
+                seq=1,
+                expires_ms=e,
+                asset="CITY-V",
+                name=voucher_name,
+                kind="voucher",
+                decimals=2,
+                transferable=False,
+                cash_out="merchants",
+            ),
+        ),
+        (
+            "issue",
+            "bank-a",
+            Issue(
+                chain=c,
+                signer="bank-a",
+                seq=2,
+                expires_ms=e,
+                asset="CITY-V",
+                to="alice",
+                amount_minor=9_007_199_254_740_991,
+            ),
+        ),
+        (
+            "transfer",
+            "alice",
+            Transfer(chain=c, signer="alice", seq=0, expires_ms=e, asset="CITY-V", to="bob", amount_minor=1),
+        ),
+        (
+            "pay",
+            "alice",
+            Pay(
+                chain=c,
+                signer="alice",
+                seq=1,
+                expires_ms=e,
+                asset="CITY-V",
+                merchant="cafe",
+                amount_minor=4500,
+                payment_id="order:2026-11-22:17",
+            ),
+        ),
+        (
+            "refund",
+            "cafe",
+            Refund(chain=c, signer="cafe", seq=0, expires_ms=e, payment_id="order:2026-11-22:17", amount_minor=500),
+        ),
+        (
+            "cash out",
+            "cafe",
+            CashOut(chain=c, signer="cafe", seq=1, expires_ms=e, asset="CITY-V", amount_minor=4000, payout_ref=ref),
+        ),
     ]
 
 

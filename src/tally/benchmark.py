@@ -100,6 +100,30 @@ def verify_rate_all_cores(seconds: float = 3.0) -> float:
     return sum(counts) / seconds
 
 
+def _cpu_seconds(pid: int) -> float:
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def _children(pid: int) -> list[int]:
+    found = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                if int((entry / "stat").read_text().rsplit(")", 1)[1].split()[1]) == pid:
+                    found.append(int(entry.name))
+            except (OSError, IndexError, ValueError):
+                continue
+    return found
+
+
+def cpu_snapshot(node_pid: int) -> dict[str, float]:
+    """CPU seconds so far: the node's main process, its verify workers, this client."""
+    workers = sum(_cpu_seconds(p) for p in _children(node_pid))
+    own = os.times()
+    return {"node": _cpu_seconds(node_pid), "verify workers": workers, "load generator": own.user + own.system}
+
+
 class NodeProcess:
     def __init__(self, data_dir: Path, port: int) -> None:
         self.url = f"http://127.0.0.1:{port}"
@@ -195,7 +219,8 @@ def sign_stream(chain: str, accounts: int, payments: int, seq_base: int, hot: bo
     return [b'{"txs":[' + b",".join(encoded[i : i + batch]) + b"]}" for i in range(0, len(encoded), batch)]
 
 
-def load(url: str, bodies: list[bytes], payments: int, senders: int = 3) -> RunResult:
+def load(url: str, bodies: list[bytes], payments: int, senders: int = 3, rate: float | None = None) -> RunResult:
+    """Post every body; with `rate` (payments/s) batches leave on a fixed schedule, else flat out."""
     latencies: list[float] = []
     lock = threading.Lock()
     waiter = ThreadPoolExecutor(max_workers=32)
@@ -211,8 +236,13 @@ def load(url: str, bodies: list[bytes], payments: int, senders: int = 3) -> RunR
         with lock:
             latencies.append(time.perf_counter() - started)
 
+    per_body = payments / len(bodies)
+
     def send(indices: range) -> None:
         for i in indices:
+            if rate is not None:
+                due = start + i * per_body / rate
+                time.sleep(max(0.0, due - time.perf_counter()))  # pacing the load, not synchronising
             started = time.perf_counter()
             txids = _post_and_wait(client(), bodies[i])
             waiter.submit(wait_one, txids[-1], started)
@@ -225,7 +255,15 @@ def load(url: str, bodies: list[bytes], payments: int, senders: int = 3) -> RunR
     return RunResult(payments, seconds, latencies)
 
 
-def run_bench(accounts: int, payments: int, hot_payments: int, batch: int, port: int) -> None:
+def run_bench(
+    accounts: int,
+    payments: int,
+    hot_payments: int,
+    batch: int,
+    port: int,
+    latency_payments: int = 100_000,
+    latency_batch: int = 200,
+) -> None:
     print(f"tally bench: {accounts} accounts, {payments} spread payments, {hot_payments} hot payments, batch {batch}")
     print(f"machine: {os.cpu_count()} cores")
     verify_rate = verify_rate_all_cores()
@@ -248,13 +286,16 @@ def run_bench(accounts: int, payments: int, hot_payments: int, batch: int, port:
             )
             results = {}
             seq_base = 0
-            for label, count, hot in (("spread", payments, False), ("hot merchant", hot_payments, True)):
+            runs = [("spread", payments, False, batch), ("hot merchant", hot_payments, True, batch)]
+            for label, count, hot, size in runs:
                 if count == 0:
                     continue
                 t = time.perf_counter()
-                bodies = sign_stream(chain, accounts, count, seq_base, hot, batch)
+                bodies = sign_stream(chain, accounts, count, seq_base, hot, size)
                 print(f"{label}: signed {count} payments in {time.perf_counter() - t:.1f} s (before the clock)")
+                cpu_before = cpu_snapshot(node.proc.pid)
                 result = load(node.url, bodies, count)
+                cpu_after = cpu_snapshot(node.proc.pid)
                 seq_base += -(-count // accounts)
                 results[label] = result
                 print(
@@ -262,6 +303,22 @@ def run_bench(accounts: int, payments: int, hot_payments: int, batch: int, port:
                     f" submit-to-final p50 {result.percentile(0.5) * 1000:.0f} ms,"
                     f" p99 {result.percentile(0.99) * 1000:.0f} ms"
                     f" (over {len(result.latencies_s)} batches); {result.rate / verify_rate:.2f} of the verify rate"
+                )
+                spent = {k: cpu_after[k] - cpu_before[k] for k in cpu_after}
+                print(
+                    f"{label}: CPU per payment: "
+                    + ", ".join(f"{k} {v / count * 1e6:.0f} us" for k, v in spent.items())
+                    + f"; cores busy {sum(spent.values()) / result.seconds:.2f} of {os.cpu_count()}"
+                )
+            if "spread" in results and latency_payments:
+                half = results["spread"].rate / 2
+                bodies = sign_stream(chain, accounts, latency_payments, seq_base, False, latency_batch)
+                seq_base += -(-latency_payments // accounts)
+                result = load(node.url, bodies, latency_payments, senders=4, rate=half)
+                print(
+                    f"half load ({half:,.0f} payments/s offered, batches of {latency_batch}):"
+                    f" {result.rate:,.0f} payments/s final; submit-to-final p50 {result.percentile(0.5) * 1000:.0f} ms,"
+                    f" p99 {result.percentile(0.99) * 1000:.0f} ms (over {len(result.latencies_s)} batches)"
                 )
             status = httpx.get(node.url + "/v1/status").json()
             print(f"node: height {status['height']}, final {status['final_height']}, mempool {status['mempool_txs']}")

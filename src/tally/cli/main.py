@@ -190,12 +190,16 @@ def audit(data_dir: Path) -> None:
 @click.option("--payments", default=1_000_000, show_default=True)
 @click.option("--hot-payments", default=300_000, show_default=True, help="Payments in the hot-merchant run.")
 @click.option("--batch", default=2000, show_default=True)
+@click.option("--latency-payments", default=100_000, show_default=True, help="Payments in the half-load run.")
+@click.option("--latency-batch", default=200, show_default=True)
 @click.option("--port", default=8790, show_default=True)
-def bench(accounts: int, payments: int, hot_payments: int, batch: int, port: int) -> None:
+def bench(
+    accounts: int, payments: int, hot_payments: int, batch: int, latency_payments: int, latency_batch: int, port: int
+) -> None:
     """End-to-end benchmark of one node through the batch API (prints figures)."""
     from ..benchmark import run_bench
 
-    run_bench(accounts=accounts, payments=payments, hot_payments=hot_payments, batch=batch, port=port)
+    run_bench(accounts, payments, hot_payments, batch, port, latency_payments, latency_batch)
 
 
 from .tx import tx  # noqa: E402

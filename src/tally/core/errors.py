@@ -52,7 +52,11 @@ def reject(code: Code, message: str = "") -> NoReturn:
     raise Rejected(code, message)
 
 
-def ensure(condition: bool, code: Code, message: str = "") -> None:
-    """Check one named precondition; reject with `code` when it does not hold."""
+def ensure(condition: bool, code: Code, message: str = "", *args: object) -> None:
+    """Check one named precondition; reject with `code` when it does not hold.
+
+    `message` is a str.format template filled from `args` only on rejection,
+    so the check costs nothing extra when it passes (the hot path).
+    """
     if not condition:
-        raise Rejected(code, message)
+        raise Rejected(code, message.format(*args) if args else message)

@@ -25,6 +25,7 @@ from .state import (
     TxView,
     account_key,
     asset_key,
+    balance_key,
     payment_key,
     payout_key,
 )
@@ -73,14 +74,14 @@ class BlockOutcome:
 
 def require_account(view: TxView, account_id: str) -> Account:
     account = view.account(account_id)
-    ensure(account is not None, Code.UNKNOWN_ACCOUNT, f"no account {account_id!r}")
+    ensure(account is not None, Code.UNKNOWN_ACCOUNT, "no account {!r}", account_id)
     assert account is not None
     return account
 
 
 def require_asset(view: TxView, asset_id: str) -> Asset:
     asset = view.asset(asset_id)
-    ensure(asset is not None, Code.UNKNOWN_ASSET, f"no asset {asset_id!r}")
+    ensure(asset is not None, Code.UNKNOWN_ASSET, "no asset {!r}", asset_id)
     assert asset is not None
     return asset
 
@@ -94,7 +95,11 @@ def debit(view: TxView, account_id: str, asset_id: str, amount_minor: int) -> No
     ensure(
         balance >= amount_minor,
         Code.INSUFFICIENT_FUNDS,
-        f"{account_id} holds {balance} {asset_id}, needs {amount_minor}",
+        "{} holds {} {}, needs {}",
+        account_id,
+        balance,
+        asset_id,
+        amount_minor,
     )
     view.set_balance(account_id, asset_id, balance - amount_minor)
 
@@ -124,7 +129,7 @@ def new_asset_status() -> Literal["active"]:
 
 def register_account(view: TxView, signer: Account, tx: RegisterAccount, txid: str, ctx: BlockContext) -> None:
     require_member(signer)
-    ensure(view.account(tx.account) is None, Code.ACCOUNT_EXISTS, f"account {tx.account!r} exists")
+    ensure(view.account(tx.account) is None, Code.ACCOUNT_EXISTS, "account {!r} exists", tx.account)
     view.put(
         account_key(tx.account),
         Account(id=tx.account, role=tx.role, public_key=tx.public_key, member=signer.id, seq=0),
@@ -133,7 +138,7 @@ def register_account(view: TxView, signer: Account, tx: RegisterAccount, txid: s
 
 def create_asset(view: TxView, signer: Account, tx: CreateAsset, txid: str, ctx: BlockContext) -> None:
     require_member(signer)
-    ensure(view.asset(tx.asset) is None, Code.ASSET_EXISTS, f"asset {tx.asset!r} exists")
+    ensure(view.asset(tx.asset) is None, Code.ASSET_EXISTS, "asset {!r} exists", tx.asset)
     view.put(
         asset_key(tx.asset),
         Asset(
@@ -163,7 +168,7 @@ def issue(view: TxView, signer: Account, tx: Issue, txid: str, ctx: BlockContext
 
 def transfer(view: TxView, signer: Account, tx: Transfer, txid: str, ctx: BlockContext) -> None:
     asset = require_asset(view, tx.asset)
-    ensure(asset.transferable, Code.NOT_TRANSFERABLE, f"asset {tx.asset!r} is not transferable")
+    ensure(asset.transferable, Code.NOT_TRANSFERABLE, "asset {!r} is not transferable", tx.asset)
     ensure(tx.to != signer.id, Code.SELF_TRANSFER, "cannot transfer to oneself")
     require_account(view, tx.to)
     move(view, signer.id, tx.to, tx.asset, tx.amount_minor)
@@ -172,12 +177,14 @@ def transfer(view: TxView, signer: Account, tx: Transfer, txid: str, ctx: BlockC
 def pay(view: TxView, signer: Account, tx: Pay, txid: str, ctx: BlockContext) -> None:
     require_asset(view, tx.asset)
     merchant = require_account(view, tx.merchant)
-    ensure(merchant.role == "merchant", Code.NOT_MERCHANT, f"{tx.merchant!r} is not a merchant")
+    ensure(merchant.role == "merchant", Code.NOT_MERCHANT, "{!r} is not a merchant", tx.merchant)
     ensure(tx.merchant != signer.id, Code.SELF_TRANSFER, "a merchant cannot pay itself")
     ensure(
         view.payment(tx.merchant, tx.payment_id) is None,
         Code.DUPLICATE_PAYMENT,
-        f"payment {tx.payment_id!r} to {tx.merchant!r} already made",
+        "payment {!r} to {!r} already made",
+        tx.payment_id,
+        tx.merchant,
     )
     move(view, signer.id, tx.merchant, tx.asset, tx.amount_minor)
     view.put(
@@ -195,13 +202,15 @@ def pay(view: TxView, signer: Account, tx: Pay, txid: str, ctx: BlockContext) ->
 
 def refund(view: TxView, signer: Account, tx: Refund, txid: str, ctx: BlockContext) -> None:
     payment = view.payment(signer.id, tx.payment_id)
-    ensure(payment is not None, Code.UNKNOWN_PAYMENT, f"no payment {tx.payment_id!r} to {signer.id!r}")
+    ensure(payment is not None, Code.UNKNOWN_PAYMENT, "no payment {!r} to {!r}", tx.payment_id, signer.id)
     assert payment is not None
     refunded = payment.refunded_minor + tx.amount_minor
     ensure(
         refunded <= payment.amount_minor,
         Code.REFUND_EXCEEDS_PAYMENT,
-        f"refunds would reach {refunded} of a {payment.amount_minor} payment",
+        "refunds would reach {} of a {} payment",
+        refunded,
+        payment.amount_minor,
     )
     move(view, signer.id, payment.payer, payment.asset, tx.amount_minor)
     view.put(payment_key(signer.id, tx.payment_id), _replace(payment, refunded_minor=refunded))
@@ -209,7 +218,7 @@ def refund(view: TxView, signer: Account, tx: Refund, txid: str, ctx: BlockConte
 
 def cash_out(view: TxView, signer: Account, tx: CashOut, txid: str, ctx: BlockContext) -> None:
     asset = require_asset(view, tx.asset)
-    ensure(cash_out_allowed(asset, signer), Code.CASH_OUT_NOT_ALLOWED, f"{signer.id} may not cash out {asset.id}")
+    ensure(cash_out_allowed(asset, signer), Code.CASH_OUT_NOT_ALLOWED, "{} may not cash out {}", signer.id, asset.id)
     debit(view, signer.id, tx.asset, tx.amount_minor)
     view.put(asset_key(asset.id), _replace(asset, burned_minor=asset.burned_minor + tx.amount_minor))
     view.put(
@@ -251,13 +260,13 @@ RULES: dict[type, Rule] = {
 
 def check_envelope(view: TxView, tx: Tx, ctx: BlockContext) -> Account:
     """Chain, expiry, signer and sequence: the replay protection every type shares."""
-    ensure(tx.chain == ctx.chain, Code.WRONG_CHAIN, f"transaction is for chain {tx.chain!r}")
+    ensure(tx.chain == ctx.chain, Code.WRONG_CHAIN, "transaction is for chain {!r}", tx.chain)
     ensure(ctx.timestamp_ms <= tx.expires_ms, Code.EXPIRED, "transaction expired before its block")
     signer = view.account(tx.signer)
-    ensure(signer is not None, Code.UNKNOWN_SIGNER, f"no account {tx.signer!r}")
+    ensure(signer is not None, Code.UNKNOWN_SIGNER, "no account {!r}", tx.signer)
     assert signer is not None
-    ensure(tx.seq >= signer.seq, Code.SEQ_STALE, f"seq {tx.seq} already used (next is {signer.seq})")
-    ensure(tx.seq == signer.seq, Code.SEQ_FUTURE, f"seq {tx.seq} is ahead (next is {signer.seq})")
+    ensure(tx.seq >= signer.seq, Code.SEQ_STALE, "seq {} already used (next is {})", tx.seq, signer.seq)
+    ensure(tx.seq == signer.seq, Code.SEQ_FUTURE, "seq {} is ahead (next is {})", tx.seq, signer.seq)
     return signer
 
 
@@ -288,3 +297,36 @@ def write_set_bytes(writes: dict[str, StateValue | None]) -> bytes:
 
 def _replace(record: Any, **changes: Any) -> Any:
     return msgspec.structs.replace(record, **changes)
+
+
+def prefetch_keys(tx: Tx) -> list[str]:
+    """State keys a transaction will likely read: a hint for batching reads.
+
+    Only a hint: execution reads whatever it needs, so a missing key costs a
+    read, never correctness.
+    """
+    keys = [account_key(tx.signer)]
+    if isinstance(tx, RegisterAccount):
+        keys.append(account_key(tx.account))
+    elif isinstance(tx, CreateAsset):
+        keys.append(asset_key(tx.asset))
+    elif isinstance(tx, Issue | Transfer):
+        keys += [
+            asset_key(tx.asset),
+            account_key(tx.to),
+            balance_key(tx.signer, tx.asset),
+            balance_key(tx.to, tx.asset),
+        ]
+    elif isinstance(tx, Pay):
+        keys += [
+            asset_key(tx.asset),
+            account_key(tx.merchant),
+            payment_key(tx.merchant, tx.payment_id),
+            balance_key(tx.signer, tx.asset),
+            balance_key(tx.merchant, tx.asset),
+        ]
+    elif isinstance(tx, Refund):
+        keys.append(payment_key(tx.signer, tx.payment_id))
+    elif isinstance(tx, CashOut):
+        keys += [asset_key(tx.asset), balance_key(tx.signer, tx.asset)]
+    return keys

@@ -27,7 +27,7 @@ from ..core.block import (
     vote_for,
 )
 from ..core.crypto import KeyPair
-from ..core.execute import BlockContext, Entry, execute_block, write_set_bytes
+from ..core.execute import BlockContext, Entry, execute_block, prefetch_keys, write_set_bytes
 from ..core.types import BlockHeader, Certificate, Genesis, Tx, TxResult, tx_type
 from ..store.base import BlockRecord, Head, StoredTx
 from ..store.sqlite import SqliteStore
@@ -153,6 +153,7 @@ class Pipeline:
         timestamp_ms = clamp_timestamp(self.clock_ms(), head.timestamp_ms)
         ctx = BlockContext(chain=self.genesis.chain, height=height, timestamp_ms=timestamp_ms)
         entries = [Entry(txid=a.txid, tx=a.signed.tx) for a in batch]
+        self.cache.prefetch([key for e in entries for key in prefetch_keys(e.tx)])
         outcome = execute_block(self.cache, ctx, entries)
         write_set = write_set_bytes(outcome.writes)
         digest = next_state_digest(head.state_digest, height, write_set)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import sys
 
 import uvicorn
 
@@ -11,6 +12,8 @@ from .config import DataDir
 from .node import Node
 
 log = logging.getLogger("tally.server")
+
+GIL_SWITCH_INTERVAL_S = 0.001
 
 
 async def serve(data: DataDir, host: str | None = None, port: int | None = None) -> None:
@@ -43,6 +46,9 @@ async def serve(data: DataDir, host: str | None = None, port: int | None = None)
 
 def run(data: DataDir, host: str | None = None, port: int | None = None) -> None:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    # Three threads share the GIL (API, executor, writer) and SQLite hands it back
+    # on every row: a shorter switch interval cuts the wait for it (bench/: ~5%).
+    sys.setswitchinterval(GIL_SWITCH_INTERVAL_S)
     import uvloop
 
     uvloop.run(serve(data, host, port))

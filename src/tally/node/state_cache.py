@@ -36,6 +36,14 @@ class StateCache:
             self._values[key] = value
         return value  # type: ignore[return-value]
 
+    def prefetch(self, keys: list[str]) -> None:
+        """Load every key not yet cached in a few batched reads (executor thread)."""
+        missing = [k for k in dict.fromkeys(keys) if k not in self._values]
+        if missing:
+            found = self.store.get_states(missing)
+            for key in missing:
+                self._values[key] = found.get(key)
+
     def read(self, key: str) -> StateValue | None:
         """For threads other than the executor's: the cached value, or the store's."""
         value = self._values.get(key, _ABSENT)

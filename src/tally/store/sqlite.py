@@ -100,6 +100,17 @@ class SqliteStore:
         row = self._conn().execute("SELECT value FROM state WHERE key = ?", (key,)).fetchone()
         return None if row is None else decode_value(key, row[0])
 
+    def get_states(self, keys: list[str]) -> dict[str, StateValue]:
+        """The stored values of these keys (absent keys are left out), in batched reads."""
+        found: dict[str, StateValue] = {}
+        conn = self._conn()
+        for start in range(0, len(keys), KNOWN_CHUNK):
+            chunk = keys[start : start + KNOWN_CHUNK]
+            marks = ",".join("?" * len(chunk))
+            for key, value in conn.execute(f"SELECT key, value FROM state WHERE key IN ({marks})", chunk):
+                found[key] = decode_value(key, value)
+        return found
+
     def state_items(self, prefix: str = "") -> Iterator[tuple[str, StateValue]]:
         cursor = self._conn().execute(
             "SELECT key, value FROM state WHERE key >= ? AND key < ? ORDER BY key",

@@ -2,16 +2,8 @@
 
 from __future__ import annotations
 
-import os
-import signal
 import socket
-import subprocess
-import sys
-import time
 from dataclasses import dataclass, field
-from pathlib import Path
-
-import httpx
 
 from tally.client.signer import Signer, sign_tx
 from tally.core.audit import money_rule_faults
@@ -21,6 +13,7 @@ from tally.core.execute import BlockContext, Entry, execute_block, write_set_byt
 from tally.core.genesis import genesis_memory_state
 from tally.core.state import MemoryState
 from tally.core.types import Genesis, GenesisMember, SignedTx, TxResult, Validator
+from tally.node.process import NodeProcess
 
 CHAIN = "tally-test"
 T0_MS = 1_800_000_000_000
@@ -121,62 +114,13 @@ def setup_chain() -> Chain:
 # --- real node processes ------------------------------------------------------
 
 
+__all__ = ["NodeProcess"]
+
+
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return int(s.getsockname()[1])
-
-
-class NodeProcess:
-    """`tally node start` as a real process on 127.0.0.1."""
-
-    def __init__(self, data_dir: Path, port: int) -> None:
-        self.data_dir = data_dir
-        self.port = port
-        self.url = f"http://127.0.0.1:{port}"
-        self.proc: subprocess.Popen[bytes] | None = None
-
-    def start(self, ready_timeout_s: float = 60) -> NodeProcess:
-        log = open(self.data_dir / "node.log", "ab")  # noqa: SIM115
-        self.proc = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "tally.cli",
-                "node",
-                "start",
-                "--data-dir",
-                str(self.data_dir),
-                "--port",
-                str(self.port),
-            ],
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
-        deadline = time.monotonic() + ready_timeout_s
-        while time.monotonic() < deadline:
-            assert self.proc.poll() is None, (self.data_dir / "node.log").read_text()[-3000:]
-            try:
-                if httpx.get(self.url + "/health", timeout=1).status_code == 200:
-                    return self
-            except httpx.TransportError:
-                pass
-            time.sleep(0.05)  # polling for readiness, bounded by the deadline
-        raise TimeoutError("node did not become ready")
-
-    def kill9(self) -> None:
-        assert self.proc is not None
-        os.killpg(self.proc.pid, signal.SIGKILL)
-        self.proc.wait(timeout=30)
-
-    def stop(self) -> None:
-        if self.proc is not None and self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                self.kill9()
 
 
 def signed_for(tx_signer: KeyPair, tx: object) -> SignedTx:

@@ -42,40 +42,13 @@ def test_demo_node_tx_audit_and_tampering(tmp_path: Path) -> None:
         assert balances.returncode == 0 and "HARBOR-GIFT" in balances.stdout and "SKYMILES" in balances.stdout
         before = dict(line.split("\t") for line in balances.stdout.strip().splitlines())
         key = str(data_dir / "keys" / "alice.json")
-        paid = tally(
-            "tx",
-            "pay",
-            "--key",
-            key,
-            "--asset",
-            "SKYMILES",
-            "--merchant",
-            "cafe-lumen",
-            "--amount",
-            "25",
-            "--payment-id",
-            "cli-1",
-            *url,
-        )
+        pay = ["tx", "pay", "--key", key, "--asset", "SKYMILES", "--merchant", "cafe-lumen", "--amount", "25"]
+        paid = tally(*pay, "--payment-id", "cli-1", *url)
         assert paid.returncode == 0, paid.stderr
         assert json.loads(paid.stdout)["status"] == "final"
         after = dict(line.split("\t") for line in tally("balance", "alice", *url).stdout.strip().splitlines())
         assert int(before["SKYMILES"]) - int(after["SKYMILES"]) == 25
-        dup = tally(
-            "tx",
-            "pay",
-            "--key",
-            key,
-            "--asset",
-            "SKYMILES",
-            "--merchant",
-            "cafe-lumen",
-            "--amount",
-            "25",
-            "--payment-id",
-            "cli-1",
-            *url,
-        )
+        dup = tally(*pay, "--payment-id", "cli-1", *url)
         assert dup.returncode == 1 and json.loads(dup.stdout)["code"] == "duplicate_payment"
         refused = tally(
             "tx", "transfer", "--key", key, "--asset", "HARBOR-GIFT", "--to", "bob", "--amount", "1", "--seq", "0", *url

@@ -16,8 +16,6 @@ from __future__ import annotations
 
 import multiprocessing
 import os
-import subprocess
-import sys
 import tempfile
 import threading
 import time
@@ -32,6 +30,7 @@ from .client.signer import Signer
 from .core.crypto import KeyPair, sha256
 from .core.types import SignedTx
 from .node.config import Limits, init_dev_node, read_keyfile
+from .node.process import NodeProcess
 
 ASSET = "BENCH"
 MERCHANTS = 1000
@@ -122,33 +121,6 @@ def cpu_snapshot(node_pid: int) -> dict[str, float]:
     workers = sum(_cpu_seconds(p) for p in _children(node_pid))
     own = os.times()
     return {"node": _cpu_seconds(node_pid), "verify workers": workers, "load generator": own.user + own.system}
-
-
-class NodeProcess:
-    def __init__(self, data_dir: Path, port: int) -> None:
-        self.url = f"http://127.0.0.1:{port}"
-        self.log = open(data_dir / "node.log", "wb")  # noqa: SIM115
-        self.proc = subprocess.Popen(
-            [sys.executable, "-m", "tally.cli", "node", "start", "--data-dir", str(data_dir), "--port", str(port)],
-            stdout=self.log,
-            stderr=subprocess.STDOUT,
-        )
-        deadline = time.monotonic() + 60
-        while time.monotonic() < deadline:
-            try:
-                if httpx.get(self.url + "/health", timeout=1).status_code == 200:
-                    return
-            except httpx.TransportError:
-                pass
-            if self.proc.poll() is not None:
-                break
-            time.sleep(0.1)
-        raise RuntimeError("bench node did not start")
-
-    def stop(self) -> None:
-        self.proc.terminate()
-        self.proc.wait(timeout=30)
-        self.log.close()
 
 
 def _post_and_wait(client: httpx.Client, body: bytes, path: str = "/v1/transactions/batch") -> list[str]:
@@ -277,7 +249,7 @@ def run_bench(
             port=port,
             limits=Limits(mempool_max_txs=400_000),
         )
-        node = NodeProcess(data_dir, port)
+        node = NodeProcess(data_dir, port).start()
         try:
             t = time.perf_counter()
             chain = setup(node.url, data_dir, accounts, batch)
@@ -293,9 +265,9 @@ def run_bench(
                 t = time.perf_counter()
                 bodies = sign_stream(chain, accounts, count, seq_base, hot, size)
                 print(f"{label}: signed {count} payments in {time.perf_counter() - t:.1f} s (before the clock)")
-                cpu_before = cpu_snapshot(node.proc.pid)
+                cpu_before = cpu_snapshot(node.pid)
                 result = load(node.url, bodies, count)
-                cpu_after = cpu_snapshot(node.proc.pid)
+                cpu_after = cpu_snapshot(node.pid)
                 seq_base += -(-count // accounts)
                 results[label] = result
                 print(
@@ -323,7 +295,7 @@ def run_bench(
             status = httpx.get(node.url + "/v1/status").json()
             print(f"node: height {status['height']}, final {status['final_height']}, mempool {status['mempool_txs']}")
             if "spread" in results and "hot merchant" in results:
-                slower = 1 - results["hot merchant"].rate / results["spread"].rate
-                print(f"hot merchant vs spread: {slower * 100:+.1f}% slower")
+                change = results["hot merchant"].rate / results["spread"].rate - 1
+                print(f"hot merchant vs spread: {abs(change) * 100:.1f}% {'faster' if change >= 0 else 'slower'}")
         finally:
             node.stop()

@@ -49,6 +49,7 @@ CREATE TABLE IF NOT EXISTS state (key TEXT PRIMARY KEY, value BLOB NOT NULL) WIT
 POS_BITS = 20
 MAX_BLOCK_TXS = 1 << POS_BITS
 KNOWN_CHUNK = 500
+PAGE_CACHE_KIB = 256 * 1024  # per connection; the node holds three
 
 _header_decoder = msgspec.json.Decoder(BlockHeader)
 _cert_decoder = msgspec.json.Decoder(Certificate)
@@ -67,7 +68,7 @@ class SqliteStore:
             conn = sqlite3.connect(self.path, isolation_level=None, check_same_thread=True, timeout=30)
             conn.execute("PRAGMA journal_mode=WAL")
             conn.execute("PRAGMA synchronous=FULL")
-            conn.execute("PRAGMA cache_size=-65536")
+            conn.execute(f"PRAGMA cache_size=-{PAGE_CACHE_KIB}")
             self._local.conn = conn
         return conn
 

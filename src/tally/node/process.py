@@ -1,0 +1,66 @@
+"""`tally node start` as a child process on 127.0.0.1: for tests and `tally bench`."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx
+
+READY_POLL_S = 0.05
+
+
+class NodeProcess:
+    """A real node process with its own process group (so kill -9 takes its workers too)."""
+
+    def __init__(self, data_dir: Path, port: int) -> None:
+        self.data_dir = Path(data_dir)
+        self.port = port
+        self.url = f"http://127.0.0.1:{port}"
+        self.proc: subprocess.Popen[bytes] | None = None
+
+    @property
+    def pid(self) -> int:
+        assert self.proc is not None
+        return self.proc.pid
+
+    def start(self, ready_timeout_s: float = 60) -> NodeProcess:
+        """Start the node and return once /health answers 200."""
+        with open(self.data_dir / "node.log", "ab") as log:
+            command = [sys.executable, "-m", "tally.cli", "node", "start", "--data-dir", str(self.data_dir)]
+            self.proc = subprocess.Popen(
+                [*command, "--port", str(self.port)],
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+            )
+        deadline = time.monotonic() + ready_timeout_s
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                raise RuntimeError("node exited: " + (self.data_dir / "node.log").read_text()[-3000:])
+            try:
+                if httpx.get(self.url + "/health", timeout=1).status_code == 200:
+                    return self
+            except httpx.TransportError:
+                pass
+            time.sleep(READY_POLL_S)  # polling for readiness, bounded by the deadline
+        self.kill9()
+        raise TimeoutError(f"node did not answer /health within {ready_timeout_s} s")
+
+    def kill9(self) -> None:
+        assert self.proc is not None
+        os.killpg(self.proc.pid, signal.SIGKILL)
+        self.proc.wait(timeout=30)
+
+    def stop(self) -> None:
+        """SIGTERM and wait; SIGKILL if it does not stop within 30 s."""
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                self.kill9()

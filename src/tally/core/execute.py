@@ -61,6 +61,7 @@ class Entry:
 
     txid: str
     tx: Tx
+    signature_ok: bool = True  # checked by the node against the signer's key at block start
 
 
 @dataclass(frozen=True, slots=True)
@@ -258,13 +259,15 @@ RULES: dict[type, Rule] = {
 # --- the envelope and the block --------------------------------------------
 
 
-def check_envelope(view: TxView, tx: Tx, ctx: BlockContext) -> Account:
-    """Chain, expiry, signer and sequence: the replay protection every type shares."""
+def check_envelope(view: TxView, entry: Entry, ctx: BlockContext) -> Account:
+    """Chain, expiry, signer, signature and sequence: what every type shares."""
+    tx = entry.tx
     ensure(tx.chain == ctx.chain, Code.WRONG_CHAIN, "transaction is for chain {!r}", tx.chain)
     ensure(ctx.timestamp_ms <= tx.expires_ms, Code.EXPIRED, "transaction expired before its block")
     signer = view.account(tx.signer)
     ensure(signer is not None, Code.UNKNOWN_SIGNER, "no account {!r}", tx.signer)
     assert signer is not None
+    ensure(entry.signature_ok, Code.BAD_SIGNATURE, "signature does not verify against {!r}'s key", tx.signer)
     ensure(tx.seq >= signer.seq, Code.SEQ_STALE, "seq {} already used (next is {})", tx.seq, signer.seq)
     ensure(tx.seq == signer.seq, Code.SEQ_FUTURE, "seq {} is ahead (next is {})", tx.seq, signer.seq)
     return signer
@@ -273,7 +276,7 @@ def check_envelope(view: TxView, tx: Tx, ctx: BlockContext) -> Account:
 def apply_tx(view: TxView, entry: Entry, ctx: BlockContext) -> TxResult:
     """Apply one transaction whole, or reject it having changed nothing."""
     try:
-        signer = check_envelope(view, entry.tx, ctx)
+        signer = check_envelope(view, entry, ctx)
         view.put(account_key(signer.id), _replace(signer, seq=signer.seq + 1))
         RULES[type(entry.tx)](view, signer, entry.tx, entry.txid, ctx)
     except Rejected as rejected:

@@ -176,6 +176,7 @@ class BlockHeader(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     tx_root: str
     tx_count: int
     proposer: str
+    log_position: int  # where the orderer put the batch: the height (solo) or etcd revision
 
 
 class Vote(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
@@ -221,6 +222,7 @@ class GenesisMember(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
 class Validator(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     id: AccountId
     public_key: PublicKeyHex
+    api_url: str = ""  # where peers fetch this validator's blocks
 
 
 class Genesis(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
@@ -228,6 +230,7 @@ class Genesis(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     genesis_time_ms: TimeMs
     members: list[GenesisMember]
     validators: list[Validator]
+    etcd_endpoints: list[str] = []  # empty: each node orders alone (solo)
 
 
 def tx_type(tx: TxBase) -> str:

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
+from typing import Literal
 
 import msgspec
 
@@ -35,6 +36,8 @@ class Limits(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     max_history_page: int = 200
     state_cache_entries: int = 2_000_000
     retry_after_s: int = 1
+    max_log_batch_bytes: int = 1_000_000  # etcd refuses requests over 1.5 MiB by default
+    log_retention_blocks: int = 1000  # etcd log kept for laggards before compaction (they then sync from a peer)
 
 
 class NodeSettings(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
@@ -42,6 +45,9 @@ class NodeSettings(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     host: str = "127.0.0.1"
     port: int = DEFAULT_PORT
     verify_workers: int = 0  # 0: one per core
+    orderer: Literal["solo", "etcd"] = "solo"
+    etcd_endpoints: list[str] = []  # empty: the genesis's
+    peers: list[str] = []  # other nodes' API URLs, for catch-up; empty: the genesis's
     limits: Limits = Limits()
 
 

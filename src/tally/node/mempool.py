@@ -11,6 +11,7 @@ from __future__ import annotations
 import threading
 import time
 from collections import deque
+from collections.abc import Iterable
 from dataclasses import dataclass
 
 from ..core.types import SignedTx
@@ -80,15 +81,20 @@ class Mempool:
                 if left <= 0:
                     break
                 self._cond.wait(timeout=left)
-            count = min(max_txs, len(self._queue))
-            return [self._queue.popleft() for _ in range(count)]
+            taken: list[Admitted] = []
+            while self._queue and len(taken) < max_txs:
+                item = self._queue.popleft()
+                if item.txid in self._pending:  # skip what another node's block already carried
+                    taken.append(item)
+            return taken
 
-    def done(self, items: list[Admitted]) -> None:
-        """Forget items whose block is stored."""
+    def done(self, txids: Iterable[str]) -> None:
+        """Forget transactions whose block is stored (ours, or another proposer's)."""
         with self._cond:
-            for item in items:
-                self._pending.pop(item.txid, None)
-                self._pending_seqs.discard((item.signed.tx.signer, item.signed.tx.seq))
+            for txid in txids:
+                item = self._pending.pop(txid, None)
+                if item is not None:
+                    self._pending_seqs.discard((item.signed.tx.signer, item.signed.tx.seq))
 
     def wake(self) -> None:
         with self._cond:

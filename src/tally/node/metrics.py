@@ -19,6 +19,12 @@ class NodeMetrics:
         self.height = Gauge("tally_height", "Height of the last stored block", registry=self.registry)
         self.final_height = Gauge("tally_final_height", "Height of the last final block", registry=self.registry)
         self.mempool = Gauge("tally_mempool_txs", "Transactions waiting in the mempool", registry=self.registry)
+        self.diverged = Gauge(
+            "tally_diverged", "1 when this node's digest differs from a certified one", registry=self.registry
+        )
+        self.divergence_height = Gauge(
+            "tally_divergence_height", "First height where this node's digest differs", registry=self.registry
+        )
         self.block_txs = Histogram(
             "tally_block_txs",
             "Transactions per block",

@@ -1,4 +1,4 @@
-"""One Tally node: store, state cache, mempool, admission, pipeline, statuses."""
+"""One Tally node: store, state cache, mempool, admission, orderer, pipeline, statuses."""
 
 from __future__ import annotations
 
@@ -6,23 +6,27 @@ import asyncio
 import logging
 import multiprocessing
 import os
+import threading
 import time
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
-from typing import Literal
+from typing import Literal, Protocol
 
 import msgspec
 
 from ..core.block import Receipt, block_hash
 from ..core.genesis import genesis_state
 from ..core.merkle import merkle_proof
-from ..core.types import Genesis, SignedTx
+from ..core.types import Certificate, Genesis, SignedTx
+from ..ordering.base import Orderer
+from ..ordering.solo import SoloOrderer
+from ..store.base import BlockRecord
 from ..store.sqlite import SqliteStore
 from .admission import Admission
 from .config import DataDir, NodeSettings
 from .mempool import Mempool
 from .metrics import NodeMetrics
-from .pipeline import BlockDone, Pipeline
+from .pipeline import BlockDone, Divergence, Pipeline
 from .state_cache import StateCache
 
 log = logging.getLogger("tally.node")
@@ -59,6 +63,7 @@ class Node:
         self.genesis = data.genesis()
         self.settings = settings or data.settings()
         self.limits = self.settings.limits
+        self.validator_id = self.settings.validator_id
         self.validator_key = data.validator_key().keypair()
         self.store = open_store(data, self.genesis)
         self.cache = StateCache(self.store, self.limits.state_cache_entries)
@@ -71,23 +76,64 @@ class Node:
             else None
         )
         self.admission = Admission(self.genesis, self.cache, self.store, self.mempool, self.limits, self.pool, workers)
+        head = self.store.head()
+        self.orderer, self.votes = self._ordering(head.height + 1 if head else 1)
         self.pipeline = Pipeline(
             genesis=self.genesis,
             store=self.store,
             cache=self.cache,
             mempool=self.mempool,
-            validator_id=self.settings.validator_id,
+            orderer=self.orderer,
+            validator_id=self.validator_id,
             validator_key=self.validator_key,
-            max_block_txs=self.limits.max_block_txs,
-            block_interval_ms=self.limits.block_interval_ms,
+            certify_alone=self.votes is None,
             on_block=self._on_block,
+            verify_pool=self.pool,
+            verify_workers=workers,
         )
-        head = self.store.head()
-        self.final_height = head.height if head else 0
-        self.metrics.height.set(self.final_height)
+        self.final_height = self.store.final_height()
+        self._certified_above: set[int] = set()
+        self._final_lock = threading.Lock()
+        self.divergence: Divergence | None = None
+        self.metrics.height.set(head.height if head else 0)
         self.metrics.final_height.set(self.final_height)
         self._loop: asyncio.AbstractEventLoop | None = None
         self._waiters: dict[str, list[asyncio.Future[None]]] = {}
+
+    def _ordering(self, next_height: int) -> tuple[Orderer, VoteBoardLike | None]:
+        """The solo orderer, or the etcd orderer with its vote board."""
+        if self.settings.orderer == "solo":
+            limits = self.limits
+            orderer = SoloOrderer(
+                self.mempool, self.validator_id, next_height, limits.max_block_txs, limits.block_interval_ms
+            )
+            return orderer, None
+        from ..ordering.etcd import EtcdOrderer
+        from ..ordering.votes import VoteBoard
+
+        endpoints = self.settings.etcd_endpoints or self.genesis.etcd_endpoints
+        peers = self.settings.peers or [v.api_url for v in self.genesis.validators if v.id != self.validator_id]
+        etcd_orderer = EtcdOrderer(
+            genesis=self.genesis,
+            endpoints=endpoints,
+            peers=[p for p in peers if p],
+            mempool=self.mempool,
+            store=self.store,
+            validator_id=self.validator_id,
+            validator_key=self.validator_key,
+            limits=self.limits,
+        )
+        board = VoteBoard(
+            genesis=self.genesis,
+            endpoints=endpoints,
+            store=self.store,
+            validator_id=self.validator_id,
+            validator_key=self.validator_key,
+            limits=self.limits,
+            on_certificate=self._on_certificate,
+            on_divergence=self._on_divergence,
+        )
+        return etcd_orderer, board
 
     # --- lifecycle ---------------------------------------------------------
 
@@ -95,20 +141,33 @@ class Node:
         self._loop = asyncio.get_running_loop()
         if self.pool is not None:  # start the workers now, not on the first batch
             await asyncio.gather(*(self._loop.run_in_executor(self.pool, os.getpid) for _ in range(2)))
+        if self.votes is not None:
+            self.votes.start()
         self.pipeline.start()
         log.info(
-            "node %s serving chain %s from height %d", self.settings.validator_id, self.genesis.chain, self.final_height
+            "node %s (%s) serving chain %s from height %d",
+            self.validator_id,
+            self.settings.orderer,
+            self.genesis.chain,
+            self.pipeline.head.height,
         )
 
     def stop(self) -> None:
         self.pipeline.stop()
+        if self.votes is not None:
+            self.votes.stop()
         if self.pool is not None:
             self.pool.shutdown(wait=True, cancel_futures=True)
         self.store.close()
 
     @property
     def healthy(self) -> bool:
-        return self.pipeline.failed is None
+        return self.pipeline.failed is None and self.divergence is None
+
+    def diverged(self) -> Divergence | None:
+        if self.divergence is None and isinstance(self.pipeline.failed, Divergence):
+            self._on_divergence(self.pipeline.failed)
+        return self.divergence
 
     # --- submitting and waiting ------------------------------------------
 
@@ -119,10 +178,11 @@ class Node:
         return txids
 
     def _on_block(self, done: BlockDone) -> None:
-        """Called on the pipeline thread once a block is stored."""
+        """Called on the writer thread once a block is stored."""
         m = self.metrics
+        header = done.record.header
         m.blocks.inc()
-        m.height.set(done.height)
+        m.height.set(header.height)
         m.block_txs.observe(len(done.results))
         m.mempool.set(len(self.mempool))
         codes: dict[str, int] = {}
@@ -131,13 +191,47 @@ class Node:
         for code, count in codes.items():
             m.executed.labels(code).inc(count)
         if done.final:
-            self.final_height = done.height
-            m.final_height.set(done.height)
+            self._mark_final(header.height)
             now = time.perf_counter_ns()
             for accepted in done.accepted_ns[:: max(1, len(done.accepted_ns) // 64)]:
-                m.final_latency.observe((now - accepted) / 1e9)
-        if self._loop is not None and self._waiters:
-            self._loop.call_soon_threadsafe(self._wake, [r.txid for r in done.results])
+                if accepted:
+                    m.final_latency.observe((now - accepted) / 1e9)
+        elif self.votes is not None:
+            self.votes.publish(done.record)
+        self._wake_soon([r.txid for r in done.results])
+
+    def _on_certificate(self, certificate: Certificate) -> None:
+        """Called by the vote board once a quorum agrees with our stored digest."""
+        self.store.put_certificate(certificate)
+        self._mark_final(certificate.height)
+        self._wake_soon([t.txid for t in self.store.block_txs(certificate.height)] if self._waiters else [])
+
+    def _on_divergence(self, divergence: Divergence) -> None:
+        if self.divergence is None:
+            self.divergence = divergence
+            self.metrics.diverged.set(1)
+            self.metrics.divergence_height.set(divergence.height)
+            log.error(
+                "DIVERGENCE at height %d: our state digest %s, certified by a quorum %s",
+                divergence.height,
+                divergence.ours,
+                divergence.certified,
+            )
+            self.pipeline.stop_event.set()
+
+    def _mark_final(self, height: int) -> None:
+        with self._final_lock:
+            if height <= self.final_height:
+                return
+            self._certified_above.add(height)
+            while self.final_height + 1 in self._certified_above:
+                self._certified_above.discard(self.final_height + 1)
+                self.final_height += 1
+            self.metrics.final_height.set(self.final_height)
+
+    def _wake_soon(self, txids: list[str]) -> None:
+        if self._loop is not None and self._waiters and txids:
+            self._loop.call_soon_threadsafe(self._wake, txids)
 
     def _wake(self, txids: list[str]) -> None:
         for txid in txids:
@@ -201,3 +295,11 @@ class Node:
             header=header,
             certificate=certificate,
         )
+
+
+class VoteBoardLike(Protocol):
+    """What the node needs of the etcd vote board (ordering/votes.py)."""
+
+    def start(self) -> None: ...
+    def stop(self) -> None: ...
+    def publish(self, record: BlockRecord) -> None: ...

@@ -1,7 +1,7 @@
-"""The block pipeline: cut a block from the mempool, execute, certify, store.
+"""The block pipeline: take the orderer's next batch, execute, certify, store.
 
-Two threads, each strictly in block order: the executor cuts and executes
-block N+1 while the writer stores block N (a bounded queue of
+Two threads, each strictly in block order: the executor turns batch N+1 into
+a block while the writer stores block N (a bounded queue of
 WRITE_QUEUE_BLOCKS between them). Each block is written in one database
 transaction; only then are its transactions reported committed and, once its
 certificate holds a quorum, final.
@@ -12,8 +12,9 @@ from __future__ import annotations
 import logging
 import queue
 import threading
-import time
+from collections import deque
 from collections.abc import Callable
+from concurrent.futures import Executor
 from dataclasses import dataclass
 
 from ..core.block import (
@@ -24,11 +25,13 @@ from ..core.block import (
     next_state_digest,
     sign_vote,
     tx_root,
+    tx_signing_bytes,
     vote_for,
 )
-from ..core.crypto import KeyPair
+from ..core.crypto import KeyPair, verify_many
 from ..core.execute import BlockContext, Entry, execute_block, prefetch_keys, write_set_bytes
-from ..core.types import BlockHeader, Certificate, Genesis, Tx, TxResult, tx_type
+from ..core.types import Account, BlockHeader, Certificate, Genesis, Tx, TxResult, tx_type
+from ..ordering.base import OrderedBatch, Orderer
 from ..store.base import BlockRecord, Head, StoredTx
 from ..store.sqlite import SqliteStore
 from .mempool import Admitted, Mempool
@@ -41,11 +44,20 @@ WRITE_QUEUE_BLOCKS = 2
 
 @dataclass(frozen=True, slots=True)
 class BlockDone:
-    height: int
+    record: BlockRecord
     final: bool
     results: list[TxResult]
     accepted_ns: list[int]
-    tx_types: list[str]
+
+
+class Divergence(Exception):
+    """This node's digest differs from the one a quorum of validators certified."""
+
+    def __init__(self, height: int, ours: str, certified: str) -> None:
+        super().__init__(f"divergence at height {height}: our digest {ours}, certified {certified}")
+        self.height = height
+        self.ours = ours
+        self.certified = certified
 
 
 def counterparty(tx: Tx) -> str:
@@ -64,40 +76,44 @@ class Pipeline:
         store: SqliteStore,
         cache: StateCache,
         mempool: Mempool,
+        orderer: Orderer,
         validator_id: str,
         validator_key: KeyPair,
-        max_block_txs: int,
-        block_interval_ms: int,
+        certify_alone: bool,
         on_block: Callable[[BlockDone], None],
-        clock_ms: Callable[[], int] = lambda: time.time_ns() // 1_000_000,
+        verify_pool: Executor | None = None,
+        verify_workers: int = 1,
     ) -> None:
         self.genesis = genesis
         self.store = store
         self.cache = cache
         self.mempool = mempool
+        self.orderer = orderer
         self.validator_id = validator_id
         self.validator_key = validator_key
-        self.max_block_txs = max_block_txs
-        self.block_interval_ms = block_interval_ms
+        self.certify_alone = certify_alone
         self.on_block = on_block
-        self.clock_ms = clock_ms
+        self.verify_pool = verify_pool
+        self.verify_workers = max(1, verify_workers)
         self.head: Head = store.head() or Head(0, "00" * 32, genesis_digest(genesis), genesis.genesis_time_ms)
         self.stored_head: Head = self.head
         self.stop_event = threading.Event()
         self.failed: BaseException | None = None
-        self._to_writer: queue.Queue[tuple[BlockRecord, list[Admitted], list[TxResult]] | None] = queue.Queue(
+        self._unflushed_txids: deque[set[str]] = deque()
+        self._to_writer: queue.Queue[tuple[BlockRecord, OrderedBatch, list[TxResult]] | None] = queue.Queue(
             WRITE_QUEUE_BLOCKS
         )
         self._executor = threading.Thread(target=self._guard, args=(self._execute_loop,), name="tally-execute")
         self._writer = threading.Thread(target=self._guard, args=(self._write_loop,), name="tally-write")
 
     def start(self) -> None:
+        self.orderer.start()
         self._executor.start()
         self._writer.start()
 
     def stop(self) -> None:
         self.stop_event.set()
-        self.mempool.wake()
+        self.orderer.stop()
         self._executor.join(timeout=30)
         self._to_writer.put(None)
         self._writer.join(timeout=30)
@@ -105,6 +121,10 @@ class Pipeline:
     def _guard(self, loop: Callable[[], None]) -> None:
         try:
             loop()
+        except Divergence as divergence:
+            self.failed = divergence
+            self.stop_event.set()
+            log.error("%s; no further blocks are applied: run 'tally node repair'", divergence)
         except BaseException as exc:  # the node must not go on after a failed block
             self.failed = exc
             self.stop_event.set()
@@ -112,26 +132,11 @@ class Pipeline:
 
     def _execute_loop(self) -> None:
         while not self.stop_event.is_set():
-            batch = self.mempool.take(self.max_block_txs, self.block_interval_ms, self.stop_event)
-            batch = self._drop_stored(batch)
-            if batch:
+            batch = self.orderer.next_batch(self.stop_event)
+            if batch is not None and not self.stop_event.is_set():
                 self._put(self.execute(batch))
 
-    def _drop_stored(self, batch: list[Admitted]) -> list[Admitted]:
-        """Exactly once: a transaction already in a block is never executed again.
-
-        Admission checks this too, but a resubmission racing its own commit can
-        pass admission; this is the last word.
-        """
-        if not batch:
-            return batch
-        stored = self.store.known_txids([a.txid for a in batch])
-        if not stored:
-            return batch
-        self.mempool.done([a for a in batch if a.txid in stored])
-        return [a for a in batch if a.txid not in stored]
-
-    def _put(self, item: tuple[BlockRecord, list[Admitted], list[TxResult]]) -> None:
+    def _put(self, item: tuple[BlockRecord, OrderedBatch, list[TxResult]]) -> None:
         while not self.stop_event.is_set():
             try:
                 self._to_writer.put(item, timeout=0.1)
@@ -146,13 +151,50 @@ class Pipeline:
                 return
             self.write(*item)
 
-    def execute(self, batch: list[Admitted]) -> tuple[BlockRecord, list[Admitted], list[TxResult]]:
-        """Execute and certify the next block; the store is not touched."""
+    # --- one block -----------------------------------------------------------
+
+    def _fresh(self, txs: list[Admitted]) -> list[Admitted]:
+        """Exactly once: drop transactions already in a block (or earlier in this one).
+
+        Every node holds the same earlier blocks, so every node drops the same
+        ones: the rule is deterministic. Admission checks this too, but a
+        transaction can reach the log twice (through two nodes, or a
+        resubmission racing its own commit).
+        """
+        stored = self.store.known_txids([a.txid for a in txs])
+        seen: set[str] = set()
+        fresh = []
+        for a in txs:
+            if a.txid in stored or a.txid in seen or any(a.txid in s for s in self._unflushed_txids):
+                continue
+            seen.add(a.txid)
+            fresh.append(a)
+        if len(fresh) != len(txs):
+            self.mempool.done(t.txid for t in txs if t.txid not in seen)
+        return fresh
+
+    def _signatures(self, txs: list[Admitted]) -> list[bool]:
+        """Check every signature against the signer's key in the state the block starts from."""
+        items = []
+        for a in txs:
+            account = self.cache.get(f"acct/{a.signed.tx.signer}")
+            key = bytes.fromhex(account.public_key) if isinstance(account, Account) else b""
+            items.append((key, tx_signing_bytes(a.signed), bytes.fromhex(a.signed.sig)))
+        if self.verify_pool is None or len(items) < 64:
+            return verify_many(items)
+        size = -(-len(items) // self.verify_workers)
+        parts = self.verify_pool.map(verify_many, [items[i : i + size] for i in range(0, len(items), size)])
+        return [ok for part in parts for ok in part]
+
+    def execute(self, batch: OrderedBatch) -> tuple[BlockRecord, OrderedBatch, list[TxResult]]:
+        """Turn the next batch into an executed, hashed block; the store is not touched."""
         head = self.head
         height = head.height + 1
-        timestamp_ms = clamp_timestamp(self.clock_ms(), head.timestamp_ms)
+        txs = self._fresh(batch.txs)
+        signatures_ok = [True] * len(txs) if batch.verified else self._signatures(txs)
+        timestamp_ms = clamp_timestamp(batch.timestamp_ms, head.timestamp_ms)
         ctx = BlockContext(chain=self.genesis.chain, height=height, timestamp_ms=timestamp_ms)
-        entries = [Entry(txid=a.txid, tx=a.signed.tx) for a in batch]
+        entries = [Entry(a.txid, a.signed.tx, ok) for a, ok in zip(txs, signatures_ok, strict=True)]
         self.cache.prefetch([key for e in entries for key in prefetch_keys(e.tx)])
         outcome = execute_block(self.cache, ctx, entries)
         write_set = write_set_bytes(outcome.writes)
@@ -164,17 +206,11 @@ class Pipeline:
             timestamp_ms=timestamp_ms,
             tx_root=tx_root([e.txid for e in entries]),
             tx_count=len(entries),
-            proposer=self.validator_id,
+            proposer=batch.proposer,
+            log_position=batch.position,
         )
         hash_hex = block_hash(header)
-        vote = vote_for(header.chain, height, hash_hex, digest)
-        certificate = Certificate(
-            chain=header.chain,
-            height=height,
-            block_hash=hash_hex,
-            state_digest=digest,
-            signatures=[sign_vote(self.validator_key, self.validator_id, vote)],
-        )
+        certificate = self._certificate(batch, height, hash_hex, digest)
         stored = [
             StoredTx(
                 txid=a.txid,
@@ -185,26 +221,42 @@ class Pipeline:
                 counterparty=counterparty(a.signed.tx),
                 type=tx_type(a.signed.tx),
             )
-            for a, r in zip(batch, outcome.results, strict=True)
+            for a, r in zip(txs, outcome.results, strict=True)
         ]
         record = BlockRecord(header, hash_hex, digest, write_set, outcome.writes, stored, certificate)
         self.cache.apply_executed(outcome.writes)
-        self.head = Head(height, hash_hex, digest, timestamp_ms)
+        self._unflushed_txids.append({a.txid for a in txs})
+        self.head = Head(height, hash_hex, digest, timestamp_ms, batch.position)
         return record, batch, outcome.results
 
-    def write(self, record: BlockRecord, batch: list[Admitted], results: list[TxResult]) -> None:
+    def _certificate(self, batch: OrderedBatch, height: int, hash_hex: str, digest: str) -> Certificate | None:
+        if batch.certificate is not None:  # a block fetched from a peer comes with its certificate
+            cert = batch.certificate
+            if cert.height != height or cert.block_hash != hash_hex:
+                raise ValueError(f"peer block {height} does not match its certificate")
+            if not certificate_is_final(cert, self.genesis.validators):
+                raise ValueError(f"peer block {height} has no valid quorum certificate")
+            if cert.state_digest != digest:
+                raise Divergence(height, digest, cert.state_digest)
+            return cert
+        if not self.certify_alone:
+            return None  # the validators' votes make it (etcd ordering)
+        vote = vote_for(self.genesis.chain, height, hash_hex, digest)
+        signature = sign_vote(self.validator_key, self.validator_id, vote)
+        return Certificate(self.genesis.chain, height, hash_hex, digest, [signature])
+
+    def write(self, record: BlockRecord, batch: OrderedBatch, results: list[TxResult]) -> None:
         """Store a block in one database transaction, then report it."""
         self.store.write_block(record)
         self.cache.flushed(record.writes)
+        self._unflushed_txids.popleft()
         header = record.header
-        self.stored_head = Head(header.height, record.block_hash, record.state_digest, header.timestamp_ms)
-        self.mempool.done(batch)
-        self.on_block(
-            BlockDone(
-                height=header.height,
-                final=certificate_is_final(record.certificate, self.genesis.validators),
-                results=results,
-                accepted_ns=[a.accepted_ns for a in batch],
-                tx_types=[t.type for t in record.txs],
-            )
+        self.stored_head = Head(
+            header.height, record.block_hash, record.state_digest, header.timestamp_ms, header.log_position
         )
+        self.mempool.done(t.txid for t in record.txs)
+        self.orderer.stored(header.height, header.log_position)
+        certificate = record.certificate
+        final = certificate is not None and certificate_is_final(certificate, self.genesis.validators)
+        by_txid = {a.txid: a.accepted_ns for a in batch.txs}
+        self.on_block(BlockDone(record, final, results, [by_txid.get(t.txid, 0) for t in record.txs]))

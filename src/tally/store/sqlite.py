@@ -27,6 +27,7 @@ CREATE TABLE IF NOT EXISTS blocks (
     header BLOB NOT NULL,
     state_digest TEXT NOT NULL,
     timestamp_ms INTEGER NOT NULL,
+    log_position INTEGER NOT NULL,
     write_set BLOB NOT NULL
 );
 CREATE TABLE IF NOT EXISTS certificates (height INTEGER PRIMARY KEY, body BLOB NOT NULL);
@@ -145,28 +146,52 @@ class SqliteStore:
         conn.execute("BEGIN IMMEDIATE")
         try:
             conn.execute(
-                "INSERT INTO blocks (height, hash, header, state_digest, timestamp_ms, write_set)"
-                " VALUES (?, ?, ?, ?, ?, ?)",
+                "INSERT INTO blocks (height, hash, header, state_digest, timestamp_ms, log_position, write_set)"
+                " VALUES (?, ?, ?, ?, ?, ?, ?)",
                 (
                     header.height,
                     record.block_hash,
                     msgspec.json.encode(header),
                     record.state_digest,
                     header.timestamp_ms,
+                    header.log_position,
                     record.write_set,
                 ),
             )
             conn.executemany("INSERT INTO txs VALUES (?, ?, ?, ?, ?, ?, ?, ?)", txs)
             conn.executemany("INSERT OR REPLACE INTO state (key, value) VALUES (?, ?)", upserts)
             conn.executemany("DELETE FROM state WHERE key = ?", deletes)
-            conn.execute(
-                "INSERT INTO certificates (height, body) VALUES (?, ?)",
-                (header.height, msgspec.json.encode(record.certificate)),
-            )
+            if record.certificate is not None:
+                conn.execute(
+                    "INSERT INTO certificates (height, body) VALUES (?, ?)",
+                    (header.height, msgspec.json.encode(record.certificate)),
+                )
         except BaseException:
             conn.execute("ROLLBACK")
             raise
         conn.execute("COMMIT")
+
+    def put_certificate(self, certificate: Certificate) -> None:
+        """Store the certificate of a block stored without one (votes arrived later)."""
+        self._conn().execute(
+            "INSERT OR IGNORE INTO certificates (height, body) VALUES (?, ?)",
+            (certificate.height, msgspec.json.encode(certificate)),
+        )
+
+    def final_height(self) -> int:
+        """The highest height up to which every block has a certificate."""
+        row = (
+            self._conn()
+            .execute(
+                "SELECT MIN(b.height) FROM blocks b LEFT JOIN certificates c ON c.height = b.height"
+                " WHERE c.height IS NULL"
+            )
+            .fetchone()
+        )
+        if row[0] is not None:
+            return int(row[0]) - 1
+        head = self.head()
+        return head.height if head else 0
 
     def block_header(self, height: int) -> tuple[BlockHeader, str] | None:
         row = self._conn().execute("SELECT header, state_digest FROM blocks WHERE height = ?", (height,)).fetchone()

@@ -1,0 +1,211 @@
+"""`etcd` ordering: one log in an etcd cluster (Raft), executed by every node.
+
+* Proposer: each node takes batches from its own mempool and appends them,
+  signed with its node key, to the single key `/tally/<chain>/log`. Each put
+  is a new etcd revision; revision order is block order. A batch is bounded
+  by `limits.max_log_batch_bytes` (etcd refuses requests over 1.5 MiB).
+* Follower: each node watches that key from the revision after its last
+  stored block and hands every batch, in order, to its pipeline. A batch
+  whose proposer signature fails becomes an empty block on every node.
+  When the node's next revision has been compacted away, it fetches the
+  missing blocks from peers (with their certificates) and then watches again.
+
+etcd orders; it cannot forge: every node checks every transaction.
+"""
+
+from __future__ import annotations
+
+import logging
+import queue
+import threading
+import time
+from typing import Any
+
+import msgspec
+
+from ..core.block import tx_signing_bytes, txid_of
+from ..core.crypto import KeyPair, verify
+from ..core.types import Genesis, SignedTx
+from ..node.config import Limits
+from ..node.mempool import Admitted, Mempool
+from ..store.sqlite import SqliteStore
+from .base import OrderedBatch
+from .etcd_client import TRANSIENT, Compacted, EtcdClient, keys
+from .peers import Peers
+
+log = logging.getLogger("tally.etcd")
+
+DELIVERY_QUEUE_BATCHES = 8
+PEER_RETRY_S = 0.2
+
+
+class LogBody(msgspec.Struct, frozen=True):
+    proposer: str
+    timestamp_ms: int
+    txs: list[bytes]  # signed transactions as JSON
+
+
+class LogEntry(msgspec.Struct, frozen=True):
+    body: bytes  # msgpack of LogBody
+    sig: bytes  # the proposer's node key over body
+
+
+_body_decoder = msgspec.msgpack.Decoder(LogBody)
+_entry_decoder = msgspec.msgpack.Decoder(LogEntry)
+_signed_decoder = msgspec.json.Decoder(SignedTx)
+
+
+def encode_entry(key: KeyPair, proposer: str, timestamp_ms: int, envelopes: list[bytes]) -> bytes:
+    body = msgspec.msgpack.encode(LogBody(proposer, timestamp_ms, envelopes))
+    return msgspec.msgpack.encode(LogEntry(body, key.sign(body)))
+
+
+def decode_entry(value: bytes, genesis: Genesis) -> tuple[str, int, list[Admitted]]:
+    """The proposer, its timestamp and the transactions; none when anything is off."""
+    keys_by_id = {v.id: bytes.fromhex(v.public_key) for v in genesis.validators}
+    try:
+        entry = _entry_decoder.decode(value)
+        body = _body_decoder.decode(entry.body)
+    except msgspec.DecodeError:
+        return "", 0, []
+    key = keys_by_id.get(body.proposer)
+    if key is None or not verify(key, entry.body, entry.sig):
+        return body.proposer, body.timestamp_ms, []
+    txs = []
+    for envelope in body.txs:
+        try:
+            signed = _signed_decoder.decode(envelope)
+        except msgspec.DecodeError:
+            continue  # not a transaction: dropped, the same way on every node
+        txs.append(Admitted(txid_of(tx_signing_bytes(signed)), signed, envelope, 0))
+    return body.proposer, body.timestamp_ms, txs
+
+
+class EtcdOrderer:
+    def __init__(
+        self,
+        genesis: Genesis,
+        endpoints: list[str],
+        peers: list[str],
+        mempool: Mempool,
+        store: SqliteStore,
+        validator_id: str,
+        validator_key: KeyPair,
+        limits: Limits,
+    ) -> None:
+        self.genesis = genesis
+        self.etcd = EtcdClient(endpoints)
+        self.peers = Peers(peers, genesis)
+        self.mempool = mempool
+        self.store = store
+        self.validator_id = validator_id
+        self.validator_key = validator_key
+        self.limits = limits
+        self.log_key = keys(genesis.chain)["log"]
+        head = store.head()
+        self.next_height = head.height + 1 if head else 1
+        self.next_revision = head.log_position + 1 if head else 1
+        self.last_stored = (head.height, head.log_position) if head else (0, 0)
+        self.stop_event = threading.Event()
+        self._deliveries: queue.Queue[OrderedBatch] = queue.Queue(DELIVERY_QUEUE_BATCHES)
+        self._threads = [
+            threading.Thread(target=self._propose_loop, name="tally-propose", daemon=True),
+            threading.Thread(target=self._follow_loop, name="tally-follow", daemon=True),
+        ]
+
+    def start(self) -> None:
+        for thread in self._threads:
+            thread.start()
+
+    def stop(self) -> None:
+        self.stop_event.set()
+        self.mempool.wake()
+        for thread in self._threads:
+            thread.join(timeout=30)
+        self.etcd.close()
+        self.peers.close()
+
+    def next_batch(self, stop: threading.Event) -> OrderedBatch | None:
+        try:
+            return self._deliveries.get(timeout=0.1)
+        except queue.Empty:
+            return None
+
+    def stored(self, height: int, position: int) -> None:
+        self.last_stored = (height, position)
+
+    # --- proposing -------------------------------------------------------------
+
+    def _propose_loop(self) -> None:
+        while not self.stop_event.is_set():
+            txs = self.mempool.take(self.limits.max_block_txs, self.limits.block_interval_ms, self.stop_event)
+            for chunk in self._chunks([a.envelope for a in txs]):
+                self._append(chunk)
+
+    def _chunks(self, envelopes: list[bytes]) -> list[list[bytes]]:
+        chunks: list[list[bytes]] = []
+        size = 0
+        for envelope in envelopes:
+            if not chunks or size + len(envelope) > self.limits.max_log_batch_bytes:
+                chunks.append([])
+                size = 0
+            chunks[-1].append(envelope)
+            size += len(envelope) + 8
+        return chunks
+
+    def _append(self, envelopes: list[bytes]) -> None:
+        """Put one batch on the log, retrying (with fail-over) until it is there or the node stops."""
+        value = encode_entry(self.validator_key, self.validator_id, time.time_ns() // 1_000_000, envelopes)
+        while not self.stop_event.is_set():
+            try:
+                self.etcd.call(lambda c: c.put(self.log_key, value), self.stop_event)
+                return
+            except TRANSIENT:
+                log.warning("etcd unreachable; %d transactions wait to be proposed", len(envelopes))
+
+    # --- following -------------------------------------------------------------
+
+    def _deliver(self, batch: OrderedBatch) -> None:
+        while not self.stop_event.is_set():
+            try:
+                self._deliveries.put(batch, timeout=0.1)
+                self.next_height += 1
+                self.next_revision = batch.position + 1
+                return
+            except queue.Full:
+                continue
+
+    def _follow_loop(self) -> None:
+        while not self.stop_event.is_set():
+            client = self.etcd.client()
+            try:
+                self._watch(client)
+            except Compacted:
+                log.info("etcd log compacted past revision %d: fetching blocks from peers", self.next_revision)
+                self._catch_up_from_peers()
+            except TRANSIENT:
+                self.etcd.fail_over(client)
+                self.stop_event.wait(0.05)  # back off before watching through the next member
+
+    def _watch(self, client: Any) -> None:
+        events, cancel = client.watch(self.log_key, start_revision=self.next_revision)
+        try:
+            for event in events:
+                if self.stop_event.is_set():
+                    return
+                if event.mod_revision < self.next_revision:
+                    continue
+                proposer, timestamp_ms, txs = decode_entry(event.value, self.genesis)
+                mine = proposer == self.validator_id and all(self.mempool.contains(a.txid) for a in txs)
+                self._deliver(OrderedBatch(event.mod_revision, proposer, timestamp_ms, txs, verified=mine))
+        finally:
+            cancel()
+
+    def _catch_up_from_peers(self) -> None:
+        """Fetch final blocks from peers until etcd's log covers what comes next."""
+        while not self.stop_event.is_set():
+            batch = self.peers.fetch(self.next_height)
+            if batch is None:  # no peer has it final yet: wait, then watch etcd again
+                self.stop_event.wait(PEER_RETRY_S)
+                return
+            self._deliver(batch)

@@ -1,0 +1,84 @@
+"""An etcd client that fails over between the cluster's members.
+
+Every call goes to the current member; on a connection failure or timeout it
+moves to the next member and retries, up to RETRIES times with a short
+backoff, then raises. Keys live under /tally/<chain>/.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import threading
+import time
+from collections.abc import Callable
+from typing import Any, TypeVar
+from urllib.parse import urlsplit
+
+import pyetcd
+import pyetcd.exceptions as etcd_errors
+
+log = logging.getLogger("tally.etcd")
+
+T = TypeVar("T")
+RETRIES = 40
+BACKOFF_S = 0.05
+TIMEOUT_S = 5
+TRANSIENT: tuple[type[Exception], ...] = (
+    etcd_errors.ConnectionFailedError,
+    etcd_errors.ConnectionTimeoutError,
+    etcd_errors.InternalServerError,
+    etcd_errors.NoServerAvailableError,
+)
+Compacted = etcd_errors.RevisionCompactedError
+
+
+def keys(chain: str) -> dict[str, str]:
+    prefix = f"/tally/{chain}/"
+    return {"log": prefix + "log", "votes": prefix + "votes/", "stored": prefix + "stored/"}
+
+
+class EtcdClient:
+    def __init__(self, endpoints: list[str]) -> None:
+        if not endpoints:
+            raise ValueError("etcd ordering needs at least one etcd endpoint")
+        self.endpoints = endpoints
+        self._index = 0
+        self._lock = threading.Lock()
+        self._client: Any = None
+
+    def client(self) -> Any:
+        with self._lock:
+            if self._client is None:
+                url = urlsplit(self.endpoints[self._index % len(self.endpoints)])
+                self._client = pyetcd.client(url.hostname or "127.0.0.1", url.port or 2379, timeout=TIMEOUT_S)
+            return self._client
+
+    def fail_over(self, failed: Any) -> None:
+        """Move to the next member (once per failed client, however many threads saw it fail)."""
+        with self._lock:
+            if self._client is failed and failed is not None:
+                with contextlib.suppress(Exception):  # a dead channel may fail to close
+                    self._client.close()
+                self._client = None
+                self._index += 1
+                log.warning("etcd: moving to %s", self.endpoints[self._index % len(self.endpoints)])
+
+    def call(self, fn: Callable[[Any], T], stop: threading.Event | None = None) -> T:
+        """Run fn(client), failing over on transient errors; raises after RETRIES tries."""
+        for attempt in range(RETRIES):
+            client = self.client()
+            try:
+                return fn(client)
+            except TRANSIENT:
+                self.fail_over(client)
+                if stop is not None and stop.is_set():
+                    break
+                time.sleep(BACKOFF_S * min(attempt + 1, 10))  # backoff between tries, bounded
+        raise etcd_errors.ConnectionFailedError()
+
+    def close(self) -> None:
+        with self._lock:
+            if self._client is not None:
+                self._client.close()
+                self._client = None

@@ -1,0 +1,74 @@
+"""Blocks from peers over HTTP, for a node whose gap in the etcd log was compacted away.
+
+A peer's block is checked before use: its certificate must hold a quorum of
+the genesis validators for that block's hash, its transactions must match the
+header's Merkle root, and after execution our digest must equal the
+certified one (the pipeline checks that last part).
+"""
+
+from __future__ import annotations
+
+import logging
+
+import httpx
+import msgspec
+
+from ..core.block import block_hash, certificate_is_final, tx_root, tx_signing_bytes, txid_of
+from ..core.types import BlockHeader, Certificate, Genesis, SignedTx
+from ..node.mempool import Admitted
+from .base import OrderedBatch
+
+log = logging.getLogger("tally.peers")
+TIMEOUT_S = 30
+
+
+class FullBlock(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
+    """A final block as a peer serves it: GET /v1/blocks/{height}/full."""
+
+    header: BlockHeader
+    state_digest: str
+    txs: list[msgspec.Raw]  # the signed transactions, as stored
+    certificate: Certificate
+
+
+_full_decoder = msgspec.json.Decoder(FullBlock)
+_signed_decoder = msgspec.json.Decoder(SignedTx)
+
+
+def batch_from_block(block: FullBlock, genesis: Genesis) -> OrderedBatch:
+    """Check a peer's block against its certificate; the batch that rebuilds it."""
+    header, cert = block.header, block.certificate
+    if header.chain != genesis.chain or cert.block_hash != block_hash(header) or cert.height != header.height:
+        raise ValueError(f"peer block {header.height}: certificate is for another block")
+    if not certificate_is_final(cert, genesis.validators):
+        raise ValueError(f"peer block {header.height}: certificate lacks a quorum")
+    txs = []
+    for raw in block.txs:
+        signed = _signed_decoder.decode(raw)
+        txs.append(Admitted(txid_of(tx_signing_bytes(signed)), signed, bytes(raw), 0))
+    if tx_root([a.txid for a in txs]) != header.tx_root or len(txs) != header.tx_count:
+        raise ValueError(f"peer block {header.height}: transactions do not match the header")
+    return OrderedBatch(
+        header.log_position, header.proposer, header.timestamp_ms, txs, verified=False, certificate=cert
+    )
+
+
+class Peers:
+    def __init__(self, urls: list[str], genesis: Genesis) -> None:
+        self.urls = urls
+        self.genesis = genesis
+        self.http = httpx.Client(timeout=TIMEOUT_S)
+
+    def fetch(self, height: int) -> OrderedBatch | None:
+        """The block at `height` from the first peer that has it final, checked; None if none has."""
+        for url in self.urls:
+            try:
+                response = self.http.get(f"{url}/v1/blocks/{height}/full")
+                if response.status_code == 200:
+                    return batch_from_block(_full_decoder.decode(response.content), self.genesis)
+            except (httpx.HTTPError, msgspec.DecodeError, ValueError) as exc:
+                log.warning("peer %s: block %d: %s", url, height, exc)
+        return None
+
+    def close(self) -> None:
+        self.http.close()

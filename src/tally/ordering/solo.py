@@ -1,0 +1,45 @@
+"""`solo`: the node orders its own mempool (one node; the default and tests)."""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable
+
+from ..node.mempool import Mempool
+from .base import OrderedBatch
+
+
+class SoloOrderer:
+    def __init__(
+        self,
+        mempool: Mempool,
+        validator_id: str,
+        next_height: int,
+        max_block_txs: int,
+        block_interval_ms: int,
+        clock_ms: Callable[[], int] = lambda: time.time_ns() // 1_000_000,
+    ) -> None:
+        self.mempool = mempool
+        self.validator_id = validator_id
+        self.next_height = next_height
+        self.max_block_txs = max_block_txs
+        self.block_interval_ms = block_interval_ms
+        self.clock_ms = clock_ms
+
+    def start(self) -> None:
+        pass
+
+    def next_batch(self, stop: threading.Event) -> OrderedBatch | None:
+        txs = self.mempool.take(self.max_block_txs, self.block_interval_ms, stop)
+        if not txs:
+            return None
+        batch = OrderedBatch(self.next_height, self.validator_id, self.clock_ms(), txs, verified=True)
+        self.next_height += 1
+        return batch
+
+    def stored(self, height: int, position: int) -> None:
+        pass
+
+    def stop(self) -> None:
+        self.mempool.wake()

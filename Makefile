@@ -5,7 +5,9 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 DATA ?= .tally/node
 
-.PHONY: run test lint bench venv clean
+SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+
+.PHONY: run test lint bench venv clean etcd
 
 $(STAMP): pyproject.toml constraints.txt
 	$(PYTHON) -m venv $(VENV)
@@ -20,8 +22,14 @@ run: $(STAMP)
 	$(BIN)/tally demo --data-dir $(DATA)
 	$(BIN)/tally node start --data-dir $(DATA)
 
+## etcd: the etcd server the network tests start members of (Debian's etcd-server)
+etcd:
+	@command -v etcd >/dev/null || { $(SUDO) apt-get update -qq && \
+		DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq etcd-server >/dev/null; }
+	@etcd --version | head -n 1
+
 ## test: lint, type checks and the whole suite
-test: $(STAMP) lint
+test: $(STAMP) etcd lint
 	$(BIN)/pytest -q
 
 lint: $(STAMP)
@@ -30,9 +38,10 @@ lint: $(STAMP)
 	$(BIN)/mypy
 
 ## bench: end-to-end figures on this machine (takes several minutes)
-bench: $(STAMP)
+bench: $(STAMP) etcd
 	$(BIN)/python bench/verify_rate.py
 	$(BIN)/tally bench
+	$(BIN)/tally bench-network
 
 clean:
 	rm -rf $(VENV) .tally .pytest_cache .mypy_cache .ruff_cache

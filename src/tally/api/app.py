@@ -23,11 +23,13 @@ from ..core.types import Account, Asset, SignedTx
 from ..node.admission import BatchRejected
 from ..node.mempool import MempoolFull
 from ..node.node import Node
+from ..ordering.peers import FullBlock
 from .errors import ApiError, error_response
 from .openapi import openapi_document
 from .schemas import (
     BalancesBody,
     BlockBody,
+    DivergenceBody,
     ErrorDetail,
     HistoryEntry,
     HistoryPage,
@@ -51,6 +53,13 @@ Handler = Callable[[Request], Awaitable[Response]]
 
 def json(value: Any, status: int = 200, headers: dict[str, str] | None = None) -> Response:
     return Response(msgspec.json.encode(value), status_code=status, media_type="application/json", headers=headers)
+
+
+def divergence_body(node: Node) -> DivergenceBody | None:
+    found = node.diverged()
+    if found is None:
+        return None
+    return DivergenceBody(height=found.height, our_digest=found.ours, certified_digest=found.certified)
 
 
 def create_app(node: Node) -> Starlette:
@@ -226,6 +235,17 @@ def create_app(node: Node) -> Starlette:
             raise ApiError(400, "invalid_path", "height is a positive integer")
         return int(raw)
 
+    async def full_block(request: Request) -> Response:
+        """A final block with its transactions and certificate, for peers catching up."""
+        height = int_query_path(request)
+        found = node.store.block_header(height)
+        cert = node.store.certificate(height)
+        if found is None or cert is None:
+            raise ApiError(404, "not_final", f"no final block at height {height}")
+        rows = node.store.block_txs(height)
+        block = FullBlock(found[0], found[1], [msgspec.Raw(r.envelope) for r in rows], cert)
+        return json(block)
+
     async def certificate(request: Request) -> Response:
         height = int_query_path(request)
         cert = node.store.certificate(height)
@@ -245,6 +265,8 @@ def create_app(node: Node) -> Starlette:
                 mempool_txs=len(node.mempool),
                 mempool_max_txs=limits.mempool_max_txs,
                 healthy=node.healthy,
+                orderer=node.settings.orderer,
+                divergence=divergence_body(node),
                 limits=msgspec.structs.asdict(limits),
             )
         )
@@ -253,6 +275,8 @@ def create_app(node: Node) -> Starlette:
         return json(node.genesis)
 
     async def health(request: Request) -> Response:
+        if node.diverged() is not None:
+            return JSONResponse({"status": "diverged"}, status_code=503)
         if not node.healthy:
             return JSONResponse({"status": "failed"}, status_code=503)
         return JSONResponse({"status": "ok", "height": node.pipeline.stored_head.height})
@@ -292,6 +316,7 @@ def create_app(node: Node) -> Starlette:
         Route("/v1/blocks", guarded(blocks)),
         Route("/v1/blocks/{height}", guarded(block)),
         Route("/v1/blocks/{height}/certificate", guarded(certificate)),
+        Route("/v1/blocks/{height}/full", guarded(full_block)),
         Route("/v1/status", guarded(node_status)),
         Route("/v1/genesis", guarded(genesis)),
         Route("/health", health),

@@ -9,6 +9,7 @@ import msgspec
 from ..core.block import Receipt
 from ..core.types import Account, Asset, Certificate, Genesis, SignedTx
 from ..node.config import Limits
+from ..ordering.peers import FullBlock
 from .schemas import (
     BalancesBody,
     BlockBody,
@@ -66,7 +67,8 @@ ROUTES: list[tuple[str, str, str, Any, int, Any, list[str]]] = [
     ("get", "/v1/blocks", "Latest blocks, newest first", None, 200, list[BlockBody], ["limit", "before"]),
     ("get", "/v1/blocks/{height}", "A block", None, 200, BlockBody, []),
     ("get", "/v1/blocks/{height}/certificate", "A block's certificate", None, 200, Certificate, []),
-    ("get", "/v1/status", "Node status and limits", None, 200, NodeStatusBody, []),
+    ("get", "/v1/blocks/{height}/full", "A final block with its transactions (for peers)", None, 200, FullBlock, []),
+    ("get", "/v1/status", "Node status, divergence and limits", None, 200, NodeStatusBody, []),
     ("get", "/v1/genesis", "The genesis: chain id, members, validator set", None, 200, Genesis, []),
 ]
 

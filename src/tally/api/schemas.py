@@ -75,6 +75,14 @@ class BlockBody(msgspec.Struct, frozen=True):
     final: bool
 
 
+class DivergenceBody(msgspec.Struct, frozen=True):
+    """The first height where this node's digest differs from the certified one."""
+
+    height: int
+    our_digest: str
+    certified_digest: str
+
+
 class NodeStatusBody(msgspec.Struct, frozen=True):
     chain: str
     validator: str
@@ -84,4 +92,6 @@ class NodeStatusBody(msgspec.Struct, frozen=True):
     mempool_txs: int
     mempool_max_txs: int
     healthy: bool
+    orderer: str
+    divergence: DivergenceBody | None
     limits: dict[str, int]

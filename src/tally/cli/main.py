@@ -83,6 +83,83 @@ def node_start(data_dir: Path, host: str | None, port: int | None) -> None:
     run(data, host, port)
 
 
+@node.command("repair")
+@click.option("--data-dir", default=DEFAULT_DATA, show_default=True, type=click.Path(path_type=Path))
+@click.option("--peer", "peers", multiple=True, help="A majority node's API URL (default: the genesis validators').")
+def node_repair(data_dir: Path, peers: tuple[str, ...]) -> None:
+    """Rebuild a stopped node's ledger from a majority node's certified blocks."""
+    from ..node.repair import repair
+
+    data = DataDir(data_dir)
+    if not data.exists():
+        raise click.ClickException(f"{data_dir} holds no node")
+    settings = data.settings()
+    urls = list(peers) or [v.api_url for v in data.genesis().validators if v.id != settings.validator_id and v.api_url]
+    if not urls:
+        raise click.ClickException("no peer to repair from: pass --peer URL")
+    with click.progressbar(length=0, label="repairing", file=sys.stderr) as bar:
+        height = repair(data, urls, bar.update)
+    click.echo(f"repaired {data_dir}: {height} blocks re-executed and checked against their certificates")
+
+
+# --- network -------------------------------------------------------------------
+
+
+@cli.group()
+def network() -> None:
+    """A local network: etcd members and nodes on this machine."""
+
+
+@network.command("init")
+@click.option("--dir", "root", default=".tally/network", show_default=True, type=click.Path(path_type=Path))
+@click.option("--members", default=4, show_default=True, help="Member institutions, each running a validator node.")
+@click.option("--chain", default="tally-net", show_default=True)
+@click.option("--base-port", default=8750, show_default=True, help="API port of the first node; the others follow.")
+@click.option("--etcd-base-port", default=23790, show_default=True)
+def network_init(root: Path, members: int, chain: str, base_port: int, etcd_base_port: int) -> None:
+    """Write the genesis, every member's key and every node's data directory."""
+    from ..network import init_network
+
+    if not 1 <= members <= 64:
+        raise click.BadParameter("from 1 to 64", param_hint="--members")
+    try:
+        layout = init_network(
+            root,
+            members,
+            chain=chain,
+            node_ports=[base_port + i for i in range(members)],
+            etcd_ports=[(etcd_base_port + 2 * i, etcd_base_port + 2 * i + 1) for i in range(3)],
+        )
+    except FileExistsError as exc:
+        raise click.ClickException(str(exc)) from None
+    click.echo(f"network {chain} in {root}: {len(layout.nodes)} nodes, {len(layout.etcd)} etcd members")
+
+
+@network.command("up")
+@click.option("--dir", "root", default=".tally/network", show_default=True, type=click.Path(path_type=Path))
+def network_up(root: Path) -> None:
+    """Start the etcd members and the nodes (in the background) and say where they listen."""
+    from ..network import Network
+
+    net = Network.open(root)
+    net.up()
+    for member in net.etcd.members:
+        click.echo(f"etcd {member.name}: {member.client_url}")
+    for node_id, node in net.nodes.items():
+        click.echo(f"node {node_id}: {node.url} (log {node.data_dir / 'node.log'})")
+    click.echo(f"stop them with: tally network down --dir {root}")
+
+
+@network.command("down")
+@click.option("--dir", "root", default=".tally/network", show_default=True, type=click.Path(path_type=Path))
+def network_down(root: Path) -> None:
+    """Stop what 'network up' started."""
+    from ..network import down
+
+    stopped = down(root)
+    click.echo(f"stopped {', '.join(stopped) if stopped else 'nothing'}")
+
+
 # --- demo --------------------------------------------------------------------
 
 

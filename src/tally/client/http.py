@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
 import httpx
@@ -11,6 +12,7 @@ from ..core.block import Receipt
 from ..core.types import Account, Genesis, SignedTx
 
 _receipt_decoder = msgspec.json.Decoder(Receipt)
+MAX_WAIT_SLICE_MS = 30_000  # the node's default limits.max_wait_ms
 
 
 class TallyError(Exception):
@@ -63,10 +65,15 @@ class TallyClient:
         return result
 
     def wait_final(self, txid: str, timeout_ms: int = 30_000) -> dict[str, Any]:
-        status = self.status(txid, wait_ms=timeout_ms)
-        if status["status"] != "final":
-            raise TimeoutError(f"transaction {txid} is {status['status']} after {timeout_ms} ms")
-        return status
+        """Long-poll until the transaction is final (in slices the node allows)."""
+        deadline = time.monotonic() + timeout_ms / 1000
+        while True:
+            left_ms = int((deadline - time.monotonic()) * 1000)
+            status = self.status(txid, wait_ms=max(0, min(left_ms, MAX_WAIT_SLICE_MS)))
+            if status["status"] == "final":
+                return status
+            if left_ms <= 0:
+                raise TimeoutError(f"transaction {txid} is {status['status']} after {timeout_ms} ms")
 
     def receipt(self, txid: str, wait_ms: int = 0) -> Receipt:
         response = self.http.get(f"/v1/transactions/{txid}/receipt", params={"wait_ms": wait_ms})

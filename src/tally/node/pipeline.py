@@ -95,11 +95,12 @@ class Pipeline:
         self.on_block = on_block
         self.verify_pool = verify_pool
         self.verify_workers = max(1, verify_workers)
-        self.head: Head = store.head() or Head(0, "00" * 32, genesis_digest(genesis), genesis.genesis_time_ms)
+        self.head: Head = store.head() or Head(0, "00" * 32, genesis_digest(genesis), genesis.genesis_time_ms, 0)
         self.stored_head: Head = self.head
         self.stop_event = threading.Event()
         self.failed: BaseException | None = None
-        self._unflushed_txids: deque[set[str]] = deque()
+        self._unflushed_txids: deque[set[str]] = deque()  # executed, not yet stored; both threads use it
+        self._unflushed_lock = threading.Lock()
         self._to_writer: queue.Queue[tuple[BlockRecord, OrderedBatch, list[TxResult]] | None] = queue.Queue(
             WRITE_QUEUE_BLOCKS
         )
@@ -162,10 +163,12 @@ class Pipeline:
         resubmission racing its own commit).
         """
         stored = self.store.known_txids([a.txid for a in txs])
+        with self._unflushed_lock:
+            unflushed = list(self._unflushed_txids)
         seen: set[str] = set()
         fresh = []
         for a in txs:
-            if a.txid in stored or a.txid in seen or any(a.txid in s for s in self._unflushed_txids):
+            if a.txid in stored or a.txid in seen or any(a.txid in s for s in unflushed):
                 continue
             seen.add(a.txid)
             fresh.append(a)
@@ -225,7 +228,8 @@ class Pipeline:
         ]
         record = BlockRecord(header, hash_hex, digest, write_set, outcome.writes, stored, certificate)
         self.cache.apply_executed(outcome.writes)
-        self._unflushed_txids.append({a.txid for a in txs})
+        with self._unflushed_lock:
+            self._unflushed_txids.append({a.txid for a in txs})
         self.head = Head(height, hash_hex, digest, timestamp_ms, batch.position)
         return record, batch, outcome.results
 
@@ -249,7 +253,8 @@ class Pipeline:
         """Store a block in one database transaction, then report it."""
         self.store.write_block(record)
         self.cache.flushed(record.writes)
-        self._unflushed_txids.popleft()
+        with self._unflushed_lock:
+            self._unflushed_txids.popleft()
         header = record.header
         self.stored_head = Head(
             header.height, record.block_hash, record.state_digest, header.timestamp_ms, header.log_position

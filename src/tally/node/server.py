@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import os
 import sys
 
 import uvicorn
@@ -49,6 +50,9 @@ def run(data: DataDir, host: str | None = None, port: int | None = None) -> None
     # Three threads share the GIL (API, executor, writer) and SQLite hands it back
     # on every row: a shorter switch interval cuts the wait for it (bench/: ~5%).
     sys.setswitchinterval(GIL_SWITCH_INTERVAL_S)
+    logging.getLogger("httpx").setLevel(logging.WARNING)
+    if os.environ.get("TALLY_DEBUG"):
+        logging.getLogger("tally").setLevel(logging.DEBUG)
     import uvloop
 
     uvloop.run(serve(data, host, port))

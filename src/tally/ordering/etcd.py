@@ -114,6 +114,7 @@ class EtcdOrderer:
         ]
 
     def start(self) -> None:
+        log.info("following the etcd log from revision %d (block %d)", self.next_revision, self.next_height)
         for thread in self._threads:
             thread.start()
 
@@ -162,6 +163,9 @@ class EtcdOrderer:
                 return
             except TRANSIENT:
                 log.warning("etcd unreachable; %d transactions wait to be proposed", len(envelopes))
+            except Exception:  # an error etcd's client does not classify: log and retry
+                log.exception("proposing a batch failed; retrying")
+                self.stop_event.wait(0.5)
 
     # --- following -------------------------------------------------------------
 
@@ -186,6 +190,10 @@ class EtcdOrderer:
             except TRANSIENT:
                 self.etcd.fail_over(client)
                 self.stop_event.wait(0.05)  # back off before watching through the next member
+            except Exception:  # an error etcd's client does not classify: log, move on, retry
+                log.exception("etcd log watch failed; watching again")
+                self.etcd.fail_over(client)
+                self.stop_event.wait(0.5)
 
     def _watch(self, client: Any) -> None:
         events, cancel = client.watch(self.log_key, start_revision=self.next_revision)

@@ -7,7 +7,6 @@ backoff, then raises. Keys live under /tally/<chain>/.
 
 from __future__ import annotations
 
-import contextlib
 import logging
 import threading
 import time
@@ -15,6 +14,7 @@ from collections.abc import Callable
 from typing import Any, TypeVar
 from urllib.parse import urlsplit
 
+import grpc
 import pyetcd
 import pyetcd.exceptions as etcd_errors
 
@@ -29,7 +29,9 @@ TRANSIENT: tuple[type[Exception], ...] = (
     etcd_errors.ConnectionTimeoutError,
     etcd_errors.InternalServerError,
     etcd_errors.NoServerAvailableError,
+    ValueError,  # pyetcd: "Trying to use a failed node" once its endpoint has failed
 )
+RETRYABLE_GRPC = {grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.DEADLINE_EXCEEDED, grpc.StatusCode.CANCELLED}
 Compacted = etcd_errors.RevisionCompactedError
 
 
@@ -58,8 +60,7 @@ class EtcdClient:
         """Move to the next member (once per failed client, however many threads saw it fail)."""
         with self._lock:
             if self._client is failed and failed is not None:
-                with contextlib.suppress(Exception):  # a dead channel may fail to close
-                    self._client.close()
+                # Not closed here: another thread may still be inside a call on it.
                 self._client = None
                 self._index += 1
                 log.warning("etcd: moving to %s", self.endpoints[self._index % len(self.endpoints)])
@@ -70,11 +71,15 @@ class EtcdClient:
             client = self.client()
             try:
                 return fn(client)
+            except grpc.RpcError as exc:  # what pyetcd passes through unclassified
+                if exc.code() not in RETRYABLE_GRPC:
+                    raise
+                self.fail_over(client)
             except TRANSIENT:
                 self.fail_over(client)
-                if stop is not None and stop.is_set():
-                    break
-                time.sleep(BACKOFF_S * min(attempt + 1, 10))  # backoff between tries, bounded
+            if stop is not None and stop.is_set():
+                break
+            time.sleep(BACKOFF_S * min(attempt + 1, 10))  # backoff between tries, bounded
         raise etcd_errors.ConnectionFailedError()
 
     def close(self) -> None:

@@ -115,14 +115,21 @@ class VoteBoard:
     def _publish_loop(self) -> None:
         while not self.stop_event.is_set():
             try:
-                record = self._to_publish.get(timeout=HOUSEKEEPING_S)
-            except queue.Empty:
-                self._housekeeping()
-                continue
-            self._put_vote(record.header.height, record.header, record.state_digest)
-            self._evaluate(record.header.height)
-            if self._to_publish.empty():
-                self._housekeeping()
+                self._publish_next()
+            except Exception:  # never let one bad round stop the votes: log, back off, go on
+                log.exception("vote publishing failed; continuing")
+                self.stop_event.wait(HOUSEKEEPING_S)
+
+    def _publish_next(self) -> None:
+        try:
+            record = self._to_publish.get(timeout=HOUSEKEEPING_S)
+        except queue.Empty:
+            self._housekeeping()
+            return
+        self._put_vote(record.header.height, record.header, record.state_digest)
+        self._evaluate(record.header.height)
+        if self._to_publish.empty():
+            self._housekeeping()
 
     def _put_vote(self, height: int, header: BlockHeader, digest: str) -> None:
         hash_hex = block_hash(header)
@@ -164,10 +171,11 @@ class VoteBoard:
             if found is not None:
                 target = (lagging_floor, found[0].log_position)
         height, position = target
+        log.debug("compaction: stored %s, target %s (compacted to %d)", stored, target, self._compacted_position)
         if position <= self._compacted_position:
             return
         try:
-            self.etcd.call(lambda c: c.compact(position))
+            self.etcd.client().compact(position)  # once: another node may have compacted further
         except Exception as exc:
             log.debug("compact %d: %s", position, exc)
         for h in range(self._votes_kept_from, height):
@@ -198,6 +206,7 @@ class VoteBoard:
                 self.stop_event.wait(0.05)  # back off before watching through the next member
             except Exception:
                 log.exception("vote watch restarted")
+                self.etcd.fail_over(client)
                 self.stop_event.wait(0.05)
 
     def _load_existing(self, client: Any) -> int:

@@ -15,7 +15,7 @@ class Head:
     block_hash: str
     state_digest: str
     timestamp_ms: int
-    log_position: int = 0
+    log_position: int
 
 
 @dataclass(frozen=True, slots=True)

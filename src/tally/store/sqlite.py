@@ -126,10 +126,12 @@ class SqliteStore:
     def head(self) -> Head | None:
         row = (
             self._conn()
-            .execute("SELECT height, hash, state_digest, timestamp_ms FROM blocks ORDER BY height DESC LIMIT 1")
+            .execute(
+                "SELECT height, hash, state_digest, timestamp_ms, log_position FROM blocks ORDER BY height DESC LIMIT 1"
+            )
             .fetchone()
         )
-        return None if row is None else Head(row[0], row[1], row[2], row[3])
+        return None if row is None else Head(row[0], row[1], row[2], row[3], row[4])
 
     def write_block(self, record: BlockRecord) -> None:
         """Block, transactions with results, state changes and certificate, all or nothing."""

@@ -1,0 +1,305 @@
+"""Four member nodes ordered by a real three-member etcd cluster, all on 127.0.0.1.
+
+The scenarios run in order against one network and each leaves it whole:
+load, a node down, an etcd member down, two nodes down, a tampered ledger and
+its repair, a node catching up from a peer after compaction, receipts.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import msgspec
+import pyetcd
+import pyetcd.exceptions
+import pytest
+
+from helpers import free_port
+from tally.client import KeyPair, Signer, TallyClient, TallyError, verify_receipt
+from tally.core.audit import money_rule_faults
+from tally.core.codec import encode_value
+from tally.core.crypto import sha256
+from tally.core.types import Certificate, SignedTx, ValidatorSignature
+from tally.network import Network, init_network
+from tally.node.config import Limits, read_keyfile
+from tally.store.sqlite import SqliteStore
+
+HOLDERS = 200
+SHOPS = 5
+RETENTION_BLOCKS = 15
+WAIT_S = 60
+
+
+def holder_key(i: int) -> KeyPair:
+    return KeyPair(sha256(b"net-holder/" + i.to_bytes(4, "big")))
+
+
+def until(condition: Callable[[], bool], what: str, timeout_s: float = WAIT_S) -> None:
+    """Poll a condition over the network (bounded), failing with `what`."""
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        if condition():
+            return
+        time.sleep(0.05)  # polling remote state, bounded by the deadline
+    raise AssertionError(f"timed out waiting for {what}")
+
+
+class World:
+    def __init__(self, net: Network, root: Path) -> None:
+        self.net = net
+        self.root = root
+        self.clients = {node_id: TallyClient(node.url) for node_id, node in net.nodes.items()}
+        self.genesis = next(iter(self.clients.values())).genesis()
+        chain = self.genesis.chain
+        self.member = Signer("member-1", read_keyfile(root / "keys" / "member-1.json").keypair(), chain)
+        self.holders = [Signer(f"h{i}", holder_key(i), chain) for i in range(HOLDERS)]
+        self.shops = [Signer(f"s{j}", holder_key(10_000 + j), chain) for j in range(SHOPS)]
+        self.counter = 0
+
+    def client(self, node_id: str) -> TallyClient:
+        return self.clients[node_id]
+
+    def status(self, node_id: str) -> dict:  # type: ignore[type-arg]
+        return self.clients[node_id].node_status()
+
+    def up(self) -> list[str]:
+        return [n for n, node in self.net.nodes.items() if node.proc is not None and node.proc.poll() is None]
+
+    def payments(self, count: int, holders: range | None = None) -> list[SignedTx]:
+        chosen = holders or range(HOLDERS)
+        out = []
+        for _ in range(count):
+            self.counter += 1
+            h = self.holders[chosen[self.counter % len(chosen)]]
+            out.append(h.pay("NET", f"s{self.counter % SHOPS}", 1 + self.counter % 7, f"n{self.counter}"))
+        return out
+
+    def wait_final(self, node_id: str, txids: list[str]) -> None:
+        """Wait until the node holds each transaction final (it may not have seen it yet)."""
+        client = self.clients[node_id]
+
+        def final(txid: str) -> bool:
+            try:
+                return client.status(txid, wait_ms=1000)["status"] == "final"
+            except TallyError as error:
+                if error.code != "unknown_tx":
+                    raise
+                return False
+
+        for txid in txids:
+            until(lambda txid=txid: final(txid), f"{txid} final at {node_id}")  # type: ignore[misc]
+
+    def converged(self, node_ids: list[str] | None = None) -> tuple[int, str]:
+        """Wait until the nodes agree on height and digest, everything final; return them."""
+        ids = node_ids or self.up()
+
+        def same() -> bool:
+            statuses = [self.status(n) for n in ids]
+            return len({(s["height"], s["state_digest"]) for s in statuses}) == 1 and all(
+                s["final_height"] == s["height"] for s in statuses
+            )
+
+        until(same, f"nodes {ids} to converge")
+        status = self.status(ids[0])
+        return status["height"], status["state_digest"]
+
+    def store(self, node_id: str) -> SqliteStore:
+        return SqliteStore(self.net.nodes[node_id].data_dir / "ledger.db")
+
+
+@pytest.fixture(scope="module")
+def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
+    root = tmp_path_factory.mktemp("network") / "net"
+    layout = init_network(
+        root,
+        4,
+        chain="tally-net-test",
+        node_ports=[free_port() for _ in range(4)],
+        etcd_ports=[(free_port(), free_port()) for _ in range(3)],
+        limits=Limits(log_retention_blocks=RETENTION_BLOCKS),
+    )
+    net = Network(root, layout)
+    net.up()
+    w = World(net, root)
+    try:
+        setup = [w.member.create_asset("NET", "Network points", "points", 0, True, "all")]
+        setup += [w.member.register_account(s.account, s.key.public_key_hex, "merchant") for s in w.shops]
+        setup += [w.member.register_account(h.account, h.key.public_key_hex, "holder") for h in w.holders]
+        setup += [w.member.issue("NET", h.account, 1_000_000) for h in w.holders]
+        txids = w.client("node-1").submit_batch(setup)
+        w.wait_final("node-1", txids[-1:])
+        yield w
+    finally:
+        for client in w.clients.values():
+            client.close()
+        net.stop()
+
+
+def test_ten_thousand_mixed_transactions_round_robin(world: World) -> None:
+    nodes = list(world.net.nodes)
+    batches: list[tuple[str, list[SignedTx]]] = []
+    per_node: dict[str, list[SignedTx]] = {n: [] for n in nodes}
+    for k in range(10_000):
+        holder = world.holders[k % HOLDERS]
+        node = nodes[k % HOLDERS % len(nodes)]  # a holder's transactions go through one node, in order
+        if k % 10 == 0:
+            tx = holder.transfer("NET", f"h{(k + 1) % HOLDERS}", 3)
+        elif k % 25 == 1:
+            tx = holder.cash_out("NET", 2, "BANK/123")
+        else:
+            tx = holder.pay("NET", f"s{k % SHOPS}", 5, f"mixed-{k}")
+        per_node[node].append(tx)
+    for start in range(0, max(len(v) for v in per_node.values()), 500):
+        for node in nodes:
+            chunk = per_node[node][start : start + 500]
+            if chunk:
+                batches.append((node, chunk))
+    all_txids: list[str] = []
+    last_at: dict[str, str] = {}
+    for node, chunk in batches:  # round-robin over the nodes
+        txids = world.client(node).submit_batch(chunk)
+        all_txids += txids
+        last_at[node] = txids[-1]
+    assert len(set(all_txids)) == 10_000
+    for node, txid in last_at.items():
+        world.wait_final(node, [txid])
+    height, _digest = world.converged(nodes)
+    for node in nodes:
+        store = world.store(node)
+        assert store.known_txids(all_txids) == set(all_txids)
+        codes = [store.tx(t).code for t in all_txids[::50]]  # type: ignore[union-attr]
+        assert codes.count("ok") == len(codes)
+        assert money_rule_faults(list(store.state_items())) == []
+        assert store.head().height == height and store.final_height() == height  # type: ignore[union-attr]
+        store.close()
+
+
+def test_a_node_down_the_rest_finalise_and_it_catches_up(world: World) -> None:
+    world.net.nodes["node-4"].kill9()
+    txids = world.client("node-2").submit_batch(world.payments(300))
+    world.wait_final("node-2", txids)  # 3 of 4 validators are more than two thirds
+    world.net.nodes["node-4"].start()
+    world.converged()
+
+
+def test_an_etcd_member_down_the_network_keeps_finalising(world: World) -> None:
+    member = world.net.etcd.members[0]  # the nodes started on the first endpoint
+    world.net.etcd.kill_member(member.name)
+    txids = world.client("node-1").submit_batch(world.payments(200))
+    world.wait_final("node-3", txids)
+    world.net.etcd.start_member(member)
+    world.net.etcd.wait_healthy(member)
+    txids = world.client("node-4").submit_batch(world.payments(200))
+    world.wait_final("node-1", txids)
+    world.converged()
+
+
+def test_two_of_four_down_nothing_final_nothing_lost(world: World) -> None:
+    final_before = world.status("node-1")["final_height"]
+    world.net.nodes["node-3"].kill9()
+    world.net.nodes["node-4"].kill9()
+    txids = world.client("node-1").submit_batch(world.payments(100))
+    until(
+        lambda: all(world.client(n).status(txids[-1])["status"] == "committed" for n in ("node-1", "node-2")), "commit"
+    )
+    statuses = {world.client("node-1").status(t)["status"] for t in txids}
+    assert statuses == {"committed"}
+    assert world.status("node-1")["final_height"] == final_before
+    assert world.status("node-2")["final_height"] == final_before
+    world.net.nodes["node-3"].start()
+    world.net.nodes["node-4"].start()
+    for node in world.net.nodes:
+        world.wait_final(node, txids)
+    world.converged()
+
+
+def test_a_tampered_balance_is_caught_and_repaired(world: World) -> None:
+    victim = world.net.nodes["node-2"]
+    victim.stop()
+    with sqlite3.connect(victim.data_dir / "ledger.db") as db:
+        db.execute("UPDATE state SET value = ? WHERE key = 'bal/h7/NET'", (encode_value(10**9),))
+    victim.start()
+    txid = world.client("node-1").submit(world.holders[7].pay("NET", "s1", 11, "touch-h7"))
+    world.wait_final("node-1", [txid])
+    height = world.client("node-1").status(txid)["height"]
+    until(lambda: world.status("node-2")["divergence"] is not None, "node-2 to report divergence")
+    divergence = world.status("node-2")["divergence"]
+    assert divergence["height"] == height
+    assert divergence["our_digest"] != divergence["certified_digest"]
+    assert world.client("node-1").node_status()["divergence"] is None
+    assert "tally_diverged 1.0" in world.client("node-2").http.get("/metrics").text
+    assert "DIVERGENCE at height" in (victim.data_dir / "node.log").read_text()
+    victim.stop()
+    repaired = subprocess.run(
+        [sys.executable, "-m", "tally.cli", "node", "repair", "--data-dir", str(victim.data_dir)],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert repaired.returncode == 0, repaired.stderr
+    victim.start()
+    height, _digest = world.converged()
+    assert world.status("node-2")["divergence"] is None
+    assert world.client("node-2").balances("h7") == world.client("node-1").balances("h7")
+
+
+def test_a_node_behind_a_compacted_log_catches_up_from_a_peer(world: World) -> None:
+    late = world.net.nodes["node-4"]
+    late.stop()
+    behind = world.status("node-1")["height"]
+    late_head = world.store("node-4").head()
+    assert late_head is not None
+    needed_from = late_head.log_position + 1  # the first log revision node-4 has not applied
+    for _ in range(RETENTION_BLOCKS * 3):  # one proposal, one block
+        txids = world.client("node-1").submit_batch(world.payments(3))
+        world.wait_final("node-1", txids[-1:])
+    endpoint = world.net.etcd.members[1]
+    log_key = f"/tally/{world.genesis.chain}/log"
+
+    def compacted_past_late_node() -> bool:
+        """Watching the log from where node-4 stopped fails once etcd compacted past it."""
+        client = pyetcd.client("127.0.0.1", endpoint.client_port, timeout=5)
+        try:
+            events, cancel = client.watch(log_key, start_revision=needed_from)
+            timer = threading.Timer(1.0, cancel)  # the first event, or the compaction error, comes at once
+            timer.start()
+            for _ in events:
+                break
+            timer.cancel()
+            cancel()
+            return False
+        except pyetcd.exceptions.RevisionCompactedError:
+            return True
+        finally:
+            client.close()
+
+    until(compacted_past_late_node, "etcd compaction")
+    assert world.status("node-1")["height"] >= behind + RETENTION_BLOCKS * 3
+    late.start()
+    world.converged()
+    assert "fetching blocks from peers" in (late.data_dir / "node.log").read_text()
+
+
+def test_receipts_from_any_node_verify_offline(world: World) -> None:
+    txid = world.client("node-3").submit(world.holders[3].pay("NET", "s2", 9, "receipt-1"))
+    world.wait_final("node-3", [txid])
+    world.converged()
+    for node in world.net.nodes:
+        receipt = world.client(node).receipt(txid)
+        assert verify_receipt(receipt, world.genesis) == (True, "ok")
+        cert = receipt.certificate
+        assert len(cert.signatures) >= 3
+        short = msgspec.structs.replace(cert, signatures=cert.signatures[:2])
+        assert verify_receipt(msgspec.structs.replace(receipt, certificate=short), world.genesis)[0] is False
+        forged = [ValidatorSignature(s.validator, "cd" * 64) for s in cert.signatures[:1]] + list(cert.signatures[1:3])
+        forged_cert = Certificate(cert.chain, cert.height, cert.block_hash, cert.state_digest, forged)
+        assert verify_receipt(msgspec.structs.replace(receipt, certificate=forged_cert), world.genesis)[0] is False
+        doubled = [cert.signatures[0]] * 3
+        doubled_cert = Certificate(cert.chain, cert.height, cert.block_hash, cert.state_digest, doubled)
+        assert verify_receipt(msgspec.structs.replace(receipt, certificate=doubled_cert), world.genesis)[0] is False

@@ -144,10 +144,10 @@ def _wait_final(client: httpx.Client, txid: str) -> dict[str, object]:
     raise RuntimeError(f"{txid} never became final")
 
 
-def setup(url: str, data_dir: Path, accounts: int, batch: int) -> str:
+def setup(url: str, data_dir: Path, accounts: int, batch: int, member_id: str = "bench-bank") -> str:
     client = httpx.Client(base_url=url, timeout=120)
     chain = client.get("/v1/genesis").json()["chain"]
-    member = Signer("bench-bank", read_keyfile(data_dir / "keys" / "bench-bank.json").keypair(), chain)
+    member = Signer(member_id, read_keyfile(data_dir / "keys" / f"{member_id}.json").keypair(), chain)
     txs: list[SignedTx] = [member.create_asset(ASSET, "Bench points", "points", 0, True, "all")]
     txs += [
         member.register_account(merchant_id(j), holder_key(10**7 + j).public_key_hex, "merchant")
@@ -191,20 +191,26 @@ def sign_stream(chain: str, accounts: int, payments: int, seq_base: int, hot: bo
     return [b'{"txs":[' + b",".join(encoded[i : i + batch]) + b"]}" for i in range(0, len(encoded), batch)]
 
 
-def load(url: str, bodies: list[bytes], payments: int, senders: int = 3, rate: float | None = None) -> RunResult:
-    """Post every body; with `rate` (payments/s) batches leave on a fixed schedule, else flat out."""
+def load(
+    url: str | list[str], bodies: list[bytes], payments: int, senders: int = 3, rate: float | None = None
+) -> RunResult:
+    """Post every body (body i to node i mod the nodes), waiting for finality where it was sent.
+
+    With `rate` (payments/s) batches leave on a fixed schedule, else flat out.
+    """
+    urls = [url] if isinstance(url, str) else url
     latencies: list[float] = []
     lock = threading.Lock()
     waiter = ThreadPoolExecutor(max_workers=32)
     local = threading.local()
 
-    def client() -> httpx.Client:
-        if not hasattr(local, "client"):
-            local.client = httpx.Client(base_url=url, timeout=120)
-        return local.client  # type: ignore[no-any-return]
+    def client(node: int) -> httpx.Client:
+        if not hasattr(local, "clients"):
+            local.clients = [httpx.Client(base_url=u, timeout=120) for u in urls]
+        return local.clients[node]  # type: ignore[no-any-return]
 
-    def wait_one(txid: str, started: float) -> None:
-        _wait_final(client(), txid)
+    def wait_one(node: int, txid: str, started: float) -> None:
+        _wait_final(client(node), txid)
         with lock:
             latencies.append(time.perf_counter() - started)
 
@@ -216,10 +222,12 @@ def load(url: str, bodies: list[bytes], payments: int, senders: int = 3, rate: f
                 due = start + i * per_body / rate
                 time.sleep(max(0.0, due - time.perf_counter()))  # pacing the load, not synchronising
             started = time.perf_counter()
-            txids = _post_and_wait(client(), bodies[i])
-            waiter.submit(wait_one, txids[-1], started)
+            node = i % len(urls)
+            txids = _post_and_wait(client(node), bodies[i])
+            waiter.submit(wait_one, node, txids[-1], started)
 
     start = time.perf_counter()
+    senders = max(senders, len(urls))  # one sender per node at least, so no node waits on another
     with ThreadPoolExecutor(max_workers=senders) as pool:
         list(pool.map(send, [range(k, len(bodies), senders) for k in range(senders)]))
     waiter.shutdown(wait=True)
@@ -299,3 +307,74 @@ def run_bench(
                 print(f"hot merchant vs spread: {abs(change) * 100:.1f}% {'faster' if change >= 0 else 'slower'}")
         finally:
             node.stop()
+
+
+def run_network_bench(
+    nodes: int,
+    accounts: int,
+    payments: int,
+    batch: int,
+    latency_payments: int,
+    latency_batch: int = 200,
+    verify_workers: int = 1,
+) -> None:
+    """4 nodes and 3 etcd members on this machine; every node verifies every signature."""
+    from .network import Network, init_network
+
+    assert accounts % (batch * nodes) == 0, "each holder's payments must go through one node"
+    print(
+        f"tally bench-network: {nodes} nodes, 3 etcd members, {accounts} accounts, {payments} payments, batch {batch}"
+    )
+    verify_rate = verify_rate_all_cores()
+    bound = verify_rate / nodes
+    print(f"raw Ed25519 verify rate (all cores): {verify_rate:,.0f}/s; bound with {nodes} nodes: {bound:,.0f}/s")
+    with tempfile.TemporaryDirectory(prefix="tally-bench-net-") as tmp:
+        root = Path(tmp) / "net"
+        layout = init_network(
+            root,
+            nodes,
+            chain="tally-bench-net",
+            node_ports=[_free_port() for _ in range(nodes)],
+            etcd_ports=[(_free_port(), _free_port()) for _ in range(3)],
+            limits=Limits(mempool_max_txs=400_000),
+            verify_workers=verify_workers,
+        )
+        net = Network(root, layout)
+        net.up()
+        try:
+            urls = [n.url for n in net.nodes.values()]
+            t = time.perf_counter()
+            chain = setup(urls[0], root / "nodes" / "node-1", accounts, batch, member_id="member-1")
+            print(
+                f"setup: {accounts + MERCHANTS + 1} accounts registered and funded in {time.perf_counter() - t:.1f} s"
+            )
+            bodies = sign_stream(chain, accounts, payments, 0, False, batch)
+            result = load(urls, bodies, payments, senders=nodes)
+            print(
+                f"network: {payments} payments final in {result.seconds:.1f} s = {result.rate:,.0f} payments/s;"
+                f" submit-to-final p50 {result.percentile(0.5) * 1000:.0f} ms,"
+                f" p99 {result.percentile(0.99) * 1000:.0f} ms; {result.rate / bound:.2f} of the bound"
+            )
+            half = result.rate / 2
+            seq_base = -(-payments // accounts)
+            bodies = sign_stream(chain, accounts, latency_payments, seq_base, False, latency_batch)
+            paced = load(urls, bodies, latency_payments, senders=nodes, rate=half)
+            print(
+                f"half load ({half:,.0f} payments/s offered): {paced.rate:,.0f} payments/s final;"
+                f" submit-to-final p50 {paced.percentile(0.5) * 1000:.0f} ms,"
+                f" p99 {paced.percentile(0.99) * 1000:.0f} ms (over {len(paced.latencies_s)} batches)"
+            )
+            statuses = [httpx.get(u + "/v1/status").json() for u in urls]
+            digests = {(s["height"], s["state_digest"]) for s in statuses}
+            top = statuses[0]
+            print(f"nodes agree: {len(digests) == 1} (height {top['height']}, final {top['final_height']})")
+        finally:
+            net.stop()
+
+
+def _free_port() -> int:
+    import socket
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])

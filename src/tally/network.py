@@ -47,6 +47,7 @@ def init_network(
     etcd_ports: list[tuple[int, int]] | None = None,
     limits: Limits | None = None,
     genesis_time_ms: int = 0,
+    verify_workers: int = 0,
 ) -> NetworkLayout:
     root = Path(root)
     if _layout_path(root).exists():
@@ -83,7 +84,9 @@ def init_network(
         data.genesis_path.write_bytes(encoded_genesis)
         write_keyfile(data.key_path("validator"), key)
         write_keyfile(data.key_path(member.id), member)  # the member that runs this node
-        settings = NodeSettings(validator_id=node_id, port=port, orderer="etcd", limits=limits or Limits())
+        settings = NodeSettings(
+            validator_id=node_id, port=port, orderer="etcd", verify_workers=verify_workers, limits=limits or Limits()
+        )
         data.settings_path.write_bytes(msgspec.json.format(msgspec.json.encode(settings)))
     _layout_path(root).write_bytes(msgspec.json.format(msgspec.json.encode(layout)))
     return layout

@@ -279,6 +279,19 @@ def bench(
     run_bench(accounts, payments, hot_payments, batch, port, latency_payments, latency_batch)
 
 
+@cli.command("bench-network")
+@click.option("--nodes", default=4, show_default=True)
+@click.option("--accounts", default=16_000, show_default=True, help="A multiple of batch x nodes.")
+@click.option("--payments", default=200_000, show_default=True)
+@click.option("--batch", default=1000, show_default=True)
+@click.option("--latency-payments", default=40_000, show_default=True, help="Payments in the half-load run.")
+def bench_network(nodes: int, accounts: int, payments: int, batch: int, latency_payments: int) -> None:
+    """End-to-end benchmark of a network: nodes and 3 etcd members on this machine."""
+    from ..benchmark import run_network_bench
+
+    run_network_bench(nodes, accounts, payments, batch, latency_payments)
+
+
 from .tx import tx  # noqa: E402
 
 cli.add_command(tx)

@@ -15,6 +15,7 @@ import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
+import httpx
 import msgspec
 import pyetcd
 import pyetcd.exceptions
@@ -303,3 +304,40 @@ def test_receipts_from_any_node_verify_offline(world: World) -> None:
         doubled = [cert.signatures[0]] * 3
         doubled_cert = Certificate(cert.chain, cert.height, cert.block_hash, cert.state_digest, doubled)
         assert verify_receipt(msgspec.structs.replace(receipt, certificate=doubled_cert), world.genesis)[0] is False
+
+
+def test_network_cli_init_up_down(tmp_path: Path) -> None:
+    root = tmp_path / "cli-net"
+    base, etcd_base = free_port(), free_port()
+    cli = [sys.executable, "-m", "tally.cli", "network"]
+    made = subprocess.run(
+        [
+            *cli,
+            "init",
+            "--dir",
+            str(root),
+            "--members",
+            "2",
+            "--base-port",
+            str(base),
+            "--etcd-base-port",
+            str(etcd_base),
+        ],
+        capture_output=True,
+        text=True,
+    )
+    assert made.returncode == 0, made.stderr
+    up = subprocess.run([*cli, "up", "--dir", str(root)], capture_output=True, text=True, timeout=120)
+    try:
+        assert up.returncode == 0, up.stderr
+        assert f"node node-2: http://127.0.0.1:{base + 1}" in up.stdout
+        with TallyClient(f"http://127.0.0.1:{base + 1}") as client:
+            member = Signer("member-2", read_keyfile(root / "keys" / "member-2.json").keypair(), "tally-net")
+            txid = client.submit(member.create_asset("CLI", "Cli points", "points", 0, True, "none"))
+            assert client.wait_final(txid)["code"] == "ok"
+            assert len(client.receipt(txid).certificate.signatures) == 2  # both validators: 2 of 2
+    finally:
+        down = subprocess.run([*cli, "down", "--dir", str(root)], capture_output=True, text=True, timeout=120)
+    assert down.returncode == 0 and "node-1" in down.stdout and "etcd-3" in down.stdout
+    with pytest.raises(httpx.TransportError):
+        httpx.get(f"http://127.0.0.1:{base}/health", timeout=2)

@@ -13,6 +13,7 @@ from __future__ import annotations
 import json
 import os
 import signal
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -25,6 +26,7 @@ from .ordering.etcd_cluster import EtcdCluster, EtcdMember
 
 DEFAULT_NODE_PORT = 8750
 DEFAULT_ETCD_PORT = 23790
+STOP_POLL_S = 0.1
 
 
 class NetworkLayout(msgspec.Struct, frozen=True):
@@ -128,17 +130,32 @@ class Network:
         self.etcd.stop()
 
 
-def down(root: Path) -> list[str]:
-    """Stop every process `up` recorded (SIGTERM to its process group); the names stopped."""
+def down(root: Path, timeout_s: float = 30) -> list[str]:
+    """Stop every process `up` recorded: SIGTERM to its process group, SIGKILL after `timeout_s`."""
     path = Path(root) / "pids.json"
     if not path.exists():
         return []
-    stopped = []
+    stopped: dict[str, int] = {}
     for name, pid in json.loads(path.read_text()).items():
         try:
             os.killpg(pid, signal.SIGTERM)
-            stopped.append(name)
+            stopped[name] = pid
         except ProcessLookupError:
             continue
+    deadline = time.monotonic() + timeout_s
+    for pid in stopped.values():
+        while _running(pid) and time.monotonic() < deadline:
+            time.sleep(STOP_POLL_S)  # waiting for a process we do not parent to exit, bounded
+        if _running(pid):
+            os.killpg(pid, signal.SIGKILL)
     path.unlink()
-    return stopped
+    return list(stopped)
+
+
+def _running(pid: int) -> bool:
+    """Alive and not a zombie (a process whose parent exited may linger as one)."""
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except (OSError, IndexError):
+        return False
+    return state != "Z"

@@ -179,6 +179,13 @@ def test_ten_thousand_mixed_transactions_round_robin(world: World) -> None:
         assert money_rule_faults(list(store.state_items())) == []
         assert store.head().height == height and store.final_height() == height  # type: ignore[union-attr]
         store.close()
+    audit = subprocess.run(
+        [sys.executable, "-m", "tally.cli", "audit", "--data-dir", str(world.net.nodes["node-3"].data_dir)],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert audit.returncode == 0 and " 0 faults" in audit.stdout, audit.stdout[-2000:]
 
 
 def test_a_node_down_the_rest_finalise_and_it_catches_up(world: World) -> None:
@@ -234,6 +241,9 @@ def test_a_tampered_balance_is_caught_and_repaired(world: World) -> None:
     assert divergence["height"] == height
     assert divergence["our_digest"] != divergence["certified_digest"]
     assert world.client("node-1").node_status()["divergence"] is None
+    certificate = world.client("node-1")._call("GET", f"/v1/blocks/{height}/certificate")
+    signers = {s["validator"] for s in certificate["signatures"]}
+    assert "node-2" not in signers and len(signers) >= 3  # its wrong digest joined no certificate
     assert "tally_diverged 1.0" in world.client("node-2").http.get("/metrics").text
     assert "DIVERGENCE at height" in (victim.data_dir / "node.log").read_text()
     victim.stop()

@@ -3,9 +3,12 @@ null, lists and objects.
 
 `canonical` encodes msgspec structs and plain values with sorted keys and no
 whitespace. For the value domain Tally allows (integers within +-(2**53 - 1),
-no floats, UTF-8 strings) its output equals the `rfc8785` reference library,
-which `canonical_reference` wraps; tests and the checked-in vectors hold the
-two to each other.
+no floats, UTF-8 strings, object keys in the Basic Multilingual Plane) its
+output equals the `rfc8785` reference library, which `canonical_reference`
+wraps; tests and the checked-in vectors hold the two to each other. Keys
+beyond U+FFFF sort differently (RFC 8785 by UTF-16 units, msgspec by code
+point), which is why canonical bytes are only taken of Tally's structs, whose
+keys are their ASCII field names.
 """
 
 from __future__ import annotations

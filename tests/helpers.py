@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import socket
 from dataclasses import dataclass, field
 
 from tally.client.signer import Signer, sign_tx
@@ -13,7 +12,7 @@ from tally.core.execute import BlockContext, Entry, execute_block, write_set_byt
 from tally.core.genesis import genesis_memory_state
 from tally.core.state import MemoryState
 from tally.core.types import Genesis, GenesisMember, SignedTx, TxResult, Validator
-from tally.node.process import NodeProcess
+from tally.node.process import NodeProcess, free_ports
 
 CHAIN = "tally-test"
 T0_MS = 1_800_000_000_000
@@ -118,9 +117,7 @@ __all__ = ["NodeProcess"]
 
 
 def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
+    return free_ports(1)[0]
 
 
 def signed_for(tx_signer: KeyPair, tx: object) -> SignedTx:

@@ -29,6 +29,7 @@ from tally.core.crypto import sha256
 from tally.core.types import Certificate, SignedTx, ValidatorSignature
 from tally.network import Network, init_network
 from tally.node.config import Limits, read_keyfile
+from tally.node.process import free_ports
 from tally.store.sqlite import SqliteStore
 
 HOLDERS = 200
@@ -117,12 +118,13 @@ class World:
 @pytest.fixture(scope="module")
 def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
     root = tmp_path_factory.mktemp("network") / "net"
+    ports = free_ports(10)
     layout = init_network(
         root,
         4,
         chain="tally-net-test",
-        node_ports=[free_port() for _ in range(4)],
-        etcd_ports=[(free_port(), free_port()) for _ in range(3)],
+        node_ports=ports[:4],
+        etcd_ports=[(ports[4], ports[5]), (ports[6], ports[7]), (ports[8], ports[9])],
         limits=Limits(log_retention_blocks=RETENTION_BLOCKS),
     )
     net = Network(root, layout)

@@ -30,7 +30,7 @@ from .client.signer import Signer
 from .core.crypto import KeyPair, sha256
 from .core.types import SignedTx
 from .node.config import Limits, init_dev_node, read_keyfile
-from .node.process import NodeProcess
+from .node.process import NodeProcess, free_ports
 
 ASSET = "BENCH"
 MERCHANTS = 1000
@@ -330,12 +330,13 @@ def run_network_bench(
     print(f"raw Ed25519 verify rate (all cores): {verify_rate:,.0f}/s; bound with {nodes} nodes: {bound:,.0f}/s")
     with tempfile.TemporaryDirectory(prefix="tally-bench-net-") as tmp:
         root = Path(tmp) / "net"
+        ports = free_ports(nodes + 6)
         layout = init_network(
             root,
             nodes,
             chain="tally-bench-net",
-            node_ports=[_free_port() for _ in range(nodes)],
-            etcd_ports=[(_free_port(), _free_port()) for _ in range(3)],
+            node_ports=ports[:nodes],
+            etcd_ports=[(ports[nodes + 2 * i], ports[nodes + 2 * i + 1]) for i in range(3)],
             limits=Limits(mempool_max_txs=400_000),
             verify_workers=verify_workers,
         )
@@ -370,11 +371,3 @@ def run_network_bench(
             print(f"nodes agree: {len(digests) == 1} (height {top['height']}, final {top['final_height']})")
         finally:
             net.stop()
-
-
-def _free_port() -> int:
-    import socket
-
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])

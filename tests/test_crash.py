@@ -12,10 +12,9 @@ from pathlib import Path
 import httpx
 import msgspec
 
-from helpers import NodeProcess, free_port
-from tally.client import KeyPair, Signer, TallyClient
+from helpers import NodeProcess, free_port, key
+from tally.client import Signer, TallyClient
 from tally.core.audit import money_rule_faults
-from tally.core.crypto import sha256
 from tally.node.config import DataDir, init_dev_node, read_keyfile
 from tally.store.sqlite import SqliteStore
 
@@ -23,10 +22,6 @@ HOLDERS = 300
 MERCHANTS = 5
 KILLS = 12
 BATCH = 400
-
-
-def holder_key(i: int) -> KeyPair:
-    return KeyPair(sha256(b"crash-holder/" + i.to_bytes(4, "big")))
 
 
 class Loader(threading.Thread):
@@ -40,7 +35,7 @@ class Loader(threading.Thread):
         self.final: set[str] = set()
         self.batches_final = 0
         self.errors = 0
-        self.signers = [Signer(f"c{i}", holder_key(i), chain) for i in range(HOLDERS)]
+        self.signers = [Signer(f"c{i}", key(f"crash-holder-{i}"), chain) for i in range(HOLDERS)]
         self.rng = random.Random(1)
         self.counter = 0
 
@@ -88,10 +83,12 @@ def test_kill_9_during_load_loses_nothing_final(tmp_path: Path) -> None:
     with TallyClient(node.url) as client:
         setup = [bank.create_asset("CRASH", "Crash points", "points", 0, True, "none")]
         setup += [
-            bank.register_account(f"shop{j}", holder_key(10_000 + j).public_key_hex, "merchant")
+            bank.register_account(f"shop{j}", key(f"crash-holder-{10_000 + j}").public_key_hex, "merchant")
             for j in range(MERCHANTS)
         ]
-        setup += [bank.register_account(f"c{i}", holder_key(i).public_key_hex, "holder") for i in range(HOLDERS)]
+        setup += [
+            bank.register_account(f"c{i}", key(f"crash-holder-{i}").public_key_hex, "holder") for i in range(HOLDERS)
+        ]
         setup += [bank.issue("CRASH", f"c{i}", 1_000_000) for i in range(HOLDERS)]
         txids = client.submit_batch(setup)
         assert client.wait_final(txids[-1])["code"] == "ok"

@@ -21,11 +21,10 @@ import pyetcd
 import pyetcd.exceptions
 import pytest
 
-from helpers import free_port
-from tally.client import KeyPair, Signer, TallyClient, TallyError, verify_receipt
+from helpers import free_port, key
+from tally.client import Signer, TallyClient, TallyError, verify_receipt
 from tally.core.audit import money_rule_faults
 from tally.core.codec import encode_value
-from tally.core.crypto import sha256
 from tally.core.types import Certificate, SignedTx, ValidatorSignature
 from tally.network import Network, init_network
 from tally.node.config import Limits, read_keyfile
@@ -36,10 +35,6 @@ HOLDERS = 200
 SHOPS = 5
 RETENTION_BLOCKS = 15
 WAIT_S = 60
-
-
-def holder_key(i: int) -> KeyPair:
-    return KeyPair(sha256(b"net-holder/" + i.to_bytes(4, "big")))
 
 
 def until(condition: Callable[[], bool], what: str, timeout_s: float = WAIT_S) -> None:
@@ -60,8 +55,8 @@ class World:
         self.genesis = next(iter(self.clients.values())).genesis()
         chain = self.genesis.chain
         self.member = Signer("member-1", read_keyfile(root / "keys" / "member-1.json").keypair(), chain)
-        self.holders = [Signer(f"h{i}", holder_key(i), chain) for i in range(HOLDERS)]
-        self.shops = [Signer(f"s{j}", holder_key(10_000 + j), chain) for j in range(SHOPS)]
+        self.holders = [Signer(f"h{i}", key(f"net-holder-{i}"), chain) for i in range(HOLDERS)]
+        self.shops = [Signer(f"s{j}", key(f"net-holder-{10_000 + j}"), chain) for j in range(SHOPS)]
         self.counter = 0
 
     def client(self, node_id: str) -> TallyClient:

@@ -13,6 +13,7 @@ import sys
 import threading
 import time
 from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import httpx
@@ -311,6 +312,20 @@ def test_receipts_from_any_node_verify_offline(world: World) -> None:
         doubled = [cert.signatures[0]] * 3
         doubled_cert = Certificate(cert.chain, cert.height, cert.block_hash, cert.state_digest, doubled)
         assert verify_receipt(msgspec.structs.replace(receipt, certificate=doubled_cert), world.genesis)[0] is False
+
+
+def test_the_same_transaction_through_two_nodes_applies_once(world: World) -> None:
+    before = world.client("node-1").balances("s4").get("NET", 0)
+    signed = world.holders[11].pay("NET", "s4", 17, "twice-through-two-nodes")
+    with ThreadPoolExecutor(2) as pool:  # both nodes admit it and propose it to the log
+        first, second = pool.map(lambda node: world.client(node).submit(signed), ["node-1", "node-2"])
+    assert first == second
+    world.wait_final("node-1", [first])
+    world.wait_final("node-2", [first])
+    world.converged()
+    for node in world.net.nodes:
+        assert world.client(node).balances("s4")["NET"] == before + 17
+        assert world.client(node).status(first)["code"] == "ok"
 
 
 def test_network_cli_init_up_down(tmp_path: Path) -> None:

@@ -40,6 +40,7 @@ log = logging.getLogger("tally.votes")
 
 PUBLISH_QUEUE_BLOCKS = 1024
 HOUSEKEEPING_S = 0.5
+COMPACT_EVERY_BLOCKS = 8  # compact in steps, not after every block
 
 
 class VoteValue(msgspec.Struct, frozen=True):
@@ -172,7 +173,7 @@ class VoteBoard:
                 target = (lagging_floor, found[0].log_position)
         height, position = target
         log.debug("compaction: stored %s, target %s (compacted to %d)", stored, target, self._compacted_position)
-        if position <= self._compacted_position:
+        if position <= self._compacted_position or height < self._votes_kept_from + COMPACT_EVERY_BLOCKS:
             return
         try:
             self.etcd.client().compact(position)  # once: another node may have compacted further

@@ -55,6 +55,23 @@ _entry_decoder = msgspec.msgpack.Decoder(LogEntry)
 _signed_decoder = msgspec.json.Decoder(SignedTx)
 
 
+ENTRY_OVERHEAD_BYTES = 8  # msgpack framing per transaction, counted generously
+
+
+def chunk_by_bytes(envelopes: list[bytes], max_bytes: int) -> list[list[bytes]]:
+    """Split transactions, in order, into batches whose log entries stay under `max_bytes`."""
+    chunks: list[list[bytes]] = []
+    size = 0
+    for envelope in envelopes:
+        cost = len(envelope) + ENTRY_OVERHEAD_BYTES
+        if not chunks or size + cost > max_bytes:
+            chunks.append([])
+            size = 0
+        chunks[-1].append(envelope)
+        size += cost
+    return chunks
+
+
 def encode_entry(key: KeyPair, proposer: str, timestamp_ms: int, envelopes: list[bytes]) -> bytes:
     body = msgspec.msgpack.encode(LogBody(proposer, timestamp_ms, envelopes))
     return msgspec.msgpack.encode(LogEntry(body, key.sign(body)))
@@ -140,19 +157,8 @@ class EtcdOrderer:
     def _propose_loop(self) -> None:
         while not self.stop_event.is_set():
             txs = self.mempool.take(self.limits.max_block_txs, self.limits.block_interval_ms, self.stop_event)
-            for chunk in self._chunks([a.envelope for a in txs]):
+            for chunk in chunk_by_bytes([a.envelope for a in txs], self.limits.max_log_batch_bytes):
                 self._append(chunk)
-
-    def _chunks(self, envelopes: list[bytes]) -> list[list[bytes]]:
-        chunks: list[list[bytes]] = []
-        size = 0
-        for envelope in envelopes:
-            if not chunks or size + len(envelope) > self.limits.max_log_batch_bytes:
-                chunks.append([])
-                size = 0
-            chunks[-1].append(envelope)
-            size += len(envelope) + 8
-        return chunks
 
     def _append(self, envelopes: list[bytes]) -> None:
         """Put one batch on the log, retrying (with fail-over) until it is there or the node stops."""

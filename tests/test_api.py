@@ -183,3 +183,14 @@ def test_queries_and_their_errors(node: NodeProcess, world: tuple[TallyClient, S
     assert len(page["items"]) == 2 and page["next_cursor"]
     older = client.history("hana", limit=2, cursor=page["next_cursor"])
     assert {i["txid"] for i in page["items"]}.isdisjoint({i["txid"] for i in older["items"]})
+
+
+def test_openapi_document_is_plain_openapi_30() -> None:
+    """The bundled Swagger UI (4.x) renders only OpenAPI 3.0: no 3.1-only constructs."""
+    from tally.api.openapi import openapi_document
+    from tally.node.config import Limits
+
+    text = json.dumps(openapi_document(Limits()))
+    assert json.loads(text)["openapi"] == "3.0.3"
+    assert '"type": "null"' not in text and "prefixItems" not in text
+    assert '"nullable": true' in text

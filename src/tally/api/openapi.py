@@ -1,4 +1,4 @@
-"""The OpenAPI 3.1 description, with schemas generated from the msgspec types."""
+"""The OpenAPI 3.0 description, with schemas generated from the msgspec types."""
 
 from __future__ import annotations
 
@@ -80,9 +80,36 @@ QUERY_DOCS = {
 }
 
 
+def to_openapi_30(schema: Any) -> Any:
+    """msgspec writes JSON Schema 2020-12 (OpenAPI 3.1); rewrite the two constructs
+    OpenAPI 3.0 lacks, so that 3.0 tools (the bundled Swagger UI among them) read it:
+    `anyOf [X, {"type": "null"}]` becomes X with `nullable: true`, and a tuple's
+    `prefixItems` becomes `items` of the first item's schema."""
+    if isinstance(schema, list | tuple):
+        return type(schema)(to_openapi_30(item) for item in schema)
+    if not isinstance(schema, dict):
+        return schema
+    out = {key: to_openapi_30(value) for key, value in schema.items()}
+    options = out.get("anyOf")
+    if isinstance(options, list) and {"type": "null"} in options:
+        rest = [option for option in options if option != {"type": "null"}]
+        del out["anyOf"]
+        if len(rest) == 1 and "$ref" in rest[0]:
+            out.update({"allOf": rest, "nullable": True})
+        elif len(rest) == 1:
+            out.update({**rest[0], "nullable": True})
+        else:
+            out.update({"anyOf": rest, "nullable": True})
+    if "prefixItems" in out:
+        out["items"] = out.pop("prefixItems")[0]
+    return out
+
+
 def openapi_document(limits: Limits) -> dict[str, Any]:
     types = [t for route in ROUTES for t in (route[3], route[5]) if t is not None] + [ErrorResponse]
-    schemas, components = msgspec.json.schema_components(types, ref_template="#/components/schemas/{name}")
+    schemas, components = to_openapi_30(
+        msgspec.json.schema_components(types, ref_template="#/components/schemas/{name}")
+    )
     by_type = dict(zip(types, schemas, strict=True))
     error_ref = by_type[ErrorResponse]
     paths: dict[str, dict[str, Any]] = {}
@@ -115,7 +142,7 @@ def openapi_document(limits: Limits) -> dict[str, Any]:
             }
         paths.setdefault(path, {})[method] = operation
     return {
-        "openapi": "3.1.0",
+        "openapi": "3.0.3",
         "info": {
             "title": "Tally node API",
             "version": "1",

@@ -57,6 +57,10 @@ def test_demo_node_tx_audit_and_tampering(tmp_path: Path) -> None:
         history = tally("history", "alice", "--limit", "3", *url)
         assert history.returncode == 0 and len(history.stdout.strip().splitlines()) == 3
         assert tally("balance", "nobody", *url).returncode != 0
+        second = tally("node", "start", "--data-dir", str(data_dir), "--port", str(free_port()))
+        assert second.returncode != 0 and "in use by another tally process" in second.stderr
+        repair = tally("node", "repair", "--data-dir", str(data_dir), "--peer", node.url)
+        assert repair.returncode != 0 and "stop the node first" in repair.stderr
     finally:
         node.stop()
 

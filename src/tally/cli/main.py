@@ -77,10 +77,15 @@ def node_start(data_dir: Path, host: str | None, port: int | None) -> None:
     """Serve the node's API until interrupted."""
     from ..node.server import run
 
+    from ..node.config import DataDirBusy
+
     data = DataDir(data_dir)
     if not data.exists():
         raise click.ClickException(f"{data_dir} holds no node: run 'tally node init' first")
-    run(data, host, port)
+    try:
+        run(data, host, port)
+    except DataDirBusy as exc:
+        raise click.ClickException(str(exc)) from None
 
 
 @node.command("repair")
@@ -97,8 +102,13 @@ def node_repair(data_dir: Path, peers: tuple[str, ...]) -> None:
     urls = list(peers) or [v.api_url for v in data.genesis().validators if v.id != settings.validator_id and v.api_url]
     if not urls:
         raise click.ClickException("no peer to repair from: pass --peer URL")
-    with click.progressbar(length=0, label="repairing", file=sys.stderr) as bar:
-        height = repair(data, urls, bar.update)
+    from ..node.config import DataDirBusy
+
+    try:
+        with click.progressbar(length=0, label="repairing", file=sys.stderr) as bar:
+            height = repair(data, urls, bar.update)
+    except DataDirBusy as exc:
+        raise click.ClickException(f"{exc}: stop the node first") from None
     click.echo(f"repaired {data_dir}: {height} blocks re-executed and checked against their certificates")
 
 
@@ -177,8 +187,13 @@ def demo(data_dir: Path) -> None:
     if data.ledger_path.exists() and SqliteStore(data.ledger_path).head() is not None:
         click.echo(f"{data_dir} already holds a ledger; demo data not loaded again")
         return
-    with click.progressbar(length=len_demo(), label="loading demo") as bar:
-        count = run_demo(data, bar.update)
+    from ..node.config import DataDirBusy
+
+    try:
+        with click.progressbar(length=len_demo(), label="loading demo") as bar:
+            count = run_demo(data, bar.update)
+    except DataDirBusy as exc:
+        raise click.ClickException(str(exc)) from None
     click.echo(f"demo loaded: {count} transactions, final")
 
 

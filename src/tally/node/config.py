@@ -10,6 +10,7 @@ DATA_DIR/
 
 from __future__ import annotations
 
+import fcntl
 import os
 from pathlib import Path
 from typing import Literal
@@ -78,6 +79,10 @@ def read_keyfile(path: Path) -> KeyFile:
     return msgspec.json.decode(Path(path).read_bytes(), type=KeyFile)
 
 
+class DataDirBusy(RuntimeError):
+    pass
+
+
 class DataDir:
     def __init__(self, root: Path | str) -> None:
         self.root = Path(root)
@@ -96,6 +101,23 @@ class DataDir:
 
     def key_path(self, name: str) -> Path:
         return self.root / "keys" / f"{name}.json"
+
+    @property
+    def lock_path(self) -> Path:
+        return self.root / "node.lock"
+
+    def lock(self) -> int:
+        """Hold the data directory for this process: one node (or repair) at a time.
+
+        Returns the lock's file descriptor; the lock goes with the process.
+        """
+        fd = os.open(self.lock_path, os.O_RDWR | os.O_CREAT, 0o600)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            os.close(fd)
+            raise DataDirBusy(f"{self.root} is in use by another tally process (node or repair)") from None
+        return fd
 
     def exists(self) -> bool:
         return self.genesis_path.exists() and self.settings_path.exists()

@@ -60,6 +60,7 @@ def open_store(data: DataDir, genesis: Genesis) -> SqliteStore:
 class Node:
     def __init__(self, data: DataDir, settings: NodeSettings | None = None) -> None:
         self.data = data
+        self._lock_fd = data.lock()
         self.genesis = data.genesis()
         self.settings = settings or data.settings()
         self.limits = self.settings.limits
@@ -159,6 +160,7 @@ class Node:
         if self.pool is not None:
             self.pool.shutdown(wait=True, cancel_futures=True)
         self.store.close()
+        os.close(self._lock_fd)
 
     @property
     def healthy(self) -> bool:

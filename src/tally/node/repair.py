@@ -9,6 +9,7 @@ the etcd log after the last repaired block.
 
 from __future__ import annotations
 
+import os
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -26,6 +27,7 @@ REPAIR_CACHE_ENTRIES = 1_000_000
 
 def repair(data: DataDir, peer_urls: list[str], progress: Callable[[int], None] = lambda n: None) -> int:
     """Replace the ledger with the peers' certified blocks; returns the height reached."""
+    lock_fd = data.lock()  # the node must be stopped
     genesis = data.genesis()
     settings = data.settings()
     stamp = time.strftime("%Y%m%dT%H%M%S")
@@ -57,4 +59,5 @@ def repair(data: DataDir, peer_urls: list[str], progress: Callable[[int], None] 
     finally:
         peers.close()
         store.close()
+        os.close(lock_fd)
     return pipeline.head.height

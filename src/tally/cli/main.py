@@ -75,9 +75,8 @@ def node_init(data_dir: Path, members: tuple[str, ...], chain: str, port: int) -
 @click.option("--port", default=None, type=int, help="Listen port (default from node.json).")
 def node_start(data_dir: Path, host: str | None, port: int | None) -> None:
     """Serve the node's API until interrupted."""
-    from ..node.server import run
-
     from ..node.config import DataDirBusy
+    from ..node.server import run
 
     data = DataDir(data_dir)
     if not data.exists():

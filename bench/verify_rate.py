@@ -1,6 +1,6 @@
 """Print the machine's raw Ed25519 verify rate, one core and all cores."""
 
-from tally.benchmark import _verify_for, verify_rate_all_cores
+from tally.dev.benchmark import _verify_for, verify_rate_all_cores
 
 if __name__ == "__main__":
     one = _verify_for(2.0) / 2.0

@@ -3,16 +3,25 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import TypeVar
+
+import msgspec
 
 from tally.client.signer import Signer, sign_tx
 from tally.core.audit import money_rule_faults
-from tally.core.block import genesis_digest, next_state_digest, tx_signing_bytes, txid_of
+from tally.core.block import make_certificate, sign_vote, tx_signing_bytes, txid_of
+from tally.core.chain import Batch, BlockResult, Head, apply_block, genesis_head, signature_checks
 from tally.core.crypto import KeyPair, sha256, verify
-from tally.core.execute import BlockContext, Entry, execute_block, write_set_bytes
+from tally.core.execute import Entry
 from tally.core.genesis import genesis_memory_state
+from tally.core.ops import SignedTx, tx_type
 from tally.core.state import MemoryState
-from tally.core.types import Genesis, GenesisMember, SignedTx, TxResult, Validator
-from tally.node.process import NodeProcess, free_ports
+from tally.core.tables import ACCOUNTS, BALANCES, Table
+from tally.core.types import Account, Genesis, GenesisMember, TxResult, Validator
+from tally.dev.process import NodeProcess, free_ports
+from tally.store import BlockRecord, Store, StoredTx
+
+R = TypeVar("R")
 
 CHAIN = "tally-test"
 T0_MS = 1_800_000_000_000
@@ -33,18 +42,27 @@ def make_genesis(members: tuple[str, ...] = ("bank-a", "bank-b")) -> Genesis:
 
 @dataclass
 class Chain:
-    """A pure chain: blocks are executed straight through the core, signatures checked."""
+    """A pure chain: blocks are made by the core's one block transition, signatures checked."""
 
     genesis: Genesis = field(default_factory=make_genesis)
     state: MemoryState = field(init=False)
-    digest: str = field(init=False)
-    height: int = 0
+    head: Head = field(init=False)
     now_ms: int = T0_MS + 1000
     signers: dict[str, Signer] = field(default_factory=dict)
+    parties: list[tuple[str, ...]] = field(default_factory=list)  # of the last block's transactions
+    store: Store | None = None  # when given, every block is also written to it, certified by validator-1
 
     def __post_init__(self) -> None:
         self.state = genesis_memory_state(self.genesis)
-        self.digest = genesis_digest(self.genesis)
+        self.head = genesis_head(self.genesis)
+
+    @property
+    def height(self) -> int:
+        return self.head.height
+
+    @property
+    def digest(self) -> str:
+        return self.head.state_digest
 
     def signer(self, name: str) -> Signer:
         if name not in self.signers:
@@ -53,39 +71,54 @@ class Chain:
 
     def block(self, txs: list[SignedTx]) -> list[TxResult]:
         """Execute one block; a rejected transaction gives its seq back to the signer."""
-        entries = []
-        for signed in txs:
-            message = tx_signing_bytes(signed)
-            account = self.state.get(f"acct/{signed.tx.signer}")
-            assert account is not None and verify(
-                bytes.fromhex(account.public_key),  # type: ignore[union-attr]
-                message,
-                bytes.fromhex(signed.sig),
-            ), "test chains only execute correctly signed transactions"
-            entries.append(Entry(txid_of(message), signed.tx))
-        self.height += 1
-        ctx = BlockContext(CHAIN, self.height, self.now_ms)
-        outcome = execute_block(self.state, ctx, entries)
-        self.digest = next_state_digest(self.digest, self.height, write_set_bytes(outcome.writes))
-        self.state.apply(outcome.writes)
+        checks = signature_checks(self.state, txs)
+        assert all(verify(*c) for c in checks), "test chains only execute correctly signed transactions"
+        entries = [Entry(txid_of(tx_signing_bytes(s)), s.tx) for s in txs]
+        block = apply_block(
+            self.genesis, self.head, self.state, Batch("validator-1", self.now_ms, self.height + 1, entries)
+        )
+        self.state.apply(block.writes)
+        self.head = block.head
+        self.parties = block.parties
+        if self.store is not None:
+            self.store.write_block(block_record(block, txs))
         assert money_rule_faults(sorted(self.state.values.items())) == []
-        for signed, result in zip(txs, outcome.results, strict=True):
+        for signed, result in zip(txs, block.results, strict=True):
             if result.code != "ok" and signed.tx.signer in self.signers:
-                self.signers[signed.tx.signer].next_seq = self.state.get(f"acct/{signed.tx.signer}").seq  # type: ignore[union-attr]
-        return outcome.results
+                account = self.account(signed.tx.signer)
+                assert account is not None
+                self.signers[signed.tx.signer].next_seq = account.seq
+        return block.results
 
     def one(self, signed: SignedTx) -> TxResult:
         return self.block([signed])[0]
 
+    def account(self, name: str) -> Account | None:
+        return ACCOUNTS.read(self.state.get, name)
+
+    def state_read(self, table: Table[R], *parts: str) -> R | None:
+        return table.read(self.state.get, *parts)
+
     def balance(self, account: str, asset: str) -> int:
-        value = self.state.get(f"bal/{account}/{asset}")
-        return int(value or 0)  # type: ignore[arg-type]
+        return BALANCES.read(self.state.get, account, asset) or 0
 
 
-def setup_chain() -> Chain:
+def block_record(block: BlockResult, txs: list[SignedTx]) -> BlockRecord:
+    """What the pipeline stores for a block, certified by the test genesis's one validator."""
+    stored = [
+        StoredTx(r.txid, msgspec.json.encode(s), r.code, r.message, tx_type(s.tx), parties)
+        for s, r, parties in zip(txs, block.results, block.parties, strict=True)
+    ]
+    certificate = make_certificate(block.vote, [sign_vote(key("validator-1"), "validator-1", block.vote)])
+    return BlockRecord(
+        block.header, block.block_hash, block.state_digest, block.write_set, block.writes, stored, certificate
+    )
+
+
+def setup_chain(store: Store | None = None) -> Chain:
     """bank-a issues MILES (points, transferable) and GIFT (voucher, merchants cash out);
     alice and bob are holders, cafe and shop merchants; alice holds 1000 of each."""
-    c = Chain()
+    c = Chain(store=store)
     a = c.signer("bank-a")
     assert all(
         r.code == "ok"

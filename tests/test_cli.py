@@ -11,7 +11,7 @@ from pathlib import Path
 import msgspec
 
 from helpers import NodeProcess, free_port
-from tally.core.codec import encode_value
+from tally.core.tables import BALANCES, encode_value
 from tally.node.config import KeyFile
 
 
@@ -68,7 +68,7 @@ def test_demo_node_tx_audit_and_tampering(tmp_path: Path) -> None:
     assert clean.returncode == 0 and "0 faults" in clean.stdout, clean.stdout
 
     with sqlite3.connect(data_dir / "ledger.db") as db:  # someone edits a balance by hand
-        db.execute("UPDATE state SET value = ? WHERE key = 'bal/alice/SKYMILES'", (encode_value(10**9),))
+        db.execute("UPDATE state SET value = ? WHERE key = ?", (encode_value(10**9), BALANCES.key("alice", "SKYMILES")))
     tampered = tally("audit", "--data-dir", str(data_dir))
     assert tampered.returncode == 1
     assert "stored state differs" in tampered.stdout and "SKYMILES" in tampered.stdout

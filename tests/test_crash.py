@@ -16,7 +16,7 @@ from helpers import NodeProcess, free_port, key
 from tally.client import Signer, TallyClient
 from tally.core.audit import money_rule_faults
 from tally.node.config import DataDir, init_dev_node, read_keyfile
-from tally.store.sqlite import SqliteStore
+from tally.store import open_store
 
 HOLDERS = 300
 MERCHANTS = 5
@@ -105,7 +105,7 @@ def test_kill_9_during_load_loses_nothing_final(tmp_path: Path) -> None:
                 loader.stop.wait(0.01)  # wait for load to flow again after the restart
             loader.stop.wait(rng.uniform(0.05, 0.6))  # a random moment during the load
             node.kill9()
-            heights.append(SqliteStore(data_dir / "ledger.db").head())
+            heights.append(open_store(data_dir / "ledger.db").head())
             node.start()
     finally:
         loader.stop.set()
@@ -114,7 +114,7 @@ def test_kill_9_during_load_loses_nothing_final(tmp_path: Path) -> None:
 
     assert len(heights) == KILLS
     assert len(loader.final) > 1000, "the load must have made progress between kills"
-    store = SqliteStore(data_dir / "ledger.db")
+    store = open_store(data_dir / "ledger.db")
     missing = [t for t in loader.final if store.tx(t) is None]
     assert missing == []
     assert money_rule_faults(list(store.state_items())) == []

@@ -16,7 +16,7 @@ from tally.core.block import txid_of
 from tally.core.crypto import KeyPair, verify
 from tally.core.encoding import MAX_SAFE_INTEGER, canonical, canonical_reference
 from tally.core.merkle import merkle_proof, merkle_root, verify_proof
-from tally.core.types import SignedTx
+from tally.core.ops import SignedTx
 
 VECTORS = Path(__file__).parent.parent / "docs" / "test-vectors" / "transactions.json"
 

@@ -9,16 +9,20 @@ from helpers import CHAIN, T0_MS, Chain, key, setup_chain
 from tally.core.encoding import MAX_SAFE_INTEGER
 from tally.core.errors import Code
 from tally.core.execute import BlockContext, Entry, execute_block
-from tally.core.types import Asset, Pay, Payment, Payout, SignedTx
+from tally.core.ops import SignedTx
+from tally.core.ops.payments import Pay
+from tally.core.protocol import rules_for
+from tally.core.tables import ASSETS, PAYMENTS, PAYOUTS
+from tally.core.types import Asset, Payment, Payout
 
 
 def test_register_account_creates_holder_with_registering_member() -> None:
     c = Chain()
     result = c.one(c.signer("bank-a").register_account("zoe", key("zoe").public_key_hex, "holder"))
     assert result.code == "ok"
-    account = c.state.get("acct/zoe")
+    account = c.account("zoe")
     assert account is not None and account.member == "bank-a" and account.seq == 0  # type: ignore[union-attr]
-    assert c.state.get("acct/bank-a").seq == 1  # type: ignore[union-attr]
+    assert c.account("bank-a").seq == 1  # type: ignore[union-attr]
 
 
 def test_register_existing_account_is_rejected() -> None:
@@ -36,7 +40,7 @@ def test_only_members_register_or_create_assets() -> None:
 
 def test_create_asset_and_duplicate() -> None:
     c = setup_chain()
-    asset = c.state.get("asset/GIFT")
+    asset = c.state_read(ASSETS, "GIFT")
     assert isinstance(asset, Asset) and asset.issuer == "bank-a" and asset.decimals == 2 and not asset.transferable
     assert c.one(c.signer("bank-b").create_asset("GIFT", "Again", "voucher", 2, True, "none")).code == Code.ASSET_EXISTS
 
@@ -45,7 +49,7 @@ def test_issue_credits_and_counts_supply() -> None:
     c = setup_chain()
     assert c.one(c.signer("bank-a").issue("MILES", "bob", 250)).code == "ok"
     assert c.balance("bob", "MILES") == 250
-    assert c.state.get("asset/MILES").issued_minor == 1250  # type: ignore[union-attr]
+    assert c.state_read(ASSETS, "MILES").issued_minor == 1250  # type: ignore[union-attr]
 
 
 def test_issue_rules() -> None:
@@ -78,7 +82,7 @@ def test_pay_records_payment_and_is_idempotent_on_payment_id() -> None:
     c = setup_chain()
     alice = c.signer("alice")
     assert c.one(alice.pay("GIFT", "cafe", 400, "order-1")).code == "ok"
-    payment = c.state.get("pay/cafe/order-1")
+    payment = c.state_read(PAYMENTS, "cafe", "order-1")
     assert isinstance(payment, Payment) and payment.payer == "alice" and payment.amount_minor == 400
     again = c.one(alice.pay("GIFT", "cafe", 400, "order-1"))
     assert again.code == Code.DUPLICATE_PAYMENT
@@ -95,7 +99,7 @@ def test_pay_rules() -> None:
     assert c.one(alice.pay("GIFT", "cafe", 5000, "p")).code == Code.INSUFFICIENT_FUNDS
     assert c.one(c.signer("cafe").pay("GIFT", "cafe", 1, "p")).code == Code.SELF_TRANSFER
     assert c.one(alice.pay("NOPE", "cafe", 1, "p")).code == Code.UNKNOWN_ASSET
-    assert c.state.get("pay/cafe/p") is None
+    assert c.state_read(PAYMENTS, "cafe", "p") is None
 
 
 def test_refund_bounded_by_payment() -> None:
@@ -105,7 +109,7 @@ def test_refund_bounded_by_payment() -> None:
     assert c.one(cafe.refund("o1", 150)).code == "ok"
     assert c.one(cafe.refund("o1", 250)).code == "ok"
     assert c.one(cafe.refund("o1", 1)).code == Code.REFUND_EXCEEDS_PAYMENT
-    assert c.state.get("pay/cafe/o1").refunded_minor == 400  # type: ignore[union-attr]
+    assert c.state_read(PAYMENTS, "cafe", "o1").refunded_minor == 400  # type: ignore[union-attr]
     assert (c.balance("alice", "GIFT"), c.balance("cafe", "GIFT")) == (1000, 0)
 
 
@@ -125,9 +129,9 @@ def test_cash_out_burns_and_records_payout() -> None:
     signed = c.signer("cafe").cash_out("GIFT", 300, "HARBOR/ACC-9")
     result = c.one(signed)
     assert result.code == "ok"
-    asset = c.state.get("asset/GIFT")
+    asset = c.state_read(ASSETS, "GIFT")
     assert asset.burned_minor == 300 and asset.issued_minor == 1000  # type: ignore[union-attr]
-    payout = c.state.get(f"payout/{result.txid}")
+    payout = c.state_read(PAYOUTS, result.txid)
     assert isinstance(payout, Payout) and payout.payout_ref == "HARBOR/ACC-9" and payout.amount_minor == 300
 
 
@@ -162,7 +166,7 @@ def test_envelope_rules() -> None:
     assert c.one(alice.sign(wrong_chain)).code == Code.WRONG_CHAIN
     expired = msgspec.structs.replace(stale, seq=1, expires_ms=c.now_ms - 1)
     assert c.one(alice.sign(expired)).code == Code.EXPIRED
-    assert c.state.get("acct/alice").seq == 1  # type: ignore[union-attr]
+    assert c.account("alice").seq == 1  # type: ignore[union-attr]
 
 
 def test_unknown_signer_is_rejected() -> None:
@@ -178,7 +182,7 @@ def test_unknown_signer_is_rejected() -> None:
         payment_id="g",
     )
     # Chain.block checks signatures against known accounts, so go to the core directly.
-    outcome = execute_block(c.state, BlockContext(CHAIN, 99, c.now_ms), [Entry("00" * 32, ghost)])
+    outcome = execute_block(c.state, BlockContext(CHAIN, 99, c.now_ms), [Entry("00" * 32, ghost)], rules_for(1))
     assert outcome.results[0].code == Code.UNKNOWN_SIGNER and outcome.writes == {}
 
 

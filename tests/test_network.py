@@ -25,12 +25,13 @@ import pytest
 from helpers import free_port, key
 from tally.client import Signer, TallyClient, TallyError, verify_receipt
 from tally.core.audit import money_rule_faults
-from tally.core.codec import encode_value
-from tally.core.types import Certificate, SignedTx, ValidatorSignature
-from tally.network import Network, init_network
+from tally.core.ops import SignedTx
+from tally.core.tables import BALANCES, encode_value
+from tally.core.types import Certificate, ValidatorSignature
+from tally.dev.network import Network, init_network
+from tally.dev.process import free_ports
 from tally.node.config import Limits, read_keyfile
-from tally.node.process import free_ports
-from tally.store.sqlite import SqliteStore
+from tally.store import Store, open_store
 
 HOLDERS = 200
 SHOPS = 5
@@ -107,8 +108,8 @@ class World:
         status = self.status(ids[0])
         return status["height"], status["state_digest"]
 
-    def store(self, node_id: str) -> SqliteStore:
-        return SqliteStore(self.net.nodes[node_id].data_dir / "ledger.db")
+    def store(self, node_id: str) -> Store:
+        return open_store(self.net.nodes[node_id].data_dir / "ledger.db")
 
 
 @pytest.fixture(scope="module")
@@ -229,7 +230,7 @@ def test_a_tampered_balance_is_caught_and_repaired(world: World) -> None:
     victim = world.net.nodes["node-2"]
     victim.stop()
     with sqlite3.connect(victim.data_dir / "ledger.db") as db:
-        db.execute("UPDATE state SET value = ? WHERE key = 'bal/h7/NET'", (encode_value(10**9),))
+        db.execute("UPDATE state SET value = ? WHERE key = ?", (encode_value(10**9), BALANCES.key("h7", "NET")))
     victim.start()
     txid = world.client("node-1").submit(world.holders[7].pay("NET", "s1", 11, "touch-h7"))
     world.wait_final("node-1", [txid])

@@ -27,11 +27,11 @@ def test_entries_from_the_proposer_decode_and_forged_ones_are_empty() -> None:
     signed = [chain.signer("alice").pay("MILES", "cafe", 5, f"o{i}") for i in range(3)]
     envelopes = [msgspec.json.encode(s) for s in signed]
     value = encode_entry(key("node-1"), "node-1", 1234, envelopes)
-    proposer, timestamp_ms, txs = decode_entry(value, genesis)
+    proposer, timestamp_ms, txs = decode_entry(value, genesis.validators)
     assert (proposer, timestamp_ms) == ("node-1", 1234)
     assert [a.signed for a in txs] == signed
     forged = encode_entry(key("intruder"), "node-1", 1234, envelopes)  # not node-1's key
-    assert decode_entry(forged, genesis)[2] == []
-    assert decode_entry(b"not msgpack at all", genesis) == ("", 0, [])
+    assert decode_entry(forged, genesis.validators)[2] == []
+    assert decode_entry(b"not msgpack at all", genesis.validators) == ("", 0, [])
     garbage = encode_entry(key("node-1"), "node-1", 1, [b"{not a transaction", envelopes[0]])
-    assert [a.signed for a in decode_entry(garbage, genesis)[2]] == signed[:1]
+    assert [a.signed for a in decode_entry(garbage, genesis.validators)[2]] == signed[:1]

@@ -11,10 +11,12 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from helpers import Chain, key, setup_chain
-from tally.core.block import genesis_digest, next_state_digest, tx_signing_bytes, txid_of
-from tally.core.execute import BlockContext, Entry, execute_block, write_set_bytes
+from tally.core.block import genesis_digest, tx_signing_bytes, txid_of
+from tally.core.chain import Batch, apply_block
+from tally.core.execute import Entry
 from tally.core.genesis import genesis_memory_state
-from tally.core.types import SignedTx
+from tally.core.ops import SignedTx
+from tally.core.tables import ACCOUNTS
 
 HOLDERS = ["alice", "bob"]
 MERCHANTS = ["cafe", "shop"]
@@ -96,19 +98,18 @@ def test_money_rules_hold_over_random_streams(blocks: list[list[tuple]]) -> None
     # Two fresh executions of the same blocks reach the same digests.
     for _ in range(2):
         fresh = setup_chain()
-        state, digest = fresh.state, fresh.digest
+        state, head = fresh.state, fresh.head
         for height_offset, (timestamp_ms, txs) in enumerate(recorded):
-            height = fresh.height + height_offset + 1
             entries = [Entry(txid_of(tx_signing_bytes(s)), s.tx) for s in txs]
-            outcome = execute_block(state, BlockContext(c.genesis.chain, height, timestamp_ms), entries)
-            digest = next_state_digest(digest, height, write_set_bytes(outcome.writes))
-            state.apply(outcome.writes)
-            assert digest == digests[height_offset + 1]
+            block = apply_block(c.genesis, head, state, Batch("validator-1", timestamp_ms, head.height + 1, entries))
+            state.apply(block.writes)
+            head = block.head
+            assert head.state_digest == digests[height_offset + 1]
         assert state.values == c.state.values
 
 
 def test_setup_chain_is_deterministic() -> None:
     assert setup_chain().digest == setup_chain().digest
     assert genesis_digest(Chain().genesis) == genesis_digest(Chain().genesis)
-    assert genesis_memory_state(Chain().genesis).values.keys() == {"acct/bank-a", "acct/bank-b"}
+    assert genesis_memory_state(Chain().genesis).values.keys() == {ACCOUNTS.key("bank-a"), ACCOUNTS.key("bank-b")}
     assert key("alice").public_key != key("bob").public_key

@@ -19,11 +19,10 @@ from starlette.staticfiles import StaticFiles
 
 from ..core.block import block_hash
 from ..core.encoding import to_plain
-from ..core.types import Account, Asset, SignedTx
+from ..core.ops import SignedTx
 from ..node.admission import BatchRejected
-from ..node.mempool import MempoolFull
 from ..node.node import Node
-from ..ordering.peers import FullBlock
+from ..ordering.mempool import MempoolFull
 from .errors import ApiError, error_response
 from .openapi import openapi_document
 from .schemas import (
@@ -164,18 +163,16 @@ def create_app(node: Node) -> Starlette:
 
     async def account(request: Request) -> Response:
         account_id = path_param(request, "account", _ACCOUNT_RE)
-        value = node.cache.read(f"acct/{account_id}")
-        if not isinstance(value, Account):
+        value = node.ledger.account(account_id)
+        if value is None:
             raise ApiError(404, "unknown_account", f"no account {account_id!r}")
         return json(value)
 
     async def balances(request: Request) -> Response:
         account_id = path_param(request, "account", _ACCOUNT_RE)
-        if not isinstance(node.cache.read(f"acct/{account_id}"), Account):
+        if node.ledger.account(account_id) is None:
             raise ApiError(404, "unknown_account", f"no account {account_id!r}")
-        prefix = f"bal/{account_id}/"
-        found = {k[len(prefix) :]: v for k, v in node.store.state_items(prefix) if isinstance(v, int)}
-        return json(BalancesBody(account=account_id, balances=found))
+        return json(BalancesBody(account=account_id, balances=node.ledger.balances(account_id)))
 
     async def history(request: Request) -> Response:
         account_id = path_param(request, "account", _ACCOUNT_RE)
@@ -187,7 +184,7 @@ def create_app(node: Node) -> Starlette:
             if not match:
                 raise ApiError(400, "invalid_query", "cursor is HEIGHT:INDEX as returned in next_cursor")
             before = (int(match[1]), int(match[2]))
-        items = node.store.history(account_id, before, limit)
+        items = node.ledger.history(account_id, before, limit)
         entries = [
             HistoryEntry(i.height, i.index, i.txid, i.type, i.code, _plain_decoder.decode(i.envelope)["tx"])
             for i in items
@@ -196,31 +193,30 @@ def create_app(node: Node) -> Starlette:
         return json(HistoryPage(account=account_id, items=entries, next_cursor=next_cursor))
 
     async def assets(request: Request) -> Response:
-        return json([v for _, v in node.store.state_items("asset/") if isinstance(v, Asset)])
+        return json(node.ledger.assets())
 
     async def asset(request: Request) -> Response:
         asset_id = path_param(request, "asset", _ASSET_RE)
-        value = node.cache.read(f"asset/{asset_id}")
-        if not isinstance(value, Asset):
+        value = node.ledger.asset(asset_id)
+        if value is None:
             raise ApiError(404, "unknown_asset", f"no asset {asset_id!r}")
         return json(value)
 
     def block_body(height: int) -> BlockBody:
-        found = node.store.block_header(height)
+        found = node.ledger.block(height)
         if found is None:
             raise ApiError(404, "unknown_block", f"no block at height {height}")
-        header, digest = found
         return BlockBody(
             height=height,
-            hash=block_hash(header),
-            state_digest=digest,
-            header=to_plain(header),
-            txids=[t.txid for t in node.store.block_txs(height)],
+            hash=block_hash(found.header),
+            state_digest=found.state_digest,
+            header=to_plain(found.header),
+            txids=found.txids,
             final=height <= node.final_height,
         )
 
     async def blocks(request: Request) -> Response:
-        head = node.pipeline.stored_head.height
+        head = node.stored_head.height
         limit = int_query(request, "limit", 20, 1, 100)
         before = int_query(request, "before", head + 1, 1, 2**53)
         top = min(before - 1, head)
@@ -238,23 +234,20 @@ def create_app(node: Node) -> Starlette:
     async def full_block(request: Request) -> Response:
         """A final block with its transactions and certificate, for peers catching up."""
         height = int_query_path(request)
-        found = node.store.block_header(height)
-        cert = node.store.certificate(height)
-        if found is None or cert is None:
+        block = node.ledger.full_block(height)
+        if block is None:
             raise ApiError(404, "not_final", f"no final block at height {height}")
-        rows = node.store.block_txs(height)
-        block = FullBlock(found[0], found[1], [msgspec.Raw(r.envelope) for r in rows], cert)
         return json(block)
 
     async def certificate(request: Request) -> Response:
         height = int_query_path(request)
-        cert = node.store.certificate(height)
+        cert = node.ledger.certificate(height)
         if cert is None:
             raise ApiError(404, "unknown_block", f"no block at height {height}")
         return json(cert)
 
     async def node_status(request: Request) -> Response:
-        head = node.pipeline.stored_head
+        head = node.stored_head
         return json(
             NodeStatusBody(
                 chain=node.genesis.chain,
@@ -262,7 +255,7 @@ def create_app(node: Node) -> Starlette:
                 height=head.height,
                 final_height=node.final_height,
                 state_digest=head.state_digest,
-                mempool_txs=len(node.mempool),
+                mempool_txs=node.mempool_size,
                 mempool_max_txs=limits.mempool_max_txs,
                 healthy=node.healthy,
                 orderer=node.settings.orderer,
@@ -279,7 +272,7 @@ def create_app(node: Node) -> Starlette:
             return JSONResponse({"status": "diverged"}, status_code=503)
         if not node.healthy:
             return JSONResponse({"status": "failed"}, status_code=503)
-        return JSONResponse({"status": "ok", "height": node.pipeline.stored_head.height})
+        return JSONResponse({"status": "ok", "height": node.stored_head.height})
 
     async def metrics(request: Request) -> Response:
         return Response(generate_latest(node.metrics.registry), media_type=CONTENT_TYPE_LATEST)

@@ -6,10 +6,10 @@ from typing import Any
 
 import msgspec
 
-from ..core.block import Receipt
-from ..core.types import Account, Asset, Certificate, Genesis, SignedTx
-from ..node.config import Limits
-from ..ordering.peers import FullBlock
+from ..core.block import FullBlock, Receipt
+from ..core.limits import Limits
+from ..core.ops import SignedTx
+from ..core.types import Account, Asset, Certificate, Genesis
 from .schemas import (
     BalancesBody,
     BlockBody,

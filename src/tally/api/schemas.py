@@ -7,7 +7,7 @@ from typing import Annotated, Any
 import msgspec
 from msgspec import Meta
 
-from ..core.types import SignedTx
+from ..core.ops import SignedTx
 
 MAX_BATCH_TXS_SCHEMA = 2000
 

@@ -56,8 +56,8 @@ def node() -> None:
 @click.option("--port", default=DEFAULT_PORT, show_default=True)
 def node_init(data_dir: Path, members: tuple[str, ...], chain: str, port: int) -> None:
     """Create a single-node data directory: genesis, member keys, validator key."""
+    from ..dev.demo import MEMBERS
     from ..node.config import init_dev_node
-    from ..node.demo import MEMBERS
 
     parsed = [tuple(m.split("=", 1)) for m in members] if members else MEMBERS
     if any(len(p) != 2 for p in parsed):
@@ -75,8 +75,8 @@ def node_init(data_dir: Path, members: tuple[str, ...], chain: str, port: int) -
 @click.option("--port", default=None, type=int, help="Listen port (default from node.json).")
 def node_start(data_dir: Path, host: str | None, port: int | None) -> None:
     """Serve the node's API until interrupted."""
+    from ..api.server import run
     from ..node.config import DataDirBusy
-    from ..node.server import run
 
     data = DataDir(data_dir)
     if not data.exists():
@@ -127,7 +127,7 @@ def network() -> None:
 @click.option("--etcd-base-port", default=23790, show_default=True)
 def network_init(root: Path, members: int, chain: str, base_port: int, etcd_base_port: int) -> None:
     """Write the genesis, every member's key and every node's data directory."""
-    from ..network import init_network
+    from ..dev.network import init_network
 
     if not 1 <= members <= 64:
         raise click.BadParameter("from 1 to 64", param_hint="--members")
@@ -148,7 +148,7 @@ def network_init(root: Path, members: int, chain: str, base_port: int, etcd_base
 @click.option("--dir", "root", default=".tally/network", show_default=True, type=click.Path(path_type=Path))
 def network_up(root: Path) -> None:
     """Start the etcd members and the nodes (in the background) and say where they listen."""
-    from ..network import Network
+    from ..dev.network import Network
 
     net = Network.open(root)
     net.up()
@@ -163,10 +163,21 @@ def network_up(root: Path) -> None:
 @click.option("--dir", "root", default=".tally/network", show_default=True, type=click.Path(path_type=Path))
 def network_down(root: Path) -> None:
     """Stop what 'network up' started."""
-    from ..network import down
+    from ..dev.network import down
 
     stopped = down(root)
     click.echo(f"stopped {', '.join(stopped) if stopped else 'nothing'}")
+
+
+def _stored_height(data: DataDir) -> int:
+    from ..store import open_store
+
+    store = open_store(data.ledger_path)
+    try:
+        head = store.head()
+    finally:
+        store.close()
+    return head.height if head else 0
 
 
 # --- demo --------------------------------------------------------------------
@@ -176,14 +187,13 @@ def network_down(root: Path) -> None:
 @click.option("--data-dir", default=DEFAULT_DATA, show_default=True, type=click.Path(path_type=Path))
 def demo(data_dir: Path) -> None:
     """Initialise a node (if needed) and load the demo data into it, once."""
+    from ..dev.demo import MEMBERS, run_demo
     from ..node.config import init_dev_node
-    from ..node.demo import MEMBERS, run_demo
-    from ..store.sqlite import SqliteStore
 
     data = DataDir(data_dir)
     if not data.exists():
         init_dev_node(data_dir, MEMBERS)
-    if data.ledger_path.exists() and SqliteStore(data.ledger_path).head() is not None:
+    if data.ledger_path.exists() and _stored_height(data) > 0:
         click.echo(f"{data_dir} already holds a ledger; demo data not loaded again")
         return
     from ..node.config import DataDirBusy
@@ -197,7 +207,7 @@ def demo(data_dir: Path) -> None:
 
 
 def len_demo() -> int:
-    from ..node.demo import HOLDERS, MERCHANTS, PAYMENTS
+    from ..dev.demo import HOLDERS, MERCHANTS, PAYMENTS
 
     holders = sum(len(v) for v in HOLDERS.values())
     merchants = sum(len(v) for v in MERCHANTS.values())
@@ -262,13 +272,11 @@ def history(account: str, url: str, limit: int) -> None:
 def audit(data_dir: Path) -> None:
     """Re-verify every block, digest, certificate and the money rules. Exits 1 on any fault."""
     from ..node.audit import audit_ledger
-    from ..store.sqlite import SqliteStore
 
     data = DataDir(data_dir)
     if not data.ledger_path.exists():
         raise click.ClickException(f"no ledger at {data.ledger_path}")
-    head = SqliteStore(data.ledger_path).head()
-    with click.progressbar(length=head.height if head else 0, label="auditing blocks", file=sys.stderr) as bar:
+    with click.progressbar(length=_stored_height(data), label="auditing blocks", file=sys.stderr) as bar:
         report = audit_ledger(str(data.ledger_path), bar.update)
     for fault in report.faults:
         click.echo(f"FAULT {fault}")
@@ -288,7 +296,7 @@ def bench(
     accounts: int, payments: int, hot_payments: int, batch: int, latency_payments: int, latency_batch: int, port: int
 ) -> None:
     """End-to-end benchmark of one node through the batch API (prints figures)."""
-    from ..benchmark import run_bench
+    from ..dev.benchmark import run_bench
 
     run_bench(accounts, payments, hot_payments, batch, port, latency_payments, latency_batch)
 
@@ -301,7 +309,7 @@ def bench(
 @click.option("--latency-payments", default=40_000, show_default=True, help="Payments in the half-load run.")
 def bench_network(nodes: int, accounts: int, payments: int, batch: int, latency_payments: int) -> None:
     """End-to-end benchmark of a network: nodes and 3 etcd members on this machine."""
-    from ..benchmark import run_network_bench
+    from ..dev.benchmark import run_network_bench
 
     run_network_bench(nodes, accounts, payments, batch, latency_payments)
 

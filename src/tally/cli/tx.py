@@ -1,4 +1,9 @@
-"""`tally tx TYPE`: sign one transaction with a key file and submit it."""
+"""`tally tx TYPE`: sign one transaction with a key file and submit it.
+
+One command per declared transaction type (`core/ops`), made from its
+fields: `--field-name VALUE` for each, `--amount` for `amount_minor` (always
+in minor units), `--x/--not-x` for a flag, a choice for a fixed set of values.
+"""
 
 from __future__ import annotations
 
@@ -8,22 +13,15 @@ from pathlib import Path
 from typing import Any
 
 import click
+import msgspec
 
 from ..client import Signer, TallyClient, TallyError
-from ..core.types import SignedTx
+from ..core.operation import Operation
+from ..core.ops import OPERATIONS, SignedTx
 from ..node.config import read_keyfile
 
 DEFAULT_URL = "http://127.0.0.1:8750"
-
-
-def _common(f: Callable[..., Any]) -> Callable[..., Any]:
-    f = click.option("--url", default=DEFAULT_URL, show_default=True, help="The node's API.")(f)
-    f = click.option(
-        "--key", "key_path", required=True, type=click.Path(exists=True, path_type=Path), help="Signer's key file."
-    )(f)
-    f = click.option("--seq", type=int, default=None, help="Sequence number (default: ask the node).")(f)
-    f = click.option("--wait/--no-wait", default=True, show_default=True, help="Wait until final.")(f)
-    return f
+RENAMED = {"amount_minor": "amount"}  # field -> option name, where the field's name would read oddly
 
 
 def _send(key_path: Path, url: str, seq: int | None, wait: bool, build: Callable[[Signer], SignedTx]) -> None:
@@ -48,94 +46,58 @@ def _send(key_path: Path, url: str, seq: int | None, wait: bool, build: Callable
         raise SystemExit(1)
 
 
+def _field_option(op: Operation[Any], field: msgspec.inspect.Field) -> click.Option:
+    name = RENAMED.get(field.name, field.name).replace("_", "-")
+    info = field.type
+    default = op.cli_defaults.get(field.name)
+    required = field.name not in op.cli_defaults
+    help_text = "Minor units (integer)." if field.name == "amount_minor" else None
+    if isinstance(info, msgspec.inspect.BoolType):
+        return click.Option(
+            [f"--{name}/--not-{name}", field.name], default=bool(default), show_default=True, help=help_text
+        )
+    kind: Any = str
+    if isinstance(info, msgspec.inspect.IntType):
+        kind = int
+    elif isinstance(info, msgspec.inspect.LiteralType):
+        kind = click.Choice([str(v) for v in info.values])
+    return click.Option(
+        [f"--{name}", field.name],
+        type=kind,
+        required=required,
+        default=default,
+        show_default=not required,
+        help=help_text,
+    )
+
+
+def _command(op: Operation[Any]) -> click.Command:
+    info = msgspec.inspect.type_info(op.tx)
+    assert isinstance(info, msgspec.inspect.StructType)
+    own = [f for f in info.fields if f.name in op.fields]
+
+    def callback(key_path: Path, url: str, seq: int | None, wait: bool, **fields: Any) -> None:
+        _send(key_path, url, seq, wait, lambda s: s.build(op.type, **fields))
+
+    params: list[click.Parameter] = [_field_option(op, f) for f in own]
+    params += [
+        click.Option(
+            ["--key", "key_path"],
+            required=True,
+            type=click.Path(exists=True, path_type=Path),
+            help="Signer's key file.",
+        ),
+        click.Option(["--url"], default=DEFAULT_URL, show_default=True, help="The node's API."),
+        click.Option(["--seq"], type=int, default=None, help="Sequence number (default: ask the node)."),
+        click.Option(["--wait/--no-wait"], default=True, show_default=True, help="Wait until final."),
+    ]
+    return click.Command(op.type.replace("_", "-"), callback=callback, params=params, help=op.summary)
+
+
 @click.group()
 def tx() -> None:
-    """Sign and submit transactions."""
+    """Sign and submit transactions (one command per transaction type)."""
 
 
-@tx.command("register")
-@_common
-@click.option("--account", required=True)
-@click.option("--public-key", required=True, help="The account's Ed25519 public key (hex).")
-@click.option("--role", type=click.Choice(["holder", "merchant"]), required=True)
-def register(key_path: Path, url: str, seq: int | None, wait: bool, account: str, public_key: str, role: str) -> None:
-    """A member registers a holder or merchant account."""
-    _send(key_path, url, seq, wait, lambda s: s.register_account(account, public_key, role))
-
-
-@tx.command("create-asset")
-@_common
-@click.option("--asset", required=True)
-@click.option("--name", required=True)
-@click.option("--kind", type=click.Choice(["points", "voucher", "local_currency", "emoney", "coupon"]), required=True)
-@click.option("--decimals", type=int, default=0, show_default=True)
-@click.option("--transferable/--not-transferable", default=True, show_default=True)
-@click.option("--cash-out", type=click.Choice(["none", "merchants", "all"]), default="none", show_default=True)
-def create_asset(
-    key_path: Path,
-    url: str,
-    seq: int | None,
-    wait: bool,
-    asset: str,
-    name: str,
-    kind: str,
-    decimals: int,
-    transferable: bool,
-    cash_out: str,
-) -> None:
-    """A member creates an asset it issues."""
-    _send(key_path, url, seq, wait, lambda s: s.create_asset(asset, name, kind, decimals, transferable, cash_out))  # type: ignore[arg-type]
-
-
-@tx.command("issue")
-@_common
-@click.option("--asset", required=True)
-@click.option("--to", required=True)
-@click.option("--amount", "amount_minor", type=int, required=True, help="Minor units.")
-def issue(key_path: Path, url: str, seq: int | None, wait: bool, asset: str, to: str, amount_minor: int) -> None:
-    """The issuer issues value to an account."""
-    _send(key_path, url, seq, wait, lambda s: s.issue(asset, to, amount_minor))
-
-
-@tx.command("transfer")
-@_common
-@click.option("--asset", required=True)
-@click.option("--to", required=True)
-@click.option("--amount", "amount_minor", type=int, required=True, help="Minor units.")
-def transfer(key_path: Path, url: str, seq: int | None, wait: bool, asset: str, to: str, amount_minor: int) -> None:
-    """Send value to another account."""
-    _send(key_path, url, seq, wait, lambda s: s.transfer(asset, to, amount_minor))
-
-
-@tx.command("pay")
-@_common
-@click.option("--asset", required=True)
-@click.option("--merchant", required=True)
-@click.option("--amount", "amount_minor", type=int, required=True, help="Minor units.")
-@click.option("--payment-id", required=True, help="The merchant's payment request id.")
-def pay(
-    key_path: Path, url: str, seq: int | None, wait: bool, asset: str, merchant: str, amount_minor: int, payment_id: str
-) -> None:
-    """Pay a merchant (idempotent on the payment id)."""
-    _send(key_path, url, seq, wait, lambda s: s.pay(asset, merchant, amount_minor, payment_id))
-
-
-@tx.command("refund")
-@_common
-@click.option("--payment-id", required=True)
-@click.option("--amount", "amount_minor", type=int, required=True, help="Minor units.")
-def refund(key_path: Path, url: str, seq: int | None, wait: bool, payment_id: str, amount_minor: int) -> None:
-    """A merchant refunds (part of) a payment."""
-    _send(key_path, url, seq, wait, lambda s: s.refund(payment_id, amount_minor))
-
-
-@tx.command("cash-out")
-@_common
-@click.option("--asset", required=True)
-@click.option("--amount", "amount_minor", type=int, required=True, help="Minor units.")
-@click.option("--payout-ref", required=True, help="The bank account to pay out to.")
-def cash_out(
-    key_path: Path, url: str, seq: int | None, wait: bool, asset: str, amount_minor: int, payout_ref: str
-) -> None:
-    """Burn value against a payout to a bank account."""
-    _send(key_path, url, seq, wait, lambda s: s.cash_out(asset, amount_minor, payout_ref))
+for _op in OPERATIONS:
+    tx.add_command(_command(_op))

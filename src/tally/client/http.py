@@ -9,7 +9,8 @@ import httpx
 import msgspec
 
 from ..core.block import Receipt
-from ..core.types import Account, Genesis, SignedTx
+from ..core.ops import SignedTx
+from ..core.types import Account, Genesis
 
 _receipt_decoder = msgspec.json.Decoder(Receipt)
 MAX_WAIT_SLICE_MS = 30_000  # the node's default limits.max_wait_ms

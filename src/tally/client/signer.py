@@ -1,25 +1,20 @@
-"""Build and sign every transaction type for one account."""
+"""Build and sign every transaction type for one account.
+
+The builders come from the registry of transaction types (`core/ops`):
+`signer.build("pay", asset=..., merchant=..., amount_minor=..., payment_id=...)`,
+or the same as a method, `signer.pay(asset, merchant, amount_minor, payment_id)`,
+its positional arguments in the order of the type's fields.
+"""
 
 from __future__ import annotations
 
 import time
 from collections.abc import Callable
+from typing import Any
 
 from ..core.crypto import KeyPair
 from ..core.encoding import canonical
-from ..core.types import (
-    AssetKind,
-    CashOut,
-    CashOutPolicy,
-    CreateAsset,
-    Issue,
-    Pay,
-    Refund,
-    RegisterAccount,
-    SignedTx,
-    Transfer,
-    Tx,
-)
+from ..core.ops import BY_TYPE, SignedTx, Tx
 
 DEFAULT_TTL_MS = 3_600_000
 
@@ -28,8 +23,12 @@ def sign_tx(tx: Tx, key: KeyPair) -> SignedTx:
     return SignedTx(tx=tx, sig=key.sign(canonical(tx)).hex())
 
 
+class UnknownTxType(AttributeError):
+    pass
+
+
 class Signer:
-    """An account's key and its next sequence number; each builder uses one seq."""
+    """An account's key and its next sequence number; each built transaction uses one seq."""
 
     def __init__(
         self,
@@ -47,7 +46,7 @@ class Signer:
         self.ttl_ms = ttl_ms
         self.clock_ms = clock_ms
 
-    def _envelope(self) -> dict[str, object]:
+    def _envelope(self) -> dict[str, Any]:
         seq = self.next_seq
         self.next_seq += 1
         return {"chain": self.chain, "signer": self.account, "seq": seq, "expires_ms": self.clock_ms() + self.ttl_ms}
@@ -55,43 +54,26 @@ class Signer:
     def sign(self, tx: Tx) -> SignedTx:
         return sign_tx(tx, self.key)
 
-    def register_account(self, account: str, public_key_hex: str, role: str) -> SignedTx:
-        return self.sign(RegisterAccount(**self._envelope(), account=account, public_key=public_key_hex, role=role))  # type: ignore[arg-type]
+    def build(self, tx_type: str, **fields: Any) -> SignedTx:
+        """Build, with the next seq, and sign a transaction of `tx_type` (its `type` tag)."""
+        op = BY_TYPE.get(tx_type)
+        if op is None:
+            raise UnknownTxType(f"no transaction type {tx_type!r}; known: {', '.join(sorted(BY_TYPE))}")
+        missing = [f for f in op.fields if f not in fields]
+        if missing:
+            raise TypeError(f"{tx_type} needs {', '.join(missing)}")
+        return self.sign(op.tx(**self._envelope(), **fields))
 
-    def create_asset(
-        self,
-        asset: str,
-        name: str,
-        kind: AssetKind,
-        decimals: int,
-        transferable: bool,
-        cash_out: CashOutPolicy,
-    ) -> SignedTx:
-        return self.sign(
-            CreateAsset(
-                **self._envelope(),  # type: ignore[arg-type]
-                asset=asset,
-                name=name,
-                kind=kind,
-                decimals=decimals,
-                transferable=transferable,
-                cash_out=cash_out,
-            )
-        )
+    def __getattr__(self, tx_type: str) -> Callable[..., SignedTx]:
+        op = BY_TYPE.get(tx_type)
+        if op is None:
+            raise UnknownTxType(f"{type(self).__name__} has no attribute or transaction type {tx_type!r}")
 
-    def issue(self, asset: str, to: str, amount_minor: int) -> SignedTx:
-        return self.sign(Issue(**self._envelope(), asset=asset, to=to, amount_minor=amount_minor))  # type: ignore[arg-type]
+        def builder(*args: Any, **fields: Any) -> SignedTx:
+            if len(args) > len(op.fields):
+                raise TypeError(f"{tx_type} takes at most {len(op.fields)} positional arguments: {op.fields}")
+            return self.build(tx_type, **dict(zip(op.fields, args, strict=False)), **fields)
 
-    def transfer(self, asset: str, to: str, amount_minor: int) -> SignedTx:
-        return self.sign(Transfer(**self._envelope(), asset=asset, to=to, amount_minor=amount_minor))  # type: ignore[arg-type]
-
-    def pay(self, asset: str, merchant: str, amount_minor: int, payment_id: str) -> SignedTx:
-        return self.sign(
-            Pay(**self._envelope(), asset=asset, merchant=merchant, amount_minor=amount_minor, payment_id=payment_id)  # type: ignore[arg-type]
-        )
-
-    def refund(self, payment_id: str, amount_minor: int) -> SignedTx:
-        return self.sign(Refund(**self._envelope(), payment_id=payment_id, amount_minor=amount_minor))  # type: ignore[arg-type]
-
-    def cash_out(self, asset: str, amount_minor: int, payout_ref: str) -> SignedTx:
-        return self.sign(CashOut(**self._envelope(), asset=asset, amount_minor=amount_minor, payout_ref=payout_ref))  # type: ignore[arg-type]
+        builder.__name__ = tx_type
+        builder.__doc__ = op.summary
+        return builder

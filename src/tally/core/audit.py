@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
+from .tables import ASSETS, BALANCES, table_of
 from .types import Asset, StateValue
 
 
@@ -13,13 +14,14 @@ def money_rule_faults(items: Iterable[tuple[str, StateValue]]) -> list[str]:
     totals: dict[str, int] = {}
     assets: dict[str, Asset] = {}
     for key, value in items:
-        if key.startswith("bal/"):
-            asset_id = key.rsplit("/", 1)[1]
+        table = table_of(key)
+        if table is BALANCES:
             assert isinstance(value, int)
+            asset_id = BALANCES.key_parts(key)[1]
             if value < 0:
                 faults.append(f"negative balance {key} = {value}")
             totals[asset_id] = totals.get(asset_id, 0) + value
-        elif key.startswith("asset/"):
+        elif table is ASSETS:
             assert isinstance(value, Asset)
             assets[value.id] = value
     for asset_id in sorted(set(totals) | set(assets)):

@@ -16,10 +16,6 @@ def sha256(data: bytes) -> bytes:
     return hashlib.sha256(data).digest()
 
 
-def sha256_hex(data: bytes) -> str:
-    return hashlib.sha256(data).hexdigest()
-
-
 class KeyPair:
     """An Ed25519 key pair made from a 32-byte seed."""
 

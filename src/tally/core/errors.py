@@ -7,7 +7,6 @@ Add new codes at the end; never rename one.
 from __future__ import annotations
 
 from enum import StrEnum
-from typing import NoReturn
 
 
 class Code(StrEnum):
@@ -46,10 +45,6 @@ class Rejected(Exception):
         super().__init__(f"{code.value}: {message}" if message else code.value)
         self.code = code
         self.message = message or code.value
-
-
-def reject(code: Code, message: str = "") -> NoReturn:
-    raise Rejected(code, message)
 
 
 def ensure(condition: bool, code: Code, message: str = "", *args: object) -> None:

@@ -1,42 +1,24 @@
-"""State keys and the layered view the state transition reads and writes.
+"""The layered view the state transition reads and writes.
 
-State is a flat map from string keys to records. Keys sort so that an
-account's balances sit together. Execution never writes to the base state: it
-writes into a block layer, and each transaction into its own layer on top,
-which is merged into the block layer only when every rule has passed.
+Execution never writes to the base state: it writes into a block layer, and
+each transaction into its own layer on top, which is merged into the block
+layer only when every rule has passed. Keys come from `tables`.
 """
 
 from __future__ import annotations
 
-from typing import Protocol
+from typing import Protocol, TypeVar
 
-from .types import Account, Asset, Payment, Payout, StateValue
+from .tables import Table
+from .types import StateValue
+
+R = TypeVar("R")
 
 
 class StateReader(Protocol):
     """Read access to committed state (the node backs it with its store)."""
 
     def get(self, key: str) -> StateValue | None: ...
-
-
-def account_key(account_id: str) -> str:
-    return f"acct/{account_id}"
-
-
-def asset_key(asset_id: str) -> str:
-    return f"asset/{asset_id}"
-
-
-def balance_key(account_id: str, asset_id: str) -> str:
-    return f"bal/{account_id}/{asset_id}"
-
-
-def payment_key(merchant_id: str, payment_id: str) -> str:
-    return f"pay/{merchant_id}/{payment_id}"
-
-
-def payout_key(txid: str) -> str:
-    return f"payout/{txid}"
 
 
 class MemoryState:
@@ -77,40 +59,17 @@ class TxView:
                 return self.base.get(key)
         return value  # type: ignore[return-value]
 
+    def read(self, table: Table[R], *parts: str) -> R | None:
+        """A typed record, or None when absent."""
+        return table.read(self.get, *parts)
+
     def put(self, key: str, value: StateValue | None) -> None:
+        """Write (None deletes) a record within this transaction."""
         self.writes[key] = value
 
     def commit(self) -> None:
         self.block_writes.update(self.writes)
         self.writes = {}
 
-    # Typed reads: each returns None when the record is absent.
-
-    def account(self, account_id: str) -> Account | None:
-        value = self.get(account_key(account_id))
-        assert value is None or isinstance(value, Account)
-        return value
-
-    def asset(self, asset_id: str) -> Asset | None:
-        value = self.get(asset_key(asset_id))
-        assert value is None or isinstance(value, Asset)
-        return value
-
-    def balance(self, account_id: str, asset_id: str) -> int:
-        value = self.get(balance_key(account_id, asset_id))
-        assert value is None or isinstance(value, int)
-        return value or 0
-
-    def payment(self, merchant_id: str, payment_id: str) -> Payment | None:
-        value = self.get(payment_key(merchant_id, payment_id))
-        assert value is None or isinstance(value, Payment)
-        return value
-
-    def payout(self, txid: str) -> Payout | None:
-        value = self.get(payout_key(txid))
-        assert value is None or isinstance(value, Payout)
-        return value
-
-    def set_balance(self, account_id: str, asset_id: str, amount_minor: int) -> None:
-        assert amount_minor >= 0, "a balance never goes negative"
-        self.put(balance_key(account_id, asset_id), amount_minor if amount_minor else None)
+    def discard(self) -> None:
+        self.writes = {}

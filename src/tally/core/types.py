@@ -23,11 +23,11 @@ Seq = Annotated[int, Meta(ge=0, le=MAX_SAFE_INTEGER)]
 TimeMs = Annotated[int, Meta(ge=0, le=MAX_SAFE_INTEGER)]
 PublicKeyHex = Annotated[str, Meta(pattern=r"^[0-9a-f]{64}$")]
 SignatureHex = Annotated[str, Meta(pattern=r"^[0-9a-f]{128}$")]
-HashHex = Annotated[str, Meta(pattern=r"^[0-9a-f]{64}$")]
 PaymentId = Annotated[str, Meta(pattern=r"^[A-Za-z0-9._:-]{1,64}$")]
 Name = Annotated[str, Meta(min_length=1, max_length=80)]
 PayoutRef = Annotated[str, Meta(min_length=1, max_length=80)]
 Decimals = Annotated[int, Meta(ge=0, le=8)]
+ProtocolVersion = Annotated[int, Meta(ge=1, le=1_000)]
 
 Role = Literal["member", "holder", "merchant"]
 AssetKind = Literal["points", "voucher", "local_currency", "emoney", "coupon"]
@@ -45,78 +45,8 @@ class TxBase(msgspec.Struct, kw_only=True, frozen=True, forbid_unknown_fields=Tr
     expires_ms: TimeMs
 
 
-class RegisterAccount(TxBase, frozen=True, tag="register_account"):
-    """A member registers a holder or merchant account for its customer."""
-
-    account: AccountId
-    public_key: PublicKeyHex
-    role: Literal["holder", "merchant"]
-
-
-class CreateAsset(TxBase, frozen=True, tag="create_asset"):
-    """A member creates an asset it will issue (council approval: later)."""
-
-    asset: AssetId
-    name: Name
-    kind: AssetKind
-    decimals: Decimals
-    transferable: bool
-    cash_out: CashOutPolicy
-
-
-class Issue(TxBase, frozen=True, tag="issue"):
-    asset: AssetId
-    to: AccountId
-    amount_minor: AmountMinor
-
-
-class Transfer(TxBase, frozen=True, tag="transfer"):
-    asset: AssetId
-    to: AccountId
-    amount_minor: AmountMinor
-
-
-class Pay(TxBase, frozen=True, tag="pay"):
-    """A holder pays a merchant against the merchant's payment request id."""
-
-    asset: AssetId
-    merchant: AccountId
-    amount_minor: AmountMinor
-    payment_id: PaymentId
-
-
-class Refund(TxBase, frozen=True, tag="refund"):
-    """A merchant refunds (part of) a payment to the holder who made it."""
-
-    payment_id: PaymentId
-    amount_minor: AmountMinor
-
-
-class CashOut(TxBase, frozen=True, tag="cash_out"):
-    """Burn value against a payout to the signer's bank account."""
-
-    asset: AssetId
-    amount_minor: AmountMinor
-    payout_ref: PayoutRef
-
-
-Tx = RegisterAccount | CreateAsset | Issue | Transfer | Pay | Refund | CashOut
-TX_TYPES: tuple[type[TxBase], ...] = (
-    RegisterAccount,
-    CreateAsset,
-    Issue,
-    Transfer,
-    Pay,
-    Refund,
-    CashOut,
-)
-
-
-class SignedTx(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
-    """A transaction and the signer's Ed25519 signature over its canonical bytes."""
-
-    tx: Tx
-    sig: SignatureHex
+# The transaction types live in their family modules (core/ops/); the registry
+# there builds the tagged union `Tx` and `SignedTx`.
 
 
 # --- state records ---------------------------------------------------------
@@ -177,6 +107,9 @@ class BlockHeader(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     tx_count: int
     proposer: str
     log_position: int  # where the orderer put the batch: the height (solo) or etcd revision
+    # The rules the block executes under (core/protocol.py). Version 1 headers
+    # leave it out, so blocks written before it existed keep their hashes.
+    protocol: int | msgspec.UnsetType = msgspec.UNSET
 
 
 class Vote(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
@@ -231,8 +164,4 @@ class Genesis(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     members: list[GenesisMember]
     validators: list[Validator]
     etcd_endpoints: list[str] = []  # empty: each node orders alone (solo)
-
-
-def tx_type(tx: TxBase) -> str:
-    """The transaction's `type` tag, e.g. "pay"."""
-    return str(type(tx).__struct_config__.tag)
+    protocol: ProtocolVersion | msgspec.UnsetType = msgspec.UNSET  # the rules from height 1; absent: version 1

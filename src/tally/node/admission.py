@@ -16,15 +16,15 @@ from dataclasses import dataclass
 import msgspec
 
 from ..core.block import tx_signing_bytes, txid_of
-from ..core.crypto import verify, verify_many
 from ..core.errors import Code
-from ..core.types import Account, Genesis, SignedTx
+from ..core.limits import Limits
+from ..core.ops import SignedTx
+from ..core.tables import ACCOUNTS
+from ..core.types import Genesis
+from ..ordering.mempool import Admitted, Mempool
 from ..store.base import Store
-from .config import Limits
-from .mempool import Admitted, Mempool
 from .state_cache import StateCache
-
-POOL_MIN_BATCH = 64
+from .verify import POOL_MIN_BATCH, verify_batch
 
 
 @dataclass(frozen=True, slots=True)
@@ -89,8 +89,8 @@ class Admission:
         if tx.expires_ms > now_ms + self.limits.max_expiry_ms:
             fail(Code.EXPIRY_TOO_FAR, f"expires_ms may be at most {self.limits.max_expiry_ms} ms ahead")
             return None
-        signer = self.cache.read(f"acct/{tx.signer}")
-        if not isinstance(signer, Account):
+        signer = ACCOUNTS.read(self.cache.read, tx.signer)
+        if signer is None:
             fail(Code.UNKNOWN_SIGNER, f"no committed account {tx.signer!r}")
             return None
         if tx.seq < signer.seq:
@@ -107,12 +107,8 @@ class Admission:
     async def _verify(self, checked: list[_Checked]) -> list[bool]:
         items = [(c.public_key, c.message, bytes.fromhex(c.signed.sig)) for c in checked]
         if self.pool is None or len(items) < POOL_MIN_BATCH:
-            return [verify(pk, msg, sig) for pk, msg, sig in items]
-        loop = asyncio.get_running_loop()
-        size = -(-len(items) // self.pool_workers)
-        chunks = [items[i : i + size] for i in range(0, len(items), size)]
-        parts = await asyncio.gather(*(loop.run_in_executor(self.pool, verify_many, c) for c in chunks))
-        return [ok for part in parts for ok in part]
+            return verify_batch(items, None, 1)  # inline: cheaper than a round trip
+        return await asyncio.to_thread(verify_batch, items, self.pool, self.pool_workers)
 
     async def submit(self, batch: list[SignedTx]) -> list[str]:
         """Admit a batch; returns every txid (known ones included). Raises BatchRejected or MempoolFull."""

@@ -15,18 +15,20 @@ from typing import Literal, Protocol
 import msgspec
 
 from ..core.block import Receipt, block_hash
-from ..core.genesis import genesis_state
+from ..core.chain import Divergence, Head
 from ..core.merkle import merkle_proof
-from ..core.types import Certificate, Genesis, SignedTx
+from ..core.ops import SignedTx
+from ..core.types import Certificate
 from ..ordering.base import Orderer
+from ..ordering.mempool import Mempool
 from ..ordering.solo import SoloOrderer
+from ..store import open_store
 from ..store.base import BlockRecord
-from ..store.sqlite import SqliteStore
 from .admission import Admission
 from .config import DataDir, NodeSettings
-from .mempool import Mempool
 from .metrics import NodeMetrics
-from .pipeline import BlockDone, Divergence, Pipeline
+from .pipeline import BlockDone, Pipeline
+from .reader import LedgerReader
 from .state_cache import StateCache
 
 log = logging.getLogger("tally.node")
@@ -44,19 +46,6 @@ class TxStatus:
     height: int = 0
 
 
-def open_store(data: DataDir, genesis: Genesis) -> SqliteStore:
-    """Open the ledger, writing genesis state on first use."""
-    store = SqliteStore(data.ledger_path)
-    stored = store.get_meta("genesis")
-    encoded = msgspec.json.encode(genesis)
-    if stored is None:
-        store.put_state(genesis_state(genesis))
-        store.put_meta("genesis", encoded)
-    elif stored != encoded:
-        raise RuntimeError("ledger.db belongs to another genesis")
-    return store
-
-
 class Node:
     def __init__(self, data: DataDir, settings: NodeSettings | None = None) -> None:
         self.data = data
@@ -66,7 +55,8 @@ class Node:
         self.limits = self.settings.limits
         self.validator_id = self.settings.validator_id
         self.validator_key = data.validator_key().keypair()
-        self.store = open_store(data, self.genesis)
+        self.store = open_store(data.ledger_path, self.genesis)
+        self.ledger = LedgerReader(self.store)
         self.cache = StateCache(self.store, self.limits.state_cache_entries)
         self.mempool = Mempool(self.limits.mempool_max_txs)
         self.metrics = NodeMetrics()
@@ -161,6 +151,15 @@ class Node:
             self.pool.shutdown(wait=True, cancel_futures=True)
         self.store.close()
         os.close(self._lock_fd)
+
+    @property
+    def stored_head(self) -> Head:
+        """The newest block stored here (final or not)."""
+        return self.pipeline.stored_head
+
+    @property
+    def mempool_size(self) -> int:
+        return len(self.mempool)
 
     @property
     def healthy(self) -> bool:

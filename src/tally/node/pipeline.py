@@ -1,10 +1,10 @@
 """The block pipeline: take the orderer's next batch, execute, certify, store.
 
 Two threads, each strictly in block order: the executor turns batch N+1 into
-a block while the writer stores block N (a bounded queue of
-WRITE_QUEUE_BLOCKS between them). Each block is written in one database
-transaction; only then are its transactions reported committed and, once its
-certificate holds a quorum, final.
+a block (through `core.chain.apply_block`) while the writer stores block N (a
+bounded queue of WRITE_QUEUE_BLOCKS between them). Each block is written in
+one database transaction; only then are its transactions reported committed
+and, once its certificate holds a quorum, final.
 """
 
 from __future__ import annotations
@@ -17,29 +17,25 @@ from collections.abc import Callable
 from concurrent.futures import Executor
 from dataclasses import dataclass
 
-from ..core.block import (
-    block_hash,
-    certificate_is_final,
-    clamp_timestamp,
-    genesis_digest,
-    next_state_digest,
-    sign_vote,
-    tx_root,
-    tx_signing_bytes,
-    vote_for,
-)
-from ..core.crypto import KeyPair, verify_many
-from ..core.execute import BlockContext, Entry, execute_block, prefetch_keys, write_set_bytes
-from ..core.types import Account, BlockHeader, Certificate, Genesis, Tx, TxResult, tx_type
+from ..core.block import certificate_fault, make_certificate, sign_vote
+from ..core.chain import Batch, BlockResult, Divergence, Head, apply_block, genesis_head, signature_checks
+from ..core.crypto import KeyPair
+from ..core.execute import Entry, prefetch_keys
+from ..core.ops import tx_type
+from ..core.types import Certificate, Genesis, TxResult
 from ..ordering.base import OrderedBatch, Orderer
-from ..store.base import BlockRecord, Head, StoredTx
-from ..store.sqlite import SqliteStore
-from .mempool import Admitted, Mempool
+from ..ordering.mempool import Admitted, Mempool
+from ..store.base import BlockRecord, Store, StoredTx
 from .state_cache import StateCache
+from .verify import verify_batch
 
 log = logging.getLogger("tally.pipeline")
 
 WRITE_QUEUE_BLOCKS = 2
+QUEUE_POLL_S = 0.1  # how often a thread blocked on a queue looks at the stop flag
+JOIN_TIMEOUT_S = 30
+
+__all__ = ["BlockDone", "Divergence", "Pipeline"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -50,30 +46,14 @@ class BlockDone:
     accepted_ns: list[int]
 
 
-class Divergence(Exception):
-    """This node's digest differs from the one a quorum of validators certified."""
-
-    def __init__(self, height: int, ours: str, certified: str) -> None:
-        super().__init__(f"divergence at height {height}: our digest {ours}, certified {certified}")
-        self.height = height
-        self.ours = ours
-        self.certified = certified
-
-
-def counterparty(tx: Tx) -> str:
-    """The other account a transaction touches, for account history."""
-    for field in ("to", "merchant", "account"):
-        value = getattr(tx, field, None)
-        if isinstance(value, str):
-            return value
-    return ""
+_Executed = tuple[BlockRecord, OrderedBatch, list[TxResult]]
 
 
 class Pipeline:
     def __init__(
         self,
         genesis: Genesis,
-        store: SqliteStore,
+        store: Store,
         cache: StateCache,
         mempool: Mempool,
         orderer: Orderer,
@@ -95,15 +75,13 @@ class Pipeline:
         self.on_block = on_block
         self.verify_pool = verify_pool
         self.verify_workers = max(1, verify_workers)
-        self.head: Head = store.head() or Head(0, "00" * 32, genesis_digest(genesis), genesis.genesis_time_ms, 0)
+        self.head: Head = store.head() or genesis_head(genesis)
         self.stored_head: Head = self.head
         self.stop_event = threading.Event()
         self.failed: BaseException | None = None
         self._unflushed_txids: deque[set[str]] = deque()  # executed, not yet stored; both threads use it
         self._unflushed_lock = threading.Lock()
-        self._to_writer: queue.Queue[tuple[BlockRecord, OrderedBatch, list[TxResult]] | None] = queue.Queue(
-            WRITE_QUEUE_BLOCKS
-        )
+        self._to_writer: queue.Queue[_Executed] = queue.Queue(WRITE_QUEUE_BLOCKS)
         self._executor = threading.Thread(target=self._guard, args=(self._execute_loop,), name="tally-execute")
         self._writer = threading.Thread(target=self._guard, args=(self._write_loop,), name="tally-write")
 
@@ -113,11 +91,11 @@ class Pipeline:
         self._writer.start()
 
     def stop(self) -> None:
+        """Stop both threads; blocks already queued for the writer are stored first."""
         self.stop_event.set()
         self.orderer.stop()
-        self._executor.join(timeout=30)
-        self._to_writer.put(None)
-        self._writer.join(timeout=30)
+        self._executor.join(timeout=JOIN_TIMEOUT_S)
+        self._writer.join(timeout=JOIN_TIMEOUT_S)
 
     def _guard(self, loop: Callable[[], None]) -> None:
         try:
@@ -137,19 +115,23 @@ class Pipeline:
             if batch is not None and not self.stop_event.is_set():
                 self._put(self.execute(batch))
 
-    def _put(self, item: tuple[BlockRecord, OrderedBatch, list[TxResult]]) -> None:
+    def _put(self, item: _Executed) -> None:
         while not self.stop_event.is_set():
             try:
-                self._to_writer.put(item, timeout=0.1)
+                self._to_writer.put(item, timeout=QUEUE_POLL_S)
                 return
             except queue.Full:
                 continue
 
     def _write_loop(self) -> None:
+        """Store blocks in order until stopped; on stop, store what the executor already queued."""
         while True:
-            item = self._to_writer.get()
-            if item is None:
-                return
+            try:
+                item = self._to_writer.get(timeout=QUEUE_POLL_S)
+            except queue.Empty:
+                if self.stop_event.is_set() and not self._executor.is_alive():
+                    return
+                continue
             self.write(*item)
 
     # --- one block -----------------------------------------------------------
@@ -178,76 +160,50 @@ class Pipeline:
 
     def _signatures(self, txs: list[Admitted]) -> list[bool]:
         """Check every signature against the signer's key in the state the block starts from."""
-        items = []
-        for a in txs:
-            account = self.cache.get(f"acct/{a.signed.tx.signer}")
-            key = bytes.fromhex(account.public_key) if isinstance(account, Account) else b""
-            items.append((key, tx_signing_bytes(a.signed), bytes.fromhex(a.signed.sig)))
-        if self.verify_pool is None or len(items) < 64:
-            return verify_many(items)
-        size = -(-len(items) // self.verify_workers)
-        parts = self.verify_pool.map(verify_many, [items[i : i + size] for i in range(0, len(items), size)])
-        return [ok for part in parts for ok in part]
+        return verify_batch(
+            signature_checks(self.cache, [a.signed for a in txs]), self.verify_pool, self.verify_workers
+        )
 
-    def execute(self, batch: OrderedBatch) -> tuple[BlockRecord, OrderedBatch, list[TxResult]]:
+    def execute(self, batch: OrderedBatch) -> _Executed:
         """Turn the next batch into an executed, hashed block; the store is not touched."""
-        head = self.head
-        height = head.height + 1
         txs = self._fresh(batch.txs)
         signatures_ok = [True] * len(txs) if batch.verified else self._signatures(txs)
-        timestamp_ms = clamp_timestamp(batch.timestamp_ms, head.timestamp_ms)
-        ctx = BlockContext(chain=self.genesis.chain, height=height, timestamp_ms=timestamp_ms)
         entries = [Entry(a.txid, a.signed.tx, ok) for a, ok in zip(txs, signatures_ok, strict=True)]
         self.cache.prefetch([key for e in entries for key in prefetch_keys(e.tx)])
-        outcome = execute_block(self.cache, ctx, entries)
-        write_set = write_set_bytes(outcome.writes)
-        digest = next_state_digest(head.state_digest, height, write_set)
-        header = BlockHeader(
-            chain=self.genesis.chain,
-            height=height,
-            prev_hash=head.block_hash,
-            timestamp_ms=timestamp_ms,
-            tx_root=tx_root([e.txid for e in entries]),
-            tx_count=len(entries),
-            proposer=batch.proposer,
-            log_position=batch.position,
+        block = apply_block(
+            self.genesis, self.head, self.cache, Batch(batch.proposer, batch.timestamp_ms, batch.position, entries)
         )
-        hash_hex = block_hash(header)
-        certificate = self._certificate(batch, height, hash_hex, digest)
         stored = [
-            StoredTx(
-                txid=a.txid,
-                envelope=a.envelope,
-                code=r.code,
-                message=r.message,
-                signer=a.signed.tx.signer,
-                counterparty=counterparty(a.signed.tx),
-                type=tx_type(a.signed.tx),
-            )
-            for a, r in zip(txs, outcome.results, strict=True)
+            StoredTx(a.txid, a.envelope, r.code, r.message, tx_type(a.signed.tx), parties)
+            for a, r, parties in zip(txs, block.results, block.parties, strict=True)
         ]
-        record = BlockRecord(header, hash_hex, digest, write_set, outcome.writes, stored, certificate)
-        self.cache.apply_executed(outcome.writes)
+        record = BlockRecord(
+            block.header,
+            block.block_hash,
+            block.state_digest,
+            block.write_set,
+            block.writes,
+            stored,
+            self._certificate(batch, block),
+        )
+        self.cache.apply_executed(block.writes)
         with self._unflushed_lock:
             self._unflushed_txids.append({a.txid for a in txs})
-        self.head = Head(height, hash_hex, digest, timestamp_ms, batch.position)
-        return record, batch, outcome.results
+        self.head = block.head
+        return record, batch, block.results
 
-    def _certificate(self, batch: OrderedBatch, height: int, hash_hex: str, digest: str) -> Certificate | None:
+    def _certificate(self, batch: OrderedBatch, block: BlockResult) -> Certificate | None:
         if batch.certificate is not None:  # a block fetched from a peer comes with its certificate
             cert = batch.certificate
-            if cert.height != height or cert.block_hash != hash_hex:
-                raise ValueError(f"peer block {height} does not match its certificate")
-            if not certificate_is_final(cert, self.genesis.validators):
-                raise ValueError(f"peer block {height} has no valid quorum certificate")
-            if cert.state_digest != digest:
-                raise Divergence(height, digest, cert.state_digest)
+            fault = certificate_fault(cert, self.genesis, block.header)
+            if fault is not None:
+                raise ValueError(f"peer block {block.header.height}: {fault}")
+            if cert.state_digest != block.state_digest:
+                raise Divergence(block.header.height, block.state_digest, cert.state_digest)
             return cert
         if not self.certify_alone:
             return None  # the validators' votes make it (etcd ordering)
-        vote = vote_for(self.genesis.chain, height, hash_hex, digest)
-        signature = sign_vote(self.validator_key, self.validator_id, vote)
-        return Certificate(self.genesis.chain, height, hash_hex, digest, [signature])
+        return make_certificate(block.vote, [sign_vote(self.validator_key, self.validator_id, block.vote)])
 
     def write(self, record: BlockRecord, batch: OrderedBatch, results: list[TxResult]) -> None:
         """Store a block in one database transaction, then report it."""
@@ -262,6 +218,6 @@ class Pipeline:
         self.mempool.done(t.txid for t in record.txs)
         self.orderer.stored(header.height, header.log_position)
         certificate = record.certificate
-        final = certificate is not None and certificate_is_final(certificate, self.genesis.validators)
+        final = certificate is not None and certificate_fault(certificate, self.genesis, header) is None
         by_txid = {a.txid: a.accepted_ns for a in batch.txs}
         self.on_block(BlockDone(record, final, results, [by_txid.get(t.txid, 0) for t in record.txs]))

@@ -2,7 +2,7 @@
 
 The old ledger is kept beside the new one (ledger.db.diverged-<time>) for
 inspection. Every block fetched is checked against its certificate (a quorum
-of the genesis validators), re-executed from genesis here, and its digest
+of the validators at its height), re-executed from genesis here, and its digest
 must equal the certified one before it is stored. The node then resumes from
 the etcd log after the last repaired block.
 """
@@ -14,11 +14,11 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
+from ..ordering.mempool import Mempool
 from ..ordering.peers import Peers
 from ..ordering.solo import SoloOrderer
+from ..store import open_store
 from .config import DataDir
-from .mempool import Mempool
-from .node import open_store
 from .pipeline import Pipeline
 from .state_cache import StateCache
 
@@ -35,7 +35,7 @@ def repair(data: DataDir, peer_urls: list[str], progress: Callable[[int], None] 
         old = Path(f"{data.ledger_path}{suffix}")
         if old.exists():
             old.rename(f"{data.ledger_path}.diverged-{stamp}{suffix}")
-    store = open_store(data, genesis)
+    store = open_store(data.ledger_path, genesis)
     mempool = Mempool(1)
     pipeline = Pipeline(
         genesis=genesis,

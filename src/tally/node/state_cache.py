@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 from collections import deque
 
 from ..core.types import StateValue
@@ -13,13 +14,14 @@ _ABSENT = object()
 class StateCache:
     """What the executor reads: stored state, plus blocks executed but not yet stored.
 
-    Only the executor thread fills the cache (`get`) and applies executed
-    blocks (`apply_executed`); the writer thread calls `flushed` once a block
-    is stored. Another thread filling the cache could put back a value read
-    just before a commit, after that block's writes were applied, so other
-    threads use `read`, which never fills. When the cache outgrows its bound
-    it is emptied but for the writes of blocks not yet stored, which the store
-    cannot yet answer for.
+    Only the executor thread fills the cache (`get`, `prefetch`) and applies
+    executed blocks (`apply_executed`); the writer thread calls `flushed` once
+    a block is stored. Another thread filling the cache could put back a value
+    read just before a commit, after that block's writes were applied, so
+    other threads use `read`, which never fills. When the cache outgrows its
+    bound it is emptied but for the writes of blocks not yet stored, which the
+    store cannot yet answer for. The queue of those blocks is shared by the
+    executor and the writer, so it is guarded by a lock.
     """
 
     def __init__(self, store: Store, max_entries: int) -> None:
@@ -28,6 +30,7 @@ class StateCache:
         self.max_entries = max_entries
         self._values: dict[str, object] = {}
         self._unflushed: deque[dict[str, StateValue | None]] = deque()
+        self._unflushed_lock = threading.Lock()
 
     def get(self, key: str) -> StateValue | None:
         value = self._values.get(key, _ABSENT)
@@ -52,15 +55,17 @@ class StateCache:
         return value  # type: ignore[return-value]
 
     def apply_executed(self, writes: dict[str, StateValue | None]) -> None:
-        self._unflushed.append(writes)
-        if len(self._values) + len(writes) > self.max_entries:
+        with self._unflushed_lock:
+            self._unflushed.append(writes)
+            if len(self._values) + len(writes) <= self.max_entries:
+                self._values.update(writes)
+                return
             fresh: dict[str, object] = {}
             for pending in self._unflushed:
                 fresh.update(pending)
-            self._values = fresh
-        else:
-            self._values.update(writes)
+        self._values = fresh
 
     def flushed(self, writes: dict[str, StateValue | None]) -> None:
-        oldest = self._unflushed.popleft()
+        with self._unflushed_lock:
+            oldest = self._unflushed.popleft()
         assert oldest is writes, "blocks are stored in the order they were executed"

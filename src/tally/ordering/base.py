@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from typing import Protocol
 
 from ..core.types import Certificate
-from ..node.mempool import Admitted
+from .mempool import Admitted
 
 
 @dataclass(frozen=True, slots=True)

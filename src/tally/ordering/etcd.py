@@ -10,7 +10,8 @@
   When the node's next revision has been compacted away, it fetches the
   missing blocks from peers (with their certificates) and then watches again.
 
-etcd orders; it cannot forge: every node checks every transaction.
+etcd orders; every node checks every transaction it delivers (signatures,
+rules) and ignores entries whose proposer signature fails.
 """
 
 from __future__ import annotations
@@ -25,12 +26,14 @@ import msgspec
 
 from ..core.block import tx_signing_bytes, txid_of
 from ..core.crypto import KeyPair, verify
-from ..core.types import Genesis, SignedTx
-from ..node.config import Limits
-from ..node.mempool import Admitted, Mempool
-from ..store.sqlite import SqliteStore
+from ..core.genesis import validators_at
+from ..core.limits import Limits
+from ..core.ops import SignedTx
+from ..core.types import Genesis, Validator
+from ..store.base import Store
 from .base import OrderedBatch
 from .etcd_client import TRANSIENT, Compacted, EtcdClient, keys
+from .mempool import Admitted, Mempool
 from .peers import Peers
 
 log = logging.getLogger("tally.etcd")
@@ -77,9 +80,9 @@ def encode_entry(key: KeyPair, proposer: str, timestamp_ms: int, envelopes: list
     return msgspec.msgpack.encode(LogEntry(body, key.sign(body)))
 
 
-def decode_entry(value: bytes, genesis: Genesis) -> tuple[str, int, list[Admitted]]:
+def decode_entry(value: bytes, validators: list[Validator]) -> tuple[str, int, list[Admitted]]:
     """The proposer, its timestamp and the transactions; none when anything is off."""
-    keys_by_id = {v.id: bytes.fromhex(v.public_key) for v in genesis.validators}
+    keys_by_id = {v.id: bytes.fromhex(v.public_key) for v in validators}
     try:
         entry = _entry_decoder.decode(value)
         body = _body_decoder.decode(entry.body)
@@ -105,7 +108,7 @@ class EtcdOrderer:
         endpoints: list[str],
         peers: list[str],
         mempool: Mempool,
-        store: SqliteStore,
+        store: Store,
         validator_id: str,
         validator_key: KeyPair,
         limits: Limits,
@@ -122,7 +125,6 @@ class EtcdOrderer:
         head = store.head()
         self.next_height = head.height + 1 if head else 1
         self.next_revision = head.log_position + 1 if head else 1
-        self.last_stored = (head.height, head.log_position) if head else (0, 0)
         self.stop_event = threading.Event()
         self._deliveries: queue.Queue[OrderedBatch] = queue.Queue(DELIVERY_QUEUE_BATCHES)
         self._threads = [
@@ -150,7 +152,7 @@ class EtcdOrderer:
             return None
 
     def stored(self, height: int, position: int) -> None:
-        self.last_stored = (height, position)
+        pass  # the vote board publishes progress and compacts
 
     # --- proposing -------------------------------------------------------------
 
@@ -209,7 +211,8 @@ class EtcdOrderer:
                     return
                 if event.mod_revision < self.next_revision:
                     continue
-                proposer, timestamp_ms, txs = decode_entry(event.value, self.genesis)
+                validators = validators_at(self.genesis, self.next_height)
+                proposer, timestamp_ms, txs = decode_entry(event.value, validators)
                 mine = proposer == self.validator_id and all(self.mempool.contains(a.txid) for a in txs)
                 self._deliver(OrderedBatch(event.mod_revision, proposer, timestamp_ms, txs, verified=mine))
         finally:

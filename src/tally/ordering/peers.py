@@ -1,7 +1,7 @@
 """Blocks from peers over HTTP, for a node whose gap in the etcd log was compacted away.
 
 A peer's block is checked before use: its certificate must hold a quorum of
-the genesis validators for that block's hash, its transactions must match the
+the validators at that height for that block's hash, its transactions must match the
 header's Merkle root, and after execution our digest must equal the
 certified one (the pipeline checks that last part).
 """
@@ -13,22 +13,14 @@ import logging
 import httpx
 import msgspec
 
-from ..core.block import block_hash, certificate_is_final, tx_root, tx_signing_bytes, txid_of
-from ..core.types import BlockHeader, Certificate, Genesis, SignedTx
-from ..node.mempool import Admitted
+from ..core.block import FullBlock, certificate_fault, tx_root, tx_signing_bytes, txid_of
+from ..core.ops import SignedTx
+from ..core.types import Genesis
 from .base import OrderedBatch
+from .mempool import Admitted
 
 log = logging.getLogger("tally.peers")
 TIMEOUT_S = 30
-
-
-class FullBlock(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
-    """A final block as a peer serves it: GET /v1/blocks/{height}/full."""
-
-    header: BlockHeader
-    state_digest: str
-    txs: list[msgspec.Raw]  # the signed transactions, as stored
-    certificate: Certificate
 
 
 _full_decoder = msgspec.json.Decoder(FullBlock)
@@ -38,10 +30,9 @@ _signed_decoder = msgspec.json.Decoder(SignedTx)
 def batch_from_block(block: FullBlock, genesis: Genesis) -> OrderedBatch:
     """Check a peer's block against its certificate; the batch that rebuilds it."""
     header, cert = block.header, block.certificate
-    if header.chain != genesis.chain or cert.block_hash != block_hash(header) or cert.height != header.height:
-        raise ValueError(f"peer block {header.height}: certificate is for another block")
-    if not certificate_is_final(cert, genesis.validators):
-        raise ValueError(f"peer block {header.height}: certificate lacks a quorum")
+    fault = certificate_fault(cert, genesis, header, block.state_digest)
+    if fault is not None:
+        raise ValueError(f"peer block {header.height}: {fault}")
     txs = []
     for raw in block.txs:
         signed = _signed_decoder.decode(raw)

@@ -6,8 +6,8 @@ import threading
 import time
 from collections.abc import Callable
 
-from ..node.mempool import Mempool
 from .base import OrderedBatch
+from .mempool import Mempool
 
 
 class SoloOrderer:

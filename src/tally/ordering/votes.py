@@ -26,14 +26,13 @@ from typing import Any
 import msgspec
 from pyetcd.events import PutEvent
 
-from ..core.block import block_hash, quorum_size, sign_vote, vote_for
-from ..core.crypto import KeyPair, verify
-from ..core.encoding import canonical
-from ..core.types import BlockHeader, Certificate, Genesis, ValidatorSignature
-from ..node.config import Limits
-from ..node.pipeline import Divergence
-from ..store.base import BlockRecord
-from ..store.sqlite import SqliteStore
+from ..core.block import block_hash, make_certificate, quorum_size, sign_vote, vote_for, vote_signature_ok
+from ..core.chain import Divergence
+from ..core.crypto import KeyPair
+from ..core.genesis import validators_at
+from ..core.limits import Limits
+from ..core.types import BlockHeader, Certificate, Genesis, Validator, ValidatorSignature
+from ..store.base import BlockRecord, Store
 from .etcd_client import TRANSIENT, EtcdClient, keys
 
 log = logging.getLogger("tally.votes")
@@ -41,6 +40,8 @@ log = logging.getLogger("tally.votes")
 PUBLISH_QUEUE_BLOCKS = 1024
 HOUSEKEEPING_S = 0.5
 COMPACT_EVERY_BLOCKS = 8  # compact in steps, not after every block
+VOTE_RETRY_MIN_S = 0.05
+VOTE_RETRY_MAX_S = 2.0
 
 
 class VoteValue(msgspec.Struct, frozen=True):
@@ -61,7 +62,7 @@ class VoteBoard:
         self,
         genesis: Genesis,
         endpoints: list[str],
-        store: SqliteStore,
+        store: Store,
         validator_id: str,
         validator_key: KeyPair,
         limits: Limits,
@@ -77,8 +78,6 @@ class VoteBoard:
         self.on_certificate = on_certificate
         self.on_divergence = on_divergence
         self.keys = keys(genesis.chain)
-        self.validator_keys = {v.id: bytes.fromhex(v.public_key) for v in genesis.validators}
-        self.quorum = quorum_size(len(genesis.validators))
         self.stop_event = threading.Event()
         self._votes: dict[int, dict[str, VoteValue]] = {}
         self._lock = threading.Lock()
@@ -132,17 +131,26 @@ class VoteBoard:
         if self._to_publish.empty():
             self._housekeeping()
 
+    def _validators(self, height: int) -> dict[str, Validator]:
+        return {v.id: v for v in validators_at(self.genesis, height)}
+
     def _put_vote(self, height: int, header: BlockHeader, digest: str) -> None:
+        """Publish our vote, retrying until etcd has it or the node stops: a lost vote could stall finality."""
         hash_hex = block_hash(header)
         signature = sign_vote(
             self.validator_key, self.validator_id, vote_for(self.genesis.chain, height, hash_hex, digest)
         )
         value = msgspec.json.encode(VoteValue(hash_hex, digest, signature.sig))
         key = vote_key(self.keys["votes"], height, self.validator_id)
-        try:
-            self.etcd.call(lambda c: c.put(key, value), self.stop_event)
-        except TRANSIENT:
-            log.warning("etcd unreachable: vote for block %d not published", height)
+        backoff_s = VOTE_RETRY_MIN_S
+        while not self.stop_event.is_set():
+            try:
+                self.etcd.call(lambda c: c.put(key, value), self.stop_event)
+                return
+            except TRANSIENT:
+                log.warning("etcd unreachable: vote for block %d not yet published; retrying", height)
+            self.stop_event.wait(backoff_s)
+            backoff_s = min(backoff_s * 2, VOTE_RETRY_MAX_S)
 
     def _housekeeping(self) -> None:
         head = self.store.head()
@@ -162,9 +170,10 @@ class VoteBoard:
             validator = meta.key.decode().rsplit("/", 1)[1]
             height, position = (int(x) for x in value.decode().split(":"))
             stored[validator] = (height, position)
-        positions = sorted((stored.get(v.id, (0, 0)) for v in self.genesis.validators), reverse=True)
+        validators = validators_at(self.genesis, max(1, self.store.final_height()))
+        positions = sorted((stored.get(v.id, (0, 0)) for v in validators), reverse=True)
         everyone = positions[-1]
-        quorum_height = positions[self.quorum - 1][0]
+        quorum_height = positions[quorum_size(len(validators)) - 1][0]
         target = everyone
         lagging_floor = quorum_height - self.limits.log_retention_blocks
         if lagging_floor > everyone[0]:
@@ -223,11 +232,14 @@ class VoteBoard:
             vote = _vote_decoder.decode(value)
         except (ValueError, msgspec.DecodeError):
             return
-        public_key = self.validator_keys.get(validator)
-        if public_key is None or height <= self._certified or height in self._done:
+        if height < 1 or height <= self._certified or height in self._done:
             return
-        message = canonical(vote_for(self.genesis.chain, height, vote.block_hash, vote.state_digest))
-        if not verify(public_key, message, bytes.fromhex(vote.sig)):
+        known = self._validators(height).get(validator)
+        if known is None:
+            return
+        if not vote_signature_ok(
+            known, vote_for(self.genesis.chain, height, vote.block_hash, vote.state_digest), vote.sig
+        ):
             return
         with self._lock:
             self._votes.setdefault(height, {})[validator] = vote
@@ -241,7 +253,7 @@ class VoteBoard:
         for validator, vote in votes.items():
             groups.setdefault((vote.block_hash, vote.state_digest), []).append(validator)
         for (hash_hex, digest), signers in groups.items():
-            if len(signers) < self.quorum:
+            if len(signers) < quorum_size(len(self._validators(height))):
                 continue
             found = self.store.block_header(height)
             if found is None:
@@ -250,7 +262,7 @@ class VoteBoard:
             if (ours_hash, ours_digest) != (hash_hex, digest):
                 self.on_divergence(Divergence(height, ours_digest, digest))
                 return
-            signatures = [ValidatorSignature(v, votes[v].sig) for v in sorted(signers)]
+            signatures = [ValidatorSignature(v, votes[v].sig) for v in signers]
             with self._lock:
                 if height <= self._certified or height in self._done:
                     return
@@ -259,5 +271,5 @@ class VoteBoard:
                 while self._certified + 1 in self._done:
                     self._done.discard(self._certified + 1)
                     self._certified += 1
-            self.on_certificate(Certificate(self.genesis.chain, height, hash_hex, digest, signatures))
+            self.on_certificate(make_certificate(vote_for(self.genesis.chain, height, hash_hex, digest), signatures))
             return

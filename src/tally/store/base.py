@@ -1,4 +1,9 @@
-"""The store interface: what the node needs from a database."""
+"""The store interface: what the node needs from a database.
+
+SQLite implements it today (`sqlite.py`); PostgreSQL will implement the same
+protocol. Nothing outside this package names an implementation:
+`open_store` chooses one.
+"""
 
 from __future__ import annotations
 
@@ -6,16 +11,10 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Protocol
 
+from ..core.chain import Head
 from ..core.types import BlockHeader, Certificate, StateValue
 
-
-@dataclass(frozen=True, slots=True)
-class Head:
-    height: int
-    block_hash: str
-    state_digest: str
-    timestamp_ms: int
-    log_position: int
+__all__ = ["BlockRecord", "Head", "HistoryItem", "Store", "StoredTx", "TxLocation"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -26,9 +25,8 @@ class StoredTx:
     envelope: bytes  # the signed transaction as JSON
     code: str
     message: str
-    signer: str
-    counterparty: str  # the other account it touches, "" when none
     type: str
+    parties: tuple[str, ...]  # every account it names or moves value of (its history lists it), signer first
 
 
 @dataclass(frozen=True, slots=True)
@@ -66,6 +64,7 @@ class Store(Protocol):
     def head(self) -> Head | None: ...
     def get_meta(self, key: str) -> bytes | None: ...
     def put_meta(self, key: str, value: bytes) -> None: ...
+    def put_state(self, values: dict[str, StateValue]) -> None: ...
     def get_state(self, key: str) -> StateValue | None: ...
     def get_states(self, keys: list[str]) -> dict[str, StateValue]: ...
     def state_items(self, prefix: str = "") -> Iterator[tuple[str, StateValue]]: ...
@@ -77,7 +76,6 @@ class Store(Protocol):
     def certificate(self, height: int) -> Certificate | None: ...
     def block_txs(self, height: int) -> list[TxLocation]: ...
     def tx(self, txid: str) -> TxLocation | None: ...
-    def has_tx(self, txid: str) -> bool: ...
     def known_txids(self, txids: list[str]) -> set[str]: ...
     def history(self, account: str, before: tuple[int, int] | None, limit: int) -> list[HistoryItem]: ...
     def close(self) -> None: ...

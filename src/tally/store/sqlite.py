@@ -15,8 +15,8 @@ from pathlib import Path
 
 import msgspec
 
-from ..core.codec import decode_value, encode_value
-from ..core.types import BlockHeader, Certificate, StateValue
+from ..core.tables import PAYMENTS, decode_value, encode_value
+from ..core.types import BlockHeader, Certificate, Payment, StateValue
 from .base import BlockRecord, Head, HistoryItem, TxLocation
 
 SCHEMA = """
@@ -36,14 +36,13 @@ CREATE TABLE IF NOT EXISTS txs (
     pos INTEGER PRIMARY KEY,
     txid TEXT NOT NULL UNIQUE,
     type TEXT NOT NULL,
-    signer TEXT NOT NULL,
-    counterparty TEXT NOT NULL,
     code TEXT NOT NULL,
     message TEXT NOT NULL,
     envelope BLOB NOT NULL
 );
-CREATE INDEX IF NOT EXISTS txs_by_signer ON txs (signer, pos);
-CREATE INDEX IF NOT EXISTS txs_by_counterparty ON txs (counterparty, pos);
+-- every account a transaction names or moves value of: its history
+CREATE TABLE IF NOT EXISTS parties (account TEXT NOT NULL, pos INTEGER NOT NULL, PRIMARY KEY (account, pos))
+    WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS state (key TEXT PRIMARY KEY, value BLOB NOT NULL) WITHOUT ROWID;
 """
 
@@ -63,6 +62,8 @@ class SqliteStore:
         self.path = str(path)
         self._local = threading.local()
         conn = self._conn()
+        if _columns(conn, "txs") >= {"signer", "counterparty"}:
+            _migrate_parties(conn)
         conn.executescript(SCHEMA)
 
     def _conn(self) -> sqlite3.Connection:
@@ -144,10 +145,8 @@ class SqliteStore:
         deletes = [(k,) for k, v in record.writes.items() if v is None]
         assert len(record.txs) < MAX_BLOCK_TXS
         base = header.height << POS_BITS
-        txs = [
-            (base + i, t.txid, t.type, t.signer, t.counterparty, t.code, t.message, t.envelope)
-            for i, t in enumerate(record.txs)
-        ]
+        txs = [(base + i, t.txid, t.type, t.code, t.message, t.envelope) for i, t in enumerate(record.txs)]
+        parties = [(account, base + i) for i, t in enumerate(record.txs) for account in t.parties]
         conn = self._conn()
         conn.execute("BEGIN IMMEDIATE")
         try:
@@ -164,7 +163,10 @@ class SqliteStore:
                     record.write_set,
                 ),
             )
-            conn.executemany("INSERT INTO txs VALUES (?, ?, ?, ?, ?, ?, ?, ?)", txs)
+            conn.executemany(
+                "INSERT INTO txs (pos, txid, type, code, message, envelope) VALUES (?, ?, ?, ?, ?, ?)", txs
+            )
+            conn.executemany("INSERT OR IGNORE INTO parties (account, pos) VALUES (?, ?)", parties)
             conn.executemany("INSERT OR REPLACE INTO state (key, value) VALUES (?, ?)", upserts)
             conn.executemany("DELETE FROM state WHERE key = ?", deletes)
             if record.certificate is not None:
@@ -230,9 +232,6 @@ class SqliteStore:
         )
         return None if row is None else _location(row)
 
-    def has_tx(self, txid: str) -> bool:
-        return self._conn().execute("SELECT 1 FROM txs WHERE txid = ?", (txid,)).fetchone() is not None
-
     def known_txids(self, txids: list[str]) -> set[str]:
         """Which of these transactions are stored (one query per chunk, not per id)."""
         known: set[str] = set()
@@ -246,20 +245,56 @@ class SqliteStore:
     def history(self, account: str, before: tuple[int, int] | None, limit: int) -> list[HistoryItem]:
         """An account's transactions, newest first, strictly before the cursor."""
         pos = (before[0] << POS_BITS | before[1]) if before is not None else 2**62
-        conn = self._conn()
-        rows = []
-        for column in ("signer", "counterparty"):
-            rows += conn.execute(
-                f"SELECT pos, txid, type, code, envelope FROM txs WHERE {column} = ? AND pos < ?"
-                " ORDER BY pos DESC LIMIT ?",
+        rows = (
+            self._conn()
+            .execute(
+                "SELECT t.pos, t.txid, t.type, t.code, t.envelope FROM parties p JOIN txs t ON t.pos = p.pos"
+                " WHERE p.account = ? AND p.pos < ? ORDER BY p.pos DESC LIMIT ?",
                 (account, pos, limit),
-            ).fetchall()
-        unique = sorted({r[0]: r for r in rows}.values(), key=lambda r: r[0], reverse=True)[:limit]
-        return [
-            HistoryItem(r[0] >> POS_BITS, r[0] & (MAX_BLOCK_TXS - 1), r[1], r[2], r[3], bytes(r[4])) for r in unique
-        ]
+            )
+            .fetchall()
+        )
+        return [HistoryItem(r[0] >> POS_BITS, r[0] & (MAX_BLOCK_TXS - 1), r[1], r[2], r[3], bytes(r[4])) for r in rows]
 
 
 def _location(row: tuple[str, int, str, str, bytes]) -> TxLocation:
     txid, pos, code, message, envelope = row
     return TxLocation(txid, pos >> POS_BITS, pos & (MAX_BLOCK_TXS - 1), code, message, bytes(envelope))
+
+
+def _columns(conn: sqlite3.Connection, table: str) -> set[str]:
+    return {row[1] for row in conn.execute(f"PRAGMA table_info({table})")}
+
+
+def _migrate_parties(conn: sqlite3.Connection) -> None:
+    """Ledgers written before the parties table: index signer and counterparty there.
+
+    Those ledgers kept one counterparty per transaction, which missed a
+    refund's payer; the payer is read from the payment record.
+    """
+    conn.execute("BEGIN IMMEDIATE")
+    try:
+        conn.execute(
+            "CREATE TABLE IF NOT EXISTS parties (account TEXT NOT NULL, pos INTEGER NOT NULL,"
+            " PRIMARY KEY (account, pos)) WITHOUT ROWID"
+        )
+        conn.execute("INSERT OR IGNORE INTO parties SELECT signer, pos FROM txs")
+        conn.execute("INSERT OR IGNORE INTO parties SELECT counterparty, pos FROM txs WHERE counterparty != ''")
+        refunds = conn.execute("SELECT pos, signer, envelope FROM txs WHERE type = 'refund' AND code = 'ok'").fetchall()
+        for pos, merchant, envelope in refunds:
+            payment_id = msgspec.json.decode(envelope)["tx"]["payment_id"]
+            row = conn.execute(
+                "SELECT value FROM state WHERE key = ?", (PAYMENTS.key(merchant, payment_id),)
+            ).fetchone()
+            if row is not None:
+                payment = PAYMENTS.decode(row[0])
+                assert isinstance(payment, Payment)
+                conn.execute("INSERT OR IGNORE INTO parties VALUES (?, ?)", (payment.payer, pos))
+        conn.execute("DROP INDEX IF EXISTS txs_by_signer")
+        conn.execute("DROP INDEX IF EXISTS txs_by_counterparty")
+        conn.execute("ALTER TABLE txs DROP COLUMN signer")
+        conn.execute("ALTER TABLE txs DROP COLUMN counterparty")
+    except BaseException:
+        conn.execute("ROLLBACK")
+        raise
+    conn.execute("COMMIT")

@@ -19,10 +19,11 @@ from pathlib import Path
 
 import msgspec
 
-from .core.types import Genesis, GenesisMember, Validator
-from .node.config import DataDir, Limits, NodeSettings, new_keyfile, write_keyfile
-from .node.process import NodeProcess
-from .ordering.etcd_cluster import EtcdCluster, EtcdMember
+from ..core.limits import Limits
+from ..core.types import Genesis, GenesisMember, Validator
+from ..node.config import DataDir, NodeSettings, new_keyfile, write_keyfile
+from .etcd_cluster import EtcdCluster, EtcdMember
+from .process import NodeProcess
 
 DEFAULT_NODE_PORT = 8750
 DEFAULT_ETCD_PORT = 23790

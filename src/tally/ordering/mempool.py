@@ -14,7 +14,7 @@ from collections import deque
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from ..core.types import SignedTx
+from ..core.ops import SignedTx
 
 
 @dataclass(frozen=True, slots=True)

@@ -26,11 +26,12 @@ from pathlib import Path
 import httpx
 import msgspec
 
-from .client.signer import Signer
-from .core.crypto import KeyPair, sha256
-from .core.types import SignedTx
-from .node.config import Limits, init_dev_node, read_keyfile
-from .node.process import NodeProcess, free_ports
+from ..client.signer import Signer
+from ..core.crypto import KeyPair, sha256
+from ..core.limits import Limits
+from ..core.ops import SignedTx
+from ..node.config import init_dev_node, read_keyfile
+from .process import NodeProcess, free_ports
 
 ASSET = "BENCH"
 MERCHANTS = 1000
@@ -79,7 +80,7 @@ def sign_payments(job: PayJob) -> list[bytes]:
 
 
 def _verify_for(seconds: float) -> int:
-    from .core.crypto import verify
+    from ..core.crypto import verify
 
     key = KeyPair(b"\x01" * 32)
     message = b"x" * 200

@@ -8,9 +8,9 @@ import sys
 
 import uvicorn
 
-from ..api.app import create_app
-from .config import DataDir
-from .node import Node
+from ..node.config import DataDir
+from ..node.node import Node
+from .app import create_app
 
 log = logging.getLogger("tally.server")
 

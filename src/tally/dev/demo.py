@@ -14,9 +14,9 @@ from collections.abc import Callable
 
 from ..client.signer import Signer
 from ..core.crypto import KeyPair, sha256
-from ..core.types import SignedTx
-from .config import DataDir, KeyFile, read_keyfile, write_keyfile
-from .node import Node
+from ..core.ops import SignedTx
+from ..node.config import DataDir, KeyFile, read_keyfile, write_keyfile
+from ..node.node import Node
 
 MEMBERS = [("harbor-bank", "Harbor Bank"), ("skyway", "Skyway Airlines Loyalty")]
 MERCHANTS = {"harbor-bank": ["cafe-lumen", "book-nook"], "skyway": ["duty-free-7"]}

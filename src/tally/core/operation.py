@@ -1,0 +1,105 @@
+"""What a transaction type is: one `Operation` declaration in its family module.
+
+A declaration names the transaction's struct (its `type` tag and fields),
+who may sign it, the state keys it reads (a prefetch hint), its rule, and the
+accounts it names. From the registry of declarations (`core/ops`) come
+decoding, execution, prefetching, history indexing, the SDK's builders, the
+CLI's commands, the OpenAPI schema and the test vectors.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Generic, TypeVar, get_args
+
+from .errors import Code, ensure
+from .postings import Posting, post
+from .state import TxView
+from .tables import ACCOUNTS, ASSETS
+from .types import Account, Asset, Role, TxBase
+
+T = TypeVar("T", bound=TxBase)
+
+ANY_ROLE: frozenset[str] = frozenset(get_args(Role))
+MEMBERS_ONLY: frozenset[str] = frozenset({"member"})
+
+
+@dataclass(frozen=True, slots=True)
+class BlockContext:
+    chain: str
+    height: int
+    timestamp_ms: int
+
+
+@dataclass(slots=True)
+class TxContext:
+    """What a rule sees: the state view, the signer's account, the transaction's id and its block."""
+
+    view: TxView
+    signer: Account
+    txid: str
+    block: BlockContext
+    postings: list[Posting] = field(default_factory=list)
+
+    def post(self, *postings: Posting) -> None:
+        """Move value through the posting engine; the postings are kept for history."""
+        post(self.view, postings)
+        self.postings.extend(postings)
+
+
+@dataclass(frozen=True)
+class Example:
+    """A sample transaction for the test vectors: who signs it and its own fields."""
+
+    description: str
+    signer: str
+    seq: int
+    fields: dict[str, Any]
+
+
+@dataclass(frozen=True)
+class Operation(Generic[T]):
+    """One transaction type, declared once."""
+
+    tx: type[T]
+    rule: Callable[[TxContext, T], None]
+    reads: Callable[[T], Iterable[str]]  # state keys beyond the signer's account (a hint: a miss costs a read)
+    parties: Callable[[T], Iterable[str]]  # accounts the transaction names; the engine adds those it posts to
+    summary: str  # one line: CLI help, OpenAPI, docs
+    example: Example
+    signers: frozenset[str] = ANY_ROLE  # roles allowed to sign it
+    cli_defaults: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def type(self) -> str:
+        return str(self.tx.__struct_config__.tag)
+
+    @property
+    def fields(self) -> tuple[str, ...]:
+        """The transaction's own fields, beyond the envelope, in declaration order."""
+        return tuple(f for f in self.tx.__struct_fields__ if f not in ENVELOPE_FIELDS)
+
+
+ENVELOPE_FIELDS = frozenset(TxBase.__struct_fields__)
+
+
+# --- checks shared by rules ---------------------------------------------------
+
+
+def require_account(view: TxView, account_id: str) -> Account:
+    account = view.read(ACCOUNTS, account_id)
+    ensure(account is not None, Code.UNKNOWN_ACCOUNT, "no account {!r}", account_id)
+    assert account is not None
+    return account
+
+
+def require_asset(view: TxView, asset_id: str) -> Asset:
+    asset = view.read(ASSETS, asset_id)
+    ensure(asset is not None, Code.UNKNOWN_ASSET, "no asset {!r}", asset_id)
+    assert asset is not None
+    return asset
+
+
+def named(*accounts: str) -> Sequence[str]:
+    return accounts

@@ -1,0 +1,181 @@
+"""Value: transfers between holders, payments to merchants, refunds and cash-outs."""
+
+from __future__ import annotations
+
+import msgspec
+
+from ..errors import Code, ensure
+from ..operation import Example, Operation, TxContext, require_account, require_asset
+from ..postings import SUPPLY, move
+from ..tables import ACCOUNTS, ASSETS, BALANCES, PAYMENTS, PAYOUTS
+from ..types import AccountId, AmountMinor, Asset, AssetId, Payment, PaymentId, Payout, PayoutRef, TxBase
+
+
+class Transfer(TxBase, frozen=True, tag="transfer"):
+    """Send value to another account (transferable assets only)."""
+
+    asset: AssetId
+    to: AccountId
+    amount_minor: AmountMinor
+
+
+class Pay(TxBase, frozen=True, tag="pay"):
+    """A holder pays a merchant against the merchant's payment request id."""
+
+    asset: AssetId
+    merchant: AccountId
+    amount_minor: AmountMinor
+    payment_id: PaymentId
+
+
+class Refund(TxBase, frozen=True, tag="refund"):
+    """A merchant refunds (part of) a payment to the holder who made it."""
+
+    payment_id: PaymentId
+    amount_minor: AmountMinor
+
+
+class CashOut(TxBase, frozen=True, tag="cash_out"):
+    """Burn value against a payout to the signer's bank account."""
+
+    asset: AssetId
+    amount_minor: AmountMinor
+    payout_ref: PayoutRef
+
+
+def transfer(c: TxContext, tx: Transfer) -> None:
+    asset = require_asset(c.view, tx.asset)
+    ensure(asset.transferable, Code.NOT_TRANSFERABLE, "asset {!r} is not transferable", tx.asset)
+    ensure(tx.to != c.signer.id, Code.SELF_TRANSFER, "cannot transfer to oneself")
+    require_account(c.view, tx.to)
+    c.post(*move(c.signer.id, tx.to, tx.asset, tx.amount_minor))
+
+
+def pay(c: TxContext, tx: Pay) -> None:
+    require_asset(c.view, tx.asset)
+    merchant = require_account(c.view, tx.merchant)
+    ensure(merchant.role == "merchant", Code.NOT_MERCHANT, "{!r} is not a merchant", tx.merchant)
+    ensure(tx.merchant != c.signer.id, Code.SELF_TRANSFER, "a merchant cannot pay itself")
+    ensure(
+        c.view.read(PAYMENTS, tx.merchant, tx.payment_id) is None,
+        Code.DUPLICATE_PAYMENT,
+        "payment {!r} to {!r} already made",
+        tx.payment_id,
+        tx.merchant,
+    )
+    c.post(*move(c.signer.id, tx.merchant, tx.asset, tx.amount_minor))
+    c.view.put(
+        PAYMENTS.key(tx.merchant, tx.payment_id),
+        Payment(
+            merchant=tx.merchant,
+            payment_id=tx.payment_id,
+            payer=c.signer.id,
+            asset=tx.asset,
+            amount_minor=tx.amount_minor,
+            refunded_minor=0,
+        ),
+    )
+
+
+def refund(c: TxContext, tx: Refund) -> None:
+    payment = c.view.read(PAYMENTS, c.signer.id, tx.payment_id)
+    ensure(payment is not None, Code.UNKNOWN_PAYMENT, "no payment {!r} to {!r}", tx.payment_id, c.signer.id)
+    assert payment is not None
+    refunded = payment.refunded_minor + tx.amount_minor
+    ensure(
+        refunded <= payment.amount_minor,
+        Code.REFUND_EXCEEDS_PAYMENT,
+        "refunds would reach {} of a {} payment",
+        refunded,
+        payment.amount_minor,
+    )
+    c.post(*move(c.signer.id, payment.payer, payment.asset, tx.amount_minor))
+    c.view.put(PAYMENTS.key(c.signer.id, tx.payment_id), msgspec.structs.replace(payment, refunded_minor=refunded))
+
+
+def cash_out_allowed(asset: Asset, role: str) -> bool:
+    if asset.cash_out == "all":
+        return True
+    if asset.cash_out == "merchants":
+        return role == "merchant"
+    return False
+
+
+def cash_out(c: TxContext, tx: CashOut) -> None:
+    asset = require_asset(c.view, tx.asset)
+    ensure(
+        cash_out_allowed(asset, c.signer.role),
+        Code.CASH_OUT_NOT_ALLOWED,
+        "{} may not cash out {}",
+        c.signer.id,
+        asset.id,
+    )
+    c.post(*move(c.signer.id, SUPPLY, tx.asset, tx.amount_minor))
+    c.view.put(
+        PAYOUTS.key(c.txid),
+        Payout(
+            txid=c.txid,
+            account=c.signer.id,
+            asset=tx.asset,
+            amount_minor=tx.amount_minor,
+            payout_ref=tx.payout_ref,
+            height=c.block.height,
+        ),
+    )
+
+
+OPERATIONS: tuple[Operation, ...] = (  # type: ignore[type-arg]
+    Operation(
+        tx=Transfer,
+        rule=transfer,
+        reads=lambda tx: [
+            ASSETS.key(tx.asset),
+            ACCOUNTS.key(tx.to),
+            BALANCES.key(tx.signer, tx.asset),
+            BALANCES.key(tx.to, tx.asset),
+        ],
+        parties=lambda tx: [tx.to],
+        summary="Send value to another account.",
+        example=Example("transfer", "alice", 0, {"asset": "CITY-V", "to": "bob", "amount_minor": 1}),
+    ),
+    Operation(
+        tx=Pay,
+        rule=pay,
+        reads=lambda tx: [
+            ASSETS.key(tx.asset),
+            ACCOUNTS.key(tx.merchant),
+            PAYMENTS.key(tx.merchant, tx.payment_id),
+            BALANCES.key(tx.signer, tx.asset),
+            BALANCES.key(tx.merchant, tx.asset),
+        ],
+        parties=lambda tx: [tx.merchant],
+        summary="Pay a merchant (once per payment id).",
+        example=Example(
+            "pay",
+            "alice",
+            1,
+            {"asset": "CITY-V", "merchant": "cafe", "amount_minor": 4500, "payment_id": "order:2026-11-22:17"},
+        ),
+    ),
+    Operation(
+        tx=Refund,
+        rule=refund,
+        reads=lambda tx: [PAYMENTS.key(tx.signer, tx.payment_id)],
+        parties=lambda tx: [],  # the payer comes from the payment record, through the postings
+        summary="A merchant refunds (part of) a payment.",
+        example=Example("refund", "cafe", 0, {"payment_id": "order:2026-11-22:17", "amount_minor": 500}),
+    ),
+    Operation(
+        tx=CashOut,
+        rule=cash_out,
+        reads=lambda tx: [ASSETS.key(tx.asset), BALANCES.key(tx.signer, tx.asset)],
+        parties=lambda tx: [],
+        summary="Burn value against a payout to a bank account.",
+        example=Example(
+            "cash out",
+            "cafe",
+            1,
+            {"asset": "CITY-V", "amount_minor": 4000, "payout_ref": 'KR12 0001 \\ "quoted" \t tab'},
+        ),
+    ),
+)

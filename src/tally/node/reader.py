@@ -1,0 +1,71 @@
+"""What the API may read of a node: committed state and stored blocks, typed.
+
+Every read here answers from the store, so two reads of one account (its
+record and its balances) never disagree about which block they reflect.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import msgspec
+
+from ..core.block import FullBlock
+from ..core.tables import ACCOUNTS, ASSETS, BALANCES
+from ..core.types import Account, Asset, BlockHeader, Certificate
+from ..store.base import HistoryItem, Store
+
+
+@dataclass(frozen=True, slots=True)
+class StoredBlock:
+    header: BlockHeader
+    state_digest: str
+    txids: list[str]
+
+
+class LedgerReader:
+    def __init__(self, store: Store) -> None:
+        self._store = store
+
+    def account(self, account_id: str) -> Account | None:
+        return ACCOUNTS.read(self._store.get_state, account_id)
+
+    def balances(self, account_id: str) -> dict[str, int]:
+        """Every non-zero balance of an account, by asset, in minor units."""
+        prefix = BALANCES.scan_prefix(account_id)
+        found: dict[str, int] = {}
+        for key, value in self._store.state_items(prefix):
+            assert isinstance(value, int)
+            found[BALANCES.key_parts(key)[1]] = value
+        return found
+
+    def asset(self, asset_id: str) -> Asset | None:
+        return ASSETS.read(self._store.get_state, asset_id)
+
+    def assets(self) -> list[Asset]:
+        found = []
+        for _, value in self._store.state_items(ASSETS.scan_prefix()):
+            assert isinstance(value, Asset)
+            found.append(value)
+        return found
+
+    def history(self, account_id: str, before: tuple[int, int] | None, limit: int) -> list[HistoryItem]:
+        return self._store.history(account_id, before, limit)
+
+    def block(self, height: int) -> StoredBlock | None:
+        found = self._store.block_header(height)
+        if found is None:
+            return None
+        return StoredBlock(found[0], found[1], [t.txid for t in self._store.block_txs(height)])
+
+    def certificate(self, height: int) -> Certificate | None:
+        return self._store.certificate(height)
+
+    def full_block(self, height: int) -> FullBlock | None:
+        """A final block with its transactions as stored, for peers catching up."""
+        found = self._store.block_header(height)
+        cert = self._store.certificate(height)
+        if found is None or cert is None:
+            return None
+        rows = self._store.block_txs(height)
+        return FullBlock(found[0], found[1], [msgspec.Raw(r.envelope) for r in rows], cert)

@@ -11,14 +11,20 @@ import rfc8785
 from hypothesis import given
 from hypothesis import strategies as st
 
+from tally.client.execution_vectors import render as render_execution
 from tally.client.vectors import render, vectors
 from tally.core.block import txid_of
 from tally.core.crypto import KeyPair, verify
 from tally.core.encoding import MAX_SAFE_INTEGER, canonical, canonical_reference
+from tally.core.execute import BlockContext, Entry, execute_block, write_set_bytes
 from tally.core.merkle import merkle_proof, merkle_root, verify_proof
-from tally.core.ops import SignedTx
+from tally.core.ops import BY_TYPE, SignedTx
+from tally.core.protocol import rules_for
+from tally.core.state import MemoryState
+from tally.core.tables import ACCOUNTS, table_of
 
 VECTORS = Path(__file__).parent.parent / "docs" / "test-vectors" / "transactions.json"
+EXECUTION_VECTORS = VECTORS.parent / "execution.json"
 
 json_values = st.recursive(
     st.none()
@@ -65,7 +71,7 @@ def test_vectors_hold() -> None:
         assert verify(key.public_key, message, bytes.fromhex(vector["sig"]))
         signed = msgspec.convert({"tx": vector["tx"], "sig": vector["sig"]}, SignedTx)
         assert canonical(signed.tx) == message == canonical_reference(signed.tx)
-    assert len(vectors()) == 7
+    assert [v["tx"]["type"] for v in vectors()] == list(BY_TYPE)  # one vector per transaction type
 
 
 def test_verify_rejects_tampering() -> None:
@@ -95,3 +101,27 @@ def test_merkle_root_depends_on_order() -> None:
     a, b = b"a" * 32, b"b" * 32
     assert merkle_root([a, b]) != merkle_root([b, a])
     assert merkle_root([a]) != a
+
+
+def test_checked_in_execution_vectors_are_current() -> None:
+    assert EXECUTION_VECTORS.read_bytes() == render_execution(), (
+        "regenerate: python -m tally.client.execution_vectors > docs/test-vectors/execution.json"
+    )
+
+
+def test_execution_vectors_execute_from_the_file_alone() -> None:
+    """What a ledger in another language would do with the file: state, transaction -> code and write-set."""
+    cases = json.loads(EXECUTION_VECTORS.read_text())
+    assert {c["code"] for c in cases} >= {"ok", "insufficient_funds", "duplicate_payment", "not_authorized"}
+    for case in cases:
+        state = MemoryState({k: msgspec.convert(v, table_of(k).record) for k, v in case["state_before"].items()})
+        signed = msgspec.convert(case["signed_tx"], SignedTx)
+        message = canonical(signed.tx)
+        signer = ACCOUNTS.read(state.get, signed.tx.signer)
+        assert signer is not None and verify(bytes.fromhex(signer.public_key), message, bytes.fromhex(signed.sig))
+        block = case["block"]
+        context = BlockContext(block["chain"], block["height"], block["timestamp_ms"])
+        outcome = execute_block(state, context, [Entry(txid_of(message), signed.tx)], rules_for(1))
+        result = outcome.results[0]
+        assert (result.code, result.message) == (case["code"], case["message"]), case["description"]
+        assert write_set_bytes(outcome.writes).decode() == case["write_set"], case["description"]

@@ -71,6 +71,9 @@ def test_register_issue_transfer_pay_refund_cash_out_and_receipts(node: NodeProc
 
         history = client.history("bakery")
         assert [i["type"] for i in history["items"]] == ["cash_out", "refund", "pay", "register_account"]
+        # the payer sees the refund too (it is named nowhere in the refund, only in the payment it refunds)
+        yuna_history = client.history("yuna")
+        assert [i["type"] for i in yuna_history["items"]] == ["refund", "pay", "transfer", "issue", "register_account"]
 
 
 def test_full_mempool_answers_503_with_retry_after(tmp_path: object) -> None:

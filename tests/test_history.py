@@ -1,0 +1,137 @@
+"""History: every party of every transaction sees it, old ledgers included."""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Callable
+from pathlib import Path
+
+import msgspec
+
+from helpers import Chain, key, setup_chain
+from tally.core.ops import BY_TYPE, SignedTx
+from tally.core.tables import ACCOUNTS, BALANCES, TABLES, encode_value, table_of
+from tally.core.types import StateValue
+from tally.store import open_store
+
+# One transaction of every type, each ok, each in a block of its own (after setup_chain).
+SCENARIO: dict[str, Callable[[Chain], SignedTx]] = {
+    "register_account": lambda c: c.signer("bank-a").register_account("zoe", key("zoe").public_key_hex, "holder"),
+    "create_asset": lambda c: c.signer("bank-b").create_asset("PTS", "Points", "points", 0, True, "none"),
+    "issue": lambda c: c.signer("bank-a").issue("MILES", "bob", 70),
+    "transfer": lambda c: c.signer("alice").transfer("MILES", "bob", 30),
+    "pay": lambda c: c.signer("alice").pay("GIFT", "cafe", 400, "o1"),
+    "refund": lambda c: c.signer("cafe").refund("o1", 150),
+    "cash_out": lambda c: c.signer("cafe").cash_out("GIFT", 100, "HARBOR/ACC-1"),
+}
+
+
+def _touched(writes: dict[str, StateValue | None]) -> set[str]:
+    """Accounts whose record or balances a block wrote: the oracle, read from the write-set alone."""
+    return {table_of(k).key_parts(k)[0] for k in writes if table_of(k) in (ACCOUNTS, BALANCES)}
+
+
+def test_every_party_of_every_transaction_type_sees_it(tmp_path: Path) -> None:
+    assert set(SCENARIO) == set(BY_TYPE), "every transaction type has a line in the scenario"
+    store = open_store(tmp_path / "ledger.db", Chain().genesis)
+    c = setup_chain(store)
+    for tx_type, build in SCENARIO.items():
+        signed = build(c)
+        before = dict(c.state.values)
+        result = c.one(signed)
+        assert result.code == "ok", (tx_type, result)
+        writes = {
+            k: c.state.values.get(k) for k in set(before) | set(c.state.values) if before.get(k) != c.state.get(k)
+        }
+        expected = _touched(writes) | {signed.tx.signer}
+        assert set(c.parties[0]) == expected, tx_type
+        for account in expected:
+            assert result.txid in {h.txid for h in store.history(account, None, 10)}, (tx_type, account)
+    store.close()
+
+
+def test_a_refund_is_in_the_payers_history(tmp_path: Path) -> None:
+    store = open_store(tmp_path / "ledger.db", Chain().genesis)
+    c = setup_chain(store)
+    pay = c.one(c.signer("alice").pay("GIFT", "cafe", 400, "o1"))
+    refund = c.one(c.signer("cafe").refund("o1", 150))
+    assert [h.txid for h in store.history("alice", None, 2)] == [refund.txid, pay.txid]
+    store.close()
+
+
+def test_a_rejected_transaction_is_in_the_history_of_the_accounts_it_names(tmp_path: Path) -> None:
+    store = open_store(tmp_path / "ledger.db", Chain().genesis)
+    c = setup_chain(store)
+    refused = c.one(c.signer("alice").pay("GIFT", "cafe", 5_000, "too-much"))
+    assert refused.code == "insufficient_funds"
+    for account in ("alice", "cafe"):
+        assert store.history(account, None, 1)[0].txid == refused.txid
+    store.close()
+
+
+# The txs table before the parties table (commit 1ef47bc): one counterparty per transaction.
+OLD_SCHEMA = """
+CREATE TABLE meta (key TEXT PRIMARY KEY, value BLOB NOT NULL) WITHOUT ROWID;
+CREATE TABLE blocks (height INTEGER PRIMARY KEY, hash TEXT NOT NULL, header BLOB NOT NULL, state_digest TEXT NOT NULL,
+    timestamp_ms INTEGER NOT NULL, log_position INTEGER NOT NULL, write_set BLOB NOT NULL);
+CREATE TABLE certificates (height INTEGER PRIMARY KEY, body BLOB NOT NULL);
+CREATE TABLE txs (pos INTEGER PRIMARY KEY, txid TEXT NOT NULL UNIQUE, type TEXT NOT NULL, signer TEXT NOT NULL,
+    counterparty TEXT NOT NULL, code TEXT NOT NULL, message TEXT NOT NULL, envelope BLOB NOT NULL);
+CREATE INDEX txs_by_signer ON txs (signer, pos);
+CREATE INDEX txs_by_counterparty ON txs (counterparty, pos);
+CREATE TABLE state (key TEXT PRIMARY KEY, value BLOB NOT NULL) WITHOUT ROWID;
+"""
+
+
+def test_a_ledger_from_before_the_parties_table_is_migrated_and_audits_clean(tmp_path: Path) -> None:
+    """The reference ledger written in the old layout: opening it indexes every party, refund payers included."""
+    from tally.node.audit import audit_ledger
+
+    reference = msgspec.json.decode((Path(__file__).parent / "fixtures" / "reference-ledger.json").read_bytes())
+    path = tmp_path / "old.db"
+    db = sqlite3.connect(path)
+    db.executescript(OLD_SCHEMA)
+    db.execute("INSERT INTO meta VALUES ('genesis', ?)", (msgspec.json.encode(reference["genesis"]),))
+    refunds: list[tuple[str, str]] = []  # (txid, payer)
+    payers = {}
+    for block in reference["blocks"]:
+        header = block["header"]
+        db.execute(
+            "INSERT INTO blocks VALUES (?, ?, ?, ?, ?, ?, ?)",
+            (
+                header["height"],
+                block["block_hash"],
+                msgspec.json.encode(header),
+                block["state_digest"],
+                header["timestamp_ms"],
+                header["log_position"],
+                block["write_set"].encode(),
+            ),
+        )
+        db.execute(
+            "INSERT INTO certificates VALUES (?, ?)", (header["height"], msgspec.json.encode(block["certificate"]))
+        )
+        for index, t in enumerate(block["txs"]):
+            tx = msgspec.json.decode(t["envelope"])["tx"]
+            db.execute(
+                "INSERT INTO txs VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                ((header["height"] << 20) | index, t["txid"], t["type"], tx["signer"], t["counterparty"],
+                 t["code"], t["message"], t["envelope"].encode()),
+            )  # fmt: skip
+            if t["code"] == "ok" and t["type"] == "pay":
+                payers[(tx["merchant"], tx["payment_id"])] = tx["signer"]
+            if t["code"] == "ok" and t["type"] == "refund":
+                refunds.append((t["txid"], payers[(tx["signer"], tx["payment_id"])]))
+    for k, v in reference["final_state"].items():
+        value = msgspec.convert(v, TABLES[k.split("/")[0]].record)
+        db.execute("INSERT INTO state VALUES (?, ?)", (k, encode_value(value)))
+    db.commit()
+    db.close()
+    assert len(refunds) > 10
+
+    store = open_store(path)
+    for txid, payer in refunds:
+        assert txid in {h.txid for h in store.history(payer, None, 500)}, (txid, payer)
+    store.close()
+    report = audit_ledger(str(path), workers=1)
+    assert report.faults == [] and report.blocks == len(reference["blocks"])

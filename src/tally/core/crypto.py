@@ -8,6 +8,7 @@ import nacl.bindings
 import nacl.exceptions
 import nacl.signing
 
+SEED_BYTES = 32
 PUBLIC_KEY_BYTES = 32
 SIGNATURE_BYTES = 64
 
@@ -22,7 +23,7 @@ class KeyPair:
     __slots__ = ("_signing", "public_key", "seed")
 
     def __init__(self, seed: bytes) -> None:
-        if len(seed) != 32:
+        if len(seed) != SEED_BYTES:
             raise ValueError("an Ed25519 seed is 32 bytes")
         self.seed = seed
         self._signing = nacl.signing.SigningKey(seed)

@@ -25,3 +25,8 @@ class Limits(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     retry_after_s: int = 1
     max_log_batch_bytes: int = 1_000_000  # etcd refuses requests over 1.5 MiB by default
     log_retention_blocks: int = 1000  # etcd log kept for laggards before compaction (they then sync from a peer)
+
+
+# Bounds on waiting inside a node's threads (not consensus-relevant).
+STOP_POLL_S = 0.1  # how often a thread blocked on a queue or condition looks at its stop flag
+THREAD_JOIN_TIMEOUT_S = 30  # how long stopping waits for a thread

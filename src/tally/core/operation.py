@@ -9,7 +9,7 @@ CLI's commands, the OpenAPI schema and the test vectors.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any, Generic, TypeVar, get_args
 
@@ -99,7 +99,3 @@ def require_asset(view: TxView, asset_id: str) -> Asset:
     ensure(asset is not None, Code.UNKNOWN_ASSET, "no asset {!r}", asset_id)
     assert asset is not None
     return asset
-
-
-def named(*accounts: str) -> Sequence[str]:
-    return accounts

@@ -17,7 +17,7 @@ from typing import Literal
 
 import msgspec
 
-from ..core.crypto import KeyPair
+from ..core.crypto import SEED_BYTES, KeyPair
 from ..core.limits import Limits
 from ..core.types import Genesis, GenesisMember, Validator
 
@@ -47,7 +47,7 @@ class KeyFile(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
 
 
 def new_keyfile(key_id: str, seed: bytes | None = None) -> KeyFile:
-    pair = KeyPair(seed if seed is not None else os.urandom(32))
+    pair = KeyPair(seed if seed is not None else os.urandom(SEED_BYTES))
     return KeyFile(id=key_id, public_key=pair.public_key_hex, seed=pair.seed.hex())
 
 

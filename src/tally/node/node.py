@@ -35,6 +35,7 @@ log = logging.getLogger("tally.node")
 
 Status = Literal["unknown", "accepted", "committed", "final"]
 _signed_decoder = msgspec.json.Decoder(SignedTx)
+LATENCY_SAMPLES_PER_BLOCK = 64  # submit-to-final latencies observed per block, spread over its transactions
 
 
 @dataclass(frozen=True, slots=True)
@@ -194,7 +195,7 @@ class Node:
         if done.final:
             self._mark_final(header.height)
             now = time.perf_counter_ns()
-            for accepted in done.accepted_ns[:: max(1, len(done.accepted_ns) // 64)]:
+            for accepted in done.accepted_ns[:: max(1, len(done.accepted_ns) // LATENCY_SAMPLES_PER_BLOCK)]:
                 if accepted:
                     m.final_latency.observe((now - accepted) / 1e9)
         elif self.votes is not None:

@@ -21,6 +21,7 @@ from ..core.block import certificate_fault, make_certificate, sign_vote
 from ..core.chain import Batch, BlockResult, Divergence, Head, apply_block, genesis_head, signature_checks
 from ..core.crypto import KeyPair
 from ..core.execute import Entry, prefetch_keys
+from ..core.limits import STOP_POLL_S, THREAD_JOIN_TIMEOUT_S
 from ..core.ops import tx_type
 from ..core.types import Certificate, Genesis, TxResult
 from ..ordering.base import OrderedBatch, Orderer
@@ -32,8 +33,6 @@ from .verify import verify_batch
 log = logging.getLogger("tally.pipeline")
 
 WRITE_QUEUE_BLOCKS = 2
-QUEUE_POLL_S = 0.1  # how often a thread blocked on a queue looks at the stop flag
-JOIN_TIMEOUT_S = 30
 
 __all__ = ["BlockDone", "Divergence", "Pipeline"]
 
@@ -94,8 +93,8 @@ class Pipeline:
         """Stop both threads; blocks already queued for the writer are stored first."""
         self.stop_event.set()
         self.orderer.stop()
-        self._executor.join(timeout=JOIN_TIMEOUT_S)
-        self._writer.join(timeout=JOIN_TIMEOUT_S)
+        self._executor.join(timeout=THREAD_JOIN_TIMEOUT_S)
+        self._writer.join(timeout=THREAD_JOIN_TIMEOUT_S)
 
     def _guard(self, loop: Callable[[], None]) -> None:
         try:
@@ -118,7 +117,7 @@ class Pipeline:
     def _put(self, item: _Executed) -> None:
         while not self.stop_event.is_set():
             try:
-                self._to_writer.put(item, timeout=QUEUE_POLL_S)
+                self._to_writer.put(item, timeout=STOP_POLL_S)
                 return
             except queue.Full:
                 continue
@@ -127,7 +126,7 @@ class Pipeline:
         """Store blocks in order until stopped; on stop, store what the executor already queued."""
         while True:
             try:
-                item = self._to_writer.get(timeout=QUEUE_POLL_S)
+                item = self._to_writer.get(timeout=STOP_POLL_S)
             except queue.Empty:
                 if self.stop_event.is_set() and not self._executor.is_alive():
                     return

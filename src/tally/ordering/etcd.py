@@ -27,7 +27,7 @@ import msgspec
 from ..core.block import tx_signing_bytes, txid_of
 from ..core.crypto import KeyPair, verify
 from ..core.genesis import validators_at
-from ..core.limits import Limits
+from ..core.limits import STOP_POLL_S, THREAD_JOIN_TIMEOUT_S, Limits
 from ..core.ops import SignedTx
 from ..core.types import Genesis, Validator
 from ..store.base import Store
@@ -141,13 +141,13 @@ class EtcdOrderer:
         self.stop_event.set()
         self.mempool.wake()
         for thread in self._threads:
-            thread.join(timeout=30)
+            thread.join(timeout=THREAD_JOIN_TIMEOUT_S)
         self.etcd.close()
         self.peers.close()
 
     def next_batch(self, stop: threading.Event) -> OrderedBatch | None:
         try:
-            return self._deliveries.get(timeout=0.1)
+            return self._deliveries.get(timeout=STOP_POLL_S)
         except queue.Empty:
             return None
 
@@ -180,7 +180,7 @@ class EtcdOrderer:
     def _deliver(self, batch: OrderedBatch) -> None:
         while not self.stop_event.is_set():
             try:
-                self._deliveries.put(batch, timeout=0.1)
+                self._deliveries.put(batch, timeout=STOP_POLL_S)
                 self.next_height += 1
                 self.next_revision = batch.position + 1
                 return

@@ -14,6 +14,7 @@ from collections import deque
 from collections.abc import Iterable
 from dataclasses import dataclass
 
+from ..core.limits import STOP_POLL_S
 from ..core.ops import SignedTx
 
 
@@ -72,7 +73,7 @@ class Mempool:
         """Wait for transactions; cut a block at `max_txs` or `linger_ms` after the first."""
         with self._cond:
             while not self._queue and not stop.is_set():
-                self._cond.wait(timeout=0.1)
+                self._cond.wait(timeout=STOP_POLL_S)
             if not self._queue:
                 return []
             deadline = time.monotonic() + linger_ms / 1000

@@ -30,7 +30,7 @@ from ..core.block import block_hash, make_certificate, quorum_size, sign_vote, v
 from ..core.chain import Divergence
 from ..core.crypto import KeyPair
 from ..core.genesis import validators_at
-from ..core.limits import Limits
+from ..core.limits import THREAD_JOIN_TIMEOUT_S, Limits
 from ..core.types import BlockHeader, Certificate, Genesis, Validator, ValidatorSignature
 from ..store.base import BlockRecord, Store
 from .etcd_client import TRANSIENT, EtcdClient, keys
@@ -103,7 +103,7 @@ class VoteBoard:
     def stop(self) -> None:
         self.stop_event.set()
         for thread in self._threads:
-            thread.join(timeout=30)
+            thread.join(timeout=THREAD_JOIN_TIMEOUT_S)
         self.etcd.close()
 
     def publish(self, record: BlockRecord) -> None:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Any, Literal
 
 from ..errors import Code, ensure
 from ..operation import MEMBERS_ONLY, Example, Operation, TxContext
@@ -26,7 +26,7 @@ def register_account(c: TxContext, tx: RegisterAccount) -> None:
     )
 
 
-OPERATIONS: tuple[Operation, ...] = (  # type: ignore[type-arg]
+OPERATIONS: tuple[Operation[Any], ...] = (
     Operation(
         tx=RegisterAccount,
         rule=register_account,

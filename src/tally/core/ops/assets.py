@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from ..errors import Code, ensure
 from ..operation import MEMBERS_ONLY, Example, Operation, TxContext, require_account, require_asset
 from ..postings import SUPPLY, move
@@ -54,7 +56,7 @@ def issue(c: TxContext, tx: Issue) -> None:
     c.post(*move(SUPPLY, tx.to, tx.asset, tx.amount_minor))
 
 
-OPERATIONS: tuple[Operation, ...] = (  # type: ignore[type-arg]
+OPERATIONS: tuple[Operation[Any], ...] = (
     Operation(
         tx=CreateAsset,
         rule=create_asset,

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import msgspec
 
 from ..errors import Code, ensure
@@ -124,7 +126,7 @@ def cash_out(c: TxContext, tx: CashOut) -> None:
     )
 
 
-OPERATIONS: tuple[Operation, ...] = (  # type: ignore[type-arg]
+OPERATIONS: tuple[Operation[Any], ...] = (
     Operation(
         tx=Transfer,
         rule=transfer,

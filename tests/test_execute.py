@@ -210,3 +210,24 @@ def test_amount_limits_are_enforced_by_decoding(amount: int) -> None:
     }  # fmt: skip
     with pytest.raises(msgspec.ValidationError):
         msgspec.convert({"tx": body, "sig": "00" * 64}, type=SignedTx)
+
+
+def test_burn_takes_the_issuers_own_value_out_of_circulation() -> None:
+    c = setup_chain()
+    bank = c.signer("bank-a")
+    assert c.one(bank.issue("MILES", "bank-a", 300)).code == "ok"
+    assert c.one(bank.burn("MILES", 120)).code == "ok"
+    asset = c.state_read(ASSETS, "MILES")
+    assert asset is not None and (asset.issued_minor, asset.burned_minor) == (1300, 120)
+    assert c.balance("bank-a", "MILES") == 180  # and Chain.block checked conservation after each block
+
+
+def test_burn_rules() -> None:
+    c = setup_chain()
+    assert c.one(c.signer("bank-a").issue("MILES", "bank-a", 10)).code == "ok"
+    before = dict(c.state.values)
+    assert c.one(c.signer("bank-a").burn("MILES", 11)).code == Code.INSUFFICIENT_FUNDS
+    assert c.one(c.signer("alice").burn("MILES", 1)).code == Code.NOT_AUTHORIZED  # alice holds MILES, not its issuer
+    assert c.one(c.signer("bank-b").burn("MILES", 1)).code == Code.NOT_AUTHORIZED
+    assert c.one(c.signer("bank-a").burn("NOPE", 1)).code == Code.UNKNOWN_ASSET
+    assert c.state.values == before  # rejections change nothing

@@ -14,6 +14,13 @@ from tally.core.tables import ACCOUNTS, BALANCES, TABLES, encode_value, table_of
 from tally.core.types import StateValue
 from tally.store import open_store
 
+
+def _burn(c: Chain) -> SignedTx:
+    """An issuer burns what it holds: issue to itself first (a block of its own), then burn."""
+    assert c.one(c.signer("bank-a").issue("CASH", "bank-a", 5)).code == "ok"
+    return c.signer("bank-a").burn("CASH", 1)
+
+
 # One transaction of every type, each ok, each in a block of its own (after setup_chain).
 SCENARIO: dict[str, Callable[[Chain], SignedTx]] = {
     "register_account": lambda c: c.signer("bank-a").register_account("zoe", key("zoe").public_key_hex, "holder"),
@@ -23,6 +30,7 @@ SCENARIO: dict[str, Callable[[Chain], SignedTx]] = {
     "pay": lambda c: c.signer("alice").pay("GIFT", "cafe", 400, "o1"),
     "refund": lambda c: c.signer("cafe").refund("o1", 150),
     "cash_out": lambda c: c.signer("cafe").cash_out("GIFT", 100, "HARBOR/ACC-1"),
+    "burn": _burn,
 }
 
 

@@ -30,6 +30,13 @@ class Issue(TxBase, frozen=True, tag="issue"):
     amount_minor: AmountMinor
 
 
+class Burn(TxBase, frozen=True, tag="burn"):
+    """The asset's issuer takes value it holds out of circulation."""
+
+    asset: AssetId
+    amount_minor: AmountMinor
+
+
 def create_asset(c: TxContext, tx: CreateAsset) -> None:
     ensure(c.view.read(ASSETS, tx.asset) is None, Code.ASSET_EXISTS, "asset {!r} exists", tx.asset)
     c.view.put(
@@ -54,6 +61,12 @@ def issue(c: TxContext, tx: Issue) -> None:
     ensure(asset.issuer == c.signer.id, Code.NOT_AUTHORIZED, "only the asset's issuer may issue it")
     require_account(c.view, tx.to)
     c.post(*move(SUPPLY, tx.to, tx.asset, tx.amount_minor))
+
+
+def burn(c: TxContext, tx: Burn) -> None:
+    asset = require_asset(c.view, tx.asset)
+    ensure(asset.issuer == c.signer.id, Code.NOT_AUTHORIZED, "only the asset's issuer may burn it")
+    c.post(*move(c.signer.id, SUPPLY, tx.asset, tx.amount_minor))
 
 
 OPERATIONS: tuple[Operation[Any], ...] = (
@@ -93,5 +106,13 @@ OPERATIONS: tuple[Operation[Any], ...] = (
         example=Example(
             "issue", "bank-a", 2, {"asset": "CITY-V", "to": "alice", "amount_minor": 9_007_199_254_740_991}
         ),
+    ),
+    Operation(
+        tx=Burn,
+        rule=burn,
+        reads=lambda tx: [ASSETS.key(tx.asset), BALANCES.key(tx.signer, tx.asset)],
+        parties=lambda tx: [],
+        summary="The issuer burns value it holds.",
+        example=Example("burn", "bank-a", 3, {"asset": "CITY-V", "amount_minor": 1}),
     ),
 )

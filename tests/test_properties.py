@@ -44,9 +44,12 @@ action = st.one_of(
     st.tuples(
         st.just("issue"),
         st.sampled_from(["bank-a", "bank-b"]),
-        st.sampled_from(PEOPLE),
+        st.sampled_from([*PEOPLE, "bank-a"]),
         st.sampled_from(ASSETS),
         st.integers(1, 500),
+    ),
+    st.tuples(
+        st.just("burn"), st.sampled_from(["bank-a", "bank-b", "alice"]), st.sampled_from(ASSETS), st.integers(1, 300)
     ),
     st.tuples(st.just("replay"), st.integers(0, 10_000)),
     st.tuples(st.just("bad_seq"), st.sampled_from(PEOPLE), st.integers(-3, 3)),
@@ -65,6 +68,8 @@ def build(c: Chain, act: tuple, history: list[SignedTx]) -> SignedTx | None:  # 
         return c.signer(act[1]).cash_out(act[2], act[3], "BANK/1")
     if kind == "issue":
         return c.signer(act[1]).issue(act[3], act[2], act[4])
+    if kind == "burn":
+        return c.signer(act[1]).burn(act[2], act[3])
     if kind == "replay":
         return history[act[1] % len(history)] if history else None
     signer = c.signer(act[1])

@@ -63,6 +63,10 @@ def test_demo_node_tx_audit_and_tampering(tmp_path: Path) -> None:
         assert repair.returncode != 0 and "stop the node first" in repair.stderr
     finally:
         node.stop()
+    # SIGTERM is an orderly stop: the node ends its signature workers and leaves nothing behind
+    assert node.proc is not None and node.proc.returncode == 0
+    assert node.leftovers() == []
+    assert "node stopped" in (data_dir / "node.log").read_text()
 
     clean = tally("audit", "--data-dir", str(data_dir))
     assert clean.returncode == 0 and "0 faults" in clean.stdout, clean.stdout

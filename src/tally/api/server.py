@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import os
+import signal
 import sys
 
 import uvicorn
@@ -43,6 +44,11 @@ async def serve(data: DataDir, host: str | None = None, port: int | None = None)
         await server.serve()
     finally:
         node.stop()
+        log.info("node stopped")
+
+
+def _exit_on_sigterm(signum: int, frame: object) -> None:
+    raise SystemExit(0)
 
 
 def run(data: DataDir, host: str | None = None, port: int | None = None) -> None:
@@ -53,6 +59,10 @@ def run(data: DataDir, host: str | None = None, port: int | None = None) -> None
     logging.getLogger("httpx").setLevel(logging.WARNING)
     if os.environ.get("TALLY_DEBUG"):
         logging.getLogger("tally").setLevel(logging.DEBUG)
+    # uvicorn shuts down on SIGTERM, then raises the signal again under the handler
+    # that was there before it: this one turns it into an orderly exit, so the
+    # node stops its pipeline, closes its store and ends its signature workers.
+    signal.signal(signal.SIGTERM, _exit_on_sigterm)
     import uvloop
 
     uvloop.run(serve(data, host, port))

@@ -13,6 +13,7 @@ from pathlib import Path
 import httpx
 
 READY_POLL_S = 0.05
+GROUP_DRAIN_TIMEOUT_S = 10
 
 
 def free_ports(count: int) -> list[int]:
@@ -77,3 +78,17 @@ class NodeProcess:
                 self.proc.wait(timeout=30)
             except subprocess.TimeoutExpired:
                 self.kill9()
+        if self.proc is not None:
+            self._wait_for_group(GROUP_DRAIN_TIMEOUT_S)
+
+    def _wait_for_group(self, timeout_s: float) -> None:
+        """Give the node's helpers (the multiprocessing resource tracker ends on EOF) time to exit."""
+        deadline = time.monotonic() + timeout_s
+        while self.leftovers() and time.monotonic() < deadline:
+            time.sleep(READY_POLL_S)  # polling for an exit, bounded by the deadline
+
+    def leftovers(self) -> list[int]:
+        """Processes still in the node's process group (its signature workers, if it did not end them)."""
+        assert self.proc is not None
+        found = subprocess.run(["pgrep", "-g", str(self.proc.pid)], capture_output=True, text=True, check=False)
+        return [int(pid) for pid in found.stdout.split()]

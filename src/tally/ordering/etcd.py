@@ -140,6 +140,7 @@ class EtcdOrderer:
     def stop(self) -> None:
         self.stop_event.set()
         self.mempool.wake()
+        self.etcd.cancel_watches()
         for thread in self._threads:
             thread.join(timeout=THREAD_JOIN_TIMEOUT_S)
         self.etcd.close()
@@ -204,7 +205,7 @@ class EtcdOrderer:
                 self.stop_event.wait(0.5)
 
     def _watch(self, client: Any) -> None:
-        events, cancel = client.watch(self.log_key, start_revision=self.next_revision)
+        events, cancel = self.etcd.watch(client, False, self.log_key, self.next_revision)
         try:
             for event in events:
                 if self.stop_event.is_set():

@@ -10,7 +10,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import Any, TypeVar
 from urllib.parse import urlsplit
 
@@ -48,6 +48,7 @@ class EtcdClient:
         self._index = 0
         self._lock = threading.Lock()
         self._client: Any = None
+        self._cancels: dict[int, Callable[[], None]] = {}  # open watches, so stopping can end them
 
     def client(self) -> Any:
         with self._lock:
@@ -68,6 +69,8 @@ class EtcdClient:
     def call(self, fn: Callable[[Any], T], stop: threading.Event | None = None) -> T:
         """Run fn(client), failing over on transient errors; raises after RETRIES tries."""
         for attempt in range(RETRIES):
+            if stop is not None and stop.is_set():
+                break  # stopping: no new attempt
             client = self.client()
             try:
                 return fn(client)
@@ -81,6 +84,34 @@ class EtcdClient:
                 break
             time.sleep(BACKOFF_S * min(attempt + 1, 10))  # backoff between tries, bounded
         raise etcd_errors.ConnectionFailedError()
+
+    def watch(
+        self, client: Any, prefix: bool, key: str, start_revision: int
+    ) -> tuple[Iterator[Any], Callable[[], None]]:
+        """A watch through `client` that `cancel_watches` can end from another thread."""
+        watch = client.watch_prefix if prefix else client.watch
+        events, cancel = watch(key, start_revision=start_revision)
+        token = id(events)
+        with self._lock:
+            self._cancels[token] = cancel
+
+        def done() -> None:
+            with self._lock:
+                self._cancels.pop(token, None)
+            cancel()
+
+        return events, done
+
+    def cancel_watches(self) -> None:
+        """End every open watch: the threads iterating them return (used when stopping)."""
+        with self._lock:
+            cancels = list(self._cancels.values())
+            self._cancels.clear()
+        for cancel in cancels:
+            try:
+                cancel()
+            except Exception as exc:  # a watch already ended by its member going away
+                log.debug("cancelling a watch: %s", exc)
 
     def close(self) -> None:
         with self._lock:

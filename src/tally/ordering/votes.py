@@ -102,6 +102,7 @@ class VoteBoard:
 
     def stop(self) -> None:
         self.stop_event.set()
+        self.etcd.cancel_watches()
         for thread in self._threads:
             thread.join(timeout=THREAD_JOIN_TIMEOUT_S)
         self.etcd.close()
@@ -165,7 +166,9 @@ class VoteBoard:
 
     def _compact(self) -> None:
         stored: dict[str, tuple[int, int]] = {}
-        entries: list[tuple[bytes, Any]] = self.etcd.call(lambda c: list(c.get_prefix(self.keys["stored"])))
+        entries: list[tuple[bytes, Any]] = self.etcd.call(
+            lambda c: list(c.get_prefix(self.keys["stored"])), self.stop_event
+        )
         for value, meta in entries:
             validator = meta.key.decode().rsplit("/", 1)[1]
             height, position = (int(x) for x in value.decode().split(":"))
@@ -190,7 +193,7 @@ class VoteBoard:
             log.debug("compact %d: %s", position, exc)
         for h in range(self._votes_kept_from, height):
             prefix = f"{self.keys['votes']}{h:012d}/"
-            self.etcd.call(lambda c: c.delete_prefix(prefix))  # noqa: B023 - called at once
+            self.etcd.call(lambda c: c.delete_prefix(prefix), self.stop_event)  # noqa: B023 - called at once
         self._compacted_position = position
         self._votes_kept_from = max(self._votes_kept_from, height)
         log.info("etcd log compacted to revision %d (block %d)", position, height)
@@ -202,7 +205,7 @@ class VoteBoard:
             client = self.etcd.client()
             try:
                 response_revision = self._load_existing(client)
-                events, cancel = client.watch_prefix(self.keys["votes"], start_revision=response_revision + 1)
+                events, cancel = self.etcd.watch(client, True, self.keys["votes"], response_revision + 1)
                 try:
                     for event in events:
                         if self.stop_event.is_set():

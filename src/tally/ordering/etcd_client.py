@@ -49,6 +49,7 @@ class EtcdClient:
         self._lock = threading.Lock()
         self._client: Any = None
         self._cancels: dict[int, Callable[[], None]] = {}  # open watches, so stopping can end them
+        self._watches_closed = False  # set by cancel_watches: a watch opened later ends at once
 
     def client(self) -> Any:
         with self._lock:
@@ -93,7 +94,11 @@ class EtcdClient:
         events, cancel = watch(key, start_revision=start_revision)
         token = id(events)
         with self._lock:
-            self._cancels[token] = cancel
+            closed = self._watches_closed
+            if not closed:
+                self._cancels[token] = cancel
+        if closed:  # stopping raced with opening this watch
+            cancel()
 
         def done() -> None:
             with self._lock:
@@ -105,6 +110,7 @@ class EtcdClient:
     def cancel_watches(self) -> None:
         """End every open watch: the threads iterating them return (used when stopping)."""
         with self._lock:
+            self._watches_closed = True
             cancels = list(self._cancels.values())
             self._cancels.clear()
         for cancel in cancels:

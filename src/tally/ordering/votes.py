@@ -20,6 +20,7 @@ from __future__ import annotations
 import logging
 import queue
 import threading
+from collections import deque
 from collections.abc import Callable
 from typing import Any
 
@@ -83,7 +84,8 @@ class VoteBoard:
         self._lock = threading.Lock()
         self._certified = store.final_height()  # every height up to here is certified
         self._done: set[int] = set()  # certified heights above it
-        self._to_publish: queue.Queue[BlockRecord] = queue.Queue(PUBLISH_QUEUE_BLOCKS)
+        self._to_publish: queue.Queue[tuple[int, BlockHeader, str]] = queue.Queue(PUBLISH_QUEUE_BLOCKS)
+        self._revotes: deque[tuple[int, BlockHeader, str]] = deque()  # stored before a restart, not yet certified
         self._compacted_position = 0
         self._votes_kept_from = 1
         self._threads = [
@@ -92,11 +94,12 @@ class VoteBoard:
         ]
 
     def start(self) -> None:
+        """Start the threads; blocks stored before a restart and not yet certified get our vote (on our thread)."""
         head = self.store.head()
         for height in range(self._certified + 1, (head.height if head else 0) + 1):
-            found = self.store.block_header(height)  # blocks stored before a restart still need our vote
+            found = self.store.block_header(height)
             if found is not None:
-                self._put_vote(height, found[0], found[1])
+                self._revotes.append((height, found[0], found[1]))
         for thread in self._threads:
             thread.start()
 
@@ -109,7 +112,7 @@ class VoteBoard:
 
     def publish(self, record: BlockRecord) -> None:
         """Called on the writer thread once a block is stored: vote for it (on our own thread)."""
-        self._to_publish.put(record)
+        self._to_publish.put((record.header.height, record.header, record.state_digest))
 
     # --- our votes and housekeeping -------------------------------------------
 
@@ -123,12 +126,14 @@ class VoteBoard:
 
     def _publish_next(self) -> None:
         try:
-            record = self._to_publish.get(timeout=HOUSEKEEPING_S)
+            height, header, digest = (
+                self._revotes.popleft() if self._revotes else self._to_publish.get(timeout=HOUSEKEEPING_S)
+            )
         except queue.Empty:
             self._housekeeping()
             return
-        self._put_vote(record.header.height, record.header, record.state_digest)
-        self._evaluate(record.header.height)
+        self._put_vote(height, header, digest)
+        self._evaluate(height)
         if self._to_publish.empty():
             self._housekeeping()
 
@@ -162,7 +167,8 @@ class VoteBoard:
             self.etcd.call(lambda c: c.put(self.keys["stored"] + self.validator_id, mine), self.stop_event)
             self._compact()
         except TRANSIENT:
-            log.warning("etcd unreachable: progress not published")
+            if not self.stop_event.is_set():  # when stopping, calls give up at once: not an outage
+                log.warning("etcd unreachable: progress not published")
 
     def _compact(self) -> None:
         stored: dict[str, tuple[int, int]] = {}
@@ -211,7 +217,7 @@ class VoteBoard:
                         if self.stop_event.is_set():
                             return
                         if isinstance(event, PutEvent):
-                            self._record(event.key.decode(), event.value)
+                            self._record(event.key, event.value)
                 finally:
                     cancel()
             except TRANSIENT:
@@ -225,11 +231,13 @@ class VoteBoard:
     def _load_existing(self, client: Any) -> int:
         response = client.get_prefix_response(self.keys["votes"])
         for kv in response.kvs:
-            self._record(kv.key.decode(), kv.value)
+            self._record(kv.key, kv.value)
         return int(response.header.revision)
 
-    def _record(self, key: str, value: bytes) -> None:
+    def _record(self, raw_key: bytes, value: bytes) -> None:
+        """Count one vote read from etcd; anything malformed is ignored (etcd's contents are untrusted)."""
         try:
+            key = raw_key.decode()
             height_text, validator = key[len(self.keys["votes"]) :].split("/", 1)
             height = int(height_text)
             vote = _vote_decoder.decode(value)

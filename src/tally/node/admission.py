@@ -120,9 +120,13 @@ class Admission:
         seen_txids: set[str] = set()
         messages = [tx_signing_bytes(signed) for signed in batch]
         txids = [txid_of(message) for message in messages]
-        known = self.store.known_txids(txids)  # submitting a stored transaction again is a no-op
+        # Submitting a pending or stored transaction again is a no-op. The mempool is asked first: the
+        # writer stores a block before it forgets the block's transactions, so a transaction that left
+        # the mempool before this line is in the store by the time it is asked.
+        pending = {txid for txid in txids if self.mempool.contains(txid)}
+        known = self.store.known_txids(txids)
         for index, (signed, message, txid) in enumerate(zip(batch, messages, txids, strict=True)):
-            if txid in seen_txids or txid in known or self.mempool.contains(txid):
+            if txid in seen_txids or txid in known or txid in pending or self.mempool.contains(txid):
                 continue
             seen_txids.add(txid)
             item = self._check(index, signed, message, txid, now_ms, failures)

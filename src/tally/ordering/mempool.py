@@ -56,8 +56,14 @@ class Mempool:
         there are any, nothing was added. Items already pending are skipped.
         """
         with self._cond:
-            fresh = [a for a in items if a.txid not in self._pending]
-            clashes = [a.txid for a in fresh if (a.signed.tx.signer, a.signed.tx.seq) in self._pending_seqs]
+            fresh = list({a.txid: a for a in items if a.txid not in self._pending}.values())
+            seqs = [(a.signed.tx.signer, a.signed.tx.seq) for a in fresh]
+            clashes = [a.txid for a, seq in zip(fresh, seqs, strict=True) if seq in self._pending_seqs]
+            seen: set[tuple[str, int]] = set()
+            for a, seq in zip(fresh, seqs, strict=True):  # two new transactions with one (signer, seq)
+                if seq in seen:
+                    clashes.append(a.txid)
+                seen.add(seq)
             if clashes:
                 return clashes
             if len(self._pending) + len(fresh) > self.max_txs:

@@ -78,7 +78,11 @@ def _parties(tx: Tx, named: Sequence[str], c: TxContext | None) -> tuple[str, ..
 
 
 def apply_tx(view: TxView, entry: Entry, ctx: BlockContext, rules: Rules) -> tuple[TxResult, tuple[str, ...]]:
-    """Apply one transaction whole, or reject it having changed nothing."""
+    """Apply one transaction whole, or reject it having changed nothing.
+
+    `rules` are the block's protocol version's switches; version 1 has none,
+    and a later version's rule change reads its switch here or in its rule.
+    """
     tx = entry.tx
     op = operation_of(tx)
     named = list(op.parties(tx))

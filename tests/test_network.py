@@ -79,6 +79,15 @@ class World:
             out.append(h.pay("NET", f"s{self.counter % SHOPS}", 1 + self.counter % 7, f"n{self.counter}"))
         return out
 
+    def tx_status(self, node_id: str, txid: str) -> str:
+        """The transaction's status at a node; "unknown" until the node has seen it."""
+        try:
+            return str(self.clients[node_id].status(txid)["status"])
+        except TallyError as error:
+            if error.code != "unknown_tx":
+                raise
+            return "unknown"
+
     def wait_final(self, node_id: str, txids: list[str]) -> None:
         """Wait until the node holds each transaction final (it may not have seen it yet)."""
         client = self.clients[node_id]
@@ -211,16 +220,16 @@ def test_two_of_four_down_nothing_final_nothing_lost(world: World) -> None:
     final_before = world.status("node-1")["final_height"]
     world.net.nodes["node-3"].kill9()
     world.net.nodes["node-4"].kill9()
-    txids = world.client("node-1").submit_batch(world.payments(100))
-    until(
-        lambda: all(world.client(n).status(txids[-1])["status"] == "committed" for n in ("node-1", "node-2")), "commit"
-    )
-    statuses = {world.client("node-1").status(t)["status"] for t in txids}
-    assert statuses == {"committed"}
-    assert world.status("node-1")["final_height"] == final_before
-    assert world.status("node-2")["final_height"] == final_before
-    world.net.nodes["node-3"].start()
-    world.net.nodes["node-4"].start()
+    try:
+        txids = world.client("node-1").submit_batch(world.payments(100))
+        until(lambda: all(world.tx_status(n, txids[-1]) == "committed" for n in ("node-1", "node-2")), "commit")
+        statuses = {world.client("node-1").status(t)["status"] for t in txids}
+        assert statuses == {"committed"}
+        assert world.status("node-1")["final_height"] == final_before
+        assert world.status("node-2")["final_height"] == final_before
+    finally:  # the later tests of the module need all four, whatever happened here
+        world.net.nodes["node-3"].start()
+        world.net.nodes["node-4"].start()
     for node in world.net.nodes:
         world.wait_final(node, txids)
     world.converged()

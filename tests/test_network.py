@@ -22,7 +22,7 @@ import pyetcd
 import pyetcd.exceptions
 import pytest
 
-from helpers import free_port, key
+from helpers import key
 from tally.client import Signer, TallyClient, TallyError, verify_receipt
 from tally.core.audit import money_rule_faults
 from tally.core.ops import SignedTx
@@ -340,7 +340,8 @@ def test_the_same_transaction_through_two_nodes_applies_once(world: World) -> No
 
 def test_network_cli_init_up_down(tmp_path: Path) -> None:
     root = tmp_path / "cli-net"
-    base, etcd_base = free_port(), free_port()
+    base = free_ports(2 + 6)[0]  # two node APIs, then three etcd members' client and peer ports
+    etcd_base = base + 2
     cli = [sys.executable, "-m", "tally.cli", "network"]
     made = subprocess.run(
         [

@@ -7,6 +7,7 @@ import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -16,13 +17,38 @@ READY_POLL_S = 0.05
 GROUP_DRAIN_TIMEOUT_S = 10
 
 
+# Ports for test and benchmark servers come from below the kernel's ephemeral range
+# (32768-60999 here, /proc/sys/net/ipv4/ip_local_port_range), which it hands to
+# every program's outgoing connections; no program is handed these.
+PORT_RANGE = range(20_000, 32_000)
+_cursor = [PORT_RANGE.start + (os.getpid() * 97) % len(PORT_RANGE)]  # processes start apart; each call moves on
+_cursor_lock = threading.Lock()
+
+
 def free_ports(count: int) -> list[int]:
-    """`count` distinct free ports on 127.0.0.1, all held open until every one is chosen."""
-    sockets = [socket.socket() for _ in range(count)]
+    """`count` consecutive free ports on 127.0.0.1 from PORT_RANGE, none handed out before by this process."""
+    assert 0 < count < len(PORT_RANGE)
+    with _cursor_lock:
+        for _ in range(len(PORT_RANGE)):
+            start = _cursor[0]
+            if start + count > PORT_RANGE.stop:
+                start = PORT_RANGE.start
+            _cursor[0] = start + count
+            if _all_free(range(start, start + count)):
+                return list(range(start, start + count))
+    raise RuntimeError(f"no {count} consecutive free ports in {PORT_RANGE}")
+
+
+def _all_free(ports: range) -> bool:
+    sockets = []
     try:
-        for sock in sockets:
-            sock.bind(("127.0.0.1", 0))
-        return [int(sock.getsockname()[1]) for sock in sockets]
+        for port in ports:
+            sock = socket.socket()
+            sockets.append(sock)
+            sock.bind(("127.0.0.1", port))
+        return True
+    except OSError:
+        return False
     finally:
         for sock in sockets:
             sock.close()

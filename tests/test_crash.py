@@ -58,7 +58,11 @@ class Loader(threading.Thread):
                     batch.append(
                         signer.pay("CRASH", f"shop{self.counter % MERCHANTS}", 1 + self.counter % 9, f"c{self.counter}")
                     )
-                response = client.post("/v1/transactions/batch", content=msgspec.json.encode({"txs": batch}))
+                response = client.post(
+                    "/v1/transactions/batch",
+                    content=msgspec.json.encode({"txs": batch}),
+                    headers={"content-type": "application/json"},
+                )
                 if response.status_code != 202:
                     need_sync = True
                     continue

@@ -91,7 +91,11 @@ def test_full_mempool_answers_503_with_retry_after(tmp_path: object) -> None:
             with pytest.raises(TallyError) as info:
                 client.submit_batch(batch)
             assert info.value.status == 503 and info.value.code == "mempool_full"
-            response = client.http.post("/v1/transactions/batch", content=msgspec.json.encode({"txs": batch}))
+            response = client.http.post(
+                "/v1/transactions/batch",
+                content=msgspec.json.encode({"txs": batch}),
+                headers={"content-type": "application/json"},
+            )
             assert response.headers["retry-after"] == "2"
             assert client.node_status()["height"] == 0  # nothing was admitted
             txids = client.submit_batch(batch[:5])  # what fits is taken whole

@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import re
 from collections.abc import Awaitable, Callable
+from json import JSONDecoder
 from pathlib import Path
 from typing import Any
 
@@ -19,12 +20,19 @@ from starlette.staticfiles import StaticFiles
 
 from ..core.block import block_hash
 from ..core.encoding import to_plain
-from ..core.ops import SignedTx
+from ..core.ops import OPERATIONS, SignedTx
 from ..node.admission import BatchRejected
-from ..node.node import Node
+from ..node.node import Node, NodeUnavailable
 from ..ordering.mempool import MempoolFull
 from .errors import ApiError, error_response
-from .openapi import openapi_document
+from .openapi import (
+    CURSOR_PATTERN,
+    MAX_CURSOR_HEIGHT,
+    MAX_CURSOR_INDEX,
+    PATH_PARAMS,
+    openapi_document,
+    query_params,
+)
 from .schemas import (
     BalancesBody,
     BlockBody,
@@ -36,6 +44,7 @@ from .schemas import (
     SubmitBatch,
     Submitted,
     TxStatusBody,
+    UnavailableBody,
 )
 
 log = logging.getLogger("tally.api")
@@ -43,11 +52,94 @@ log = logging.getLogger("tally.api")
 _single_decoder = msgspec.json.Decoder(SignedTx)
 _batch_decoder = msgspec.json.Decoder(SubmitBatch)
 _plain_decoder = msgspec.json.Decoder()
-_ACCOUNT_RE = re.compile(r"^[a-z0-9][a-z0-9._-]{0,63}$")
-_ASSET_RE = re.compile(r"^[A-Z0-9][A-Z0-9_-]{0,31}$")
-_TXID_RE = re.compile(r"^[0-9a-f]{64}$")
+# Path parameters are checked with fullmatch against the patterns openapi.py publishes.
+_PATH_RES = {name: re.compile(schema["pattern"]) for name, schema in PATH_PARAMS.items() if "pattern" in schema}
+_INT_RE = re.compile(r"-?[0-9]{1,16}")
+_HEIGHT_RE = re.compile(r"[0-9]{1,16}")
+_CURSOR_RE = re.compile(CURSOR_PATTERN)
 
 Handler = Callable[[Request], Awaitable[Response]]
+
+
+def is_json_media_type(content_type: str | None) -> bool:
+    """`application/json`, with parameters or without; a charset, where given, is UTF-8 (JSON is UTF-8)."""
+    if content_type is None:
+        return False
+    media_type, _, parameters = content_type.partition(";")
+    if media_type.strip().lower() != "application/json":
+        return False
+    for parameter in parameters.split(";"):
+        name, _, value = parameter.partition("=")
+        if name.strip().lower() == "charset" and value.strip().strip('"').lower() not in ("utf-8", "utf8"):
+            return False
+    return True
+
+
+# --- duplicate keys -----------------------------------------------------------
+# msgspec keeps the last of two equal keys in an object (other parsers keep the
+# first), and a signed transaction's canonical form has each key once: such a
+# body is refused. The check runs once per submitted transaction, after decoding.
+
+
+def _required_keys(struct_type: Any) -> int:
+    """How many keys a JSON object decoded as `struct_type` had at least: its required fields, its tag."""
+    required = sum(1 for field in msgspec.structs.fields(struct_type) if field.required)
+    return required + (struct_type.__struct_config__.tag_field is not None)
+
+
+_TX_KEYS: dict[type, int] = {op.tx: _required_keys(op.tx) for op in OPERATIONS}
+_SIGNED_KEYS = _required_keys(SignedTx)
+_BATCH_KEYS = _required_keys(SubmitBatch)
+
+
+class _DuplicateKey(ValueError):
+    pass
+
+
+def _unique_pairs(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    found = dict(pairs)
+    if len(found) != len(pairs):
+        seen: set[str] = set()
+        for key, _ in pairs:
+            if key in seen:
+                raise _DuplicateKey(key)
+            seen.add(key)
+    return found
+
+
+_pairs_decoder = JSONDecoder(object_pairs_hook=_unique_pairs)
+
+
+def refuse_duplicate_keys(body: bytes, txs: list[SignedTx], outer_keys: int) -> None:
+    """Refuse a body, already decoded by msgspec into `txs` (so well formed JSON), with a key twice in an object.
+
+    Outside strings every ':' of a JSON text ends a key, so the body's ':'
+    count, less the ':' inside its strings, is its number of keys. The decoded
+    structs bound the distinct keys from below: their required fields and tags
+    (`outer_keys` for the objects around the transactions). When the two counts
+    meet there is no room for a duplicate:
+    1. no ':' inside strings: compared at once (about 0.2 us per transaction);
+    2. ':' inside strings, no backslash (so every string reads as decoded): the
+       ':' of the transactions' string fields are taken off first;
+    3. otherwise (escapes, an optional field given) the stdlib's parser lists
+       every object's keys.
+    """
+    keys = outer_keys + _SIGNED_KEYS * len(txs) + sum([_TX_KEYS.get(type(s.tx), 0) for s in txs])
+    colons = body.count(b":")
+    if colons == keys:
+        return
+    if b"\\" not in body:
+        in_strings = sum([v.count(":") for s in txs for v in msgspec.structs.astuple(s.tx) if type(v) is str])
+        if colons - in_strings == keys:
+            return
+    try:
+        _pairs_decoder.decode(body.decode("utf-8"))
+    except _DuplicateKey as dup:
+        raise ApiError(
+            400, "duplicate_key", f"key {dup.args[0]!r} appears twice in one JSON object; each key appears once"
+        ) from None
+    except (ValueError, RecursionError) as exc:
+        raise ApiError(400, "malformed_json", str(exc)) from None
 
 
 def json(value: Any, status: int = 200, headers: dict[str, str] | None = None) -> Response:
@@ -61,13 +153,23 @@ def divergence_body(node: Node) -> DivergenceBody | None:
     return DivergenceBody(height=found.height, our_digest=found.ours, certified_digest=found.certified)
 
 
+def unavailable_body(node: Node) -> UnavailableBody | None:
+    found = node.unavailable()
+    return None if found is None else UnavailableBody(found.code, found.message)
+
+
 def create_app(node: Node) -> Starlette:
     limits = node.limits
 
     async def read_body(request: Request) -> bytes:
+        """A JSON request body: bounded, declared `application/json`, UTF-8."""
         declared = request.headers.get("content-length")
         if declared is not None and (not declared.isdigit() or int(declared) > limits.max_body_bytes):
             raise ApiError(413, "body_too_large", f"request bodies are limited to {limits.max_body_bytes} bytes")
+        if not is_json_media_type(request.headers.get("content-type")):
+            raise ApiError(
+                415, "unsupported_media_type", "request bodies are JSON: send Content-Type: application/json"
+            )
         chunks: list[bytes] = []
         size = 0
         async for chunk in request.stream():
@@ -75,7 +177,15 @@ def create_app(node: Node) -> Starlette:
             if size > limits.max_body_bytes:
                 raise ApiError(413, "body_too_large", f"request bodies are limited to {limits.max_body_bytes} bytes")
             chunks.append(chunk)
-        return b"".join(chunks)
+        body = b"".join(chunks)
+        if not body.isascii():
+            try:
+                body.decode("utf-8")
+            except UnicodeDecodeError as exc:
+                raise ApiError(
+                    400, "malformed_json", f"the body is not UTF-8: {exc.reason} at byte {exc.start}"
+                ) from None
+        return body
 
     def decode(decoder: msgspec.json.Decoder[Any], body: bytes) -> Any:
         try:
@@ -90,6 +200,8 @@ def create_app(node: Node) -> Starlette:
             raise ApiError(413, "batch_too_large", f"a batch holds at most {limits.max_batch_txs} transactions")
         try:
             txids = await node.submit(batch)
+        except NodeUnavailable as unavailable:
+            raise ApiError(503, unavailable.code, unavailable.message) from None
         except MempoolFull:
             raise ApiError(
                 503,
@@ -110,40 +222,68 @@ def create_app(node: Node) -> Starlette:
         return json(Submitted(txids=txids), status=202)
 
     async def submit_one(request: Request) -> Response:
-        return await admit([decode(_single_decoder, await read_body(request))])
+        body = await read_body(request)
+        signed: SignedTx = decode(_single_decoder, body)
+        refuse_duplicate_keys(body, [signed], 0)
+        return await admit([signed])
 
     async def submit_batch(request: Request) -> Response:
+        body = await read_body(request)
         try:
-            batch: SubmitBatch = decode(_batch_decoder, await read_body(request))
+            batch: SubmitBatch = decode(_batch_decoder, body)
         except ApiError as err:
             if err.message.startswith("Expected `array` of length <=") and err.message.endswith("`$.txs`"):
                 raise ApiError(
                     413, "batch_too_large", f"a batch holds at most {limits.max_batch_txs} transactions"
                 ) from None
             raise
+        refuse_duplicate_keys(body, batch.txs, _BATCH_KEYS)
         return await admit(batch.txs)
 
-    def path_param(request: Request, name: str, pattern: re.Pattern[str]) -> str:
+    def path_param(request: Request, name: str) -> str:
+        """A string path parameter, whole, against its published pattern and length."""
         value = str(request.path_params[name])
-        if not pattern.match(value):
+        if len(value) > PATH_PARAMS[name]["maxLength"] or not _PATH_RES[name].fullmatch(value):
             raise ApiError(400, "invalid_path", f"{name} {value!r} is not well formed")
         return value
 
-    def int_query(request: Request, name: str, default: int, low: int, high: int) -> int:
+    queries = query_params(limits)
+
+    def int_query(request: Request, key: str, default: int = 0) -> int:
+        """An integer query parameter within its published bounds; absent: its published default, or `default`."""
+        name, schema = queries[key]["name"], queries[key]["schema"]
         raw = request.query_params.get(name)
         if raw is None:
-            return default
-        if not re.fullmatch(r"-?[0-9]{1,16}", raw) or not low <= int(raw) <= high:
+            return int(schema.get("default", default))
+        low, high = schema["minimum"], schema["maximum"]
+        if not _INT_RE.fullmatch(raw) or not low <= int(raw) <= high:
             raise ApiError(400, "invalid_query", f"{name} must be an integer from {low} to {high}")
         return int(raw)
+
+    def cursor_query(request: Request) -> tuple[int, int] | None:
+        """A history cursor, HEIGHT:INDEX, within its published pattern and bounds."""
+        raw = request.query_params.get("cursor")
+        if raw is None:
+            return None
+        schema = queries["cursor"]["schema"]
+        if len(raw) <= schema["maxLength"] and _CURSOR_RE.fullmatch(raw):
+            height, index = (int(part) for part in raw.split(":"))
+            if height <= MAX_CURSOR_HEIGHT and index <= MAX_CURSOR_INDEX:
+                return height, index
+        raise ApiError(
+            400,
+            "invalid_query",
+            f"cursor is HEIGHT:INDEX as returned in next_cursor (HEIGHT at most {MAX_CURSOR_HEIGHT},"
+            f" INDEX at most {MAX_CURSOR_INDEX})",
+        )
 
     def status_body(txid: str) -> TxStatusBody:
         s = node.status(txid)
         return TxStatusBody(s.txid, s.status, s.code, s.message, s.height)
 
     async def tx_status(request: Request) -> Response:
-        txid = path_param(request, "txid", _TXID_RE)
-        wait_ms = int_query(request, "wait_ms", 0, 0, limits.max_wait_ms)
+        txid = path_param(request, "txid")
+        wait_ms = int_query(request, "wait_ms")
         if wait_ms:
             await node.wait(txid, wait_ms)
         body = status_body(txid)
@@ -152,8 +292,8 @@ def create_app(node: Node) -> Starlette:
         return json(body)
 
     async def tx_receipt(request: Request) -> Response:
-        txid = path_param(request, "txid", _TXID_RE)
-        wait_ms = int_query(request, "wait_ms", 0, 0, limits.max_wait_ms)
+        txid = path_param(request, "txid")
+        wait_ms = int_query(request, "wait_ms")
         if wait_ms:
             await node.wait(txid, wait_ms)
         receipt = node.receipt(txid)
@@ -162,28 +302,22 @@ def create_app(node: Node) -> Starlette:
         return json(receipt)
 
     async def account(request: Request) -> Response:
-        account_id = path_param(request, "account", _ACCOUNT_RE)
+        account_id = path_param(request, "account")
         value = node.ledger.account(account_id)
         if value is None:
             raise ApiError(404, "unknown_account", f"no account {account_id!r}")
         return json(value)
 
     async def balances(request: Request) -> Response:
-        account_id = path_param(request, "account", _ACCOUNT_RE)
+        account_id = path_param(request, "account")
         if node.ledger.account(account_id) is None:
             raise ApiError(404, "unknown_account", f"no account {account_id!r}")
         return json(BalancesBody(account=account_id, balances=node.ledger.balances(account_id)))
 
     async def history(request: Request) -> Response:
-        account_id = path_param(request, "account", _ACCOUNT_RE)
-        limit = int_query(request, "limit", 50, 1, limits.max_history_page)
-        cursor = request.query_params.get("cursor")
-        before: tuple[int, int] | None = None
-        if cursor is not None:
-            match = re.fullmatch(r"([0-9]{1,15}):([0-9]{1,9})", cursor)
-            if not match:
-                raise ApiError(400, "invalid_query", "cursor is HEIGHT:INDEX as returned in next_cursor")
-            before = (int(match[1]), int(match[2]))
+        account_id = path_param(request, "account")
+        limit = int_query(request, "history_limit")
+        before = cursor_query(request)
         items = node.ledger.history(account_id, before, limit)
         entries = [
             HistoryEntry(i.height, i.index, i.txid, i.type, i.code, _plain_decoder.decode(i.envelope)["tx"])
@@ -196,7 +330,7 @@ def create_app(node: Node) -> Starlette:
         return json(node.ledger.assets())
 
     async def asset(request: Request) -> Response:
-        asset_id = path_param(request, "asset", _ASSET_RE)
+        asset_id = path_param(request, "asset")
         value = node.ledger.asset(asset_id)
         if value is None:
             raise ApiError(404, "unknown_asset", f"no asset {asset_id!r}")
@@ -217,8 +351,8 @@ def create_app(node: Node) -> Starlette:
 
     async def blocks(request: Request) -> Response:
         head = node.stored_head.height
-        limit = int_query(request, "limit", 20, 1, 100)
-        before = int_query(request, "before", head + 1, 1, 2**53)
+        limit = int_query(request, "blocks_limit")
+        before = int_query(request, "before", head + 1)
         top = min(before - 1, head)
         return json([block_body(h) for h in range(top, max(0, top - limit), -1)])
 
@@ -227,8 +361,9 @@ def create_app(node: Node) -> Starlette:
 
     def int_query_path(request: Request) -> int:
         raw = str(request.path_params["height"])
-        if not re.fullmatch(r"[0-9]{1,15}", raw) or int(raw) < 1:
-            raise ApiError(400, "invalid_path", "height is a positive integer")
+        low, high = PATH_PARAMS["height"]["minimum"], PATH_PARAMS["height"]["maximum"]
+        if not _HEIGHT_RE.fullmatch(raw) or not low <= int(raw) <= high:
+            raise ApiError(400, "invalid_path", f"height is an integer from {low} to {high}")
         return int(raw)
 
     async def full_block(request: Request) -> Response:
@@ -261,6 +396,7 @@ def create_app(node: Node) -> Starlette:
                 orderer=node.settings.orderer,
                 divergence=divergence_body(node),
                 limits=msgspec.structs.asdict(limits),
+                unavailable=unavailable_body(node),
             )
         )
 
@@ -268,6 +404,8 @@ def create_app(node: Node) -> Starlette:
         return json(node.genesis)
 
     async def health(request: Request) -> Response:
+        if node.tampered is not None:
+            return JSONResponse({"status": "tampered"}, status_code=503)
         if node.diverged() is not None:
             return JSONResponse({"status": "diverged"}, status_code=503)
         if not node.healthy:
@@ -286,9 +424,15 @@ def create_app(node: Node) -> Starlette:
     async def root(request: Request) -> Response:
         return JSONResponse({"name": "tally", "chain": node.genesis.chain, "api": "/v1", "docs": "/docs"})
 
-    def guarded(handler: Handler) -> Handler:
+    def guarded(handler: Handler, serves_ledger: bool = True) -> Handler:
+        """Errors as the API's error body; ledger data refused once the storage scrub found it changed."""
+
         async def run(request: Request) -> Response:
             try:
+                if serves_ledger and node.tampered is not None:
+                    raise ApiError(
+                        503, "storage_tampered", f"this node's storage was changed under it: {node.tampered}"
+                    )
                 return await handler(request)
             except ApiError as err:
                 return error_response(err)
@@ -310,8 +454,8 @@ def create_app(node: Node) -> Starlette:
         Route("/v1/blocks/{height}", guarded(block)),
         Route("/v1/blocks/{height}/certificate", guarded(certificate)),
         Route("/v1/blocks/{height}/full", guarded(full_block)),
-        Route("/v1/status", guarded(node_status)),
-        Route("/v1/genesis", guarded(genesis)),
+        Route("/v1/status", guarded(node_status, serves_ledger=False)),
+        Route("/v1/genesis", guarded(genesis, serves_ledger=False)),
         Route("/health", health),
         Route("/metrics", metrics),
         Route("/openapi.json", openapi),
@@ -321,7 +465,19 @@ def create_app(node: Node) -> Starlette:
 
     async def not_found(request: Request, exc: Exception) -> Response:
         code = getattr(exc, "status_code", 404)
-        return error_response(ApiError(code, "not_found" if code == 404 else "method_not_allowed", "no such route"))
+        if code != 405:
+            return error_response(ApiError(code, "not_found", "no such route"))
+        # Starlette names the route's methods in the exception's Allow header.
+        allow = (getattr(exc, "headers", None) or {}).get("Allow", "GET, HEAD")
+        allowed = ", ".join(sorted({method.strip() for method in allow.split(",") if method.strip()}))
+        return error_response(
+            ApiError(
+                405,
+                "method_not_allowed",
+                f"{request.method} is not allowed here; use {allowed}",
+                headers={"Allow": allowed},
+            )
+        )
 
     async def server_error(request: Request, exc: Exception) -> Response:
         log.exception("internal error on %s", request.url.path, exc_info=exc)

@@ -7,9 +7,10 @@ from typing import Any
 import msgspec
 
 from ..core.block import FullBlock, Receipt
+from ..core.encoding import MAX_SAFE_INTEGER
 from ..core.limits import Limits
 from ..core.ops import SignedTx
-from ..core.types import Account, Asset, Certificate, Genesis
+from ..core.types import Account, AccountId, Asset, AssetId, Certificate, Genesis
 from .schemas import (
     BalancesBody,
     BlockBody,
@@ -21,7 +22,70 @@ from .schemas import (
     TxStatusBody,
 )
 
-# (method, path, summary, request body type, success status, response type, query params)
+
+def field_pattern(field_type: Any) -> str:
+    """The regular expression of an `Annotated[str, Meta(pattern=...)]` field type."""
+    found: str = next(m.pattern for m in field_type.__metadata__ if isinstance(m, msgspec.Meta) and m.pattern)
+    return found
+
+
+# --- path and query parameters ------------------------------------------------
+# The API checks every parameter against these schemas (api/app.py), and the
+# document publishes them. Patterns end in `$(?!\n)` like the field types' do:
+# Python's `$` also matches before a final newline, the lookahead refuses it,
+# and the same pattern reads the same in ECMAScript (JSON Schema's dialect).
+
+TXID_PATTERN = r"^[0-9a-f]{64}$(?!\n)"
+# A history cursor is HEIGHT:INDEX. The store packs both into one signed 64-bit
+# position, height << 20 | index (store/sqlite.py): these bounds keep it there.
+MAX_CURSOR_HEIGHT = 2**42
+MAX_CURSOR_INDEX = 2**20 - 1
+CURSOR_PATTERN = r"^[0-9]{1,13}:[0-9]{1,7}$(?!\n)"
+MAX_BLOCKS_PAGE = 100
+
+PATH_PARAMS: dict[str, dict[str, Any]] = {
+    "txid": {"type": "string", "pattern": TXID_PATTERN, "minLength": 64, "maxLength": 64},
+    "account": {"type": "string", "pattern": field_pattern(AccountId), "minLength": 1, "maxLength": 64},
+    "asset": {"type": "string", "pattern": field_pattern(AssetId), "minLength": 1, "maxLength": 32},
+    "height": {"type": "integer", "minimum": 1, "maximum": MAX_SAFE_INTEGER},
+}
+
+
+def query_params(limits: Limits) -> dict[str, dict[str, Any]]:
+    """Every query parameter by key (ROUTES names the keys): its name, description and schema."""
+    return {
+        "wait_ms": {
+            "name": "wait_ms",
+            "description": "Wait up to this many milliseconds for finality",
+            "schema": {"type": "integer", "minimum": 0, "maximum": limits.max_wait_ms, "default": 0},
+        },
+        "history_limit": {
+            "name": "limit",
+            "description": "Page size",
+            "schema": {"type": "integer", "minimum": 1, "maximum": limits.max_history_page, "default": 50},
+        },
+        "cursor": {
+            "name": "cursor",
+            "description": (
+                "HEIGHT:INDEX from the previous page's next_cursor"
+                f" (HEIGHT at most {MAX_CURSOR_HEIGHT}, INDEX at most {MAX_CURSOR_INDEX})"
+            ),
+            "schema": {"type": "string", "pattern": CURSOR_PATTERN, "minLength": 3, "maxLength": 21},
+        },
+        "blocks_limit": {
+            "name": "limit",
+            "description": "Page size",
+            "schema": {"type": "integer", "minimum": 1, "maximum": MAX_BLOCKS_PAGE, "default": 20},
+        },
+        "before": {
+            "name": "before",
+            "description": "Only blocks below this height (default: all)",
+            "schema": {"type": "integer", "minimum": 1, "maximum": MAX_SAFE_INTEGER + 1},
+        },
+    }
+
+
+# (method, path, summary, request body type, success status, response type, query parameter keys)
 ROUTES: list[tuple[str, str, str, Any, int, Any, list[str]]] = [
     ("post", "/v1/transactions", "Submit one signed transaction", SignedTx, 202, Submitted, []),
     ("post", "/v1/transactions/batch", "Submit a batch, admitted whole or not at all", SubmitBatch, 202, Submitted, []),
@@ -60,24 +124,17 @@ ROUTES: list[tuple[str, str, str, Any, int, Any, list[str]]] = [
         None,
         200,
         HistoryPage,
-        ["limit", "cursor"],
+        ["history_limit", "cursor"],
     ),
     ("get", "/v1/assets", "Every asset", None, 200, list[Asset], []),
     ("get", "/v1/assets/{asset}", "An asset", None, 200, Asset, []),
-    ("get", "/v1/blocks", "Latest blocks, newest first", None, 200, list[BlockBody], ["limit", "before"]),
+    ("get", "/v1/blocks", "Latest blocks, newest first", None, 200, list[BlockBody], ["blocks_limit", "before"]),
     ("get", "/v1/blocks/{height}", "A block", None, 200, BlockBody, []),
     ("get", "/v1/blocks/{height}/certificate", "A block's certificate", None, 200, Certificate, []),
     ("get", "/v1/blocks/{height}/full", "A final block with its transactions (for peers)", None, 200, FullBlock, []),
     ("get", "/v1/status", "Node status, divergence and limits", None, 200, NodeStatusBody, []),
     ("get", "/v1/genesis", "The genesis: chain id, members, validator set", None, 200, Genesis, []),
 ]
-
-QUERY_DOCS = {
-    "wait_ms": "Wait up to this many milliseconds for finality (at most max_wait_ms)",
-    "limit": "Page size",
-    "cursor": "HEIGHT:INDEX from the previous page's next_cursor",
-    "before": "Only blocks below this height",
-}
 
 
 def to_openapi_30(schema: Any) -> Any:
@@ -112,14 +169,21 @@ def openapi_document(limits: Limits) -> dict[str, Any]:
     )
     by_type = dict(zip(types, schemas, strict=True))
     error_ref = by_type[ErrorResponse]
+    queries = query_params(limits)
     paths: dict[str, dict[str, Any]] = {}
     for method, path, summary, request, status, response, query in ROUTES:
         params = [
-            {"name": name[1:-1], "in": "path", "required": True, "schema": {"type": "string"}}
+            {"name": name[1:-1], "in": "path", "required": True, "schema": dict(PATH_PARAMS[name[1:-1]])}
             for name in path.split("/")
             if name.startswith("{")
         ] + [
-            {"name": q, "in": "query", "required": False, "description": QUERY_DOCS[q], "schema": {"type": "string"}}
+            {
+                "name": queries[q]["name"],
+                "in": "query",
+                "required": False,
+                "description": queries[q]["description"],
+                "schema": dict(queries[q]["schema"]),
+            }
             for q in query
         ]
         operation: dict[str, Any] = {

@@ -75,6 +75,13 @@ class BlockBody(msgspec.Struct, frozen=True):
     final: bool
 
 
+class UnavailableBody(msgspec.Struct, frozen=True):
+    """Why the node takes no transactions: node_stopped, node_diverged or storage_tampered."""
+
+    code: str
+    message: str
+
+
 class DivergenceBody(msgspec.Struct, frozen=True):
     """The first height where this node's digest differs from the certified one."""
 
@@ -95,3 +102,4 @@ class NodeStatusBody(msgspec.Struct, frozen=True):
     orderer: str
     divergence: DivergenceBody | None
     limits: dict[str, int]
+    unavailable: UnavailableBody | None = None  # set once the node stopped taking transactions

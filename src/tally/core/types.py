@@ -15,15 +15,15 @@ from .encoding import MAX_SAFE_INTEGER
 
 # --- field types with their limits -----------------------------------------
 
-AccountId = Annotated[str, Meta(pattern=r"^[a-z0-9][a-z0-9._-]{0,63}$")]
-AssetId = Annotated[str, Meta(pattern=r"^[A-Z0-9][A-Z0-9_-]{0,31}$")]
-ChainId = Annotated[str, Meta(pattern=r"^[a-z0-9][a-z0-9._-]{0,63}$")]
+AccountId = Annotated[str, Meta(pattern=r"^[a-z0-9][a-z0-9._-]{0,63}$(?!\n)")]
+AssetId = Annotated[str, Meta(pattern=r"^[A-Z0-9][A-Z0-9_-]{0,31}$(?!\n)")]
+ChainId = Annotated[str, Meta(pattern=r"^[a-z0-9][a-z0-9._-]{0,63}$(?!\n)")]
 AmountMinor = Annotated[int, Meta(ge=1, le=MAX_SAFE_INTEGER)]
 Seq = Annotated[int, Meta(ge=0, le=MAX_SAFE_INTEGER)]
 TimeMs = Annotated[int, Meta(ge=0, le=MAX_SAFE_INTEGER)]
-PublicKeyHex = Annotated[str, Meta(pattern=r"^[0-9a-f]{64}$")]
-SignatureHex = Annotated[str, Meta(pattern=r"^[0-9a-f]{128}$")]
-PaymentId = Annotated[str, Meta(pattern=r"^[A-Za-z0-9._:-]{1,64}$")]
+PublicKeyHex = Annotated[str, Meta(pattern=r"^[0-9a-f]{64}$(?!\n)")]
+SignatureHex = Annotated[str, Meta(pattern=r"^[0-9a-f]{128}$(?!\n)")]
+PaymentId = Annotated[str, Meta(pattern=r"^[A-Za-z0-9._:-]{1,64}$(?!\n)")]
 Name = Annotated[str, Meta(min_length=1, max_length=80)]
 PayoutRef = Annotated[str, Meta(min_length=1, max_length=80)]
 Decimals = Annotated[int, Meta(ge=0, le=8)]
@@ -112,14 +112,23 @@ class BlockHeader(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     protocol: int | msgspec.UnsetType = msgspec.UNSET
 
 
-class Vote(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
-    """The message a validator signs after executing a block."""
+VoteKind = Literal["tally-block-vote-v1", "tally-block-vote-v2"]
 
-    kind: Literal["tally-block-vote-v1"]
+
+class Vote(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
+    """The message a validator signs after executing a block.
+
+    Version 2 (protocol 2 on) adds `results_root`, the Merkle root over every
+    transaction's result (core/block.py `result_leaf`), so a certificate
+    proves each result, not only that the transaction is in the block.
+    """
+
+    kind: VoteKind
     chain: str
     height: int
     block_hash: str
     state_digest: str
+    results_root: str | msgspec.UnsetType = msgspec.UNSET
 
 
 class ValidatorSignature(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
@@ -133,6 +142,7 @@ class Certificate(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     block_hash: str
     state_digest: str
     signatures: list[ValidatorSignature]
+    results_root: str | msgspec.UnsetType = msgspec.UNSET  # protocol 2 on: the results the signatures certify
 
 
 class TxResult(msgspec.Struct, frozen=True):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import TypeVar
 
 import msgspec
@@ -15,10 +16,12 @@ from tally.core.crypto import KeyPair, sha256, verify
 from tally.core.execute import Entry
 from tally.core.genesis import genesis_memory_state
 from tally.core.ops import SignedTx, tx_type
+from tally.core.protocol import LATEST
 from tally.core.state import MemoryState
 from tally.core.tables import ACCOUNTS, BALANCES, Table
 from tally.core.types import Account, Genesis, GenesisMember, TxResult, Validator
-from tally.dev.process import NodeProcess, free_ports
+from tally.dev import process
+from tally.dev.process import free_ports
 from tally.store import BlockRecord, Store, StoredTx
 
 R = TypeVar("R")
@@ -37,6 +40,7 @@ def make_genesis(members: tuple[str, ...] = ("bank-a", "bank-b")) -> Genesis:
         genesis_time_ms=T0_MS,
         members=[GenesisMember(id=m, name=m.upper(), public_key=key(m).public_key_hex) for m in members],
         validators=[Validator(id="validator-1", public_key=key("validator-1").public_key_hex)],
+        protocol=LATEST,
     )
 
 
@@ -106,12 +110,19 @@ class Chain:
 def block_record(block: BlockResult, txs: list[SignedTx]) -> BlockRecord:
     """What the pipeline stores for a block, certified by the test genesis's one validator."""
     stored = [
-        StoredTx(r.txid, msgspec.json.encode(s), r.code, r.message, tx_type(s.tx), parties)
-        for s, r, parties in zip(txs, block.results, block.parties, strict=True)
+        StoredTx(r.txid, msgspec.json.encode(s), r.code, r.message, tx_type(s.tx), parties, signer_key)
+        for s, r, parties, signer_key in zip(txs, block.results, block.parties, block.signer_keys, strict=True)
     ]
     certificate = make_certificate(block.vote, [sign_vote(key("validator-1"), "validator-1", block.vote)])
     return BlockRecord(
-        block.header, block.block_hash, block.state_digest, block.write_set, block.writes, stored, certificate
+        block.header,
+        block.block_hash,
+        block.state_digest,
+        block.write_set,
+        block.writes,
+        stored,
+        certificate,
+        block.results_root,
     )
 
 
@@ -146,7 +157,11 @@ def setup_chain(store: Store | None = None) -> Chain:
 # --- real node processes ------------------------------------------------------
 
 
-__all__ = ["NodeProcess"]
+class NodeProcess(process.NodeProcess):
+    """A test node: if another program took its port meanwhile, it starts on fresh ports (its url says where)."""
+
+    def __init__(self, data_dir: Path, port: int) -> None:
+        super().__init__(data_dir, port, movable=True)
 
 
 def free_port() -> int:

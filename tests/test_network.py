@@ -135,19 +135,21 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
     )
     net = Network(root, layout)
     net.up()
-    w = World(net, root)
     try:
-        setup = [w.member.create_asset("NET", "Network points", "points", 0, True, "all")]
-        setup += [w.member.register_account(s.account, s.key.public_key_hex, "merchant") for s in w.shops]
-        setup += [w.member.register_account(h.account, h.key.public_key_hex, "holder") for h in w.holders]
-        setup += [w.member.issue("NET", h.account, 1_000_000) for h in w.holders]
-        txids = w.client("node-1").submit_batch(setup)
-        w.wait_final("node-1", txids[-1:])
-        yield w
+        w = World(net, root)
+        try:
+            setup = [w.member.create_asset("NET", "Network points", "points", 0, True, "all")]
+            setup += [w.member.register_account(s.account, s.key.public_key_hex, "merchant") for s in w.shops]
+            setup += [w.member.register_account(h.account, h.key.public_key_hex, "holder") for h in w.holders]
+            setup += [w.member.issue("NET", h.account, 1_000_000) for h in w.holders]
+            txids = w.client("node-1").submit_batch(setup)
+            w.wait_final("node-1", txids[-1:])
+            yield w
+        finally:
+            for client in w.clients.values():
+                client.close()
     finally:
-        for client in w.clients.values():
-            client.close()
-        net.stop()
+        net.stop()  # also when the network's first requests fail
 
 
 def test_ten_thousand_mixed_transactions_round_robin(world: World) -> None:

@@ -74,16 +74,18 @@ def node_init(data_dir: Path, members: tuple[str, ...], chain: str, port: int) -
 @click.option("--host", default=None, help="Listen address (default from node.json: 127.0.0.1).")
 @click.option("--port", default=None, type=int, help="Listen port (default from node.json).")
 def node_start(data_dir: Path, host: str | None, port: int | None) -> None:
-    """Serve the node's API until interrupted."""
+    """Serve the node's API until SIGTERM or Ctrl-C.
+
+    The data directory is checked first (node/startup.py): what would keep the
+    node from running is said in one line, and it exits 1.
+    """
     from ..api.server import run
     from ..node.config import DataDirBusy
+    from ..node.startup import StartupError
 
-    data = DataDir(data_dir)
-    if not data.exists():
-        raise click.ClickException(f"{data_dir} holds no node: run 'tally node init' first")
     try:
-        run(data, host, port)
-    except DataDirBusy as exc:
+        run(DataDir(data_dir), host, port)
+    except (StartupError, DataDirBusy) as exc:
         raise click.ClickException(str(exc)) from None
 
 
@@ -147,11 +149,23 @@ def network_init(root: Path, members: int, chain: str, base_port: int, etcd_base
 @network.command("up")
 @click.option("--dir", "root", default=".tally/network", show_default=True, type=click.Path(path_type=Path))
 def network_up(root: Path) -> None:
-    """Start the etcd members and the nodes (in the background) and say where they listen."""
-    from ..dev.network import Network
+    """Start the etcd members and the nodes (in the background) and say where they listen.
 
+    Every node's data directory is checked first. A network that never ran moves
+    to free ports when one of its ports is taken; when a start fails, what was
+    started is stopped and the reason is one line.
+    """
+    from ..dev.network import Network, NetworkError
+
+    if not (root / "network.json").exists():
+        raise click.ClickException(f"{root} holds no network: run 'tally network init --dir {root}' first")
     net = Network.open(root)
-    net.up()
+    try:
+        notes = net.up()
+    except NetworkError as exc:
+        raise click.ClickException(str(exc)) from None
+    for note in notes:
+        click.echo(note)
     for member in net.etcd.members:
         click.echo(f"etcd {member.name}: {member.client_url}")
     for node_id, node in net.nodes.items():

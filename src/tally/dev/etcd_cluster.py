@@ -1,12 +1,17 @@
 """Start and stop a local etcd cluster (real `etcd` processes on 127.0.0.1).
 
 Used by `tally network up` and the tests. etcd comes from the operating
-system's packages (Debian: `etcd-server`); `make test` installs it.
+system's packages (Debian: `etcd-server`); `make test` installs it. A start
+that fails stops the members it started; one whose port is taken raises
+PortInUse (and, for a cluster that never ran, `move_ports` retries on fresh
+ports).
 """
 
 from __future__ import annotations
 
+import json
 import os
+import re
 import shutil
 import signal
 import subprocess
@@ -16,7 +21,32 @@ from pathlib import Path
 
 import httpx
 
+from ..node.startup import port_in_use
+from .process import PORT_ATTEMPTS, PortInUse, free_ports
+
 READY_POLL_S = 0.05
+_IN_USE = re.compile(r"listen tcp [^\s\"]*:(\d+): bind: address already in use")
+
+
+class EtcdStartFailed(RuntimeError):
+    """An etcd member exited instead of serving; `reason` is its last error, in one line."""
+
+    def __init__(self, name: str, log: str) -> None:
+        self.reason = f"etcd member {name} exited: {_last_error(log)}"
+        super().__init__(f"{self.reason}\n{log[-3000:]}")
+
+
+def _last_error(log: str) -> str:
+    """etcd logs JSON lines (zap): the last one at error level or above, as "message: error"."""
+    for line in reversed(log.splitlines()):
+        try:
+            entry = json.loads(line)
+        except ValueError:
+            continue
+        if isinstance(entry, dict) and entry.get("level") in ("error", "fatal", "panic"):
+            return f"{entry.get('msg', '')}: {entry.get('error', '')}".strip(": ")
+    lines = [line for line in log.splitlines() if line.strip()]
+    return lines[-1][:300] if lines else "no output"
 
 
 @dataclass(frozen=True)
@@ -42,6 +72,7 @@ class EtcdCluster:
         self.members = members
         self.token = token
         self.procs: dict[str, subprocess.Popen[bytes]] = {}
+        self._log_starts: dict[str, int] = {}  # where each member's log was when it last started
 
     @property
     def endpoints(self) -> list[str]:
@@ -73,15 +104,43 @@ class EtcdCluster:
         state = "existing" if (self.root / member.name).exists() else "new"
         self.root.mkdir(parents=True, exist_ok=True)
         with open(self.root / f"{member.name}.log", "ab") as log:
+            self._log_starts[member.name] = log.tell()
             self.procs[member.name] = subprocess.Popen(
                 self._command(member, state), stdout=log, stderr=subprocess.STDOUT, start_new_session=True
             )
 
-    def start(self, ready_timeout_s: float = 60) -> EtcdCluster:
+    def start(self, ready_timeout_s: float = 60, move_ports: bool = False) -> EtcdCluster:
+        """Start every member and wait until each is healthy; on failure, stop those started and raise.
+
+        `move_ports`: a cluster that never ran moves to fresh ports when one of
+        its ports is taken (self.members change: read them after).
+        """
+        movable = move_ports and not any((self.root / m.name).exists() for m in self.members)
+        for attempt in range(PORT_ATTEMPTS if movable else 1):
+            try:
+                return self._start_all(ready_timeout_s)
+            except PortInUse:
+                if not movable or attempt == PORT_ATTEMPTS - 1:
+                    raise
+                for member in self.members:  # what the failed start left: the cluster never ran
+                    shutil.rmtree(self.root / member.name, ignore_errors=True)
+                ports = free_ports(2 * len(self.members))
+                self.members = [EtcdMember(m.name, ports[2 * i], ports[2 * i + 1]) for i, m in enumerate(self.members)]
+        raise AssertionError("unreachable")
+
+    def _start_all(self, ready_timeout_s: float) -> EtcdCluster:
         for member in self.members:
-            self.start_member(member)
-        for member in self.members:
-            self.wait_healthy(member, ready_timeout_s)
+            for port in (member.client_port, member.peer_port):
+                if port_in_use("127.0.0.1", port):
+                    raise PortInUse(port, f"etcd {member.name}")
+        try:
+            for member in self.members:
+                self.start_member(member)
+            for member in self.members:
+                self.wait_healthy(member, ready_timeout_s)
+        except BaseException:
+            self.stop()
+            raise
         return self
 
     def wait_healthy(self, member: EtcdMember, timeout_s: float = 60) -> None:
@@ -89,7 +148,13 @@ class EtcdCluster:
         while time.monotonic() < deadline:
             proc = self.procs.get(member.name)
             if proc is not None and proc.poll() is not None:
-                raise RuntimeError((self.root / f"{member.name}.log").read_text()[-3000:])
+                with open(self.root / f"{member.name}.log", "rb") as file:
+                    file.seek(self._log_starts.get(member.name, 0))
+                    log = file.read().decode(errors="replace")
+                busy = _IN_USE.findall(log)
+                if busy and int(busy[-1]) in (member.client_port, member.peer_port):
+                    raise PortInUse(int(busy[-1]), f"etcd {member.name}")
+                raise EtcdStartFailed(member.name, log)
             try:
                 if httpx.get(member.client_url + "/health", timeout=1).json().get("health") == "true":
                     return

@@ -2,16 +2,19 @@
 
 `init` writes, under one folder, the genesis (N member institutions, N
 validator nodes, 3 etcd members), every member's key and every node's data
-directory (settings, validator key, a copy of the genesis). `up` starts the
-etcd members and the nodes as real processes on 127.0.0.1 and records their
-process ids; `down` stops them. For machines of their own, see
-docs/network.md: the same files, spread out.
+directory (settings, validator key, a copy of the genesis). `up` checks every
+node's data directory and port first, starts the etcd members and the nodes
+as real processes on 127.0.0.1 and records their process ids as they start;
+when a start fails it stops what it started, and a network that never ran
+moves to fresh ports when one of its ports is taken. `down` stops them. For
+machines of their own, see docs/network.md: the same files, spread out.
 """
 
 from __future__ import annotations
 
 import json
 import os
+import shutil
 import signal
 import time
 from dataclasses import dataclass, field
@@ -20,14 +23,20 @@ from pathlib import Path
 import msgspec
 
 from ..core.limits import Limits
+from ..core.protocol import LATEST
 from ..core.types import Genesis, GenesisMember, Validator
 from ..node.config import DataDir, NodeSettings, new_keyfile, write_keyfile
-from .etcd_cluster import EtcdCluster, EtcdMember
-from .process import NodeProcess
+from ..node.startup import PortBusy, StartupError, check
+from .etcd_cluster import EtcdCluster, EtcdMember, EtcdStartFailed
+from .process import PORT_ATTEMPTS, NodeProcess, NodeStartFailed, PortInUse, free_ports
 
 DEFAULT_NODE_PORT = 8750
 DEFAULT_ETCD_PORT = 23790
 STOP_POLL_S = 0.1
+
+
+class NetworkError(RuntimeError):
+    """`up` failed; the message is one line (what failed and why), and nothing it started runs on."""
 
 
 class NetworkLayout(msgspec.Struct, frozen=True):
@@ -75,6 +84,7 @@ def init_network(
             for k, (_, port) in zip(validator_keys, layout.nodes, strict=True)
         ],
         etcd_endpoints=[f"http://127.0.0.1:{client}" for _, client, _ in layout.etcd],
+        protocol=LATEST,
     )
     encoded_genesis = msgspec.json.format(msgspec.json.encode(genesis))
     root.mkdir(parents=True, exist_ok=True)
@@ -114,11 +124,92 @@ class Network:
         root = Path(root)
         return cls(root, msgspec.json.decode(_layout_path(root).read_bytes(), type=NetworkLayout))
 
-    def up(self) -> None:
-        self.etcd.start()
-        for node in self.nodes.values():
-            node.start()
-        self._record_pids()
+    def up(self, move_ports: bool = True) -> list[str]:
+        """Start the etcd members, then the nodes; on any failure stop what this call started and raise.
+
+        Raises NetworkError (one line). When a port is taken, a network that
+        never ran (no etcd data, no ledger) moves to fresh ports from
+        free_ports (read self.nodes and self.etcd after; the notes returned say
+        so); one that has run cannot (its genesis names its ports): NetworkError,
+        or PortInUse with `move_ports=False`.
+        """
+        movable = move_ports and self.fresh()
+        notes: list[str] = []
+        for attempt in range(PORT_ATTEMPTS if movable else 1):
+            try:
+                self._up_once()
+                return notes
+            except PortInUse as busy:
+                if not movable or attempt == PORT_ATTEMPTS - 1:
+                    if not move_ports:
+                        raise
+                    raise NetworkError(f"{busy}; a network that has run cannot move: stop that program") from None
+                self._move_ports()
+                ports = sorted(p for _, p in self.layout.nodes) + sorted(p for m in self.layout.etcd for p in m[1:])
+                notes.append(f"{busy}: moved the network to free ports ({', '.join(map(str, ports))})")
+        raise AssertionError("unreachable")
+
+    def fresh(self) -> bool:
+        """Never started: no etcd member has data and no node a ledger."""
+        return not (self.root / "etcd").exists() and not any(
+            (node.data_dir / "ledger.db").exists() for node in self.nodes.values()
+        )
+
+    def _up_once(self) -> None:
+        for node_id, node in self.nodes.items():  # every node could start: checked before anything starts
+            try:
+                check(DataDir(node.data_dir), port=node.port)
+            except PortBusy as busy:
+                raise PortInUse(busy.port, f"node {node_id}") from None
+            except StartupError as exc:
+                raise NetworkError(f"{node_id}: {exc}") from None
+        try:
+            try:
+                self.etcd.start()
+            except EtcdStartFailed as exc:
+                raise NetworkError(exc.reason) from None
+            except TimeoutError as exc:
+                raise NetworkError(str(exc)) from None
+            self._record_pids()
+            for node_id, node in self.nodes.items():
+                try:
+                    node.start()
+                except NodeStartFailed as exc:
+                    raise NetworkError(f"{node_id}: {exc.reason}") from None
+                except TimeoutError as exc:
+                    raise NetworkError(f"{node_id}: {exc}") from None
+                self._record_pids()
+        except BaseException:
+            self.stop()
+            (self.root / "pids.json").unlink(missing_ok=True)
+            raise
+
+    def _move_ports(self) -> None:
+        """Give a network that never ran fresh ports: its layout, genesis and every node's settings."""
+        ports = free_ports(len(self.layout.nodes) + 2 * len(self.layout.etcd))
+        nodes = [(node_id, port) for (node_id, _), port in zip(self.layout.nodes, ports, strict=False)]
+        rest = ports[len(nodes) :]
+        etcd = [(name, rest[2 * i], rest[2 * i + 1]) for i, (name, _, _) in enumerate(self.layout.etcd)]
+        self.layout = NetworkLayout(chain=self.layout.chain, etcd=etcd, nodes=nodes)
+        urls = {node_id: f"http://127.0.0.1:{port}" for node_id, port in nodes}
+        genesis = msgspec.json.decode((self.root / "genesis.json").read_bytes(), type=Genesis)
+        genesis = msgspec.structs.replace(
+            genesis,
+            validators=[msgspec.structs.replace(v, api_url=urls.get(v.id, v.api_url)) for v in genesis.validators],
+            etcd_endpoints=[f"http://127.0.0.1:{client}" for _, client, _ in etcd],
+        )
+        encoded = msgspec.json.format(msgspec.json.encode(genesis))
+        (self.root / "genesis.json").write_bytes(encoded)
+        shutil.rmtree(self.root / "etcd", ignore_errors=True)  # what the failed start left
+        for node_id, port in nodes:
+            data = DataDir(self.root / "nodes" / node_id)
+            data.genesis_path.write_bytes(encoded)
+            settings = msgspec.structs.replace(data.settings(), port=port)
+            data.settings_path.write_bytes(msgspec.json.format(msgspec.json.encode(settings)))
+            for suffix in ("", "-wal", "-shm"):
+                Path(f"{data.ledger_path}{suffix}").unlink(missing_ok=True)
+        _layout_path(self.root).write_bytes(msgspec.json.format(msgspec.json.encode(self.layout)))
+        self.__post_init__()
 
     def _record_pids(self) -> None:
         pids = {name: proc.pid for name, proc in self.etcd.procs.items()}

@@ -1,20 +1,30 @@
-"""`tally node start` as a child process on 127.0.0.1: for tests and `tally bench`."""
+"""`tally node start` as a child process on 127.0.0.1, free ports, and the processes a session started.
+
+For tests, `tally network up` and `tally bench`.
+"""
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
 import os
+import re
 import signal
 import socket
 import subprocess
 import sys
+import tempfile
 import threading
 import time
+import uuid
+from dataclasses import dataclass
 from pathlib import Path
 
 import httpx
 
 READY_POLL_S = 0.05
 GROUP_DRAIN_TIMEOUT_S = 10
+PORT_ATTEMPTS = 5  # starts tried on fresh ports when the one chosen was taken meanwhile
 
 
 # Ports for test and benchmark servers come from below the kernel's ephemeral range
@@ -23,10 +33,18 @@ GROUP_DRAIN_TIMEOUT_S = 10
 PORT_RANGE = range(20_000, 32_000)
 _cursor = [PORT_RANGE.start + (os.getpid() * 97) % len(PORT_RANGE)]  # processes start apart; each call moves on
 _cursor_lock = threading.Lock()
+_held: set[int] = set()  # handed out by this process, reserved for it until it exits
+_reservations: list[int] = []  # the open reservation file (one byte per port, locked while reserved)
 
 
 def free_ports(count: int) -> list[int]:
-    """`count` consecutive free ports on 127.0.0.1 from PORT_RANGE, none handed out before by this process."""
+    """`count` consecutive free ports on 127.0.0.1 from PORT_RANGE, reserved for this process.
+
+    A port is handed out once per process, and not to two processes that take
+    their ports from here at once (each holds a lock on the port's byte in a
+    file all of them share, until it exits); each is also bound once to check
+    no other program listens on it.
+    """
     assert 0 < count < len(PORT_RANGE)
     with _cursor_lock:
         for _ in range(len(PORT_RANGE)):
@@ -34,9 +52,44 @@ def free_ports(count: int) -> list[int]:
             if start + count > PORT_RANGE.stop:
                 start = PORT_RANGE.start
             _cursor[0] = start + count
-            if _all_free(range(start, start + count)):
-                return list(range(start, start + count))
+            block = range(start, start + count)
+            if _held.isdisjoint(block) and _reserve(block):
+                if _all_free(block):
+                    _held.update(block)
+                    return list(block)
+                _release(block)
     raise RuntimeError(f"no {count} consecutive free ports in {PORT_RANGE}")
+
+
+def reserved_elsewhere(port: int) -> bool:
+    """Whether another process holds `port` from free_ports."""
+    with _cursor_lock:
+        if port in _held:
+            return False
+        if _reserve(range(port, port + 1)):
+            _release(range(port, port + 1))
+            return False
+        return True
+
+
+def _reservation_fd() -> int:
+    if not _reservations:  # opened once and never closed: closing any descriptor of it drops every lock
+        path = Path(tempfile.gettempdir()) / f"tally-ports-{os.getuid()}"
+        _reservations.append(os.open(path, os.O_RDWR | os.O_CREAT, 0o600))
+    return _reservations[0]
+
+
+def _reserve(ports: range) -> bool:
+    fd = _reservation_fd()
+    try:
+        fcntl.lockf(fd, fcntl.LOCK_EX | fcntl.LOCK_NB, len(ports), ports.start, os.SEEK_SET)
+    except OSError:
+        return False
+    return True
+
+
+def _release(ports: range) -> None:
+    fcntl.lockf(_reservation_fd(), fcntl.LOCK_UN, len(ports), ports.start, os.SEEK_SET)
 
 
 def _all_free(ports: range) -> bool:
@@ -54,13 +107,46 @@ def _all_free(ports: range) -> bool:
             sock.close()
 
 
-class NodeProcess:
-    """A real node process with its own process group (so kill -9 takes its workers too)."""
+class PortInUse(RuntimeError):
+    """A server could not listen: another program holds its port."""
 
-    def __init__(self, data_dir: Path, port: int) -> None:
+    def __init__(self, port: int, what: str) -> None:
+        super().__init__(f"port {port} ({what}) is in use by another program")
+        self.port = port
+        self.what = what
+
+
+_IN_USE = re.compile(r"port (\d+) on \S+ is in use|\('[^']*', (\d+)\): address already in use")
+
+
+def port_in_use_from(output: str) -> int | None:
+    """The port a failed `tally node start` could not listen on, from what it printed."""
+    found = _IN_USE.search(output)
+    return int(found.group(1) or found.group(2)) if found else None
+
+
+class NodeStartFailed(RuntimeError):
+    """`tally node start` exited instead of serving; `reason` is its last line."""
+
+    def __init__(self, data_dir: Path, output: str) -> None:
+        lines = [line for line in output.splitlines() if line.strip()]
+        self.reason = lines[-1].removeprefix("Error: ") if lines else "no output"
+        super().__init__(f"node exited: {output[-3000:]}")
+
+
+class NodeProcess:
+    """A real node process with its own process group (so kill -9 takes its workers too).
+
+    `movable`: when its port turns out to be taken as it starts, start it on
+    fresh ports from free_ports instead (its url changes); for nodes no other
+    node or file names by port.
+    """
+
+    def __init__(self, data_dir: Path, port: int, movable: bool = False) -> None:
         self.data_dir = Path(data_dir)
         self.port = port
         self.url = f"http://127.0.0.1:{port}"
+        self.movable = movable
         self.proc: subprocess.Popen[bytes] | None = None
 
     @property
@@ -70,7 +156,20 @@ class NodeProcess:
 
     def start(self, ready_timeout_s: float = 60) -> NodeProcess:
         """Start the node and return once /health answers 200."""
-        with open(self.data_dir / "node.log", "ab") as log:
+        for attempt in range(PORT_ATTEMPTS if self.movable else 1):
+            try:
+                return self._start(ready_timeout_s)
+            except PortInUse:
+                if attempt == PORT_ATTEMPTS - 1 or not self.movable:
+                    raise
+                self.port = free_ports(1)[0]
+                self.url = f"http://127.0.0.1:{self.port}"
+        raise AssertionError("unreachable")
+
+    def _start(self, ready_timeout_s: float) -> NodeProcess:
+        log_path = self.data_dir / "node.log"
+        with open(log_path, "ab") as log:
+            offset = log.tell()
             command = [sys.executable, "-m", "tally.cli", "node", "start", "--data-dir", str(self.data_dir)]
             self.proc = subprocess.Popen(
                 [*command, "--port", str(self.port)],
@@ -81,7 +180,13 @@ class NodeProcess:
         deadline = time.monotonic() + ready_timeout_s
         while time.monotonic() < deadline:
             if self.proc.poll() is not None:
-                raise RuntimeError("node exited: " + (self.data_dir / "node.log").read_text()[-3000:])
+                self._wait_for_group(GROUP_DRAIN_TIMEOUT_S)
+                with open(log_path, "rb") as log:
+                    log.seek(offset)
+                    output = log.read().decode(errors="replace")
+                if port_in_use_from(output) == self.port:
+                    raise PortInUse(self.port, f"node {self.data_dir.name}")
+                raise NodeStartFailed(self.data_dir, output)
             try:
                 if httpx.get(self.url + "/health", timeout=1).status_code == 200:
                     return self
@@ -97,7 +202,7 @@ class NodeProcess:
         self.proc.wait(timeout=30)
 
     def stop(self) -> None:
-        """SIGTERM and wait; SIGKILL if it does not stop within 30 s."""
+        """SIGTERM and wait; SIGKILL (its whole process group) if it does not stop within 30 s."""
         if self.proc is not None and self.proc.poll() is None:
             self.proc.terminate()
             try:
@@ -108,13 +213,85 @@ class NodeProcess:
             self._wait_for_group(GROUP_DRAIN_TIMEOUT_S)
 
     def _wait_for_group(self, timeout_s: float) -> None:
-        """Give the node's helpers (the multiprocessing resource tracker ends on EOF) time to exit."""
+        """Give what the node started time to exit (it ends its workers before it exits itself)."""
         deadline = time.monotonic() + timeout_s
         while self.leftovers() and time.monotonic() < deadline:
             time.sleep(READY_POLL_S)  # polling for an exit, bounded by the deadline
 
     def leftovers(self) -> list[int]:
-        """Processes still in the node's process group (its signature workers, if it did not end them)."""
+        """Processes still running in the node's process group (its signature workers, if it did not end them)."""
         assert self.proc is not None
-        found = subprocess.run(["pgrep", "-g", str(self.proc.pid)], capture_output=True, text=True, check=False)
-        return [int(pid) for pid in found.stdout.split()]
+        return [p.pid for p in processes() if p.pgid == self.proc.pid]
+
+
+# --- the processes a session started ----------------------------------------------
+
+SESSION_ENV = "TALLY_PROCESS_SESSION"  # inherited by every process started below one that set it
+
+
+@dataclass(frozen=True)
+class Proc:
+    pid: int
+    ppid: int
+    pgid: int
+    command: str
+
+    def __str__(self) -> str:
+        return f"{self.pid} ({self.command[:160]})"
+
+
+def processes() -> list[Proc]:
+    """Every process of this machine that is running (not a zombie), read from /proc."""
+    found = []
+    for name in os.listdir("/proc"):
+        if not name.isdigit():
+            continue
+        try:
+            stat = Path(f"/proc/{name}/stat").read_text().rsplit(")", 1)[1].split()
+            command = Path(f"/proc/{name}/cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
+        except (OSError, IndexError):
+            continue  # ended meanwhile
+        if stat[0] != "Z":
+            found.append(Proc(int(name), int(stat[1]), int(stat[2]), command.strip()))
+    return found
+
+
+def start_session() -> str:
+    """Mark this process: every process started below it, however deep or orphaned, carries the mark."""
+    token = f"{os.getpid()}-{uuid.uuid4().hex}"
+    os.environ[SESSION_ENV] = token
+    return token
+
+
+def session_processes(token: str) -> list[Proc]:
+    """Running processes that carry the session's mark, other than this one and its own resource tracker."""
+    mark = f"{SESSION_ENV}={token}".encode()
+    me = os.getpid()
+    found = []
+    for proc in processes():
+        if proc.pid == me or (proc.ppid == me and "multiprocessing.resource_tracker" in proc.command):
+            continue  # this process's resource tracker ends when this process does
+        try:
+            environ = Path(f"/proc/{proc.pid}/environ").read_bytes().split(b"\0")
+        except OSError:
+            continue  # another user's, or ended meanwhile
+        if mark in environ:
+            found.append(proc)
+    return found
+
+
+def end_session(token: str, timeout_s: float = GROUP_DRAIN_TIMEOUT_S) -> list[str]:
+    """Wait (bounded) for the session's processes to end; kill those left, each by its pid; say which they were."""
+    deadline = time.monotonic() + timeout_s
+    left = session_processes(token)
+    while left and time.monotonic() < deadline:
+        time.sleep(READY_POLL_S)  # polling for exits, bounded by the deadline
+        left = session_processes(token)
+    for proc in left:
+        _kill(proc.pid)
+    return [str(proc) for proc in left]
+
+
+def _kill(pid: int) -> None:
+    with contextlib.suppress(ProcessLookupError):
+        os.kill(pid, signal.SIGKILL)

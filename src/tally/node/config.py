@@ -13,22 +13,26 @@ from __future__ import annotations
 import fcntl
 import os
 from pathlib import Path
-from typing import Literal
+from typing import Annotated, Literal
 
 import msgspec
 
 from ..core.crypto import SEED_BYTES, KeyPair
 from ..core.limits import Limits
+from ..core.protocol import LATEST
 from ..core.types import Genesis, GenesisMember, Validator
 
 DEFAULT_PORT = 8750
+MAX_VERIFY_WORKERS = 1024
 
 
 class NodeSettings(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
-    validator_id: str
-    host: str = "127.0.0.1"
-    port: int = DEFAULT_PORT
-    verify_workers: int = 0  # 0: one per core
+    """node.json; the bounds are checked as it is read (node/startup.py refuses a start outside them)."""
+
+    validator_id: Annotated[str, msgspec.Meta(min_length=1)]
+    host: Annotated[str, msgspec.Meta(min_length=1)] = "127.0.0.1"
+    port: Annotated[int, msgspec.Meta(ge=1, le=65535)] = DEFAULT_PORT
+    verify_workers: Annotated[int, msgspec.Meta(ge=0, le=MAX_VERIFY_WORKERS)] = 0  # 0: one per core
     orderer: Literal["solo", "etcd"] = "solo"
     etcd_endpoints: list[str] = []  # empty: the genesis's
     peers: list[str] = []  # other nodes' API URLs, for catch-up; empty: the genesis's
@@ -141,6 +145,7 @@ def init_dev_node(
             for key, (_, name) in zip(member_keys, members, strict=True)
         ],
         validators=[Validator(id=validator.id, public_key=validator.public_key)],
+        protocol=LATEST,
     )
     data.genesis_path.write_bytes(msgspec.json.format(msgspec.json.encode(genesis)))
     settings = NodeSettings(validator_id=validator.id, port=port, limits=limits or Limits())

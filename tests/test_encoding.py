@@ -12,8 +12,9 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from tally.client.execution_vectors import render as render_execution
+from tally.client.receipt_vectors import render as render_receipts
 from tally.client.vectors import render, vectors
-from tally.core.block import txid_of
+from tally.core.block import Receipt, txid_of, verify_receipt
 from tally.core.crypto import KeyPair, verify
 from tally.core.encoding import MAX_SAFE_INTEGER, canonical, canonical_reference
 from tally.core.execute import BlockContext, Entry, execute_block, write_set_bytes
@@ -22,6 +23,7 @@ from tally.core.ops import BY_TYPE, SignedTx
 from tally.core.protocol import rules_for
 from tally.core.state import MemoryState
 from tally.core.tables import ACCOUNTS, table_of
+from tally.core.types import Genesis
 
 VECTORS = Path(__file__).parent.parent / "docs" / "test-vectors" / "transactions.json"
 EXECUTION_VECTORS = VECTORS.parent / "execution.json"
@@ -125,3 +127,24 @@ def test_execution_vectors_execute_from_the_file_alone() -> None:
         result = outcome.results[0]
         assert (result.code, result.message) == (case["code"], case["message"]), case["description"]
         assert write_set_bytes(outcome.writes).decode() == case["write_set"], case["description"]
+
+
+RECEIPT_VECTORS = VECTORS.parent / "receipts.json"
+
+
+def test_checked_in_receipt_vectors_are_current() -> None:
+    assert RECEIPT_VECTORS.read_bytes() == render_receipts(), (
+        "regenerate: python -m tally.client.receipt_vectors > docs/test-vectors/receipts.json"
+    )
+
+
+def test_receipt_vectors_verify_from_the_file_alone() -> None:
+    """What a wallet in another language would do: check each receipt against the genesis in the file."""
+    vectors = json.loads(RECEIPT_VECTORS.read_text())
+    genesis = msgspec.convert(vectors["genesis"], Genesis)
+    valid = [msgspec.convert(v["receipt"], Receipt) for v in vectors["valid"]]
+    assert {r.code for r in valid} >= {"ok", "insufficient_funds", "not_transferable"}
+    assert all(verify_receipt(r, genesis) == (True, "ok") for r in valid)
+    for case in vectors["tampered"]:
+        receipt = msgspec.convert(case["receipt"], Receipt)
+        assert verify_receipt(receipt, genesis) == (False, case["reason"]), case["description"]

@@ -11,21 +11,37 @@ from tally.core.chain import Batch, apply_block, genesis_head
 from tally.core.encoding import canonical
 from tally.core.genesis import genesis_memory_state
 from tally.core.protocol import LATEST, PROTOCOLS, UnknownProtocol, rules_for, version_at
+from tally.core.types import Genesis
+
+
+def v1_genesis() -> Genesis:
+    """A genesis as written before protocol versions existed: no `protocol` field."""
+    return msgspec.structs.replace(make_genesis(), protocol=msgspec.UNSET)
 
 
 def test_a_genesis_without_a_version_runs_version_1_and_keeps_its_bytes() -> None:
-    genesis = make_genesis()
+    genesis = v1_genesis()
     assert version_at(genesis, 1) == 1 and version_at(genesis, 10**6) == 1
     assert b"protocol" not in canonical(genesis)  # so its digest is the one ledgers written before versions have
     explicit = msgspec.structs.replace(genesis, protocol=1)
     assert version_at(explicit, 5) == 1 and genesis_digest(explicit) != genesis_digest(genesis)
 
 
-def test_version_1_headers_carry_no_version_field() -> None:
-    c = Chain()
+def test_version_1_headers_carry_no_version_field_and_votes_no_results() -> None:
+    c = Chain(genesis=v1_genesis())
     c.one(c.signer("bank-a").create_asset("PTS", "Points", "points", 0, True, "none"))
     block = apply_block(c.genesis, c.head, c.state, Batch("validator-1", c.now_ms, c.height + 1, []))
     assert b"protocol" not in canonical(block.header)
+    assert block.vote.kind == "tally-block-vote-v1" and b"results_root" not in canonical(block.vote)
+
+
+def test_new_ledgers_run_version_2_whose_votes_certify_results() -> None:
+    c = Chain()
+    assert version_at(c.genesis, 1) == LATEST == 2
+    c.one(c.signer("bank-a").create_asset("PTS", "Points", "points", 0, True, "none"))
+    block = apply_block(c.genesis, c.head, c.state, Batch("validator-1", c.now_ms, c.height + 1, []))
+    assert block.header.protocol == 2
+    assert block.vote.kind == "tally-block-vote-v2" and block.vote.results_root == block.results_root
 
 
 def test_a_version_this_build_does_not_have_is_refused_not_guessed() -> None:

@@ -6,16 +6,19 @@ from typing import Final
 
 import msgspec
 
-from .crypto import KeyPair, sha256, verify
+from .crypto import PUBLIC_KEY_BYTES, KeyPair, sha256, verify
 from .encoding import canonical
 from .genesis import validators_at
-from .merkle import EMPTY_ROOT, merkle_root, verify_proof
+from .merkle import merkle_proof, merkle_root, proof_sides, verify_proof
 from .ops import SignedTx
-from .types import BlockHeader, Certificate, Genesis, Validator, ValidatorSignature, Vote
+from .protocol import rules_for, version_at
+from .types import OK, BlockHeader, Certificate, Genesis, Validator, ValidatorSignature, Vote
 
 GENESIS_HASH = "00" * 32  # the "previous hash" of block 1
 STATE_DOMAIN = b"tally-state-v1"
-VOTE_KIND: Final = "tally-block-vote-v1"
+VOTE_KIND_V1: Final = "tally-block-vote-v1"  # protocol 1: block hash and state digest
+VOTE_KIND: Final = "tally-block-vote-v2"  # protocol 2 on: and the results root
+NO_KEY = bytes(PUBLIC_KEY_BYTES)  # a result leaf's key when the signature did not verify
 
 
 def tx_signing_bytes(signed: SignedTx) -> bytes:
@@ -43,6 +46,24 @@ def next_state_digest(prev_digest: str, height: int, write_set: bytes) -> str:
     return sha256(STATE_DOMAIN + bytes.fromhex(prev_digest) + height.to_bytes(8, "big") + sha256(write_set)).hex()
 
 
+def result_leaf(index: int, txid: str, code: str, signer_key: str) -> bytes:
+    """One transaction's result as a leaf of the block's results tree.
+
+    index (4 bytes, big-endian) || txid (32 bytes) || the public key its
+    signature verified against (32 bytes; zeros when it did not verify, or
+    the signer was unknown) || result code (UTF-8, the rest). Every part but
+    the last has a fixed length, so no two results share a leaf.
+    """
+    key = bytes.fromhex(signer_key) if signer_key else NO_KEY
+    assert len(key) == PUBLIC_KEY_BYTES
+    return index.to_bytes(4, "big") + bytes.fromhex(txid) + key + code.encode()
+
+
+def results_root(results: list[tuple[str, str, str]]) -> str:
+    """Merkle root over (txid, code, signer key) per transaction, in block order."""
+    return merkle_root([result_leaf(i, txid, code, key) for i, (txid, code, key) in enumerate(results)]).hex()
+
+
 def clamp_timestamp(proposed_ms: int, prev_ms: int) -> int:
     """Block time never goes backwards."""
     return max(proposed_ms, prev_ms)
@@ -51,8 +72,26 @@ def clamp_timestamp(proposed_ms: int, prev_ms: int) -> int:
 # --- votes and certificates -------------------------------------------------
 
 
-def vote_for(chain: str, height: int, block_hash_hex: str, state_digest: str) -> Vote:
-    return Vote(kind=VOTE_KIND, chain=chain, height=height, block_hash=block_hash_hex, state_digest=state_digest)
+def vote_for(
+    chain: str, height: int, block_hash_hex: str, state_digest: str, results_root_hex: str | None = None
+) -> Vote:
+    """The vote for a block: version 2 when it certifies a results root, version 1 (protocol 1) when not."""
+    if results_root_hex is None:
+        return Vote(kind=VOTE_KIND_V1, chain=chain, height=height, block_hash=block_hash_hex, state_digest=state_digest)
+    return Vote(
+        kind=VOTE_KIND,
+        chain=chain,
+        height=height,
+        block_hash=block_hash_hex,
+        state_digest=state_digest,
+        results_root=results_root_hex,
+    )
+
+
+def certificate_vote(cert: Certificate) -> Vote:
+    """The vote a certificate's signatures sign."""
+    root = cert.results_root if isinstance(cert.results_root, str) else None
+    return vote_for(cert.chain, cert.height, cert.block_hash, cert.state_digest, root)
 
 
 def sign_vote(key: KeyPair, validator_id: str, vote: Vote) -> ValidatorSignature:
@@ -71,7 +110,12 @@ def vote_signature_ok(validator: Validator, vote: Vote, sig_hex: str) -> bool:
 def make_certificate(vote: Vote, signatures: list[ValidatorSignature]) -> Certificate:
     """The certificate of a vote, signatures sorted by validator."""
     return Certificate(
-        vote.chain, vote.height, vote.block_hash, vote.state_digest, sorted(signatures, key=lambda s: s.validator)
+        vote.chain,
+        vote.height,
+        vote.block_hash,
+        vote.state_digest,
+        sorted(signatures, key=lambda s: s.validator),
+        vote.results_root,
     )
 
 
@@ -83,7 +127,7 @@ def quorum_size(validator_count: int) -> int:
 def valid_signers(cert: Certificate, validators: list[Validator]) -> set[str]:
     """The distinct validators whose signature on the certificate's vote checks."""
     by_id = {v.id: v for v in validators}
-    vote = vote_for(cert.chain, cert.height, cert.block_hash, cert.state_digest)
+    vote = certificate_vote(cert)
     good: set[str] = set()
     for signature in cert.signatures:
         validator = by_id.get(signature.validator)
@@ -93,20 +137,33 @@ def valid_signers(cert: Certificate, validators: list[Validator]) -> set[str]:
 
 
 def certificate_fault(
-    cert: Certificate, genesis: Genesis, header: BlockHeader, state_digest: str | None = None
+    cert: Certificate,
+    genesis: Genesis,
+    header: BlockHeader,
+    state_digest: str | None = None,
+    results_root_hex: str | None = None,
 ) -> str | None:
     """Why `cert` does not make `header` final (None when it does).
 
     The one certificate check: the chain, the block (height and hash), the
-    state digest when the caller knows it, and a quorum of valid signatures
-    of the validator set at that height.
+    protocol version the genesis gives that height, the results root where
+    that version certifies results, the state digest and results root when
+    the caller knows them, and a quorum of valid signatures of the validator
+    set at that height.
     """
     if cert.chain != genesis.chain or header.chain != genesis.chain:
         return "wrong chain"
     if cert.height != header.height or cert.block_hash != block_hash(header):
         return "certificate is for another block"
+    version = version_at(genesis, header.height)
+    if (header.protocol if isinstance(header.protocol, int) else 1) != version:
+        return f"block names protocol {header.protocol}, the genesis gives its height version {version}"
+    if rules_for(version).certify_results != isinstance(cert.results_root, str):
+        return f"certificate {'lacks' if version > 1 else 'has'} a results root under protocol {version}"
     if state_digest is not None and cert.state_digest != state_digest:
         return "certificate is for another state digest"
+    if results_root_hex is not None and cert.results_root != results_root_hex:
+        return "certificate is for other results"
     validators = validators_at(genesis, header.height)
     if len(valid_signers(cert, validators)) < quorum_size(len(validators)):
         return "certificate lacks a quorum of valid validator signatures"
@@ -126,29 +183,103 @@ class FullBlock(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
 
 
 class Receipt(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
-    """Everything needed to check offline that a transaction is final."""
+    """Everything needed to check offline that a transaction is final, and with what result."""
 
     signed_tx: SignedTx
     txid: str
     code: str
     index: int
-    merkle_path: list[tuple[str, str]]
+    merkle_path: list[tuple[str, str]]  # txid up to the header's tx_root
     header: BlockHeader
     certificate: Certificate
+    signer_key: str = ""  # the key its signature verified against ("" when it did not)
+    results_path: list[tuple[str, str]] = []  # its result leaf up to the certificate's results_root
+
+
+def make_receipt(
+    signed_txs: list[SignedTx],
+    codes: list[str],
+    signer_keys: list[str],
+    index: int,
+    header: BlockHeader,
+    certificate: Certificate,
+) -> Receipt:
+    """The receipt of the transaction at `index` of a certified block, from the block's transactions and results."""
+    txids = [txid_of(tx_signing_bytes(s)) for s in signed_txs]
+    tx_path = merkle_proof([bytes.fromhex(t) for t in txids], index)
+    results_path = (
+        merkle_proof(
+            [
+                result_leaf(i, t, code, key)
+                for i, (t, code, key) in enumerate(zip(txids, codes, signer_keys, strict=True))
+            ],
+            index,
+        )
+        if isinstance(certificate.results_root, str)
+        else []
+    )
+    return Receipt(
+        signed_tx=signed_txs[index],
+        txid=txids[index],
+        code=codes[index],
+        index=index,
+        merkle_path=[(side, h.hex()) for side, h in tx_path],
+        header=header,
+        certificate=certificate,
+        signer_key=signer_keys[index],
+        results_path=[(side, h.hex()) for side, h in results_path],
+    )
+
+
+def _path_leads(path: list[tuple[str, str]], index: int, size: int, leaf: bytes, root_hex: str) -> bool:
+    """The path has the shape of leaf `index` in a `size`-leaf tree and leads from `leaf` to the root."""
+    if [side for side, _ in path] != proof_sides(index, size):
+        return False
+    return verify_proof(leaf, [(side, bytes.fromhex(h)) for side, h in path], bytes.fromhex(root_hex))
+
+
+def _signature_fault(receipt: Receipt, message: bytes) -> str | None:
+    if not receipt.signer_key:
+        return "an accepted transaction's receipt must name its signer's key" if receipt.code == OK else None
+    if not verify(bytes.fromhex(receipt.signer_key), message, bytes.fromhex(receipt.signed_tx.sig)):
+        return "signature does not verify against the signer's key"
+    return None
 
 
 def verify_receipt(receipt: Receipt, genesis: Genesis) -> tuple[bool, str]:
-    """Check a receipt against the validator set; returns (ok, reason)."""
-    if txid_of(tx_signing_bytes(receipt.signed_tx)) != receipt.txid:
-        return False, "txid does not match the transaction"
-    header = receipt.header
-    if header.chain != genesis.chain or receipt.certificate.chain != genesis.chain:
-        return False, "wrong chain"
-    path = [(side, bytes.fromhex(h)) for side, h in receipt.merkle_path]
-    root = bytes.fromhex(header.tx_root) if header.tx_count else EMPTY_ROOT
-    if not verify_proof(bytes.fromhex(receipt.txid), path, root):
-        return False, "merkle path does not lead to the block's tx_root"
-    fault = certificate_fault(receipt.certificate, genesis, header)
+    """Check a receipt against the genesis; returns (ok, reason).
+
+    It holds when the transaction (its id, its signature under the key the
+    validators checked it against) sits at `index` of a block that a quorum
+    of the validator set at that height certified, together with this
+    result `code`: changing any field makes it fail.
+    """
+    try:
+        fault = _receipt_fault(receipt, genesis)
+    except (ValueError, IndexError):
+        fault = "malformed receipt"
+    return (False, fault) if fault is not None else (True, "ok")
+
+
+def _receipt_fault(receipt: Receipt, genesis: Genesis) -> str | None:
+    header, cert = receipt.header, receipt.certificate
+    message = tx_signing_bytes(receipt.signed_tx)
+    if txid_of(message) != receipt.txid:
+        return "txid does not match the transaction"
+    if header.chain != genesis.chain or cert.chain != genesis.chain:
+        return "wrong chain"
+    if not 0 <= receipt.index < header.tx_count:
+        return "index is outside the block"
+    fault = _signature_fault(receipt, message)
     if fault is not None:
-        return False, fault
-    return True, "ok"
+        return fault
+    if not _path_leads(
+        receipt.merkle_path, receipt.index, header.tx_count, bytes.fromhex(receipt.txid), header.tx_root
+    ):
+        return "merkle path does not lead from the txid at this index to the block's tx_root"
+    if not rules_for(version_at(genesis, header.height)).certify_results or not isinstance(cert.results_root, str):
+        return "this block's protocol does not certify results"
+    leaf = result_leaf(receipt.index, receipt.txid, receipt.code, receipt.signer_key)
+    if not _path_leads(receipt.results_path, receipt.index, header.tx_count, leaf, cert.results_root):
+        return "results path does not lead from this result to the certified results root"
+    return certificate_fault(cert, genesis, header)

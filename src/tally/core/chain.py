@@ -21,6 +21,7 @@ from .block import (
     clamp_timestamp,
     genesis_digest,
     next_state_digest,
+    results_root,
     tx_root,
     tx_signing_bytes,
     vote_for,
@@ -67,6 +68,8 @@ class BlockResult:
     writes: dict[str, StateValue | None]
     results: list[TxResult]
     parties: list[tuple[str, ...]]  # per transaction, for history
+    signer_keys: list[str]  # per transaction: the key its signature verified against ("" when it did not)
+    results_root: str | None  # what the vote certifies of the results (None under protocol 1)
     vote: Vote  # what a validator signs for this block
 
     @property
@@ -91,7 +94,13 @@ def apply_block(genesis: Genesis, head: Head, state: StateReader, batch: Batch) 
     version = version_at(genesis, height)
     rules = rules_for(version)
     timestamp_ms = clamp_timestamp(batch.timestamp_ms, head.timestamp_ms)
+    keys = verified_keys(state, batch.entries)
     outcome = execute_block(state, BlockContext(genesis.chain, height, timestamp_ms), batch.entries, rules)
+    root = (
+        results_root([(r.txid, r.code, k) for r, k in zip(outcome.results, keys, strict=True)])
+        if rules.certify_results
+        else None
+    )
     write_set = write_set_bytes(outcome.writes)
     digest = next_state_digest(head.state_digest, height, write_set)
     header = BlockHeader(
@@ -114,8 +123,19 @@ def apply_block(genesis: Genesis, head: Head, state: StateReader, batch: Batch) 
         writes=outcome.writes,
         results=outcome.results,
         parties=outcome.parties,
-        vote=vote_for(genesis.chain, height, hash_hex, digest),
+        signer_keys=keys,
+        results_root=root,
+        vote=vote_for(genesis.chain, height, hash_hex, digest, root),
     )
+
+
+def verified_keys(state: StateReader, entries: Sequence[Entry]) -> list[str]:
+    """Per entry, the signer's key in `state` (the block's start) when its signature verified, else ""."""
+    keys = []
+    for entry in entries:
+        account = ACCOUNTS.read(state.get, entry.tx.signer) if entry.signature_ok else None
+        keys.append(account.public_key if account is not None else "")
+    return keys
 
 
 def signature_checks(state: StateReader, signed: Sequence[SignedTx]) -> list[tuple[bytes, bytes, bytes]]:

@@ -52,6 +52,24 @@ def merkle_proof(leaves: list[bytes], index: int) -> list[tuple[str, bytes]]:
     return path
 
 
+def proof_sides(index: int, size: int) -> list[str]:
+    """The sides a proof for leaf `index` of a `size`-leaf tree has, bottom up.
+
+    A proof's sides spell its leaf's position, so checking them against the
+    claimed index binds the index (a path for another leaf has other sides).
+    """
+    if not 0 <= index < size:
+        raise IndexError("leaf index out of range")
+    sides: list[str] = []
+    while size > 1:
+        sibling = index ^ 1
+        if sibling < size:
+            sides.append("L" if sibling < index else "R")
+        size = (size + 1) // 2
+        index //= 2
+    return sides
+
+
 def verify_proof(leaf: bytes, path: list[tuple[str, bytes]], root: bytes) -> bool:
     current = leaf_hash(leaf)
     for side, sibling in path:

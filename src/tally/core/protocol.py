@@ -8,7 +8,13 @@ a change adds a version here with the switch it flips, and the rules read
 the switch from the `Rules` they are given.
 
 Version 1 is the first ledger's: a rejected transaction changes nothing, not
-even its signer's sequence number.
+even its signer's sequence number, and a validator's vote signs the block
+and the state digest only.
+
+Version 2 makes results part of what validators sign: its vote (kind
+`tally-block-vote-v2`) and certificate carry the Merkle root over every
+transaction's index, id, result code and the key its signature was checked
+against, so a receipt proves the outcome, not only the inclusion.
 """
 
 from __future__ import annotations
@@ -21,10 +27,14 @@ from .types import Genesis
 @dataclass(frozen=True, slots=True)
 class Rules:
     version: int
+    certify_results: bool  # votes and certificates carry the results root (version 2 on)
     # Versions to come add their switches here (e.g. a rejected transaction consuming its seq).
 
 
-PROTOCOLS: dict[int, Rules] = {1: Rules(version=1)}
+PROTOCOLS: dict[int, Rules] = {
+    1: Rules(version=1, certify_results=False),
+    2: Rules(version=2, certify_results=True),
+}
 LATEST = max(PROTOCOLS)
 
 

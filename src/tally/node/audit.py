@@ -6,8 +6,8 @@ one), re-execution from the previous state under
 the block's own protocol version (results, write-set, digest and header
 must match what is stored), and the certificate's quorum. At the end the
 stored state must equal the re-executed state and the money rules must
-hold. Works on a live node's file (WAL lets it read beside the writer) or a
-copy.
+hold. Works on a live node's file or a copy: it reads one snapshot of the
+ledger (a single read transaction; WAL lets the node write on meanwhile).
 """
 
 from __future__ import annotations
@@ -55,7 +55,8 @@ def audit_ledger(path: str, progress: Callable[[int], None] = lambda n: None, wo
         if genesis is None:
             report.faults.append("no genesis in the ledger")
             return report
-        _audit(store, genesis, report, progress, workers or os.cpu_count() or 1)
+        with store.read_snapshot():  # beside a busy node: one consistent view, so no false faults
+            _audit(store, genesis, report, progress, workers or os.cpu_count() or 1)
     finally:
         store.close()
     return report
@@ -114,17 +115,21 @@ def _audit_block(
     block = apply_block(genesis, head, state, Batch(header.proposer, header.timestamp_ms, header.log_position, entries))
     if block.header != header:
         fault(f"block {height}: header does not match re-execution (chain, previous hash, tx root or protocol)")
-    for row, result in zip(rows, block.results, strict=True):
-        if (row.code, row.message) != (result.code, result.message):
+    certified_keys = block.results_root is not None  # under protocol 1 the key is not part of the result
+    for row, result, key in zip(rows, block.results, block.signer_keys, strict=True):
+        stored_key = row.signer_key if certified_keys else key
+        if (row.code, row.message, stored_key) != (result.code, result.message, key):
             fault(f"block {height}: transaction {row.txid} stored as {row.code}, re-executes as {result.code}")
     if store.block_write_set(height) != block.write_set:
         fault(f"block {height}: stored state changes differ from re-execution")
+    if (block.results_root or None) != store.block_results_root(height):
+        fault(f"block {height}: stored results root differs from re-execution")
     if block.state_digest != stored_digest:
         fault(f"block {height}: state digest {stored_digest} differs from re-executed {block.state_digest}")
     if cert is None:
         report.uncertified += 1  # the newest blocks of a network node wait for votes
     else:
-        reason = certificate_fault(cert, genesis, header, block.state_digest)
+        reason = certificate_fault(cert, genesis, header, block.state_digest, block.results_root)
         if reason is not None:
             fault(f"block {height}: {reason}")
     state.apply(block.writes)

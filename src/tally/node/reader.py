@@ -10,7 +10,8 @@ from dataclasses import dataclass
 
 import msgspec
 
-from ..core.block import FullBlock
+from ..core.block import FullBlock, Receipt, make_receipt
+from ..core.ops import SignedTx
 from ..core.tables import ACCOUNTS, ASSETS, BALANCES
 from ..core.types import Account, Asset, BlockHeader, Certificate
 from ..store.base import HistoryItem, Store
@@ -21,6 +22,9 @@ class StoredBlock:
     header: BlockHeader
     state_digest: str
     txids: list[str]
+
+
+_signed_decoder = msgspec.json.Decoder(SignedTx)
 
 
 class LedgerReader:
@@ -69,3 +73,22 @@ class LedgerReader:
             return None
         rows = self._store.block_txs(height)
         return FullBlock(found[0], found[1], [msgspec.Raw(r.envelope) for r in rows], cert)
+
+    def receipt(self, txid: str, final_height: int) -> Receipt | None:
+        """The receipt of a final transaction: its block, certificate and the paths that prove its result."""
+        found = self._store.tx(txid)
+        if found is None or found.height > final_height:
+            return None
+        header_and_digest = self._store.block_header(found.height)
+        certificate = self._store.certificate(found.height)
+        if header_and_digest is None or certificate is None:
+            return None
+        rows = self._store.block_txs(found.height)
+        return make_receipt(
+            [_signed_decoder.decode(r.envelope) for r in rows],
+            [r.code for r in rows],
+            [r.signer_key for r in rows],
+            found.index,
+            header_and_digest[0],
+            certificate,
+        )

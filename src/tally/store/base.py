@@ -8,6 +8,7 @@ protocol. Nothing outside this package names an implementation:
 from __future__ import annotations
 
 from collections.abc import Iterator
+from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -27,6 +28,7 @@ class StoredTx:
     message: str
     type: str
     parties: tuple[str, ...]  # every account it names or moves value of (its history lists it), signer first
+    signer_key: str = ""  # the key its signature verified against ("" when it did not): part of its result
 
 
 @dataclass(frozen=True, slots=True)
@@ -38,6 +40,7 @@ class BlockRecord:
     writes: dict[str, StateValue | None]
     txs: list[StoredTx]
     certificate: Certificate | None  # None until the validators' votes arrive (etcd ordering)
+    results_root: str | None = None  # what votes certify of the results (None under protocol 1)
 
 
 @dataclass(frozen=True, slots=True)
@@ -58,6 +61,7 @@ class TxLocation:
     code: str
     message: str
     envelope: bytes
+    signer_key: str = ""
 
 
 class Store(Protocol):
@@ -72,10 +76,15 @@ class Store(Protocol):
     def put_certificate(self, certificate: Certificate) -> None: ...
     def final_height(self) -> int: ...
     def block_header(self, height: int) -> tuple[BlockHeader, str] | None: ...
+    def block_results_root(self, height: int) -> str | None: ...
     def block_write_set(self, height: int) -> bytes | None: ...
     def certificate(self, height: int) -> Certificate | None: ...
     def block_txs(self, height: int) -> list[TxLocation]: ...
     def tx(self, txid: str) -> TxLocation | None: ...
     def known_txids(self, txids: list[str]) -> set[str]: ...
     def history(self, account: str, before: tuple[int, int] | None, limit: int) -> list[HistoryItem]: ...
+    def read_snapshot(self) -> AbstractContextManager[None]:
+        """Within it, every read of this thread sees the ledger as it was when it began (writers go on)."""
+        ...
+
     def close(self) -> None: ...

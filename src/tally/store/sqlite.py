@@ -8,6 +8,7 @@ only a crash of the process: a block is reported final only after its commit.
 
 from __future__ import annotations
 
+import contextlib
 import sqlite3
 import threading
 from collections.abc import Iterator
@@ -28,7 +29,8 @@ CREATE TABLE IF NOT EXISTS blocks (
     state_digest TEXT NOT NULL,
     timestamp_ms INTEGER NOT NULL,
     log_position INTEGER NOT NULL,
-    write_set BLOB NOT NULL
+    write_set BLOB NOT NULL,
+    results_root TEXT NOT NULL DEFAULT ''  -- '' under protocol 1
 );
 CREATE TABLE IF NOT EXISTS certificates (height INTEGER PRIMARY KEY, body BLOB NOT NULL);
 -- pos = height << 20 | index in block: appends in order, one row per transaction
@@ -38,7 +40,8 @@ CREATE TABLE IF NOT EXISTS txs (
     type TEXT NOT NULL,
     code TEXT NOT NULL,
     message TEXT NOT NULL,
-    envelope BLOB NOT NULL
+    envelope BLOB NOT NULL,
+    signer_key TEXT NOT NULL DEFAULT ''  -- the key its signature verified against ('' when it did not)
 );
 -- every account a transaction names or moves value of: its history
 CREATE TABLE IF NOT EXISTS parties (account TEXT NOT NULL, pos INTEGER NOT NULL, PRIMARY KEY (account, pos))
@@ -65,6 +68,8 @@ class SqliteStore:
         if _columns(conn, "txs") >= {"signer", "counterparty"}:
             _migrate_parties(conn)
         conn.executescript(SCHEMA)
+        _add_column(conn, "blocks", "results_root", "TEXT NOT NULL DEFAULT ''")
+        _add_column(conn, "txs", "signer_key", "TEXT NOT NULL DEFAULT ''")
 
     def _conn(self) -> sqlite3.Connection:
         conn: sqlite3.Connection | None = getattr(self._local, "conn", None)
@@ -77,6 +82,17 @@ class SqliteStore:
             conn.execute(f"PRAGMA wal_autocheckpoint={WAL_CHECKPOINT_PAGES}")
             self._local.conn = conn
         return conn
+
+    @contextlib.contextmanager
+    def read_snapshot(self) -> Iterator[None]:
+        """One read transaction: WAL keeps this connection's view fixed while the node writes on."""
+        conn = self._conn()
+        conn.execute("BEGIN")
+        try:
+            conn.execute("SELECT 1 FROM meta LIMIT 1").fetchall()  # the snapshot starts at the first read
+            yield
+        finally:
+            conn.execute("COMMIT")
 
     def close(self) -> None:
         conn = getattr(self._local, "conn", None)
@@ -145,14 +161,16 @@ class SqliteStore:
         deletes = [(k,) for k, v in record.writes.items() if v is None]
         assert len(record.txs) < MAX_BLOCK_TXS
         base = header.height << POS_BITS
-        txs = [(base + i, t.txid, t.type, t.code, t.message, t.envelope) for i, t in enumerate(record.txs)]
+        txs = [
+            (base + i, t.txid, t.type, t.code, t.message, t.envelope, t.signer_key) for i, t in enumerate(record.txs)
+        ]
         parties = [(account, base + i) for i, t in enumerate(record.txs) for account in t.parties]
         conn = self._conn()
         conn.execute("BEGIN IMMEDIATE")
         try:
             conn.execute(
-                "INSERT INTO blocks (height, hash, header, state_digest, timestamp_ms, log_position, write_set)"
-                " VALUES (?, ?, ?, ?, ?, ?, ?)",
+                "INSERT INTO blocks (height, hash, header, state_digest, timestamp_ms, log_position, write_set,"
+                " results_root) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
                 (
                     header.height,
                     record.block_hash,
@@ -161,10 +179,12 @@ class SqliteStore:
                     header.timestamp_ms,
                     header.log_position,
                     record.write_set,
+                    record.results_root or "",
                 ),
             )
             conn.executemany(
-                "INSERT INTO txs (pos, txid, type, code, message, envelope) VALUES (?, ?, ?, ?, ?, ?)", txs
+                "INSERT INTO txs (pos, txid, type, code, message, envelope, signer_key) VALUES (?, ?, ?, ?, ?, ?, ?)",
+                txs,
             )
             conn.executemany("INSERT OR IGNORE INTO parties (account, pos) VALUES (?, ?)", parties)
             conn.executemany("INSERT OR REPLACE INTO state (key, value) VALUES (?, ?)", upserts)
@@ -205,6 +225,11 @@ class SqliteStore:
         row = self._conn().execute("SELECT header, state_digest FROM blocks WHERE height = ?", (height,)).fetchone()
         return None if row is None else (_header_decoder.decode(row[0]), row[1])
 
+    def block_results_root(self, height: int) -> str | None:
+        """The results root a vote for this block certifies (None under protocol 1, or no such block)."""
+        row = self._conn().execute("SELECT results_root FROM blocks WHERE height = ?", (height,)).fetchone()
+        return str(row[0]) or None if row is not None else None
+
     def block_write_set(self, height: int) -> bytes | None:
         row = self._conn().execute("SELECT write_set FROM blocks WHERE height = ?", (height,)).fetchone()
         return None if row is None else bytes(row[0])
@@ -217,7 +242,8 @@ class SqliteStore:
         rows = (
             self._conn()
             .execute(
-                "SELECT txid, pos, code, message, envelope FROM txs WHERE pos >= ? AND pos < ? ORDER BY pos",
+                "SELECT txid, pos, code, message, envelope, signer_key FROM txs"
+                " WHERE pos >= ? AND pos < ? ORDER BY pos",
                 (height << POS_BITS, (height + 1) << POS_BITS),
             )
             .fetchall()
@@ -227,7 +253,7 @@ class SqliteStore:
     def tx(self, txid: str) -> TxLocation | None:
         row = (
             self._conn()
-            .execute("SELECT txid, pos, code, message, envelope FROM txs WHERE txid = ?", (txid,))
+            .execute("SELECT txid, pos, code, message, envelope, signer_key FROM txs WHERE txid = ?", (txid,))
             .fetchone()
         )
         return None if row is None else _location(row)
@@ -257,13 +283,19 @@ class SqliteStore:
         return [HistoryItem(r[0] >> POS_BITS, r[0] & (MAX_BLOCK_TXS - 1), r[1], r[2], r[3], bytes(r[4])) for r in rows]
 
 
-def _location(row: tuple[str, int, str, str, bytes]) -> TxLocation:
-    txid, pos, code, message, envelope = row
-    return TxLocation(txid, pos >> POS_BITS, pos & (MAX_BLOCK_TXS - 1), code, message, bytes(envelope))
+def _location(row: tuple[str, int, str, str, bytes, str]) -> TxLocation:
+    txid, pos, code, message, envelope, signer_key = row
+    return TxLocation(txid, pos >> POS_BITS, pos & (MAX_BLOCK_TXS - 1), code, message, bytes(envelope), signer_key)
 
 
 def _columns(conn: sqlite3.Connection, table: str) -> set[str]:
     return {row[1] for row in conn.execute(f"PRAGMA table_info({table})")}
+
+
+def _add_column(conn: sqlite3.Connection, table: str, column: str, declaration: str) -> None:
+    """Ledgers written before `column` existed get it, with its default."""
+    if column not in _columns(conn, table):
+        conn.execute(f"ALTER TABLE {table} ADD COLUMN {column} {declaration}")
 
 
 def _migrate_parties(conn: sqlite3.Connection) -> None:

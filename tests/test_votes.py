@@ -34,6 +34,7 @@ from tally.core.types import Certificate, Validator
 from tally.dev.etcd_cluster import EtcdCluster, EtcdMember
 from tally.dev.process import free_ports
 from tally.ordering import etcd_client, votes
+from tally.ordering.clock import clock_ms
 from tally.ordering.etcd_client import TRANSIENT, EtcdClient, keys
 from tally.ordering.votes import VoteBoard, VoteValue, vote_key
 from tally.store import BlockRecord, Store, open_store
@@ -41,7 +42,9 @@ from tally.store import BlockRecord, Store, open_store
 VALIDATORS = [f"validator-{i}" for i in range(1, 5)]
 ME = VALIDATORS[0]
 GENESIS = msgspec.structs.replace(
-    make_genesis(), validators=[Validator(id=v, public_key=key(v).public_key_hex) for v in VALIDATORS]
+    make_genesis(),
+    genesis_time_ms=1_700_000_000_000,  # in the past: blocks carry the real clock's time, which votes judge
+    validators=[Validator(id=v, public_key=key(v).public_key_hex) for v in VALIDATORS],
 )
 VOTES = keys(CHAIN)["votes"]
 WAIT_S = 30.0  # for what must happen (a certificate, a vote in etcd)
@@ -71,10 +74,13 @@ class Uncertified:
         self.records.append(dataclasses.replace(record, certificate=None))
 
 
-def make_blocks(count: int) -> list[BlockRecord]:
-    """`count` consecutive blocks of GENESIS from the core (bank-a registers a holder in each); none stored."""
+def make_blocks(count: int, ahead_ms: int = 0) -> list[BlockRecord]:
+    """`count` consecutive blocks of GENESIS from the core (bank-a registers a holder in each); none stored.
+
+    Their time is the clock's now, or `ahead_ms` after it (a proposer with a fast clock).
+    """
     out = Uncertified()
-    chain = Chain(genesis=GENESIS, store=cast(Store, out))
+    chain = Chain(genesis=GENESIS, store=cast(Store, out), now_ms=clock_ms() + ahead_ms)
     bank = chain.signer("bank-a")
     for n in range(count):
         assert chain.one(bank.register_account(f"holder-{n}", key(f"holder-{n}").public_key_hex, "holder")).code == "ok"
@@ -84,9 +90,9 @@ def make_blocks(count: int) -> list[BlockRecord]:
 def vote_value(validator: str, record: BlockRecord, digest: str | None = None, signer: KeyPair | None = None) -> bytes:
     """A vote as a validator puts it (signed by `signer`, its own key unless given)."""
     state_digest = record.state_digest if digest is None else digest
-    vote = vote_for(CHAIN, record.header.height, record.block_hash, state_digest)
+    vote = vote_for(CHAIN, record.header.height, record.block_hash, state_digest, record.results_root)
     sig = sign_vote(signer or key(validator), validator, vote).sig
-    return msgspec.json.encode(VoteValue(record.block_hash, state_digest, sig))
+    return msgspec.json.encode(VoteValue(record.block_hash, state_digest, sig, vote.results_root))
 
 
 def signers(cert: Certificate) -> set[str]:
@@ -100,6 +106,23 @@ class Callbacks:
         self.changed = threading.Condition()
         self.certificates: list[Certificate] = []
         self.divergences: list[Divergence] = []
+        self.ignored: list[tuple[str, str]] = []  # (kind, key)
+        self.untimely: list[tuple[str, int]] = []  # (proposer, height)
+
+    def on_ignored(self, kind: str, key_: str, reason: str) -> None:
+        with self.changed:
+            self.ignored.append((kind, key_))
+            self.changed.notify_all()
+
+    def on_untimely(self, proposer: str, height: int, ahead_ms: int) -> None:
+        with self.changed:
+            self.untimely.append((proposer, height))
+            self.changed.notify_all()
+
+    def wait_for(self, condition: Callable[[], bool], what: str) -> None:
+        with self.changed:
+            if not self.changed.wait_for(condition, WAIT_S):
+                raise AssertionError(f"timed out after {WAIT_S} s waiting for {what}")
 
     def on_certificate(self, cert: Certificate) -> None:
         with self.changed:
@@ -159,6 +182,8 @@ class Harness:
             Limits(),
             self.calls.on_certificate,
             self.calls.on_divergence,
+            self.calls.on_ignored,
+            self.calls.on_untimely,
         )
         if start:
             board.start()
@@ -274,11 +299,12 @@ def garbage(record: BlockRecord) -> list[tuple[str | bytes, bytes]]:
     """Keys and values under the votes prefix that are no vote of the validator set; the last per key weighs most."""
     height = record.header.height
     good = vote_value("validator-2", record)
-    vote = vote_for(CHAIN, height, record.block_hash, record.state_digest)
-    other = vote_for(CHAIN, height, record.block_hash, sha256(b"other").hex())
+    vote = vote_for(CHAIN, height, record.block_hash, record.state_digest, record.results_root)
+    other = vote_for(CHAIN, height, record.block_hash, sha256(b"other").hex(), record.results_root)
+    v1 = vote_for(CHAIN, height, record.block_hash, record.state_digest)  # protocol 1's vote: no results root
 
-    def value(sig: str) -> bytes:
-        return msgspec.json.encode(VoteValue(record.block_hash, record.state_digest, sig))
+    def value(sig: str, root: str | None = record.results_root) -> bytes:
+        return msgspec.json.encode(VoteValue(record.block_hash, record.state_digest, sig, root or msgspec.UNSET))
 
     return [
         (vote_key(VOTES, height, "validator-2"), b'{"hello": 1}'),  # JSON, not a vote
@@ -286,7 +312,12 @@ def garbage(record: BlockRecord) -> list[tuple[str | bytes, bytes]]:
         (vote_key(VOTES, height, "validator-2"), b"\xff\xfe"),  # not UTF-8
         (vote_key(VOTES, height, "validator-2"), b""),
         (vote_key(VOTES, height, "validator-2"), b"not json {"),
+        (vote_key(VOTES, height, "validator-2"), b'{"sig":"zz"}'),  # the one that stopped finality
+        (vote_key(VOTES, height, "validator-2"), b'{"block_hash":1,"state_digest":[],"sig":"zz"}'),
+        (vote_key(VOTES, height, "validator-2"), value("ab" * 64).replace(b'"sig"', b'"sig":"","x"')),
+        (vote_key(VOTES, height, "validator-3"), value(sign_vote(key("validator-3"), "validator-3", v1).sig, None)),
         (vote_key(VOTES, height, "validator-3"), value("abc")),  # odd-length hex
+        (vote_key(VOTES, height, "validator-3"), value("ab" * 64 + "\n")),  # a trailing newline
         (vote_key(VOTES, height, "validator-3"), value("zz" * 64)),  # not hex
         (vote_key(VOTES, height, "validator-4"), value("abcd")),  # hex, far too short
         (vote_key(VOTES, height, "validator-4"), value(sign_vote(key("validator-4"), "validator-4", other).sig)),
@@ -324,11 +355,17 @@ def test_garbage_under_the_votes_prefix_is_ignored_and_never_stops_counting(
     assert signers(cert) == {ME, "validator-2", "validator-3"}
     assert certificate_fault(cert, GENESIS, second.header, second.state_digest) is None
     assert h.calls.divergences == []
-    # Ignored, not an error that restarts the watch or fails over to another etcd member.
+    # Ignored and reported (key by key, to be counted in a metric), never an error that restarts the
+    # watch or fails over to another etcd member.
     complaints = [
         r.getMessage() for r in caplog.records if r.name.startswith("tally.") and r.levelno >= logging.WARNING
     ]
-    assert complaints == []
+    assert complaints == [], complaints
+    assert {kind for kind, _ in h.calls.ignored} == {"vote"}
+    reported = {k for _, k in h.calls.ignored}
+    # (keys no good vote overwrites later: those of a validator may be replaced before the board reads them)
+    assert vote_key(VOTES, 1, "mallory") in reported and f"{VOTES}notanumber/validator-2" in reported
+    assert vote_key(VOTES, 2, "mallory") in reported  # and the garbage that arrived through the watch
 
 
 def test_a_key_that_is_not_utf8_does_not_stop_counting(h: Harness) -> None:
@@ -354,13 +391,15 @@ def test_publish_puts_our_vote_for_a_stored_block(h: Harness) -> None:
     h.vote("validator-4", second)
 
     h.store_blocks([second])
-    board.publish(second)
+    board.publish(second, clock_ms())
     until(lambda: h.stored_vote(2, ME) is not None, "our vote for block 2 in etcd")
     ours = h.stored_vote(2, ME)
     assert ours is not None
     assert (ours.block_hash, ours.state_digest) == (second.block_hash, second.state_digest)
     assert vote_signature_ok(
-        GENESIS.validators[0], vote_for(CHAIN, 2, second.block_hash, second.state_digest), ours.sig
+        GENESIS.validators[0],
+        vote_for(CHAIN, 2, second.block_hash, second.state_digest, second.results_root),
+        ours.sig,
     )
     cert = h.calls.wait_certificate(2)  # stored and voted: the quorum that came first now certifies it
     assert {"validator-2", "validator-3", "validator-4"} <= signers(cert)
@@ -392,7 +431,7 @@ def test_a_vote_whose_put_failed_is_retried_until_etcd_is_back(h: Harness, faile
     board = h.board()
     h.kill_etcd()
     h.store_blocks([first])
-    board.publish(first)
+    board.publish(first, clock_ms())
     assert failed_puts.seen.wait(WAIT_S), "the put of our vote never failed with etcd down"
     h.restart_etcd()
     until(lambda: h.stored_vote(1, ME) is not None, "our vote for block 1 in etcd after etcd came back")
@@ -404,7 +443,7 @@ def test_a_vote_whose_put_failed_is_retried_until_etcd_is_back(h: Harness, faile
     assert signers(cert) == {ME, "validator-2", "validator-3"}
 
     h.store_blocks([second])  # and the board goes on as before the outage
-    board.publish(second)
+    board.publish(second, clock_ms())
     h.vote("validator-2", second)
     h.vote("validator-3", second)
     assert signers(h.calls.wait_certificate(2)) == {ME, "validator-2", "validator-3"}
@@ -416,7 +455,7 @@ def test_stop_while_a_vote_is_retrying_returns_promptly(h: Harness, failed_puts:
     board = h.board()
     h.kill_etcd()
     h.store_blocks([first])
-    board.publish(first)
+    board.publish(first, clock_ms())
     assert failed_puts.seen.wait(WAIT_S), "the put of our vote never failed with etcd down"
     assert h.stop_board(board) < PROMPT_S  # the publish thread is in its retry loop
 
@@ -468,3 +507,48 @@ def test_start_with_etcd_down_returns(h: Harness) -> None:
         starting.join(WAIT_S)
         assert not starting.is_alive()
         h.stop_board(board)
+
+
+def test_garbage_progress_records_are_ignored_and_never_stop_compaction(h: Harness) -> None:
+    """Regression: one malformed progress record (`stored/...`) stopped log compaction on every node."""
+    blocks = make_blocks(10)
+    h.store_blocks(blocks)
+    stored = keys(CHAIN)["stored"]
+    for key_, value in [
+        (stored + "mallory", b"10:10"),  # not a validator
+        (stored + "validator-2/extra", b"garbage"),
+        (stored + "x", b"1:2:3"),
+        (stored, b""),
+        (stored.encode() + b"\xff", b"\xff\xfe"),
+        (stored + "y", b"99999999999999999999:1"),
+        (stored + "z", b"10:10\n"),
+    ]:
+        h.put(key_, value)
+    for validator in VALIDATORS[1:]:
+        h.put(stored + validator, b"10:10")  # every other validator stored all ten blocks
+    board = h.board()
+    until(lambda: board._compacted_position >= 10, "compaction to the position every validator stored")
+    assert {kind for kind, _ in h.calls.ignored} == {"progress"}
+    assert stored + "mallory" in {k for _, k in h.calls.ignored}
+
+
+def test_a_block_stamped_ahead_of_our_clock_gets_no_vote_and_names_its_proposer(h: Harness) -> None:
+    """Proposer-based time: a block whose time is past our clock plus the precision is never voted for."""
+    limits = Limits()
+    (ahead,) = make_blocks(1, ahead_ms=48 * 3600 * 1000)  # a proposer whose clock is 48 hours fast
+    board = h.board()
+    h.store_blocks([ahead])
+    board.publish(ahead, clock_ms())
+    h.calls.wait_for(lambda: bool(h.calls.untimely), "the untimely block reported")
+    assert h.calls.untimely == [("validator-1", 1)]
+    assert h.stored_vote(1, ME) is None  # decided before any put: no vote, now or later
+    for validator in VALIDATORS[1:]:
+        h.vote(validator, ahead)  # in this test the others vote; honest ones with good clocks would not
+    assert signers(h.calls.wait_certificate(1)) == set(VALIDATORS[1:])
+
+    h2_blocks = make_blocks(2, ahead_ms=limits.block_time_precision_ms // 2)  # within the precision
+    timely = h2_blocks[1]
+    h.store_blocks([timely])
+    board.publish(timely, clock_ms())
+    until(lambda: h.stored_vote(2, ME) is not None, "our vote for a block within the precision")
+    assert h.calls.untimely == [("validator-1", 1)]

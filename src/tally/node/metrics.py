@@ -25,6 +25,23 @@ class NodeMetrics:
         self.divergence_height = Gauge(
             "tally_divergence_height", "First height where this node's digest differs", registry=self.registry
         )
+        self.tampered = Gauge(
+            "tally_storage_tampered",
+            "1 when the storage scrub found this node's stored state or blocks changed under it",
+            registry=self.registry,
+        )
+        self.etcd_ignored = Counter(
+            "tally_etcd_ignored",
+            "Values read from etcd that failed their strict type or signature, ignored (by kind: log, vote, progress)",
+            ["kind"],
+            registry=self.registry,
+        )
+        self.untimely = Counter(
+            "tally_untimely_blocks",
+            "Blocks this validator did not vote for: their time was ahead of its clock (by proposer)",
+            ["proposer"],
+            registry=self.registry,
+        )
         self.block_txs = Histogram(
             "tally_block_txs",
             "Transactions per block",

@@ -14,9 +14,8 @@ from typing import Literal, Protocol
 
 import msgspec
 
-from ..core.block import Receipt, block_hash
+from ..core.block import Receipt
 from ..core.chain import Divergence, Head
-from ..core.merkle import merkle_proof
 from ..core.ops import SignedTx
 from ..core.types import Certificate
 from ..ordering.base import Orderer
@@ -29,13 +28,24 @@ from .config import DataDir, NodeSettings
 from .metrics import NodeMetrics
 from .pipeline import BlockDone, Pipeline
 from .reader import LedgerReader
+from .scrub import Scrubber
 from .state_cache import StateCache
+from .verify import worker_init
 
 log = logging.getLogger("tally.node")
 
 Status = Literal["unknown", "accepted", "committed", "final"]
 _signed_decoder = msgspec.json.Decoder(SignedTx)
 LATENCY_SAMPLES_PER_BLOCK = 64  # submit-to-final latencies observed per block, spread over its transactions
+
+
+class NodeUnavailable(Exception):
+    """The node takes no transactions: it stopped applying blocks. `code` says why (the API answers 503)."""
+
+    def __init__(self, code: str, message: str) -> None:
+        super().__init__(message)
+        self.code = code
+        self.message = message
 
 
 @dataclass(frozen=True, slots=True)
@@ -63,7 +73,9 @@ class Node:
         self.metrics = NodeMetrics()
         workers = self.settings.verify_workers or os.cpu_count() or 1
         self.pool: ProcessPoolExecutor | None = (
-            ProcessPoolExecutor(max_workers=workers, mp_context=multiprocessing.get_context("spawn"))
+            ProcessPoolExecutor(
+                max_workers=workers, mp_context=multiprocessing.get_context("spawn"), initializer=worker_init
+            )
             if workers > 1
             else None
         )
@@ -87,6 +99,8 @@ class Node:
         self._certified_above: set[int] = set()
         self._final_lock = threading.Lock()
         self.divergence: Divergence | None = None
+        self.tampered: str | None = None  # what the storage scrub found changed under the node
+        self.scrubber = Scrubber(self.store, self.cache, self.limits, self._on_tampered)
         self.metrics.height.set(head.height if head else 0)
         self.metrics.final_height.set(self.final_height)
         self._loop: asyncio.AbstractEventLoop | None = None
@@ -114,6 +128,7 @@ class Node:
             validator_id=self.validator_id,
             validator_key=self.validator_key,
             limits=self.limits,
+            on_ignored=self._on_ignored,
         )
         board = VoteBoard(
             genesis=self.genesis,
@@ -124,6 +139,8 @@ class Node:
             limits=self.limits,
             on_certificate=self._on_certificate,
             on_divergence=self._on_divergence,
+            on_ignored=self._on_ignored,
+            on_untimely=self._on_untimely,
         )
         return etcd_orderer, board
 
@@ -136,6 +153,7 @@ class Node:
         if self.votes is not None:
             self.votes.start()
         self.pipeline.start()
+        self.scrubber.start()
         log.info(
             "node %s (%s) serving chain %s from height %d",
             self.validator_id,
@@ -145,6 +163,7 @@ class Node:
         )
 
     def stop(self) -> None:
+        self.scrubber.stop()
         self.pipeline.stop()
         if self.votes is not None:
             self.votes.stop()
@@ -164,7 +183,23 @@ class Node:
 
     @property
     def healthy(self) -> bool:
-        return self.pipeline.failed is None and self.divergence is None
+        return self.pipeline.failed is None and self.divergence is None and self.tampered is None
+
+    def unavailable(self) -> NodeUnavailable | None:
+        """Why the node takes no transactions (None while it does)."""
+        if self.tampered is not None:
+            return NodeUnavailable("storage_tampered", f"this node's storage was changed under it: {self.tampered}")
+        found = self.diverged()
+        if found is not None:
+            return NodeUnavailable(
+                "node_diverged", f"this node's state diverged from the certified one at height {found.height}"
+            )
+        if self.pipeline.failed is not None:
+            return NodeUnavailable(
+                "node_stopped",
+                f"this node stopped applying blocks ({type(self.pipeline.failed).__name__}); see its log",
+            )
+        return None
 
     def diverged(self) -> Divergence | None:
         if self.divergence is None and isinstance(self.pipeline.failed, Divergence):
@@ -174,6 +209,10 @@ class Node:
     # --- submitting and waiting ------------------------------------------
 
     async def submit(self, batch: list[SignedTx]) -> list[str]:
+        """Admit a batch; raises NodeUnavailable once the node stopped applying blocks."""
+        unavailable = self.unavailable()
+        if unavailable is not None:
+            raise unavailable
         txids = await self.admission.submit(batch)
         self.metrics.admitted.inc(len(batch))
         self.metrics.mempool.set(len(self.mempool))
@@ -181,6 +220,7 @@ class Node:
 
     def _on_block(self, done: BlockDone) -> None:
         """Called on the writer thread once a block is stored."""
+        self.scrubber.wrote(done.record)
         m = self.metrics
         header = done.record.header
         m.blocks.inc()
@@ -199,7 +239,7 @@ class Node:
                 if accepted:
                     m.final_latency.observe((now - accepted) / 1e9)
         elif self.votes is not None:
-            self.votes.publish(done.record)
+            self.votes.publish(done.record, done.seen_ms)
         self._wake_soon([r.txid for r in done.results])
 
     def _on_certificate(self, certificate: Certificate) -> None:
@@ -207,6 +247,26 @@ class Node:
         self.store.put_certificate(certificate)
         self._mark_final(certificate.height)
         self._wake_soon([t.txid for t in self.store.block_txs(certificate.height)] if self._waiters else [])
+
+    def _on_ignored(self, kind: str, key: str, reason: str) -> None:
+        """A value read from etcd failed its strict type or signature: counted and logged, then ignored."""
+        self.metrics.etcd_ignored.labels(kind).inc()
+        log.warning("ignored %s at %s: %s", kind, key, reason)
+
+    def _on_untimely(self, proposer: str, height: int, ahead_ms: int) -> None:
+        self.metrics.untimely.labels(proposer).inc()
+
+    def _on_tampered(self, what: str) -> None:
+        """Called by the storage scrub: report as a divergence is reported, then stop applying and serving."""
+        if self.tampered is None:
+            self.tampered = what
+            self.metrics.tampered.set(1)
+            log.error(
+                "STORAGE TAMPERED: %s; this node stops applying blocks and serving data:"
+                " run 'tally audit' and 'tally node repair'",
+                what,
+            )
+            self.pipeline.halt()
 
     def _on_divergence(self, divergence: Divergence) -> None:
         if self.divergence is None:
@@ -219,7 +279,7 @@ class Node:
                 divergence.ours,
                 divergence.certified,
             )
-            self.pipeline.stop_event.set()
+            self.pipeline.halt()
 
     def _mark_final(self, height: int) -> None:
         with self._final_lock:
@@ -278,25 +338,7 @@ class Node:
     # --- receipts ----------------------------------------------------------
 
     def receipt(self, txid: str) -> Receipt | None:
-        found = self.store.tx(txid)
-        if found is None or found.height > self.final_height:
-            return None
-        header_and_digest = self.store.block_header(found.height)
-        certificate = self.store.certificate(found.height)
-        assert header_and_digest is not None and certificate is not None
-        header = header_and_digest[0]
-        assert block_hash(header) == certificate.block_hash
-        leaves = [bytes.fromhex(t.txid) for t in self.store.block_txs(found.height)]
-        path = [(side, h.hex()) for side, h in merkle_proof(leaves, found.index)]
-        return Receipt(
-            signed_tx=_signed_decoder.decode(found.envelope),
-            txid=txid,
-            code=found.code,
-            index=found.index,
-            merkle_path=path,
-            header=header,
-            certificate=certificate,
-        )
+        return self.ledger.receipt(txid, self.final_height)
 
 
 class VoteBoardLike(Protocol):
@@ -304,4 +346,4 @@ class VoteBoardLike(Protocol):
 
     def start(self) -> None: ...
     def stop(self) -> None: ...
-    def publish(self, record: BlockRecord) -> None: ...
+    def publish(self, record: BlockRecord, seen_ms: int) -> None: ...

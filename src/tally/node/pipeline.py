@@ -43,6 +43,7 @@ class BlockDone:
     final: bool
     results: list[TxResult]
     accepted_ns: list[int]
+    seen_ms: int  # this node's clock when the orderer first saw the block's entry (0: not judged)
 
 
 _Executed = tuple[BlockRecord, OrderedBatch, list[TxResult]]
@@ -101,12 +102,17 @@ class Pipeline:
             loop()
         except Divergence as divergence:
             self.failed = divergence
-            self.stop_event.set()
+            self.halt()
             log.error("%s; no further blocks are applied: run 'tally node repair'", divergence)
         except BaseException as exc:  # the node must not go on after a failed block
             self.failed = exc
-            self.stop_event.set()
+            self.halt()
             log.exception("pipeline stopped")
+
+    def halt(self) -> None:
+        """Apply and propose nothing more (a failure, a divergence, tampered storage); stop() still cleans up."""
+        self.stop_event.set()
+        self.orderer.halt_proposals()
 
     def _execute_loop(self) -> None:
         while not self.stop_event.is_set():
@@ -173,8 +179,8 @@ class Pipeline:
             self.genesis, self.head, self.cache, Batch(batch.proposer, batch.timestamp_ms, batch.position, entries)
         )
         stored = [
-            StoredTx(a.txid, a.envelope, r.code, r.message, tx_type(a.signed.tx), parties)
-            for a, r, parties in zip(txs, block.results, block.parties, strict=True)
+            StoredTx(a.txid, a.envelope, r.code, r.message, tx_type(a.signed.tx), parties, key)
+            for a, r, parties, key in zip(txs, block.results, block.parties, block.signer_keys, strict=True)
         ]
         record = BlockRecord(
             block.header,
@@ -184,6 +190,7 @@ class Pipeline:
             block.writes,
             stored,
             self._certificate(batch, block),
+            block.results_root,
         )
         self.cache.apply_executed(block.writes)
         with self._unflushed_lock:
@@ -199,6 +206,8 @@ class Pipeline:
                 raise ValueError(f"peer block {block.header.height}: {fault}")
             if cert.state_digest != block.state_digest:
                 raise Divergence(block.header.height, block.state_digest, cert.state_digest)
+            if block.results_root is not None and cert.results_root != block.results_root:
+                raise Divergence(block.header.height, f"results {block.results_root}", f"results {cert.results_root}")
             return cert
         if not self.certify_alone:
             return None  # the validators' votes make it (etcd ordering)
@@ -219,4 +228,5 @@ class Pipeline:
         certificate = record.certificate
         final = certificate is not None and certificate_fault(certificate, self.genesis, header) is None
         by_txid = {a.txid: a.accepted_ns for a in batch.txs}
-        self.on_block(BlockDone(record, final, results, [by_txid.get(t.txid, 0) for t in record.txs]))
+        accepted_ns = [by_txid.get(t.txid, 0) for t in record.txs]
+        self.on_block(BlockDone(record, final, results, accepted_ns, batch.seen_ms))

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import threading
 from collections import deque
+from collections.abc import Callable
 
 from ..core.types import StateValue
 from ..store.base import Store
@@ -69,3 +70,45 @@ class StateCache:
         with self._unflushed_lock:
             oldest = self._unflushed.popleft()
         assert oldest is writes, "blocks are stored in the order they were executed"
+
+    # --- for the storage scrub (node/scrub.py), on its own thread --------------
+
+    def keys(self) -> list[str]:
+        """The cached keys now (a copy)."""
+        return list(self._values)
+
+    def _pending_keys(self) -> set[str]:
+        """Keys written by blocks executed but not yet stored; the caller holds the lock."""
+        pending: set[str] = set()
+        for writes in self._unflushed:
+            pending.update(writes)
+        return pending
+
+    def flushed_values(self, keys: list[str]) -> dict[str, StateValue | None]:
+        """The cached values of these keys that the store must hold as they are (their blocks are stored)."""
+        with self._unflushed_lock:
+            pending = self._pending_keys()
+            values = self._values
+            found = {k: values.get(k, _ABSENT) for k in keys if k not in pending}
+        return {k: v for k, v in found.items() if v is not _ABSENT}  # type: ignore[misc]
+
+    def confirm_differences(
+        self, keys: list[str], read_stored: Callable[[str], StateValue | None]
+    ) -> list[tuple[str, StateValue | None, StateValue | None]]:
+        """(key, cached, stored) for each key whose stored row differs from the cache.
+
+        The lock is held throughout, so no stored block's writes can reach the
+        cache meanwhile: for a key no pending block writes, the store must
+        hold exactly the cached value. Called only for suspects (rare).
+        """
+        differing = []
+        with self._unflushed_lock:
+            pending = self._pending_keys()
+            for key in keys:
+                cached = self._values.get(key, _ABSENT)
+                if key in pending or cached is _ABSENT:
+                    continue
+                stored = read_stored(key)
+                if stored != cached:
+                    differing.append((key, cached, stored))
+        return differing  # type: ignore[return-value]

@@ -1,8 +1,10 @@
-"""The orderer interface."""
+"""The orderer interface, and how the ordering layer reports untrusted input."""
 
 from __future__ import annotations
 
+import logging
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -20,6 +22,7 @@ class OrderedBatch:
     txs: list[Admitted]
     verified: bool  # True when this node's admission already checked every signature
     certificate: Certificate | None = None  # present when the block was fetched from a peer
+    seen_ms: int = 0  # this node's clock when it first saw the entry (0: not judged, e.g. a peer's final block)
 
 
 class Orderer(Protocol):
@@ -33,4 +36,20 @@ class Orderer(Protocol):
         """The node stored the block at `height` from log `position`."""
         ...
 
+    def halt_proposals(self) -> None:
+        """Propose nothing more: the node stopped applying blocks (divergence, failure, tampering)."""
+        ...
+
     def stop(self) -> None: ...
+
+
+# Called with (kind, key, reason) for every value read from etcd that fails its strict type or its
+# signature; the node counts them per kind (metric `tally_etcd_ignored_total`). Nothing read from
+# etcd is trusted: an ignored value never stops a watch, a vote count or compaction.
+OnIgnored = Callable[[str, str, str], None]
+
+_log = logging.getLogger("tally.etcd")
+
+
+def log_ignored(kind: str, key: str, reason: str) -> None:
+    _log.warning("ignored %s at %s: %s", kind, key, reason)

@@ -5,13 +5,17 @@
   is a new etcd revision; revision order is block order. A batch is bounded
   by `limits.max_log_batch_bytes` (etcd refuses requests over 1.5 MiB).
 * Follower: each node watches that key from the revision after its last
-  stored block and hands every batch, in order, to its pipeline. A batch
-  whose proposer signature fails becomes an empty block on every node.
+  stored block and hands every batch, in order, to its pipeline, with the
+  time its own clock showed when it first saw the entry (the vote board
+  votes only for blocks whose time was then within the stated precision).
+  An entry that is not a well-formed, proposer-signed batch is dropped
+  whole: it makes no block, on every node alike, and is counted and logged.
   When the node's next revision has been compacted away, it fetches the
   missing blocks from peers (with their certificates) and then watches again.
 
-etcd orders; every node checks every transaction it delivers (signatures,
-rules) and ignores entries whose proposer signature fails.
+etcd orders; it is not trusted with content. Anyone who can write to etcd can
+put entries, but only a validator's key makes one a block, and every node
+checks every transaction it delivers (signatures, rules).
 """
 
 from __future__ import annotations
@@ -19,19 +23,21 @@ from __future__ import annotations
 import logging
 import queue
 import threading
-import time
-from typing import Any
+from dataclasses import dataclass
+from typing import Annotated, Any
 
 import msgspec
+from msgspec import Meta
 
 from ..core.block import tx_signing_bytes, txid_of
 from ..core.crypto import KeyPair, verify
 from ..core.genesis import validators_at
 from ..core.limits import STOP_POLL_S, THREAD_JOIN_TIMEOUT_S, Limits
 from ..core.ops import SignedTx
-from ..core.types import Genesis, Validator
+from ..core.types import Genesis, TimeMs, Validator
 from ..store.base import Store
-from .base import OrderedBatch
+from .base import OnIgnored, OrderedBatch, log_ignored
+from .clock import clock_ms
 from .etcd_client import TRANSIENT, Compacted, EtcdClient, keys
 from .mempool import Admitted, Mempool
 from .peers import Peers
@@ -42,13 +48,16 @@ DELIVERY_QUEUE_BATCHES = 8
 PEER_RETRY_S = 0.2
 
 
-class LogBody(msgspec.Struct, frozen=True):
-    proposer: str
-    timestamp_ms: int
+ProposerId = Annotated[str, Meta(min_length=1, max_length=64)]
+
+
+class LogBody(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
+    proposer: ProposerId
+    timestamp_ms: TimeMs  # bounded to what every store holds: a larger one drops the entry
     txs: list[bytes]  # signed transactions as JSON
 
 
-class LogEntry(msgspec.Struct, frozen=True):
+class LogEntry(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     body: bytes  # msgpack of LogBody
     sig: bytes  # the proposer's node key over body
 
@@ -80,17 +89,30 @@ def encode_entry(key: KeyPair, proposer: str, timestamp_ms: int, envelopes: list
     return msgspec.msgpack.encode(LogEntry(body, key.sign(body)))
 
 
-def decode_entry(value: bytes, validators: list[Validator]) -> tuple[str, int, list[Admitted]]:
-    """The proposer, its timestamp and the transactions; none when anything is off."""
+@dataclass(frozen=True, slots=True)
+class DecodedEntry:
+    proposer: str
+    timestamp_ms: int
+    txs: list[Admitted]
+
+
+class DroppedEntry(Exception):
+    """A log entry that makes no block: malformed, or not signed by a validator."""
+
+
+def decode_entry(value: bytes, validators: list[Validator]) -> DecodedEntry:
+    """The proposer, its timestamp and the transactions of a log entry; raises DroppedEntry."""
     keys_by_id = {v.id: bytes.fromhex(v.public_key) for v in validators}
     try:
         entry = _entry_decoder.decode(value)
         body = _body_decoder.decode(entry.body)
-    except msgspec.DecodeError:
-        return "", 0, []
+    except msgspec.DecodeError as exc:
+        raise DroppedEntry(f"malformed entry: {exc}") from None
     key = keys_by_id.get(body.proposer)
-    if key is None or not verify(key, entry.body, entry.sig):
-        return body.proposer, body.timestamp_ms, []
+    if key is None:
+        raise DroppedEntry(f"proposer {body.proposer!r} is not a validator")
+    if not verify(key, entry.body, entry.sig):
+        raise DroppedEntry(f"proposer signature of {body.proposer!r} does not verify")
     txs = []
     for envelope in body.txs:
         try:
@@ -98,7 +120,7 @@ def decode_entry(value: bytes, validators: list[Validator]) -> tuple[str, int, l
         except msgspec.DecodeError:
             continue  # not a transaction: dropped, the same way on every node
         txs.append(Admitted(txid_of(tx_signing_bytes(signed)), signed, envelope, 0))
-    return body.proposer, body.timestamp_ms, txs
+    return DecodedEntry(body.proposer, body.timestamp_ms, txs)
 
 
 class EtcdOrderer:
@@ -112,8 +134,10 @@ class EtcdOrderer:
         validator_id: str,
         validator_key: KeyPair,
         limits: Limits,
+        on_ignored: OnIgnored = log_ignored,
     ) -> None:
         self.genesis = genesis
+        self.on_ignored = on_ignored
         self.etcd = EtcdClient(endpoints)
         self.peers = Peers(peers, genesis)
         self.mempool = mempool
@@ -126,6 +150,7 @@ class EtcdOrderer:
         self.next_height = head.height + 1 if head else 1
         self.next_revision = head.log_position + 1 if head else 1
         self.stop_event = threading.Event()
+        self._halted = threading.Event()  # no more proposals: the node stopped applying blocks
         self._deliveries: queue.Queue[OrderedBatch] = queue.Queue(DELIVERY_QUEUE_BATCHES)
         self._threads = [
             threading.Thread(target=self._propose_loop, name="tally-propose", daemon=True),
@@ -155,17 +180,25 @@ class EtcdOrderer:
     def stored(self, height: int, position: int) -> None:
         pass  # the vote board publishes progress and compacts
 
+    def halt_proposals(self) -> None:
+        """A node that stopped applying blocks must not put its mempool on the log for others to finalise."""
+        self._halted.set()
+        self.mempool.wake()
+
     # --- proposing -------------------------------------------------------------
 
     def _propose_loop(self) -> None:
-        while not self.stop_event.is_set():
+        while not self.stop_event.is_set() and not self._halted.is_set():
             txs = self.mempool.take(self.limits.max_block_txs, self.limits.block_interval_ms, self.stop_event)
+            if self._halted.is_set():
+                log.warning("proposals halted: %d transactions of this node's mempool are not proposed", len(txs))
+                return
             for chunk in chunk_by_bytes([a.envelope for a in txs], self.limits.max_log_batch_bytes):
                 self._append(chunk)
 
     def _append(self, envelopes: list[bytes]) -> None:
         """Put one batch on the log, retrying (with fail-over) until it is there or the node stops."""
-        value = encode_entry(self.validator_key, self.validator_id, time.time_ns() // 1_000_000, envelopes)
+        value = encode_entry(self.validator_key, self.validator_id, clock_ms(), envelopes)
         while not self.stop_event.is_set():
             try:
                 self.etcd.call(lambda c: c.put(self.log_key, value), self.stop_event)
@@ -212,10 +245,18 @@ class EtcdOrderer:
                     return
                 if event.mod_revision < self.next_revision:
                     continue
-                validators = validators_at(self.genesis, self.next_height)
-                proposer, timestamp_ms, txs = decode_entry(event.value, validators)
-                mine = proposer == self.validator_id and all(self.mempool.contains(a.txid) for a in txs)
-                self._deliver(OrderedBatch(event.mod_revision, proposer, timestamp_ms, txs, verified=mine))
+                seen_ms = clock_ms()
+                try:
+                    entry = decode_entry(event.value, validators_at(self.genesis, self.next_height))
+                except DroppedEntry as dropped:
+                    self.on_ignored("log", f"{self.log_key}@{event.mod_revision}", str(dropped))
+                    self.next_revision = event.mod_revision + 1  # no block: the next entry makes the next one
+                    continue
+                mine = entry.proposer == self.validator_id and all(self.mempool.contains(a.txid) for a in entry.txs)
+                batch = OrderedBatch(
+                    event.mod_revision, entry.proposer, entry.timestamp_ms, entry.txs, verified=mine, seen_ms=seen_ms
+                )
+                self._deliver(batch)
         finally:
             cancel()
 

@@ -41,5 +41,8 @@ class SoloOrderer:
     def stored(self, height: int, position: int) -> None:
         pass
 
+    def halt_proposals(self) -> None:
+        pass  # solo blocks are made by the pipeline, which has stopped
+
     def stop(self) -> None:
         self.mempool.wake()

@@ -1,8 +1,12 @@
 """Certificates from many validators, through etcd.
 
 After storing a block each validator puts its vote, its signature over
-(chain, height, block hash, state digest), under
-`/tally/<chain>/votes/<height>/<validator>`. Every node watches the votes:
+(chain, height, block hash, state digest and, from protocol 2, the results
+root), under `/tally/<chain>/votes/<height>/<validator>`, but only if the
+block's time was at most `limits.block_time_precision_ms` ahead of its own
+clock when it first saw the block's log entry: a block stamped by a fast
+clock is never final, and its proposer is named in the log and the metric
+`tally_untimely_blocks_total`. Every node watches the votes:
 once more than two thirds of the validators signed the same hash and digest,
 it stores that certificate if its own block agrees, and reports a divergence
 if it does not (the node then stops applying blocks). A validator that signs
@@ -13,18 +17,25 @@ The same thread publishes how far this node has stored
 position every validator has stored, or, for a validator more than
 `limits.log_retention_blocks` behind a quorum, without it (it will catch up
 from a peer).
+
+Every value read from etcd is untrusted: votes and progress records are
+decoded with strict types, and what fails is ignored and reported
+(`on_ignored`), never allowed to stop the watch, the count or compaction.
 """
 
 from __future__ import annotations
 
 import logging
 import queue
+import re
 import threading
 from collections import deque
 from collections.abc import Callable
-from typing import Any
+from dataclasses import dataclass
+from typing import Annotated, Any
 
 import msgspec
+from msgspec import Meta
 from pyetcd.events import PutEvent
 
 from ..core.block import block_hash, make_certificate, quorum_size, sign_vote, vote_for, vote_signature_ok
@@ -32,8 +43,10 @@ from ..core.chain import Divergence
 from ..core.crypto import KeyPair
 from ..core.genesis import validators_at
 from ..core.limits import THREAD_JOIN_TIMEOUT_S, Limits
-from ..core.types import BlockHeader, Certificate, Genesis, Validator, ValidatorSignature
+from ..core.types import BlockHeader, Certificate, Genesis, SignatureHex, Validator, ValidatorSignature
 from ..store.base import BlockRecord, Store
+from .base import OnIgnored, log_ignored
+from .clock import clock_ms
 from .etcd_client import TRANSIENT, EtcdClient, keys
 
 log = logging.getLogger("tally.votes")
@@ -45,13 +58,36 @@ VOTE_RETRY_MIN_S = 0.05
 VOTE_RETRY_MAX_S = 2.0
 
 
-class VoteValue(msgspec.Struct, frozen=True):
-    block_hash: str
-    state_digest: str
-    sig: str
+Hex32 = Annotated[str, Meta(pattern=r"^[0-9a-f]{64}\Z")]
+MAX_VOTE_HEIGHT = 2**53 - 1
+_PROGRESS_RE = re.compile(r"([0-9]{1,15}):([0-9]{1,15})")  # "height:log_position", as published
+
+
+class VoteValue(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
+    block_hash: Hex32
+    state_digest: Hex32
+    sig: SignatureHex
+    results_root: Hex32 | msgspec.UnsetType = msgspec.UNSET  # protocol 2 on
 
 
 _vote_decoder = msgspec.json.Decoder(VoteValue)
+
+
+@dataclass(frozen=True, slots=True)
+class _ToVote:
+    height: int
+    header: BlockHeader
+    state_digest: str
+    results_root: str | None
+    seen_ms: int  # our clock when we first saw its log entry; 0: judge against the clock now (a re-vote)
+
+
+# Called with (proposer, height, ms ahead of our clock) for a block this validator refuses to vote for.
+OnUntimely = Callable[[str, int, int], None]
+
+
+def _no_metric(proposer: str, height: int, ahead_ms: int) -> None:
+    pass
 
 
 def vote_key(prefix: str, height: int, validator: str) -> str:
@@ -69,8 +105,12 @@ class VoteBoard:
         limits: Limits,
         on_certificate: Callable[[Certificate], None],
         on_divergence: Callable[[Divergence], None],
+        on_ignored: OnIgnored = log_ignored,
+        on_untimely: OnUntimely = _no_metric,
     ) -> None:
         self.genesis = genesis
+        self.on_ignored = on_ignored
+        self.on_untimely = on_untimely
         self.etcd = EtcdClient(endpoints)
         self.store = store
         self.validator_id = validator_id
@@ -84,8 +124,8 @@ class VoteBoard:
         self._lock = threading.Lock()
         self._certified = store.final_height()  # every height up to here is certified
         self._done: set[int] = set()  # certified heights above it
-        self._to_publish: queue.Queue[tuple[int, BlockHeader, str]] = queue.Queue(PUBLISH_QUEUE_BLOCKS)
-        self._revotes: deque[tuple[int, BlockHeader, str]] = deque()  # stored before a restart, not yet certified
+        self._to_publish: queue.Queue[_ToVote] = queue.Queue(PUBLISH_QUEUE_BLOCKS)
+        self._revotes: deque[_ToVote] = deque()  # stored before a restart, not yet certified
         self._compacted_position = 0
         self._votes_kept_from = 1
         self._threads = [
@@ -99,7 +139,7 @@ class VoteBoard:
         for height in range(self._certified + 1, (head.height if head else 0) + 1):
             found = self.store.block_header(height)
             if found is not None:
-                self._revotes.append((height, found[0], found[1]))
+                self._revotes.append(_ToVote(height, found[0], found[1], self.store.block_results_root(height), 0))
         for thread in self._threads:
             thread.start()
 
@@ -110,9 +150,14 @@ class VoteBoard:
             thread.join(timeout=THREAD_JOIN_TIMEOUT_S)
         self.etcd.close()
 
-    def publish(self, record: BlockRecord) -> None:
-        """Called on the writer thread once a block is stored: vote for it (on our own thread)."""
-        self._to_publish.put((record.header.height, record.header, record.state_digest))
+    def publish(self, record: BlockRecord, seen_ms: int) -> None:
+        """Called on the writer thread once a block is stored: vote for it (on our own thread).
+
+        `seen_ms` is our clock when the orderer first saw the block's log entry.
+        """
+        self._to_publish.put(
+            _ToVote(record.header.height, record.header, record.state_digest, record.results_root, seen_ms)
+        )
 
     # --- our votes and housekeeping -------------------------------------------
 
@@ -126,27 +171,43 @@ class VoteBoard:
 
     def _publish_next(self) -> None:
         try:
-            height, header, digest = (
-                self._revotes.popleft() if self._revotes else self._to_publish.get(timeout=HOUSEKEEPING_S)
-            )
+            block = self._revotes.popleft() if self._revotes else self._to_publish.get(timeout=HOUSEKEEPING_S)
         except queue.Empty:
             self._housekeeping()
             return
-        self._put_vote(height, header, digest)
-        self._evaluate(height)
+        if self._timely(block):
+            self._put_vote(block)
+        self._evaluate(block.height)
         if self._to_publish.empty():
             self._housekeeping()
 
     def _validators(self, height: int) -> dict[str, Validator]:
         return {v.id: v for v in validators_at(self.genesis, height)}
 
-    def _put_vote(self, height: int, header: BlockHeader, digest: str) -> None:
-        """Publish our vote, retrying until etcd has it or the node stops: a lost vote could stall finality."""
-        hash_hex = block_hash(header)
-        signature = sign_vote(
-            self.validator_key, self.validator_id, vote_for(self.genesis.chain, height, hash_hex, digest)
+    def _timely(self, block: _ToVote) -> bool:
+        """Proposer-based time: vote only if the block's time was not ahead of our clock (within precision)."""
+        seen_ms = block.seen_ms or clock_ms()
+        ahead_ms = block.header.timestamp_ms - seen_ms
+        if ahead_ms <= self.limits.block_time_precision_ms:
+            return True
+        log.error(
+            "block %d: its time is %d ms ahead of this validator's clock (precision %d ms): not voting;"
+            " proposer %s has a fast clock or stamps blocks wrongly",
+            block.height,
+            ahead_ms,
+            self.limits.block_time_precision_ms,
+            block.header.proposer,
         )
-        value = msgspec.json.encode(VoteValue(hash_hex, digest, signature.sig))
+        self.on_untimely(block.header.proposer, block.height, ahead_ms)
+        return False
+
+    def _put_vote(self, block: _ToVote) -> None:
+        """Publish our vote, retrying until etcd has it or the node stops: a lost vote could stall finality."""
+        height, digest = block.height, block.state_digest
+        hash_hex = block_hash(block.header)
+        vote = vote_for(self.genesis.chain, height, hash_hex, digest, block.results_root)
+        signature = sign_vote(self.validator_key, self.validator_id, vote)
+        value = msgspec.json.encode(VoteValue(hash_hex, digest, signature.sig, vote.results_root))
         key = vote_key(self.keys["votes"], height, self.validator_id)
         backoff_s = VOTE_RETRY_MIN_S
         while not self.stop_event.is_set():
@@ -176,9 +237,9 @@ class VoteBoard:
             lambda c: list(c.get_prefix(self.keys["stored"])), self.stop_event
         )
         for value, meta in entries:
-            validator = meta.key.decode().rsplit("/", 1)[1]
-            height, position = (int(x) for x in value.decode().split(":"))
-            stored[validator] = (height, position)
+            progress = self._progress(meta.key, value)
+            if progress is not None:
+                stored[progress[0]] = progress[1]
         validators = validators_at(self.genesis, max(1, self.store.final_height()))
         positions = sorted((stored.get(v.id, (0, 0)) for v in validators), reverse=True)
         everyone = positions[-1]
@@ -203,6 +264,16 @@ class VoteBoard:
         self._compacted_position = position
         self._votes_kept_from = max(self._votes_kept_from, height)
         log.info("etcd log compacted to revision %d (block %d)", position, height)
+
+    def _progress(self, raw_key: bytes, value: bytes) -> tuple[str, tuple[int, int]] | None:
+        """(validator, (height, log position)) of a progress record; None (reported) when malformed."""
+        key = raw_key.decode("utf-8", "replace")
+        validator = key[len(self.keys["stored"]) :]
+        match = _PROGRESS_RE.fullmatch(value.decode("ascii", "replace"))
+        if match is None or validator not in self._validators(max(1, self.store.final_height())):
+            self.on_ignored("progress", key, "not HEIGHT:POSITION of a validator")
+            return None
+        return validator, (int(match[1]), int(match[2]))
 
     # --- everyone's votes ------------------------------------------------------
 
@@ -236,21 +307,25 @@ class VoteBoard:
 
     def _record(self, raw_key: bytes, value: bytes) -> None:
         """Count one vote read from etcd; anything malformed is ignored (etcd's contents are untrusted)."""
-        try:
-            key = raw_key.decode()
-            height_text, validator = key[len(self.keys["votes"]) :].split("/", 1)
-            height = int(height_text)
-            vote = _vote_decoder.decode(value)
-        except (ValueError, msgspec.DecodeError):
+        key = raw_key.decode("utf-8", "replace")
+        height_text, _, validator = key[len(self.keys["votes"]) :].partition("/")
+        if not height_text.isascii() or not height_text.isdigit() or not 1 <= int(height_text) <= MAX_VOTE_HEIGHT:
+            self.on_ignored("vote", key, "not a vote key (HEIGHT/VALIDATOR)")
             return
-        if height < 1 or height <= self._certified or height in self._done:
+        height = int(height_text)
+        try:
+            vote = _vote_decoder.decode(value)
+        except msgspec.DecodeError as exc:
+            self.on_ignored("vote", key, str(exc))
+            return
+        if height <= self._certified or height in self._done:
             return
         known = self._validators(height).get(validator)
-        if known is None:
-            return
-        if not vote_signature_ok(
-            known, vote_for(self.genesis.chain, height, vote.block_hash, vote.state_digest), vote.sig
+        root = vote.results_root if isinstance(vote.results_root, str) else None
+        if known is None or not vote_signature_ok(
+            known, vote_for(self.genesis.chain, height, vote.block_hash, vote.state_digest, root), vote.sig
         ):
+            self.on_ignored("vote", key, "not signed by that validator")
             return
         with self._lock:
             self._votes.setdefault(height, {})[validator] = vote
@@ -260,10 +335,11 @@ class VoteBoard:
         """Certify `height` once a quorum agrees with our stored block; report divergence otherwise."""
         with self._lock:
             votes = dict(self._votes.get(height, {}))
-        groups: dict[tuple[str, str], list[str]] = {}
+        groups: dict[tuple[str, str, str | None], list[str]] = {}
         for validator, vote in votes.items():
-            groups.setdefault((vote.block_hash, vote.state_digest), []).append(validator)
-        for (hash_hex, digest), signers in groups.items():
+            root = vote.results_root if isinstance(vote.results_root, str) else None
+            groups.setdefault((vote.block_hash, vote.state_digest, root), []).append(validator)
+        for (hash_hex, digest, root), signers in groups.items():
             if len(signers) < quorum_size(len(self._validators(height))):
                 continue
             found = self.store.block_header(height)
@@ -272,6 +348,10 @@ class VoteBoard:
             ours_hash, ours_digest = block_hash(found[0]), found[1]
             if (ours_hash, ours_digest) != (hash_hex, digest):
                 self.on_divergence(Divergence(height, ours_digest, digest))
+                return
+            ours_root = self.store.block_results_root(height)
+            if ours_root != root:
+                self.on_divergence(Divergence(height, f"results {ours_root}", f"results {root}"))
                 return
             signatures = [ValidatorSignature(v, votes[v].sig) for v in signers]
             with self._lock:
@@ -282,5 +362,6 @@ class VoteBoard:
                 while self._certified + 1 in self._done:
                     self._done.discard(self._certified + 1)
                     self._certified += 1
-            self.on_certificate(make_certificate(vote_for(self.genesis.chain, height, hash_hex, digest), signatures))
+            certified = vote_for(self.genesis.chain, height, hash_hex, digest, root)
+            self.on_certificate(make_certificate(certified, signatures))
             return

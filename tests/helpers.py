@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TypeVar
 
 import msgspec
 
+from tally.client.http import TallyClient
 from tally.client.signer import Signer, sign_tx
 from tally.core.audit import money_rule_faults
 from tally.core.block import make_certificate, sign_vote, tx_signing_bytes, txid_of
@@ -22,6 +25,7 @@ from tally.core.tables import ACCOUNTS, BALANCES, Table
 from tally.core.types import Account, Genesis, GenesisMember, TxResult, Validator
 from tally.dev import process
 from tally.dev.process import free_ports
+from tally.node.config import DataDir, read_keyfile
 from tally.store import BlockRecord, Store, StoredTx
 
 R = TypeVar("R")
@@ -170,3 +174,44 @@ def free_port() -> int:
 
 def signed_for(tx_signer: KeyPair, tx: object) -> SignedTx:
     return sign_tx(tx, tx_signer)  # type: ignore[arg-type]
+
+
+def until(condition: Callable[[], bool], what: str, timeout_s: float = 60.0) -> None:
+    """Poll remote state (a process, etcd) until `condition` holds, failing with `what` after the deadline."""
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        if condition():
+            return
+        time.sleep(0.05)  # polling remote state, bounded by the deadline
+    raise AssertionError(f"timed out after {timeout_s} s waiting for {what}")
+
+
+@dataclass
+class PointsWorld:
+    """On a dev node: bank-a's asset PTS, holder `hana` with 1000 PTS, merchant `mart`."""
+
+    client: TallyClient
+    bank: Signer
+    hana: Signer
+    mart: Signer
+    last_txid: str  # the final issue to hana
+
+
+def points_world(node: NodeProcess, seed_byte: int) -> PointsWorld:
+    """Set up PointsWorld on `node`; the holders' keys come from `seed_byte` (distinct per test module)."""
+    data = DataDir(node.data_dir)
+    client = TallyClient(node.url)
+    chain = client.genesis().chain
+    bank = Signer("bank-a", read_keyfile(data.key_path("bank-a")).keypair(), chain)
+    hana = Signer("hana", KeyPair(bytes([seed_byte]) * 32), chain)
+    mart = Signer("mart", KeyPair(bytes([seed_byte + 1]) * 32), chain)
+    txids = client.submit_batch(
+        [
+            bank.create_asset("PTS", "Points", "points", 0, True, "none"),
+            bank.register_account("hana", hana.key.public_key_hex, "holder"),
+            bank.register_account("mart", mart.key.public_key_hex, "merchant"),
+            bank.issue("PTS", "hana", 1000),
+        ]
+    )
+    assert [client.wait_final(t)["code"] for t in txids] == ["ok"] * 4
+    return PointsWorld(client, bank, hana, mart, txids[-1])

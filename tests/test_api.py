@@ -10,32 +10,16 @@ import httpx
 import msgspec
 import pytest
 
-from helpers import NodeProcess
+from helpers import NodeProcess, points_world
 from tally.client import Signer, TallyClient, TallyError
-from tally.core.crypto import KeyPair
-from tally.node.config import DataDir, read_keyfile
 
 
 @pytest.fixture(scope="module")
 def world(node: NodeProcess) -> Iterator[tuple[TallyClient, Signer, Signer]]:
     """bank-a with asset PTS; holder `hana` holds 1000 PTS; merchant `mart`."""
-    data = DataDir(node.data_dir)
-    client = TallyClient(node.url)
-    chain = client.genesis().chain
-    bank = Signer("bank-a", read_keyfile(data.key_path("bank-a")).keypair(), chain)
-    hana = Signer("hana", KeyPair(b"\x11" * 32), chain)
-    mart = Signer("mart", KeyPair(b"\x12" * 32), chain)
-    txids = client.submit_batch(
-        [
-            bank.create_asset("PTS", "Points", "points", 0, True, "none"),
-            bank.register_account("hana", hana.key.public_key_hex, "holder"),
-            bank.register_account("mart", mart.key.public_key_hex, "merchant"),
-            bank.issue("PTS", "hana", 1000),
-        ]
-    )
-    assert [client.wait_final(t)["code"] for t in txids] == ["ok"] * 4
-    yield client, bank, hana
-    client.close()
+    w = points_world(node, 0x11)
+    yield w.client, w.bank, w.hana
+    w.client.close()
 
 
 def snapshot(client: TallyClient) -> tuple[int, dict[str, int], int]:

@@ -14,12 +14,11 @@ import httpx
 import msgspec
 import pytest
 
-from helpers import NodeProcess
+from helpers import NodeProcess, points_world
 from tally.client import Signer, TallyClient
 from tally.core.crypto import KeyPair
 from tally.core.ops import SignedTx
 from tally.core.types import AccountId, AssetId, ChainId, PaymentId, PublicKeyHex, SignatureHex
-from tally.node.config import DataDir, read_keyfile
 
 JSON = "application/json"
 
@@ -27,23 +26,9 @@ JSON = "application/json"
 @pytest.fixture(scope="module")
 def world(node: NodeProcess) -> Iterator[tuple[TallyClient, Signer, Signer, str]]:
     """bank-a with asset PTS; holder `hana` holds 1000 PTS; merchant `mart`; and a final txid."""
-    data = DataDir(node.data_dir)
-    client = TallyClient(node.url)
-    chain = client.genesis().chain
-    bank = Signer("bank-a", read_keyfile(data.key_path("bank-a")).keypair(), chain)
-    hana = Signer("hana", KeyPair(b"\x21" * 32), chain)
-    mart = Signer("mart", KeyPair(b"\x22" * 32), chain)
-    txids = client.submit_batch(
-        [
-            bank.create_asset("PTS", "Points", "points", 0, True, "none"),
-            bank.register_account("hana", hana.key.public_key_hex, "holder"),
-            bank.register_account("mart", mart.key.public_key_hex, "merchant"),
-            bank.issue("PTS", "hana", 1000),
-        ]
-    )
-    assert [client.wait_final(t)["code"] for t in txids] == ["ok"] * 4
-    yield client, bank, hana, txids[-1]
-    client.close()
+    w = points_world(node, 0x21)
+    yield w.client, w.bank, w.hana, w.last_txid
+    w.client.close()
 
 
 def snapshot(client: TallyClient) -> tuple[int, dict[str, int], int, int]:

@@ -11,8 +11,7 @@ import sqlite3
 import subprocess
 import sys
 import threading
-import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
@@ -22,7 +21,7 @@ import pyetcd
 import pyetcd.exceptions
 import pytest
 
-from helpers import key
+from helpers import key, until
 from tally.client import Signer, TallyClient, TallyError, verify_receipt
 from tally.core.audit import money_rule_faults
 from tally.core.ops import SignedTx
@@ -37,16 +36,6 @@ HOLDERS = 200
 SHOPS = 5
 RETENTION_BLOCKS = 15
 WAIT_S = 60
-
-
-def until(condition: Callable[[], bool], what: str, timeout_s: float = WAIT_S) -> None:
-    """Poll a condition over the network (bounded), failing with `what`."""
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        if condition():
-            return
-        time.sleep(0.05)  # polling remote state, bounded by the deadline
-    raise AssertionError(f"timed out waiting for {what}")
 
 
 class World:

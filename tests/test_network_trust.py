@@ -12,14 +12,14 @@ from __future__ import annotations
 import re
 import sqlite3
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
 import msgspec
 import pytest
 
-from helpers import key
+from helpers import key, until
 from tally.client import Signer, TallyClient, TallyError
 from tally.core.crypto import KeyPair
 from tally.core.limits import Limits
@@ -34,15 +34,6 @@ from tally.ordering.etcd_client import EtcdClient, keys
 WAIT_S = 60.0
 HOLDERS = 20
 HOURS_48_MS = 48 * 3600 * 1000
-
-
-def until(condition: Callable[[], bool], what: str, timeout_s: float = WAIT_S) -> None:
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        if condition():
-            return
-        time.sleep(0.05)  # polling remote processes, bounded by the deadline
-    raise AssertionError(f"timed out after {timeout_s} s waiting for {what}")
 
 
 class Net:

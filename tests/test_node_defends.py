@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import shutil
 import sqlite3
-import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import cast
@@ -17,7 +16,7 @@ import httpx
 import msgspec
 import pytest
 
-from helpers import NodeProcess, free_port, make_genesis, setup_chain
+from helpers import NodeProcess, free_port, make_genesis, setup_chain, until
 from tally.client import KeyPair, Signer, TallyClient, TallyError
 from tally.core.tables import BALANCES, encode_value
 from tally.node.audit import audit_ledger
@@ -26,16 +25,6 @@ from tally.node.scrub import block_fault, written
 from tally.store import BlockRecord, Store, open_store
 
 WAIT_S = 30.0
-
-
-def until(condition: Callable[[], bool], what: str) -> None:
-    """Poll the node (bounded), failing with `what`."""
-    deadline = time.monotonic() + WAIT_S
-    while time.monotonic() < deadline:
-        if condition():
-            return
-        time.sleep(0.05)  # polling a remote process, bounded by the deadline
-    raise AssertionError(f"timed out after {WAIT_S} s waiting for {what}")
 
 
 class Solo:

@@ -25,7 +25,7 @@ from typing import Any, cast
 import msgspec
 import pytest
 
-from helpers import CHAIN, Chain, key, make_genesis
+from helpers import CHAIN, Chain, key, make_genesis, until
 from tally.core.block import certificate_fault, sign_vote, vote_for, vote_signature_ok
 from tally.core.chain import Divergence
 from tally.core.crypto import KeyPair, sha256
@@ -52,16 +52,6 @@ BUG_WAIT_S = 5.0  # upper bound for what the fixed bugs once kept from happening
 PROMPT_S = 3.0  # how long stop() may take
 POLL_S = 0.05
 FAILED_PUT = "etcd unreachable: vote for block"  # the board's warning when a put of its vote failed
-
-
-def until(condition: Callable[[], bool], what: str, timeout_s: float = WAIT_S) -> None:
-    """Poll remote state (etcd) until `condition` holds, failing with `what` after the deadline."""
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        if condition():
-            return
-        time.sleep(POLL_S)  # polling etcd, bounded by the deadline
-    raise AssertionError(f"timed out after {timeout_s} s waiting for {what}")
 
 
 class Uncertified:

@@ -40,7 +40,7 @@ class Limits(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     block_time_precision_ms: AtLeastZero = 2_000
     # The storage scrub (node/scrub.py): every round compares this many cached state rows, and the
     # newest stored blocks one by one, with what the node executed and certified.
-    scrub_interval_ms: AtLeastOne = 250
+    scrub_interval_ms: AtLeastOne = 1_000
     scrub_keys_per_round: AtLeastOne = 2_000
     # Clients (api/server.py): open connections at most (more are answered 503 and closed at once); a
     # request's headers must arrive within header_timeout_ms of its first byte (of the connection, for

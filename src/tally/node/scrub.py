@@ -26,7 +26,7 @@ import hashlib
 import logging
 import threading
 from collections import deque
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from ..core.block import block_hash
@@ -52,14 +52,22 @@ class WrittenBlock:
     txs_sha256: bytes
 
 
-def _txs_fingerprint(rows: Iterator[tuple[str, str, str, str, bytes]]) -> bytes:
-    digest = hashlib.sha256()
-    for txid, code, message, signer_key, envelope in rows:
-        for part in (txid, code, message, signer_key):
-            encoded = part.encode()
-            digest.update(len(encoded).to_bytes(4, "big") + encoded)
-        digest.update(len(envelope).to_bytes(4, "big") + envelope)
-    return digest.digest()
+def _txs_fingerprint(
+    txids: list[str], codes: list[str], messages: list[str], keys: list[str], envelopes: list[bytes]
+) -> bytes:
+    """One hash of a block's transaction rows, cheap on the writer thread: a few joins, five hashes.
+
+    Ids, codes and keys never hold a newline or NUL, messages no NUL, envelopes (JSON) no NUL, so
+    the joins are unambiguous.
+    """
+    parts = (
+        "\n".join(txids).encode(),
+        "\n".join(codes).encode(),
+        "\x00".join(messages).encode(),
+        "\n".join(keys).encode(),
+        b"\x00".join(envelopes),
+    )
+    return hashlib.sha256(b"".join(hashlib.sha256(part).digest() for part in parts)).digest()
 
 
 def written(record: BlockRecord) -> WrittenBlock:
@@ -70,12 +78,24 @@ def written(record: BlockRecord) -> WrittenBlock:
         record.state_digest,
         record.results_root,
         hashlib.sha256(record.write_set).digest(),
-        _txs_fingerprint((t.txid, t.code, t.message, t.signer_key, t.envelope) for t in txs),
+        _txs_fingerprint(
+            [t.txid for t in txs],
+            [t.code for t in txs],
+            [t.message for t in txs],
+            [t.signer_key for t in txs],
+            [t.envelope for t in txs],
+        ),
     )
 
 
 def _stored_txs_fingerprint(rows: list[TxLocation]) -> bytes:
-    return _txs_fingerprint((r.txid, r.code, r.message, r.signer_key, r.envelope) for r in rows)
+    return _txs_fingerprint(
+        [r.txid for r in rows],
+        [r.code for r in rows],
+        [r.message for r in rows],
+        [r.signer_key for r in rows],
+        [r.envelope for r in rows],
+    )
 
 
 class Scrubber:

@@ -18,7 +18,7 @@ from tally.core.chain import Batch, BlockResult, Head, apply_block, genesis_head
 from tally.core.crypto import KeyPair, sha256, verify
 from tally.core.execute import Entry
 from tally.core.genesis import genesis_memory_state
-from tally.core.ops import SignedTx, tx_type
+from tally.core.ops import SignedTx
 from tally.core.protocol import LATEST
 from tally.core.state import MemoryState
 from tally.core.tables import ACCOUNTS, BALANCES, Table
@@ -26,7 +26,8 @@ from tally.core.types import Account, Genesis, GenesisMember, TxResult, Validato
 from tally.dev import process
 from tally.dev.process import free_ports
 from tally.node.config import DataDir, read_keyfile
-from tally.store import BlockRecord, Store, StoredTx
+from tally.store import BlockRecord, Store
+from tally.store.base import record_of
 
 R = TypeVar("R")
 
@@ -113,21 +114,8 @@ class Chain:
 
 def block_record(block: BlockResult, txs: list[SignedTx]) -> BlockRecord:
     """What the pipeline stores for a block, certified by the test genesis's one validator."""
-    stored = [
-        StoredTx(r.txid, msgspec.json.encode(s), r.code, r.message, tx_type(s.tx), parties, signer_key)
-        for s, r, parties, signer_key in zip(txs, block.results, block.parties, block.signer_keys, strict=True)
-    ]
     certificate = make_certificate(block.vote, [sign_vote(key("validator-1"), "validator-1", block.vote)])
-    return BlockRecord(
-        block.header,
-        block.block_hash,
-        block.state_digest,
-        block.write_set,
-        block.writes,
-        stored,
-        certificate,
-        block.results_root,
-    )
+    return record_of(block, txs, [msgspec.json.encode(s) for s in txs], certificate)
 
 
 def setup_chain(store: Store | None = None) -> Chain:

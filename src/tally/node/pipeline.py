@@ -22,11 +22,10 @@ from ..core.chain import Batch, BlockResult, Divergence, Head, apply_block, gene
 from ..core.crypto import KeyPair
 from ..core.execute import Entry, prefetch_keys
 from ..core.limits import STOP_POLL_S, THREAD_JOIN_TIMEOUT_S
-from ..core.ops import tx_type
 from ..core.types import Certificate, Genesis, TxResult
 from ..ordering.base import OrderedBatch, Orderer
 from ..ordering.mempool import Admitted, Mempool
-from ..store.base import BlockRecord, Store, StoredTx
+from ..store.base import BlockRecord, Store, record_of
 from .state_cache import StateCache
 from .verify import verify_batch
 
@@ -178,20 +177,7 @@ class Pipeline:
         block = apply_block(
             self.genesis, self.head, self.cache, Batch(batch.proposer, batch.timestamp_ms, batch.position, entries)
         )
-        stored = [
-            StoredTx(a.txid, a.envelope, r.code, r.message, tx_type(a.signed.tx), parties, key)
-            for a, r, parties, key in zip(txs, block.results, block.parties, block.signer_keys, strict=True)
-        ]
-        record = BlockRecord(
-            block.header,
-            block.block_hash,
-            block.state_digest,
-            block.write_set,
-            block.writes,
-            stored,
-            self._certificate(batch, block),
-            block.results_root,
-        )
+        record = record_of(block, [a.signed for a in txs], [a.envelope for a in txs], self._certificate(batch, block))
         self.cache.apply_executed(block.writes)
         with self._unflushed_lock:
             self._unflushed_txids.append({a.txid for a in txs})

@@ -12,10 +12,11 @@ from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from typing import Protocol
 
-from ..core.chain import Head
+from ..core.chain import BlockResult, Head
+from ..core.ops import SignedTx, tx_type
 from ..core.types import BlockHeader, Certificate, StateValue
 
-__all__ = ["BlockRecord", "Head", "HistoryItem", "Store", "StoredTx", "TxLocation"]
+__all__ = ["BlockRecord", "Head", "HistoryItem", "Store", "StoredTx", "TxLocation", "record_of"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -62,6 +63,28 @@ class TxLocation:
     message: str
     envelope: bytes
     signer_key: str = ""
+
+
+def record_of(
+    block: BlockResult, signed: list[SignedTx], envelopes: list[bytes], certificate: Certificate | None
+) -> BlockRecord:
+    """What a store keeps of an executed block: the one way the pipeline (and the tests) make a record."""
+    stored = [
+        StoredTx(r.txid, envelope, r.code, r.message, tx_type(s.tx), parties, key)
+        for s, envelope, r, parties, key in zip(
+            signed, envelopes, block.results, block.parties, block.signer_keys, strict=True
+        )
+    ]
+    return BlockRecord(
+        block.header,
+        block.block_hash,
+        block.state_digest,
+        block.write_set,
+        block.writes,
+        stored,
+        certificate,
+        block.results_root,
+    )
 
 
 class Store(Protocol):

@@ -8,21 +8,22 @@ SHA-256 of the empty string.
 
 from __future__ import annotations
 
-from .crypto import sha256
+from hashlib import sha256
 
-EMPTY_ROOT = sha256(b"")
+EMPTY_ROOT = sha256(b"").digest()
 
 
 def leaf_hash(leaf: bytes) -> bytes:
-    return sha256(b"\x00" + leaf)
+    return sha256(b"\x00" + leaf).digest()
 
 
 def node_hash(left: bytes, right: bytes) -> bytes:
-    return sha256(b"\x01" + left + right)
+    return sha256(b"\x01" + left + right).digest()
 
 
 def _next_level(level: list[bytes]) -> list[bytes]:
-    paired = [node_hash(level[i], level[i + 1]) for i in range(0, len(level) - 1, 2)]
+    # node_hash inlined: a block's trees are built on the executor thread, once per transaction
+    paired = [sha256(b"\x01" + level[i] + level[i + 1]).digest() for i in range(0, len(level) - 1, 2)]
     if len(level) % 2:
         paired.append(level[-1])
     return paired
@@ -31,7 +32,7 @@ def _next_level(level: list[bytes]) -> list[bytes]:
 def merkle_root(leaves: list[bytes]) -> bytes:
     if not leaves:
         return EMPTY_ROOT
-    level = [leaf_hash(leaf) for leaf in leaves]
+    level = [sha256(b"\x00" + leaf).digest() for leaf in leaves]
     while len(level) > 1:
         level = _next_level(level)
     return level[0]

@@ -4,6 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 DATA ?= .tally/node
+PORT ?= 8750
 
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
@@ -12,15 +13,15 @@ SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 $(STAMP): pyproject.toml constraints.txt
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
-	$(BIN)/pip install --quiet -c constraints.txt -e '.[dev]'
+	$(BIN)/pip install --quiet -c constraints.txt -e '.[node,dev]'
 	touch $(STAMP)
 
 venv: $(STAMP)
 
-## run: one node on SQLite with demo data, API on http://127.0.0.1:8750 (Ctrl-C stops it)
+## run: one node on SQLite with demo data, API on http://127.0.0.1:$(PORT) (Ctrl-C stops it)
 run: $(STAMP)
 	$(BIN)/tally demo --data-dir $(DATA)
-	$(BIN)/tally node start --data-dir $(DATA)
+	$(BIN)/tally node start --data-dir $(DATA) --port $(PORT)
 
 ## etcd: the etcd server the network tests start members of (Debian's etcd-server)
 etcd:

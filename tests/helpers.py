@@ -11,6 +11,7 @@ from typing import TypeVar
 import msgspec
 
 from tally.client.http import TallyClient
+from tally.client.keys import read_keyfile
 from tally.client.signer import Signer, sign_tx
 from tally.core.audit import money_rule_faults
 from tally.core.block import make_certificate, sign_vote, tx_signing_bytes, txid_of
@@ -19,13 +20,13 @@ from tally.core.crypto import KeyPair, sha256, verify
 from tally.core.execute import Entry
 from tally.core.genesis import genesis_memory_state
 from tally.core.ops import SignedTx
-from tally.core.protocol import LATEST
+from tally.core.protocol import LATEST, rules_for, version_at
 from tally.core.state import MemoryState
 from tally.core.tables import ACCOUNTS, BALANCES, Table
 from tally.core.types import Account, Genesis, GenesisMember, TxResult, Validator
 from tally.dev import process
 from tally.dev.process import free_ports
-from tally.node.config import DataDir, read_keyfile
+from tally.node.config import DataDir
 from tally.store import BlockRecord, Store
 from tally.store.base import record_of
 
@@ -75,11 +76,12 @@ class Chain:
 
     def signer(self, name: str) -> Signer:
         if name not in self.signers:
-            self.signers[name] = Signer(name, key(name), CHAIN, clock_ms=lambda: self.now_ms)
+            refs = rules_for(version_at(self.genesis, self.height + 1)).client_refs
+            self.signers[name] = Signer(name, key(name), CHAIN, clock_ms=lambda: self.now_ms, refs=refs)
         return self.signers[name]
 
     def block(self, txs: list[SignedTx]) -> list[TxResult]:
-        """Execute one block; a rejected transaction gives its seq back to the signer."""
+        """Execute one block; each signer's next seq follows its account (a rejection may not consume it)."""
         checks = signature_checks(self.state, txs)
         assert all(verify(*c) for c in checks), "test chains only execute correctly signed transactions"
         entries = [Entry(txid_of(tx_signing_bytes(s)), s.tx) for s in txs]
@@ -201,5 +203,5 @@ def points_world(node: NodeProcess, seed_byte: int) -> PointsWorld:
             bank.issue("PTS", "hana", 1000),
         ]
     )
-    assert [client.wait_final(t)["code"] for t in txids] == ["ok"] * 4
+    assert [client.wait_final(t).code for t in txids] == ["ok"] * 4
     return PointsWorld(client, bank, hana, mart, txids[-1])

@@ -9,6 +9,7 @@ import json
 import re
 from collections.abc import Iterator
 from typing import Any
+from urllib.parse import quote
 
 import httpx
 import msgspec
@@ -18,7 +19,7 @@ from helpers import NodeProcess, points_world
 from tally.client import Signer, TallyClient
 from tally.core.crypto import KeyPair
 from tally.core.ops import SignedTx
-from tally.core.types import AccountId, AssetId, ChainId, PaymentId, PublicKeyHex, SignatureHex
+from tally.core.types import AccountId, AssetId, ChainId, ClientRef, PaymentId, PublicKeyHex, SignatureHex
 
 JSON = "application/json"
 
@@ -33,7 +34,7 @@ def world(node: NodeProcess) -> Iterator[tuple[TallyClient, Signer, Signer, str]
 
 def snapshot(client: TallyClient) -> tuple[int, dict[str, int], int, int]:
     status = client.node_status()
-    return status["height"], client.balances("hana"), client.account("hana").seq, status["mempool_txs"]
+    return status.height, client.balances("hana"), client.account("hana").seq, status.mempool_txs
 
 
 def post(node: NodeProcess, path: str, content: bytes, content_type: str | None = JSON) -> httpx.Response:
@@ -100,14 +101,14 @@ def test_trailing_newline_ids_are_refused_in_submitted_transactions(
     refused(get(node, "/v1/accounts/cafe-x%0A"), 400, "invalid_path")
     assert get(node, "/v1/accounts/cafe-x").status_code == 404
     assert get(node, "/v1/accounts/cafe-y").status_code == 404
-    assert [a["id"] for a in get(node, "/v1/assets").json()] == ["PTS"]
+    assert [a["id"] for a in get(node, "/v1/assets").json()["items"]] == ["PTS"]
 
 
 def test_trailing_newline_path_and_query_parameters_are_refused(
     node: NodeProcess, world: tuple[TallyClient, Signer, Signer, str]
 ) -> None:
     txid = world[3]
-    height = world[0].status(txid)["height"]
+    height = world[0].status(txid).height
     paths = [
         "/v1/accounts/hana{}",
         "/v1/accounts/hana{}/balances",
@@ -129,7 +130,9 @@ def test_trailing_newline_path_and_query_parameters_are_refused(
         "/v1/accounts/hana/history?limit=1{}",
         f"/v1/accounts/hana/history?cursor={height}:0{{}}",
         "/v1/blocks?limit=1{}",
-        f"/v1/blocks?before={height}{{}}",
+        f"/v1/blocks?cursor={height}{{}}",
+        "/v1/assets?cursor=PTS{}",
+        "/v1/accounts/hana/history?status=applied{}",
     ]
     for template in queries:
         assert get(node, template.format("")).status_code == 200, template
@@ -138,12 +141,22 @@ def test_trailing_newline_path_and_query_parameters_are_refused(
 
 
 # Valid values for every published string pattern (path and query parameters, body fields).
-PARAM_EXAMPLES = {"account": "hana", "asset": "PTS", "txid": "ab" * 32, "cursor": "12:3"}
+PARAM_EXAMPLES = {
+    "account": "hana",
+    "asset": "PTS",
+    "txid": "ab" * 32,
+    "cursor": "12:3",
+    "merchant": "mart",
+    "payment_id": "order:42",
+}
+# Where one name means another thing: each list's cursor is its own next_cursor.
+PATH_EXAMPLES = {("/v1/blocks", "cursor"): "12", ("/v1/assets", "cursor"): "PTS"}
 FIELD_TYPES: list[tuple[Any, str]] = [
     (AccountId, "cafe-x"),
     (AssetId, "PTS"),
     (ChainId, "tally-it"),
     (PaymentId, "order:42"),
+    (ClientRef, "refund:42-1"),
     (PublicKeyHex, "ab" * 32),
     (SignatureHex, "cd" * 64),
 ]
@@ -172,9 +185,14 @@ def test_openapi_publishes_parameter_patterns_and_bounds_that_refuse_a_trailing_
             for param in operation["parameters"]:
                 schema = param["schema"]
                 seen.add((path, param["in"], param["name"]))
-                if schema["type"] == "string":
+                if schema["type"] == "string" and "enum" in schema:
+                    for bad in [f"{choice}\n" for choice in schema["enum"]] + ["", "all"]:
+                        assert bad not in schema["enum"]
+                        query = f"{path.replace('{account}', 'hana')}?{param['name']}={quote(bad)}"
+                        refused(get(node, query), 400, "invalid_query")
+                elif schema["type"] == "string":
                     pattern = schema["pattern"]
-                    example = PARAM_EXAMPLES[param["name"]]
+                    example = PATH_EXAMPLES.get((path, param["name"]), PARAM_EXAMPLES[param["name"]])
                     assert re.search(pattern, example) and len(example) <= schema["maxLength"], (path, param)
                     for bad in (example + "\n", "\n" + example, example + "\r\n", example + " ", "x\n"):
                         assert not re.search(pattern, bad), (path, param, bad)
@@ -188,8 +206,11 @@ def test_openapi_publishes_parameter_patterns_and_bounds_that_refuse_a_trailing_
         ("/v1/transactions/{txid}/receipt", "wait_ms"),
         ("/v1/accounts/{account}/history", "limit"),
         ("/v1/accounts/{account}/history", "cursor"),
+        ("/v1/accounts/{account}/history", "status"),
         ("/v1/blocks", "limit"),
-        ("/v1/blocks", "before"),
+        ("/v1/blocks", "cursor"),
+        ("/v1/assets", "limit"),
+        ("/v1/assets", "cursor"),
     }
 
     # The published bounds are the ones the node enforces.
@@ -207,7 +228,7 @@ def test_openapi_publishes_parameter_patterns_and_bounds_that_refuse_a_trailing_
         ("/v1/transactions/{txid}/receipt", "wait_ms"): f"/v1/transactions/{txid}/receipt?wait_ms=",
         ("/v1/accounts/{account}/history", "limit"): "/v1/accounts/hana/history?limit=",
         ("/v1/blocks", "limit"): "/v1/blocks?limit=",
-        ("/v1/blocks", "before"): "/v1/blocks?before=",
+        ("/v1/assets", "limit"): "/v1/assets?limit=",
     }
     for key, url in query_urls.items():
         low, high = params[key]["minimum"], params[key]["maximum"]
@@ -311,7 +332,7 @@ def test_posts_need_a_json_content_type(node: NodeProcess, world: tuple[TallyCli
             else post(node, "/v1/transactions/batch", batch_of(one), content_type)
         )
         assert response.status_code == 202, (content_type, response.text)
-        assert client.wait_final(response.json()["txids"][0])["code"] == "ok"
+        assert client.wait_final(response.json()["txids"][0]).code == "ok"
 
 
 def test_duplicate_keys_are_refused(node: NodeProcess, world: tuple[TallyClient, Signer, Signer, str]) -> None:
@@ -360,7 +381,7 @@ def test_duplicate_keys_are_refused(node: NodeProcess, world: tuple[TallyClient,
     for body in accepted:
         response = post(node, "/v1/transactions", body)
         assert response.status_code == 202, response.text
-        assert client.wait_final(response.json()["txids"][0])["code"] == "ok"
+        assert client.wait_final(response.json()["txids"][0]).code == "ok"
 
 
 def test_the_duplicate_key_check_agrees_with_a_full_parse() -> None:

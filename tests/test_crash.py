@@ -14,8 +14,9 @@ import msgspec
 
 from helpers import NodeProcess, free_port, key
 from tally.client import Signer, TallyClient
+from tally.client.keys import read_keyfile
 from tally.core.audit import money_rule_faults
-from tally.node.config import DataDir, init_dev_node, read_keyfile
+from tally.node.config import DataDir, init_dev_node
 from tally.store import open_store
 
 HOLDERS = 300
@@ -95,7 +96,7 @@ def test_kill_9_during_load_loses_nothing_final(tmp_path: Path) -> None:
         ]
         setup += [bank.issue("CRASH", f"c{i}", 1_000_000) for i in range(HOLDERS)]
         txids = client.submit_batch(setup)
-        assert client.wait_final(txids[-1])["code"] == "ok"
+        assert client.wait_final(txids[-1]).code == "ok"
 
     loader = Loader(node.url, "tally-crash")
     loader.start()

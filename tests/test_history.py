@@ -143,3 +143,52 @@ def test_a_ledger_from_before_the_parties_table_is_migrated_and_audits_clean(tmp
     store.close()
     report = audit_ledger(str(path), workers=1)
     assert report.faults == [] and report.blocks == len(reference["blocks"])
+
+
+def _moves(store: object, account: str) -> list[tuple[str, tuple[tuple[str, int, str, int], ...]]]:
+    """An account's history as (type, its own (asset, signed amount, counterparty, balance after)), newest first."""
+    items = store.history(account, None, 50)  # type: ignore[attr-defined]
+    return [(i.type, tuple(m[1:] for m in i.movements if m[0] == account)) for i in items]
+
+
+def test_each_history_entry_says_what_moved_for_this_account(tmp_path: Path) -> None:
+    store = open_store(tmp_path / "ledger.db", Chain().genesis)
+    c = setup_chain(store)
+    for tx_type in ("issue", "transfer", "pay", "refund", "cash_out"):
+        assert c.one(SCENARIO[tx_type](c)).code == "ok", tx_type
+    alice = _moves(store, "alice")
+    assert alice[:3] == [
+        ("refund", (("GIFT", 150, "cafe", 1000 - 400 + 150),)),  # the payer sees the money back
+        ("pay", (("GIFT", -400, "cafe", 600),)),
+        ("transfer", (("MILES", -30, "bob", 970),)),
+    ]
+    assert _moves(store, "bob")[:2] == [
+        ("transfer", (("MILES", 30, "alice", 100),)),
+        ("issue", (("MILES", 70, "bank-a", 70),)),
+    ]
+    assert _moves(store, "cafe")[:3] == [
+        ("cash_out", (("GIFT", -100, "", 150),)),  # burned: no counterparty
+        ("refund", (("GIFT", -150, "alice", 250),)),
+        ("pay", (("GIFT", 400, "alice", 400),)),
+    ]
+    assert _moves(store, "bank-a")[0] == ("issue", ())  # the issuer signed it; its own balance did not move
+    times = [i.time_ms for i in store.history("alice", None, 50)]
+    assert times == sorted(times, reverse=True) and times[0] == c.now_ms
+    store.close()
+
+
+def test_rejected_transactions_are_marked_and_can_be_listed_apart(tmp_path: Path) -> None:
+    store = open_store(tmp_path / "ledger.db", Chain().genesis)
+    c = setup_chain(store)
+    assert c.one(c.signer("alice").transfer("MILES", "bob", 5)).code == "ok"
+    refused = c.one(c.signer("alice").transfer("MILES", "bob", 10**6))
+    assert refused.code == "insufficient_funds"
+    newest = store.history("alice", None, 1)[0]
+    assert (newest.txid, newest.code, newest.movements) == (refused.txid, "insufficient_funds", ())
+    assert "needs 1000000" in newest.message
+    applied = store.history("alice", None, 50, applied=True)
+    rejected = store.history("alice", None, 50, applied=False)
+    assert refused.txid not in {i.txid for i in applied} and all(i.code == "ok" for i in applied)
+    assert [i.txid for i in rejected] == [refused.txid]
+    assert len(applied) + len(rejected) == len(store.history("alice", None, 50))
+    store.close()

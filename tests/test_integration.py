@@ -6,9 +6,10 @@ import msgspec
 import pytest
 
 from helpers import NodeProcess, free_port
-from tally.client import KeyPair, Signer, TallyClient, TallyError, verify_receipt
+from tally.client import KeyPair, Retry, Signer, TallyClient, TallyError, verify_receipt
+from tally.client.keys import read_keyfile
 from tally.core.types import Certificate, ValidatorSignature
-from tally.node.config import DataDir, Limits, init_dev_node, read_keyfile
+from tally.node.config import DataDir, Limits, init_dev_node
 
 
 def test_register_issue_transfer_pay_refund_cash_out_and_receipts(node: NodeProcess) -> None:
@@ -27,7 +28,7 @@ def test_register_issue_transfer_pay_refund_cash_out_and_receipts(node: NodeProc
         def final_ok(signed: object) -> str:
             txid = client.submit(signed)  # type: ignore[arg-type]
             status = client.wait_final(txid)
-            assert status["code"] == "ok", status
+            assert status.code == "ok", status
             return txid
 
         final_ok(bank.create_asset("CITY", "City money", "local_currency", 2, True, "merchants"))
@@ -43,8 +44,8 @@ def test_register_issue_transfer_pay_refund_cash_out_and_receipts(node: NodeProc
         assert client.balances("yuna") == {"CITY": 37_000}
         assert client.balances("jun") == {"CITY": 10_000}
         assert client.balances("bakery") == {}  # paid 4500, refunded 1500, cashed out 3000
-        asset = client._call("GET", "/v1/assets/CITY")
-        assert (asset["issued_minor"], asset["burned_minor"]) == (50_000, 3_000)
+        asset = client.asset("CITY")
+        assert (asset.issued_minor, asset.burned_minor) == (50_000, 3_000)
 
         for txid in (pay_txid, cash_txid):
             receipt = client.receipt(txid)
@@ -70,10 +71,10 @@ def test_register_issue_transfer_pay_refund_cash_out_and_receipts(node: NodeProc
         assert verify_receipt(bad_path, genesis)[0] is False
 
         history = client.history("bakery")
-        assert [i["type"] for i in history["items"]] == ["cash_out", "refund", "pay", "register_account"]
+        assert [i.type for i in history.items] == ["cash_out", "refund", "pay", "register_account"]
         # the payer sees the refund too (it is named nowhere in the refund, only in the payment it refunds)
         yuna_history = client.history("yuna")
-        assert [i["type"] for i in yuna_history["items"]] == ["refund", "pay", "transfer", "issue", "register_account"]
+        assert [i.type for i in yuna_history.items] == ["refund", "pay", "transfer", "issue", "register_account"]
 
 
 def test_full_mempool_answers_503_with_retry_after(tmp_path: object) -> None:
@@ -83,7 +84,11 @@ def test_full_mempool_answers_503_with_retry_after(tmp_path: object) -> None:
     )
     proc = NodeProcess(data_dir, free_port()).start()
     try:
-        with TallyClient(proc.url) as client:
+        with TallyClient(proc.url, retry=Retry(attempts=3, max_backoff_ms=20)) as client:
+            posts: list[str] = []
+            client.http.event_hooks["request"].append(
+                lambda r: posts.append(r.url.path) if r.method == "POST" else None
+            )
             bank = Signer("bank-a", read_keyfile(DataDir(data_dir).key_path("bank-a")).keypair(), "tally-small")
             batch = [
                 bank.register_account(f"h{i}", KeyPair(bytes([i + 1]) * 32).public_key_hex, "holder") for i in range(6)
@@ -91,14 +96,16 @@ def test_full_mempool_answers_503_with_retry_after(tmp_path: object) -> None:
             with pytest.raises(TallyError) as info:
                 client.submit_batch(batch)
             assert info.value.status == 503 and info.value.code == "mempool_full"
+            assert info.value.retry_after == "2"
+            assert len(posts) == 3  # the SDK retried a 503, bounded by its Retry policy
             response = client.http.post(
                 "/v1/transactions/batch",
                 content=msgspec.json.encode({"txs": batch}),
                 headers={"content-type": "application/json"},
             )
             assert response.headers["retry-after"] == "2"
-            assert client.node_status()["height"] == 0  # nothing was admitted
+            assert client.node_status().height == 0  # nothing was admitted
             txids = client.submit_batch(batch[:5])  # what fits is taken whole
-            assert all(client.wait_final(t)["code"] == "ok" for t in txids)
+            assert all(client.wait_final(t).code == "ok" for t in txids)
     finally:
         proc.stop()

@@ -23,13 +23,15 @@ import pytest
 
 from helpers import key, until
 from tally.client import Signer, TallyClient, TallyError, verify_receipt
+from tally.client.keys import read_keyfile
+from tally.client.models import NodeStatusBody
 from tally.core.audit import money_rule_faults
 from tally.core.ops import SignedTx
 from tally.core.tables import BALANCES, encode_value
 from tally.core.types import Certificate, ValidatorSignature
 from tally.dev.network import Network, init_network
 from tally.dev.process import free_ports
-from tally.node.config import Limits, read_keyfile
+from tally.node.config import Limits
 from tally.store import Store, open_store
 
 HOLDERS = 200
@@ -53,7 +55,7 @@ class World:
     def client(self, node_id: str) -> TallyClient:
         return self.clients[node_id]
 
-    def status(self, node_id: str) -> dict:  # type: ignore[type-arg]
+    def status(self, node_id: str) -> NodeStatusBody:
         return self.clients[node_id].node_status()
 
     def up(self) -> list[str]:
@@ -71,7 +73,7 @@ class World:
     def tx_status(self, node_id: str, txid: str) -> str:
         """The transaction's status at a node; "unknown" until the node has seen it."""
         try:
-            return str(self.clients[node_id].status(txid)["status"])
+            return str(self.clients[node_id].status(txid).status)
         except TallyError as error:
             if error.code != "unknown_tx":
                 raise
@@ -83,7 +85,7 @@ class World:
 
         def final(txid: str) -> bool:
             try:
-                return client.status(txid, wait_ms=1000)["status"] == "final"
+                return client.status(txid, wait_ms=1000).status == "final"
             except TallyError as error:
                 if error.code != "unknown_tx":
                     raise
@@ -98,13 +100,13 @@ class World:
 
         def same() -> bool:
             statuses = [self.status(n) for n in ids]
-            return len({(s["height"], s["state_digest"]) for s in statuses}) == 1 and all(
-                s["final_height"] == s["height"] for s in statuses
+            return len({(s.height, s.state_digest) for s in statuses}) == 1 and all(
+                s.final_height == s.height for s in statuses
             )
 
         until(same, f"nodes {ids} to converge")
         status = self.status(ids[0])
-        return status["height"], status["state_digest"]
+        return status.height, status.state_digest
 
     def store(self, node_id: str) -> Store:
         return open_store(self.net.nodes[node_id].data_dir / "ledger.db")
@@ -208,16 +210,16 @@ def test_an_etcd_member_down_the_network_keeps_finalising(world: World) -> None:
 
 
 def test_two_of_four_down_nothing_final_nothing_lost(world: World) -> None:
-    final_before = world.status("node-1")["final_height"]
+    final_before = world.status("node-1").final_height
     world.net.nodes["node-3"].kill9()
     world.net.nodes["node-4"].kill9()
     try:
         txids = world.client("node-1").submit_batch(world.payments(100))
         until(lambda: all(world.tx_status(n, txids[-1]) == "committed" for n in ("node-1", "node-2")), "commit")
-        statuses = {world.client("node-1").status(t)["status"] for t in txids}
+        statuses = {world.client("node-1").status(t).status for t in txids}
         assert statuses == {"committed"}
-        assert world.status("node-1")["final_height"] == final_before
-        assert world.status("node-2")["final_height"] == final_before
+        assert world.status("node-1").final_height == final_before
+        assert world.status("node-2").final_height == final_before
     finally:  # the later tests of the module need all four, whatever happened here
         world.net.nodes["node-3"].start()
         world.net.nodes["node-4"].start()
@@ -234,13 +236,13 @@ def test_a_tampered_balance_is_caught_and_repaired(world: World) -> None:
     victim.start()
     txid = world.client("node-1").submit(world.holders[7].pay("NET", "s1", 11, "touch-h7"))
     world.wait_final("node-1", [txid])
-    height = world.client("node-1").status(txid)["height"]
-    until(lambda: world.status("node-2")["divergence"] is not None, "node-2 to report divergence")
-    divergence = world.status("node-2")["divergence"]
-    assert divergence["height"] == height
-    assert divergence["our_digest"] != divergence["certified_digest"]
-    assert world.client("node-1").node_status()["divergence"] is None
-    certificate = world.client("node-1")._call("GET", f"/v1/blocks/{height}/certificate")
+    height = world.client("node-1").status(txid).height
+    until(lambda: world.status("node-2").divergence is not None, "node-2 to report divergence")
+    divergence = world.status("node-2").divergence
+    assert divergence is not None and divergence.height == height
+    assert divergence.our_digest != divergence.certified_digest
+    assert world.client("node-1").node_status().divergence is None
+    certificate = world.client("node-1").http.get(f"/v1/blocks/{height}/certificate").json()
     signers = {s["validator"] for s in certificate["signatures"]}
     assert "node-2" not in signers and len(signers) >= 3  # its wrong digest joined no certificate
     assert "tally_diverged 1.0" in world.client("node-2").http.get("/metrics").text
@@ -255,14 +257,14 @@ def test_a_tampered_balance_is_caught_and_repaired(world: World) -> None:
     assert repaired.returncode == 0, repaired.stderr
     victim.start()
     height, _digest = world.converged()
-    assert world.status("node-2")["divergence"] is None
+    assert world.status("node-2").divergence is None
     assert world.client("node-2").balances("h7") == world.client("node-1").balances("h7")
 
 
 def test_a_node_behind_a_compacted_log_catches_up_from_a_peer(world: World) -> None:
     late = world.net.nodes["node-4"]
     late.stop()
-    behind = world.status("node-1")["height"]
+    behind = world.status("node-1").height
     late_head = world.store("node-4").head()
     assert late_head is not None
     needed_from = late_head.log_position + 1  # the first log revision node-4 has not applied
@@ -290,7 +292,7 @@ def test_a_node_behind_a_compacted_log_catches_up_from_a_peer(world: World) -> N
             client.close()
 
     until(compacted_past_late_node, "etcd compaction")
-    assert world.status("node-1")["height"] >= behind + RETENTION_BLOCKS * 3
+    assert world.status("node-1").height >= behind + RETENTION_BLOCKS * 3
     late.start()
     world.converged()
     assert "fetching blocks from peers" in (late.data_dir / "node.log").read_text()
@@ -326,7 +328,61 @@ def test_the_same_transaction_through_two_nodes_applies_once(world: World) -> No
     world.converged()
     for node in world.net.nodes:
         assert world.client(node).balances("s4")["NET"] == before + 17
-        assert world.client(node).status(first)["code"] == "ok"
+        assert world.client(node).status(first).code == "ok"
+
+
+def test_every_value_moving_type_signed_twice_with_one_ref_through_two_nodes_applies_once(world: World) -> None:
+    """A client timed out at node-1 and signed the request again (new seq, same ref) for node-2, at once."""
+    chain = world.genesis.chain
+    member2 = Signer("member-2", read_keyfile(world.root / "keys" / "member-2.json").keypair(), chain)
+    payer, payee, shop, cashier = world.holders[21], world.holders[22], world.shops[1], world.shops[2]
+    setup = [
+        payer.pay("NET", shop.account, 50, "ref-twice-payment"),
+        member2.create_asset("NET-B", "Second points", "points", 0, True, "none"),
+        member2.issue("NET-B", "member-2", 100, ref="ref-twice-setup"),
+    ]
+    setup_ids = world.client("node-1").submit_batch(setup)
+    world.wait_final("node-1", setup_ids)
+    for client_ in (world.client("node-1"), world.client("node-2")):
+        assert [client_.status(t).code for t in setup_ids] == ["ok", "ok", "ok"]
+
+    def watched() -> dict[str, int]:
+        client_ = world.client("node-3")
+        return {
+            "payee NET": client_.balances(payee.account).get("NET", 0),
+            "payer NET": client_.balances(payer.account).get("NET", 0),
+            "cashier NET": client_.balances(cashier.account).get("NET", 0),
+            "h23 NET": client_.balances("h23").get("NET", 0),
+            "member-2 NET-B": client_.balances("member-2").get("NET-B", 0),
+        }
+
+    pairs = {
+        "transfer": [world.holders[20].transfer("NET", payee.account, 7, ref="twice") for _ in "ab"],
+        "refund": [shop.refund("ref-twice-payment", 5, ref="twice") for _ in "ab"],
+        "cash_out": [cashier.cash_out("NET", 4, "BANK-9", ref="twice") for _ in "ab"],
+        "issue": [world.member.issue("NET", "h23", 3, ref="twice") for _ in "ab"],
+        "burn": [member2.burn("NET-B", 2, ref="twice") for _ in "ab"],
+    }
+    before = watched()
+    firsts = [first for first, _ in pairs.values()]
+    seconds = [second for _, second in pairs.values()]
+    with ThreadPoolExecutor(2) as pool:
+        sent = list(
+            pool.map(lambda job: world.client(job[0]).submit_batch(job[1]), [("node-1", firsts), ("node-2", seconds)])
+        )
+    for node in ("node-1", "node-2"):
+        world.wait_final(node, sent[0] + sent[1])
+    world.converged()
+    for tx_type, first_id, second_id in zip(pairs, sent[0], sent[1], strict=True):
+        codes = sorted([world.client("node-4").status(t).code for t in (first_id, second_id)])
+        # The first applied; the second found the ref used, or (ordered first) its seq not yet reached.
+        assert codes in (["duplicate_ref", "ok"], ["ok", "seq_future"]), (tx_type, codes)
+    after = watched()
+    assert after["payee NET"] - before["payee NET"] == 7
+    assert after["payer NET"] - before["payer NET"] == 5
+    assert after["cashier NET"] - before["cashier NET"] == -4
+    assert after["h23 NET"] - before["h23 NET"] == 3
+    assert after["member-2 NET-B"] - before["member-2 NET-B"] == -2
 
 
 def test_network_cli_init_up_down(tmp_path: Path) -> None:
@@ -358,7 +414,7 @@ def test_network_cli_init_up_down(tmp_path: Path) -> None:
         with TallyClient(f"http://127.0.0.1:{base + 1}") as client:
             member = Signer("member-2", read_keyfile(root / "keys" / "member-2.json").keypair(), "tally-net")
             txid = client.submit(member.create_asset("CLI", "Cli points", "points", 0, True, "none"))
-            assert client.wait_final(txid)["code"] == "ok"
+            assert client.wait_final(txid).code == "ok"
             assert len(client.receipt(txid).certificate.signatures) == 2  # both validators: 2 of 2
     finally:
         down = subprocess.run([*cli, "down", "--dir", str(root)], capture_output=True, text=True, timeout=120)

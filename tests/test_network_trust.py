@@ -21,12 +21,12 @@ import pytest
 
 from helpers import key, until
 from tally.client import Signer, TallyClient, TallyError
+from tally.client.keys import read_keyfile
 from tally.core.crypto import KeyPair
 from tally.core.limits import Limits
 from tally.core.tables import BALANCES, encode_value
 from tally.dev.network import Network, init_network
 from tally.dev.process import free_ports
-from tally.node.config import read_keyfile
 from tally.ordering.clock import CLOCK_OFFSET_ENV
 from tally.ordering.etcd import encode_entry
 from tally.ordering.etcd_client import EtcdClient, keys
@@ -64,7 +64,7 @@ class Net:
 
     def status_of(self, node_id: str, txid: str) -> str:
         try:
-            return str(self.clients[node_id].status(txid, wait_ms=500)["status"])
+            return str(self.clients[node_id].status(txid, wait_ms=500).status)
         except TallyError as error:
             if error.code != "unknown_tx":
                 raise
@@ -119,7 +119,7 @@ def net(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Net]:
 def test_garbage_under_every_prefix_with_a_validator_down_stops_nothing_and_moves_no_clock(net: Net) -> None:
     net.net.nodes["node-4"].kill9()  # from now on every one of the three others must vote
     prefixes = keys(net.chain)
-    height = net.clients["node-1"].node_status()["height"]
+    height = net.clients["node-1"].node_status().height
     now_ms = time.time_ns() // 1_000_000
     in_96_hours = now_ms + 96 * 3600 * 1000
     intruder = key("intruder")
@@ -141,8 +141,8 @@ def test_garbage_under_every_prefix_with_a_validator_down_stops_nothing_and_move
 
     txids = net.pay("node-1", 50)
     net.wait_final(["node-1", "node-2", "node-3"], txids)
-    newest = net.clients["node-1"]._call("GET", "/v1/blocks", params={"limit": 1})[0]
-    assert newest["header"]["timestamp_ms"] < time.time_ns() // 1_000_000 + 2_000  # no block took the 96 h time
+    newest = net.clients["node-1"].blocks(limit=1).items[0]
+    assert newest.header["timestamp_ms"] < time.time_ns() // 1_000_000 + 2_000  # no block took the 96 h time
     assert net.metric("node-1", "tally_etcd_ignored_total", '{kind="log"}') >= len(log_garbage)
     assert net.metric("node-1", "tally_etcd_ignored_total", '{kind="vote"}') >= 1
     until(lambda: net.metric("node-1", "tally_etcd_ignored_total", '{kind="progress"}') >= 1, "progress counted")
@@ -188,9 +188,9 @@ def test_a_validator_with_a_fast_clock_never_makes_its_block_final_and_is_named(
     )
     # node-1 and node-3 refused, node-2 stopped (tampered): one vote of four, never a quorum.
     status = net.clients["node-1"].node_status()
-    assert status["final_height"] < status["height"]
+    assert status.final_height < status.height
     assert net.status_of("node-1", txid) == "committed"
     assert "proposer node-4 has a fast clock" in (net.net.nodes["node-1"].data_dir / "node.log").read_text()
-    body = net.clients["node-1"]._call("GET", f"/v1/blocks/{net.clients['node-1'].status(txid)['height']}")
+    body = net.clients["node-1"].http.get(f"/v1/blocks/{net.clients['node-1'].status(txid).height}").json()
     assert body["header"]["timestamp_ms"] > time.time_ns() // 1_000_000 + HOURS_48_MS // 2
     assert msgspec.json.decode(msgspec.json.encode(body))["final"] is False

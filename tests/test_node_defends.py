@@ -18,9 +18,10 @@ import pytest
 
 from helpers import NodeProcess, free_port, make_genesis, setup_chain, until
 from tally.client import KeyPair, Signer, TallyClient, TallyError
+from tally.client.keys import read_keyfile
 from tally.core.tables import BALANCES, encode_value
 from tally.node.audit import audit_ledger
-from tally.node.config import DataDir, init_dev_node, read_keyfile
+from tally.node.config import DataDir, init_dev_node
 from tally.node.scrub import block_fault, written
 from tally.store import BlockRecord, Store, open_store
 
@@ -38,7 +39,7 @@ class Solo:
 
     def final(self, signed: object) -> None:
         status = self.client.wait_final(self.client.submit(signed))  # type: ignore[arg-type]
-        assert status["code"] == "ok", status
+        assert status.code == "ok", status
 
     def fund_alice(self) -> None:
         self.final(self.bank.create_asset("PTS", "Points", "points", 0, True, "none"))
@@ -79,8 +80,8 @@ def test_a_balance_edited_in_the_running_nodes_file_is_found_reported_and_no_lon
         solo.client.submit(solo.alice.transfer("PTS", "bank-a", 1))
     assert (refused_tx.value.status, refused_tx.value.code) == (503, "storage_tampered")
     status = solo.client.node_status()
-    assert status["healthy"] is False and status["unavailable"]["code"] == "storage_tampered"
-    assert "alice" in status["unavailable"]["message"]
+    assert status.healthy is False and status.unavailable is not None
+    assert status.unavailable.code == "storage_tampered" and "alice" in status.unavailable.message
     metrics = httpx.get(f"{solo.proc.url}/metrics").text
     assert "tally_storage_tampered 1.0" in metrics
     assert "STORAGE TAMPERED" in (solo.data.root / "node.log").read_text()
@@ -89,7 +90,7 @@ def test_a_balance_edited_in_the_running_nodes_file_is_found_reported_and_no_lon
 def test_a_stopped_pipeline_stops_admission_with_503_and_a_code(solo: Solo) -> None:
     """Regression: after a failed block the node still answered 202 and kept transactions `accepted` forever."""
     solo.fund_alice()
-    head = solo.client.node_status()["height"]
+    head = solo.client.node_status().height
     # A row in the way of the next block: its write fails, as a full disk or a broken file would make it.
     solo.sql(
         "INSERT INTO blocks (height, hash, header, state_digest, timestamp_ms, log_position, write_set)"
@@ -101,7 +102,8 @@ def test_a_stopped_pipeline_stops_admission_with_503_and_a_code(solo: Solo) -> N
     with pytest.raises(TallyError) as refused:
         solo.client.submit(solo.alice.transfer("PTS", "bank-a", 2))
     assert (refused.value.status, refused.value.code) == (503, "node_stopped")
-    assert solo.client.node_status()["unavailable"]["code"] == "node_stopped"
+    unavailable = solo.client.node_status().unavailable
+    assert unavailable is not None and unavailable.code == "node_stopped"
 
 
 class Recording:

@@ -2,7 +2,9 @@
 
 After every block: per-asset conservation (sum of balances == issued - burned)
 and no negative balance (Chain.block asserts both), no transaction applied
-twice, and a fresh re-execution of the same blocks gives the same digests.
+twice, every transaction whose envelope held consumed exactly one seq of its
+signer (applied or refused by a rule, protocol 3), and a fresh re-execution of
+the same blocks gives the same digests.
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ from hypothesis import strategies as st
 from helpers import Chain, key, setup_chain
 from tally.core.block import genesis_digest, tx_signing_bytes, txid_of
 from tally.core.chain import Batch, apply_block
+from tally.core.errors import ENVELOPE_CODES
 from tally.core.execute import Entry
 from tally.core.genesis import genesis_memory_state
 from tally.core.ops import SignedTx
@@ -88,15 +91,19 @@ def test_money_rules_hold_over_random_streams(blocks: list[list[tuple]]) -> None
     history: list[SignedTx] = []
     applied: set[str] = set()
     digests = [c.digest]
+    seqs = {name: c.account(name).seq for name in [*PEOPLE, "bank-a", "bank-b"]}  # type: ignore[union-attr]
     for acts in blocks:
         txs = [s for s in (build(c, a, history) for a in acts) if s is not None]
         c.now_ms += 1000
         results = c.block(txs)  # asserts conservation and no negative balance
         recorded.append((c.now_ms, txs))
-        for result in results:
+        for signed, result in zip(txs, results, strict=True):
             if result.code == "ok":
                 assert result.txid not in applied, "a transaction was applied twice"
                 applied.add(result.txid)
+            if result.code not in ENVELOPE_CODES:
+                seqs[signed.tx.signer] += 1
+        assert seqs == {name: c.account(name).seq for name in seqs}  # type: ignore[union-attr]
         history.extend(txs)
         digests.append(c.digest)
 

@@ -24,9 +24,10 @@ import pytest
 
 from helpers import NodeProcess, free_port
 from tally.client import Signer
+from tally.client.keys import read_keyfile
 from tally.dev.network import init_network
 from tally.dev.process import free_ports
-from tally.node.config import DataDir, init_dev_node, read_keyfile
+from tally.node.config import DataDir, init_dev_node
 
 EXIT_DEADLINE_S = 30
 POLL_S = 0.01

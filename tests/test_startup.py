@@ -25,10 +25,11 @@ import pytest
 
 from helpers import NodeProcess, free_port
 from tally.client import Signer, TallyClient
+from tally.client.keys import read_keyfile
 from tally.dev import process
 from tally.dev.etcd_cluster import EtcdCluster, EtcdMember
 from tally.dev.process import PortInUse, free_ports
-from tally.node.config import DataDir, init_dev_node, read_keyfile
+from tally.node.config import DataDir, init_dev_node
 
 START_DEADLINE_S = 30  # a refused start ends within a few seconds; one still running after this started
 
@@ -110,7 +111,7 @@ def test_a_healthy_ledger_starts(copy: DataDir) -> None:
     node = NodeProcess(copy.root, free_port()).start()
     try:
         with TallyClient(node.url) as client:
-            assert client.node_status()["height"] == 2
+            assert client.node_status().height == 2
     finally:
         node.stop()
 
@@ -200,7 +201,7 @@ def test_the_harness_moves_a_node_whose_port_was_taken(copy: DataDir) -> None:
         try:
             assert node.port != port
             with TallyClient(node.url) as client:
-                assert client.node_status()["height"] == 2
+                assert client.node_status().height == 2
         finally:
             node.stop()
 

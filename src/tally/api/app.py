@@ -18,13 +18,31 @@ from starlette.responses import HTMLResponse, JSONResponse, Response
 from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 
+from ..client.models import (
+    AssetsPage,
+    BalancesBody,
+    BlockBody,
+    BlocksPage,
+    DivergenceBody,
+    ErrorDetail,
+    HistoryEntry,
+    HistoryPage,
+    MovementBody,
+    NodeStatusBody,
+    SubmitBatch,
+    Submitted,
+    TxStatusBody,
+    UnavailableBody,
+)
 from ..core.block import block_hash
 from ..core.encoding import to_plain
 from ..core.ops import OPERATIONS, SignedTx
 from ..node.admission import BatchRejected
 from ..node.node import Node, NodeUnavailable
 from ..ordering.mempool import MempoolFull
+from ..store.base import HistoryItem
 from .errors import ApiError, error_response
+from .events import events_endpoint
 from .openapi import (
     CURSOR_PATTERN,
     MAX_CURSOR_HEIGHT,
@@ -32,19 +50,6 @@ from .openapi import (
     PATH_PARAMS,
     openapi_document,
     query_params,
-)
-from .schemas import (
-    BalancesBody,
-    BlockBody,
-    DivergenceBody,
-    ErrorDetail,
-    HistoryEntry,
-    HistoryPage,
-    NodeStatusBody,
-    SubmitBatch,
-    Submitted,
-    TxStatusBody,
-    UnavailableBody,
 )
 
 log = logging.getLogger("tally.api")
@@ -57,6 +62,33 @@ _PATH_RES = {name: re.compile(schema["pattern"]) for name, schema in PATH_PARAMS
 _INT_RE = re.compile(r"-?[0-9]{1,16}")
 _HEIGHT_RE = re.compile(r"[0-9]{1,16}")
 _CURSOR_RE = re.compile(CURSOR_PATTERN)
+
+
+def history_entry(account_id: str, item: HistoryItem) -> HistoryEntry:
+    """One line of an account's history: its own balance changes, the block time, applied or why not."""
+    applied = item.code == "ok"
+    movements = (
+        None
+        if item.movements is None
+        else [
+            MovementBody(asset, amount, counterparty or None, after)
+            for account, asset, amount, counterparty, after in item.movements
+            if account == account_id
+        ]
+    )
+    return HistoryEntry(
+        height=item.height,
+        index=item.index,
+        txid=item.txid,
+        type=item.type,
+        time_ms=item.time_ms,
+        status="applied" if applied else "rejected",
+        code=item.code,
+        message="" if applied else item.message,
+        movements=movements,
+        tx=_plain_decoder.decode(item.envelope)["tx"],
+    )
+
 
 Handler = Callable[[Request], Awaitable[Response]]
 
@@ -248,6 +280,7 @@ def create_app(node: Node) -> Starlette:
         return value
 
     queries = query_params(limits)
+    query_res = {k: re.compile(q["schema"]["pattern"]) for k, q in queries.items() if "pattern" in q["schema"]}
 
     def int_query(request: Request, key: str, default: int = 0) -> int:
         """An integer query parameter within its published bounds; absent: its published default, or `default`."""
@@ -259,6 +292,22 @@ def create_app(node: Node) -> Starlette:
         if not _INT_RE.fullmatch(raw) or not low <= int(raw) <= high:
             raise ApiError(400, "invalid_query", f"{name} must be an integer from {low} to {high}")
         return int(raw)
+
+    def string_query(request: Request, key: str) -> str | None:
+        """A string query parameter, whole, against its published pattern, choices and length (absent: None)."""
+        name, schema = queries[key]["name"], queries[key]["schema"]
+        raw = request.query_params.get(name)
+        if raw is None:
+            return None
+        if "enum" in schema:
+            if raw not in schema["enum"]:
+                raise ApiError(400, "invalid_query", f"{name} is one of {', '.join(schema['enum'])}")
+            return raw
+        if not (schema["minLength"] <= len(raw) <= schema["maxLength"] and query_res[key].fullmatch(raw)):
+            raise ApiError(
+                400, "invalid_query", f"{name} {raw[:80]!r} is not well formed: {queries[key]['description']}"
+            )
+        return raw
 
     def cursor_query(request: Request) -> tuple[int, int] | None:
         """A history cursor, HEIGHT:INDEX, within its published pattern and bounds."""
@@ -318,16 +367,27 @@ def create_app(node: Node) -> Starlette:
         account_id = path_param(request, "account")
         limit = int_query(request, "history_limit")
         before = cursor_query(request)
-        items = node.ledger.history(account_id, before, limit)
-        entries = [
-            HistoryEntry(i.height, i.index, i.txid, i.type, i.code, _plain_decoder.decode(i.envelope)["tx"])
-            for i in items
-        ]
+        status = string_query(request, "history_status")
+        if node.ledger.account(account_id) is None:
+            raise ApiError(404, "unknown_account", f"no account {account_id!r}")
+        applied = None if status is None else status == "applied"
+        items = node.ledger.history(account_id, before, limit, applied)
+        entries = [history_entry(account_id, i) for i in items]
         next_cursor = f"{items[-1].height}:{items[-1].index}" if len(items) == limit else None
         return json(HistoryPage(account=account_id, items=entries, next_cursor=next_cursor))
 
     async def assets(request: Request) -> Response:
-        return json(node.ledger.assets())
+        limit = int_query(request, "assets_limit")
+        after = string_query(request, "assets_cursor")
+        found = node.ledger.assets(after, limit)
+        return json(AssetsPage(items=found, next_cursor=found[-1].id if len(found) == limit else None))
+
+    async def payment(request: Request) -> Response:
+        merchant, payment_id = path_param(request, "merchant"), path_param(request, "payment_id")
+        value = node.ledger.payment(merchant, payment_id)
+        if value is None:
+            raise ApiError(404, "unknown_payment", f"no payment {payment_id!r} to {merchant!r}")
+        return json(value)
 
     async def asset(request: Request) -> Response:
         asset_id = path_param(request, "asset")
@@ -352,9 +412,11 @@ def create_app(node: Node) -> Starlette:
     async def blocks(request: Request) -> Response:
         head = node.stored_head.height
         limit = int_query(request, "blocks_limit")
-        before = int_query(request, "before", head + 1)
-        top = min(before - 1, head)
-        return json([block_body(h) for h in range(top, max(0, top - limit), -1)])
+        cursor = string_query(request, "blocks_cursor")
+        top = min(int(cursor) - 1, head) if cursor is not None else head
+        heights = range(top, max(0, top - limit), -1)
+        next_cursor = str(heights[-1]) if len(heights) == limit and heights[-1] > 1 else None
+        return json(BlocksPage(items=[block_body(h) for h in heights], next_cursor=next_cursor))
 
     async def block(request: Request) -> Response:
         return json(block_body(int_query_path(request)))
@@ -397,6 +459,7 @@ def create_app(node: Node) -> Starlette:
                 divergence=divergence_body(node),
                 limits=msgspec.structs.asdict(limits),
                 unavailable=unavailable_body(node),
+                event_streams=node.event_streams,
             )
         )
 
@@ -450,6 +513,8 @@ def create_app(node: Node) -> Starlette:
         Route("/v1/accounts/{account}/history", guarded(history)),
         Route("/v1/assets", guarded(assets)),
         Route("/v1/assets/{asset}", guarded(asset)),
+        Route("/v1/merchants/{merchant}/payments/{payment_id}", guarded(payment)),
+        Route("/v1/events", guarded(events_endpoint(node))),
         Route("/v1/blocks", guarded(blocks)),
         Route("/v1/blocks/{height}", guarded(block)),
         Route("/v1/blocks/{height}/certificate", guarded(certificate)),

@@ -5,7 +5,7 @@ from __future__ import annotations
 import msgspec
 from starlette.responses import Response
 
-from .schemas import ErrorBody, ErrorDetail, ErrorResponse
+from ..client.models import ErrorBody, ErrorDetail, ErrorResponse
 
 
 class ApiError(Exception):

@@ -6,14 +6,11 @@ from typing import Any
 
 import msgspec
 
-from ..core.block import FullBlock, Receipt
-from ..core.encoding import MAX_SAFE_INTEGER
-from ..core.limits import Limits
-from ..core.ops import SignedTx
-from ..core.types import Account, AccountId, Asset, AssetId, Certificate, Genesis
-from .schemas import (
+from ..client.models import (
+    AssetsPage,
     BalancesBody,
     BlockBody,
+    BlocksPage,
     ErrorResponse,
     HistoryPage,
     NodeStatusBody,
@@ -21,6 +18,11 @@ from .schemas import (
     Submitted,
     TxStatusBody,
 )
+from ..core.block import FullBlock, Receipt
+from ..core.encoding import MAX_SAFE_INTEGER
+from ..core.limits import Limits
+from ..core.ops import SignedTx
+from ..core.types import Account, AccountId, Asset, AssetId, Certificate, Genesis, Payment, PaymentId
 
 
 def field_pattern(field_type: Any) -> str:
@@ -41,12 +43,16 @@ TXID_PATTERN = r"^[0-9a-f]{64}$(?!\n)"
 MAX_CURSOR_HEIGHT = 2**42
 MAX_CURSOR_INDEX = 2**20 - 1
 CURSOR_PATTERN = r"^[0-9]{1,13}:[0-9]{1,7}$(?!\n)"
+BLOCKS_CURSOR_PATTERN = r"^[1-9][0-9]{0,15}$(?!\n)"  # a height: the next page holds the blocks below it
 MAX_BLOCKS_PAGE = 100
+MAX_ASSETS_PAGE = 500
 
 PATH_PARAMS: dict[str, dict[str, Any]] = {
     "txid": {"type": "string", "pattern": TXID_PATTERN, "minLength": 64, "maxLength": 64},
     "account": {"type": "string", "pattern": field_pattern(AccountId), "minLength": 1, "maxLength": 64},
     "asset": {"type": "string", "pattern": field_pattern(AssetId), "minLength": 1, "maxLength": 32},
+    "merchant": {"type": "string", "pattern": field_pattern(AccountId), "minLength": 1, "maxLength": 64},
+    "payment_id": {"type": "string", "pattern": field_pattern(PaymentId), "minLength": 1, "maxLength": 64},
     "height": {"type": "integer", "minimum": 1, "maximum": MAX_SAFE_INTEGER},
 }
 
@@ -72,15 +78,30 @@ def query_params(limits: Limits) -> dict[str, dict[str, Any]]:
             ),
             "schema": {"type": "string", "pattern": CURSOR_PATTERN, "minLength": 3, "maxLength": 21},
         },
+        "history_status": {
+            "name": "status",
+            "description": "Only applied transactions, or only rejected ones (default: both)",
+            "schema": {"type": "string", "enum": ["applied", "rejected"]},
+        },
         "blocks_limit": {
             "name": "limit",
             "description": "Page size",
             "schema": {"type": "integer", "minimum": 1, "maximum": MAX_BLOCKS_PAGE, "default": 20},
         },
-        "before": {
-            "name": "before",
-            "description": "Only blocks below this height (default: all)",
-            "schema": {"type": "integer", "minimum": 1, "maximum": MAX_SAFE_INTEGER + 1},
+        "blocks_cursor": {
+            "name": "cursor",
+            "description": "The previous page's next_cursor: blocks below that height (default: from the newest)",
+            "schema": {"type": "string", "pattern": BLOCKS_CURSOR_PATTERN, "minLength": 1, "maxLength": 16},
+        },
+        "assets_limit": {
+            "name": "limit",
+            "description": "Page size",
+            "schema": {"type": "integer", "minimum": 1, "maximum": MAX_ASSETS_PAGE, "default": 100},
+        },
+        "assets_cursor": {
+            "name": "cursor",
+            "description": "The previous page's next_cursor: assets after that id (ids in ascending order)",
+            "schema": {"type": "string", "pattern": field_pattern(AssetId), "minLength": 1, "maxLength": 32},
         },
     }
 
@@ -124,11 +145,20 @@ ROUTES: list[tuple[str, str, str, Any, int, Any, list[str]]] = [
         None,
         200,
         HistoryPage,
-        ["history_limit", "cursor"],
+        ["history_limit", "cursor", "history_status"],
     ),
-    ("get", "/v1/assets", "Every asset", None, 200, list[Asset], []),
+    ("get", "/v1/assets", "Assets, by id", None, 200, AssetsPage, ["assets_limit", "assets_cursor"]),
     ("get", "/v1/assets/{asset}", "An asset", None, 200, Asset, []),
-    ("get", "/v1/blocks", "Latest blocks, newest first", None, 200, list[BlockBody], ["blocks_limit", "before"]),
+    (
+        "get",
+        "/v1/merchants/{merchant}/payments/{payment_id}",
+        "A payment a merchant received, with what was refunded",
+        None,
+        200,
+        Payment,
+        [],
+    ),
+    ("get", "/v1/blocks", "Latest blocks, newest first", None, 200, BlocksPage, ["blocks_limit", "blocks_cursor"]),
     ("get", "/v1/blocks/{height}", "A block", None, 200, BlockBody, []),
     ("get", "/v1/blocks/{height}/certificate", "A block's certificate", None, 200, Certificate, []),
     ("get", "/v1/blocks/{height}/full", "A final block with its transactions (for peers)", None, 200, FullBlock, []),

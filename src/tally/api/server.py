@@ -21,11 +21,14 @@ import multiprocessing
 import os
 import resource
 import signal
+import socket
+import struct
 import sys
 from types import FrameType
 from typing import Any, cast
 
 import uvicorn
+from sse_starlette.sse import SendTimeoutError
 from starlette.requests import ClientDisconnect
 from starlette.types import ASGIApp, Receive, Scope, Send
 from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
@@ -43,6 +46,7 @@ GRACEFUL_SHUTDOWN_S = 5  # how long requests in flight may take to finish once a
 FD_RESERVE = 256  # open files the node needs besides client connections: SQLite, etcd, workers, logs
 REFUSAL_LOG_INTERVAL_S = 1.0  # connections refused over max_connections: one log line per interval at most
 TIMED_OUT = "tally.timed_out"  # set in a request's scope when the server closed its connection for being slow
+ABORT = "tally.abort"  # in a request's scope: drops its connection at once, unsent data and all
 _REFUSED_BODY = b'{"error": {"code": "too_many_connections", "message": "too many open connections", "details": []}}'
 REFUSED = (
     b"HTTP/1.1 503 Service Unavailable\r\ncontent-type: application/json\r\nretry-after: 1\r\n"
@@ -123,11 +127,20 @@ class _GuardedProtocol(HttpToolsProtocol):
 
     def on_headers_complete(self) -> None:
         super().on_headers_complete()
+        if self.cycle is not None:
+            cast(dict[str, Any], self.cycle.scope)[ABORT] = self._drop
         self._arm(self.body_timeout_s, "body")
 
     def on_message_complete(self) -> None:
         super().on_message_complete()
         self._disarm()
+
+    def _drop(self) -> None:
+        """Reset the connection: the kernel drops what it still holds for a client that does not read."""
+        sock = self.transport.get_extra_info("socket")
+        if sock is not None:
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+        self.transport.abort()
 
     def _arm(self, seconds: float, phase: str) -> None:
         self._disarm()
@@ -167,7 +180,7 @@ def guarded_protocol(limits: Limits, max_connections: int) -> type[HttpToolsProt
 
 
 class DisconnectLog:
-    """A client that goes away while sending its body is one log line, not an internal error.
+    """A client that goes away while sending its body, or stops reading its event stream, is one log line.
 
     Starlette's request.stream() raises ClientDisconnect when the connection
     closes before the body is complete; nothing can be answered to a client
@@ -180,6 +193,13 @@ class DisconnectLog:
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         try:
             await self.app(scope, receive, send)
+        except SendTimeoutError:  # a client that stopped reading its event stream (api/events.py)
+            client = scope.get("client")
+            who = f"{client[0]}:{client[1]}" if client else "a client"
+            log.info("dropped the event stream of %s: it took no data for event_send_timeout_ms", who)
+            abort = scope.get(ABORT)
+            if abort is not None:
+                abort()  # close() would wait, for ever, to send what the client does not read
         except ClientDisconnect:
             if scope.get(TIMED_OUT):
                 return  # the server closed it and said so

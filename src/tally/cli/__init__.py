@@ -1,5 +1,5 @@
 """The `tally` command."""
 
-from .main import cli
+from .main import cli, main
 
-__all__ = ["cli"]
+__all__ = ["cli", "main"]

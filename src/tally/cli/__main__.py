@@ -1,3 +1,3 @@
-from tally.cli import cli
+from tally.cli import main
 
-cli()
+main()

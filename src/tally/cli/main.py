@@ -1,23 +1,55 @@
-"""`tally`: keys, node, demo, transactions, balances, history, audit, bench."""
+"""`tally`: keys, node, demo, transactions, balances, history, audit, bench.
+
+`main` is the entry point: every error is one line (what, and what to do),
+`--debug` shows the traceback, Ctrl-C ends a command quietly (a foreground
+node stops cleanly and exits 0).
+"""
 
 from __future__ import annotations
 
-import json
 import sys
 from pathlib import Path
 
 import click
 import msgspec
 
-from ..node.config import DEFAULT_PORT, DataDir, new_keyfile, write_keyfile
+from .. import __version__
+from ..client.keys import new_keyfile, write_keyfile
+from ..node.config import DEFAULT_PORT, DataDir
+from .common import debug_wanted, describe
 
-DEFAULT_URL = f"http://127.0.0.1:{DEFAULT_PORT}"
 DEFAULT_DATA = ".tally/node"
 
 
 @click.group()
-def cli() -> None:
-    """Tally: a shared ledger for points, vouchers, local currencies and e-money."""
+@click.version_option(__version__, prog_name="tally")
+@click.option("--debug", is_flag=True, help="Show tracebacks (also TALLY_DEBUG=1).")
+def cli(debug: bool) -> None:
+    """Tally: a shared ledger for points, vouchers, local currencies and e-money.
+
+    Commands that talk to a node take --url (or TALLY_URL); those that print
+    data take --json.
+    """
+
+
+def main() -> None:
+    """The `tally` command: click's own handling, plus one line for any other error."""
+    try:
+        cli.main(standalone_mode=False)
+    except click.exceptions.Abort:  # Ctrl-C at a prompt or while a command ran
+        sys.exit(130)
+    except KeyboardInterrupt:
+        sys.exit(130)
+    except click.ClickException as exc:
+        exc.show()
+        sys.exit(exc.exit_code)
+    except click.exceptions.Exit as exc:
+        sys.exit(exc.exit_code)
+    except Exception as exc:
+        if debug_wanted():
+            raise
+        click.echo(f"Error: {describe(exc)} (run with --debug for the traceback)", err=True)
+        sys.exit(1)
 
 
 # --- keys --------------------------------------------------------------------
@@ -228,56 +260,6 @@ def len_demo() -> int:
     return 2 + holders + merchants + 2 * holders + PAYMENTS + 6 + 10 + 1
 
 
-# --- queries -------------------------------------------------------------------
-
-
-def _client(url: str):  # type: ignore[no-untyped-def]
-    from ..client import TallyClient
-
-    return TallyClient(url)
-
-
-def _fail(exc: Exception) -> None:
-    from ..client import TallyError
-
-    if isinstance(exc, TallyError):
-        raise click.ClickException(f"{exc.code}: {exc.message} {json.dumps(exc.details) if exc.details else ''}")
-    raise click.ClickException(str(exc))
-
-
-@cli.command()
-@click.argument("account")
-@click.option("--url", default=DEFAULT_URL, show_default=True)
-def balance(account: str, url: str) -> None:
-    """An account's balances (minor units)."""
-    try:
-        with _client(url) as client:
-            for asset, amount in sorted(client.balances(account).items()):
-                click.echo(f"{asset}\t{amount}")
-    except Exception as exc:
-        _fail(exc)
-
-
-@cli.command()
-@click.argument("account")
-@click.option("--url", default=DEFAULT_URL, show_default=True)
-@click.option("--limit", default=20, show_default=True)
-def history(account: str, url: str, limit: int) -> None:
-    """An account's latest transactions."""
-    try:
-        with _client(url) as client:
-            page = client.history(account, limit=limit)
-    except Exception as exc:
-        _fail(exc)
-        return
-    for item in page["items"]:
-        tx = item["tx"]
-        amount = tx.get("amount_minor", "")
-        click.echo(
-            f"{item['height']}:{item['index']}\t{item['type']}\t{item['code']}\t{tx['signer']}\t{amount}\t{item['txid'][:16]}"
-        )
-
-
 # --- audit and bench -----------------------------------------------------------
 
 
@@ -328,6 +310,9 @@ def bench_network(nodes: int, accounts: int, payments: int, batch: int, latency_
     run_network_bench(nodes, accounts, payments, batch, latency_payments)
 
 
+from .queries import COMMANDS  # noqa: E402
 from .tx import tx  # noqa: E402
 
 cli.add_command(tx)
+for _command in COMMANDS:
+    cli.add_command(_command)

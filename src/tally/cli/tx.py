@@ -1,74 +1,131 @@
 """`tally tx TYPE`: sign one transaction with a key file and submit it.
 
 One command per declared transaction type (`core/ops`), made from its
-fields: `--field-name VALUE` for each, `--amount` for `amount_minor` (always
-in minor units), `--x/--not-x` for a flag, a choice for a fixed set of values.
+fields: `--field-name VALUE` for each, `--x/--not-x` for a flag, a choice for
+a fixed set of values. An amount is given in the asset's own unit
+(`--amount 12.50` of a 2-decimal voucher) or in minor units
+(`--amount-minor 1250`). A value-moving type takes `--ref`; without it the
+command makes one and prints it first, so a retry after a timeout can reuse
+it and move value once. Before signing, the command checks that the key
+file's key is the account's key on the node.
 """
 
 from __future__ import annotations
 
-import json
-from collections.abc import Callable
+import secrets
 from pathlib import Path
 from typing import Any
 
 import click
 import msgspec
 
-from ..client import Signer, TallyClient, TallyError
+from ..client import Signer, TallyClient
+from ..client.amounts import to_minor
+from ..client.keys import KeyFile, read_keyfile
+from ..client.models import TxStatusBody
 from ..core.operation import Operation
 from ..core.ops import OPERATIONS, SignedTx
-from ..node.config import read_keyfile
-
-DEFAULT_URL = "http://127.0.0.1:8750"
-RENAMED = {"amount_minor": "amount"}  # field -> option name, where the field's name would read oddly
+from .common import emit_json, talking_to, url_option
 
 
-def _send(key_path: Path, url: str, seq: int | None, wait: bool, build: Callable[[Signer], SignedTx]) -> None:
-    keyfile = read_keyfile(key_path)
-    try:
-        with TallyClient(url) as client:
-            chain = client.genesis().chain
-            next_seq = client.next_seq(keyfile.id) if seq is None else seq
-            signed = build(Signer(keyfile.id, keyfile.keypair(), chain, next_seq))
-            txid = client.submit(signed)
-            if not wait:
-                click.echo(json.dumps({"txid": txid, "status": "accepted"}))
-                return
-            status = client.wait_final(txid)
-    except TallyError as exc:
-        detail = f" {json.dumps(exc.details)}" if exc.details else ""
-        raise click.ClickException(f"{exc.code}: {exc.message}{detail}") from None
-    except Exception as exc:
-        raise click.ClickException(str(exc)) from None
-    click.echo(json.dumps(status))
-    if status["code"] != "ok":
+def new_ref() -> str:
+    """A fresh client reference for a command run without --ref."""
+    return "cli-" + secrets.token_hex(8)
+
+
+def _check_key(client: TallyClient, key_path: Path, keyfile: KeyFile) -> None:
+    """The key file's key must be its account's key on the node: say so before a bad_signature would."""
+    account = client.account(keyfile.id)
+    if account.public_key != keyfile.public_key:
+        raise click.ClickException(
+            f"{key_path} holds key {keyfile.public_key[:16]}..., but account {keyfile.id!r} on this node has key"
+            f" {account.public_key[:16]}...: use that account's own key file"
+        )
+
+
+def _decimals(client: TallyClient, op: Operation[Any], signer: str, fields: dict[str, Any]) -> int:
+    """The decimals of the asset the transaction moves (a refund's: its payment's)."""
+    if "asset" in fields:
+        return client.asset(fields["asset"]).decimals
+    if op.type == "refund":
+        return client.asset(client.payment(signer, fields["payment_id"]).asset).decimals
+    raise click.UsageError(f"{op.type} takes --amount-minor")
+
+
+def _amount(client: TallyClient, op: Operation[Any], signer: str, fields: dict[str, Any]) -> None:
+    """Turn --amount (the asset's unit) or --amount-minor into the field amount_minor, exactly one given."""
+    text, minor = fields.pop("amount", None), fields.pop("amount_minor", None)
+    if (text is None) == (minor is None):
+        raise click.UsageError("give the amount once: --amount in the asset's unit, or --amount-minor")
+    fields["amount_minor"] = minor if minor is not None else to_minor(text, _decimals(client, op, signer, fields))
+
+
+def _send(
+    op: Operation[Any],
+    key_path: Path,
+    url: str,
+    seq: int | None,
+    wait: bool,
+    as_json: bool,
+    fields: dict[str, Any],
+    made_ref: bool,
+) -> None:
+    with talking_to(url) as client:
+        keyfile = read_keyfile(key_path)
+        _check_key(client, key_path, keyfile)
+        if "amount_minor" in op.fields:
+            _amount(client, op, keyfile.id, fields)
+        chain = client.genesis().chain
+        next_seq = client.next_seq(keyfile.id) if seq is None else seq
+        signed: SignedTx = Signer(keyfile.id, keyfile.keypair(), chain, next_seq).build(op.type, **fields)
+        if made_ref:  # said before sending: if the answer never comes, the ref is what makes a retry safe
+            click.echo(f"ref {fields['ref']} (to retry safely, run again with --ref {fields['ref']})", err=True)
+        txid = client.submit(signed)
+        status = client.wait_final(txid) if wait else None
+    if status is None:
+        if as_json:
+            emit_json({"txid": txid, "status": "accepted"})
+        else:
+            click.echo(f"accepted: {txid} (tally tx status is not waited for; see GET /v1/transactions/{txid})")
+        return
+    _report(status, as_json)
+    if status.code != "ok":
         raise SystemExit(1)
 
 
-def _field_option(op: Operation[Any], field: msgspec.inspect.Field) -> click.Option:
-    name = RENAMED.get(field.name, field.name).replace("_", "-")
+def _report(status: TxStatusBody, as_json: bool) -> None:
+    if as_json:
+        emit_json(status)
+        return
+    outcome = status.code if status.code == "ok" else f"rejected {status.code}: {status.message}"
+    click.echo(f"{status.status} at block {status.height}: {outcome} (txid {status.txid})")
+
+
+def _field_option(op: Operation[Any], field: msgspec.inspect.Field) -> list[click.Option]:
+    name = field.name.replace("_", "-")
     info = field.type
     default = op.cli_defaults.get(field.name)
     required = field.name not in op.cli_defaults
-    help_text = "Minor units (integer)." if field.name == "amount_minor" else None
+    if field.name == "ref":
+        help_ref = "Client reference, unique per signer (default: a new one, printed). Reuse it to retry safely."
+        return [click.Option(["--ref", "ref"], default=None, help=help_ref)]
+    if field.name == "amount_minor":
+        return [
+            click.Option(["--amount", "amount"], default=None, help="Amount in the asset's unit, e.g. 12.50."),
+            click.Option(["--amount-minor", "amount_minor"], type=int, default=None, help="Amount in minor units."),
+        ]
     if isinstance(info, msgspec.inspect.BoolType):
-        return click.Option(
-            [f"--{name}/--not-{name}", field.name], default=bool(default), show_default=True, help=help_text
-        )
+        return [click.Option([f"--{name}/--not-{name}", field.name], default=bool(default), show_default=True)]
     kind: Any = str
     if isinstance(info, msgspec.inspect.IntType):
         kind = int
     elif isinstance(info, msgspec.inspect.LiteralType):
         kind = click.Choice([str(v) for v in info.values])
-    return click.Option(
-        [f"--{name}", field.name],
-        type=kind,
-        required=required,
-        default=default,
-        show_default=not required,
-        help=help_text,
-    )
+    return [
+        click.Option(
+            [f"--{name}", field.name], type=kind, required=required, default=default, show_default=not required
+        )
+    ]
 
 
 def _command(op: Operation[Any]) -> click.Command:
@@ -76,22 +133,21 @@ def _command(op: Operation[Any]) -> click.Command:
     assert isinstance(info, msgspec.inspect.StructType)
     own = [f for f in info.fields if f.name in op.fields]
 
-    def callback(key_path: Path, url: str, seq: int | None, wait: bool, **fields: Any) -> None:
-        _send(key_path, url, seq, wait, lambda s: s.build(op.type, **fields))
+    def callback(key_path: Path, url: str, seq: int | None, wait: bool, as_json: bool, **fields: Any) -> None:
+        made_ref = op.client_ref and fields.get("ref") is None
+        if made_ref:
+            fields["ref"] = new_ref()
+        _send(op, key_path, url, seq, wait, as_json, fields, made_ref)
 
-    params: list[click.Parameter] = [_field_option(op, f) for f in own]
+    params: list[click.Parameter] = [option for f in own for option in _field_option(op, f)]
     params += [
-        click.Option(
-            ["--key", "key_path"],
-            required=True,
-            type=click.Path(exists=True, path_type=Path),
-            help="Signer's key file.",
-        ),
-        click.Option(["--url"], default=DEFAULT_URL, show_default=True, help="The node's API."),
+        click.Option(["--key", "key_path"], required=True, type=click.Path(path_type=Path), help="Signer's key file."),
         click.Option(["--seq"], type=int, default=None, help="Sequence number (default: ask the node)."),
         click.Option(["--wait/--no-wait"], default=True, show_default=True, help="Wait until final."),
+        click.Option(["--json", "as_json"], is_flag=True, help="Print the status as JSON."),
     ]
-    return click.Command(op.type.replace("_", "-"), callback=callback, params=params, help=op.summary)
+    command = click.Command(op.type.replace("_", "-"), callback=callback, params=params, help=op.summary)
+    return url_option(command)
 
 
 @click.group()

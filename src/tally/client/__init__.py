@@ -12,7 +12,7 @@ assert verify_receipt(receipt, client.genesis())[0]
 
 from ..core.block import Receipt, verify_receipt
 from ..core.crypto import KeyPair
-from .http import TallyClient, TallyError
+from .http import Retry, TallyClient, TallyError
 from .signer import Signer, sign_tx
 
-__all__ = ["KeyPair", "Receipt", "Signer", "TallyClient", "TallyError", "sign_tx", "verify_receipt"]
+__all__ = ["KeyPair", "Receipt", "Retry", "Signer", "TallyClient", "TallyError", "sign_tx", "verify_receipt"]

@@ -8,8 +8,11 @@ of the sorted state changes, a deleted record as null). A ledger in another
 language that reproduces every vector executes as Tally does. The vectors
 run one scenario in order (a member registers a holder and a merchant,
 creates a voucher, issues it, and the holder and merchant use it), ok and
-rejected alike. Checked in at docs/test-vectors/execution.json; a test keeps
-the file in step and re-executes every vector from the file alone.
+rejected alike, under the protocol version each vector's block names
+(core/protocol.py): the latest, in which a transaction refused by a rule
+still consumes its seq and value-moving types carry a client `ref`. Checked
+in at docs/test-vectors/execution.json; a test keeps the file in step and
+re-executes every vector from the file alone.
 """
 
 from __future__ import annotations
@@ -22,13 +25,16 @@ import msgspec
 from ..core.block import tx_signing_bytes, txid_of
 from ..core.chain import Batch, apply_block, genesis_head
 from ..core.encoding import to_plain
+from ..core.errors import ENVELOPE_CODES
 from ..core.execute import Entry
 from ..core.genesis import genesis_memory_state
+from ..core.protocol import LATEST, version_at
 from ..core.types import Genesis, GenesisMember, Validator
 from .signer import Signer
 from .vectors import CHAIN, vector_key
 
 T0_MS = 1_800_000_000_000
+
 BLOCK_INTERVAL_MS = 1_000
 
 # (description, signer, type, fields): run in order, one block each.
@@ -66,7 +72,18 @@ SCENARIO: list[tuple[str, str, str, dict[str, Any]]] = [
     ),
     ("refund part of a payment", "cafe", "refund", {"payment_id": "order-17", "amount_minor": 500}),
     ("refund beyond the payment", "cafe", "refund", {"payment_id": "order-17", "amount_minor": 4_001}),
-    ("a merchant cashes out", "cafe", "cash_out", {"asset": "CITY-V", "amount_minor": 4_000, "payout_ref": "BANK/1"}),
+    (
+        "a merchant cashes out",
+        "cafe",
+        "cash_out",
+        {"asset": "CITY-V", "amount_minor": 4_000, "payout_ref": "BANK/1", "ref": "cash-out-1"},
+    ),
+    (
+        "a retried cash-out, signed again with the same ref",
+        "cafe",
+        "cash_out",
+        {"asset": "CITY-V", "amount_minor": 4_000, "payout_ref": "BANK/1", "ref": "cash-out-1"},
+    ),
     ("a holder may not cash out", "alice", "cash_out", {"asset": "CITY-V", "amount_minor": 1, "payout_ref": "BANK/2"}),
     (
         "spend more than held",
@@ -83,6 +100,7 @@ def vector_genesis() -> Genesis:
         genesis_time_ms=T0_MS,
         members=[GenesisMember(id="bank-a", name="Bank A", public_key=vector_key("bank-a").public_key_hex)],
         validators=[Validator(id="validator-1", public_key=vector_key("validator-1").public_key_hex)],
+        protocol=LATEST,
     )
 
 
@@ -105,12 +123,17 @@ def execution_vectors() -> list[dict[str, Any]]:
         entry = Entry(txid_of(tx_signing_bytes(signed)), signed.tx)
         block = apply_block(genesis, head, state, Batch("validator-1", now_ms, head.height + 1, [entry]))
         result = block.results[0]
-        if result.code != "ok":
-            signer.next_seq -= 1  # protocol 1: a rejected transaction does not consume its seq
+        if result.code in ENVELOPE_CODES:
+            signer.next_seq -= 1  # an envelope failure does not consume the seq
         out.append(
             {
                 "description": description,
-                "block": {"chain": CHAIN, "height": head.height + 1, "timestamp_ms": block.header.timestamp_ms},
+                "block": {
+                    "chain": CHAIN,
+                    "height": head.height + 1,
+                    "timestamp_ms": block.header.timestamp_ms,
+                    "protocol": version_at(genesis, head.height + 1),
+                },
                 "state_before": before,
                 "signed_tx": to_plain(signed),
                 "code": result.code,

@@ -1,35 +1,82 @@
-"""HTTP client for one node's /v1 API."""
+"""HTTP client for one node's /v1 API.
+
+Submissions are retried, because they are safe to retry: the same signed
+bytes are the same transaction (the node answers a known one with its id),
+and a value-moving transaction signed again carries the same client `ref`.
+A submission is retried on a connection error or timeout and on 503 (a full
+mempool, a node not serving), after the node's Retry-After or a doubling
+backoff, at most `Retry.attempts` times in all.
+"""
 
 from __future__ import annotations
 
+import random
 import time
-from typing import Any
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Any, NoReturn, TypeVar
 
 import httpx
 import msgspec
+from httpx_sse import SSEError, connect_sse
 
 from ..core.block import Receipt
 from ..core.ops import SignedTx
-from ..core.types import Account, Genesis
+from ..core.types import Account, Asset, Genesis, Payment
+from .models import (
+    EVENT_TYPES,
+    AssetsPage,
+    BalancesBody,
+    BlocksPage,
+    HistoryPage,
+    LedgerEvent,
+    NodeStatusBody,
+    Submitted,
+    TxStatusBody,
+)
 
-_receipt_decoder = msgspec.json.Decoder(Receipt)
+T = TypeVar("T")
 MAX_WAIT_SLICE_MS = 30_000  # the node's default limits.max_wait_ms
 
 
 class TallyError(Exception):
     """The node refused a request; `code` is the API's stable error code."""
 
-    def __init__(self, status: int, code: str, message: str, details: list[dict[str, Any]]) -> None:
+    def __init__(
+        self, status: int, code: str, message: str, details: list[dict[str, Any]], retry_after: str | None = None
+    ) -> None:
         super().__init__(f"{status} {code}: {message}")
         self.status = status
         self.code = code
         self.message = message
         self.details = details
+        self.retry_after = retry_after  # the node's Retry-After header, when it sent one
+
+
+@dataclass(frozen=True)
+class Retry:
+    """How a submission is retried: bounded attempts, doubling backoff with jitter, capped waits."""
+
+    attempts: int = 5  # in all, the first included
+    first_backoff_ms: int = 200
+    max_backoff_ms: int = 5_000  # also caps a node's Retry-After
+
+    def backoff_ms(self, attempt: int, retry_after: str | None) -> int:
+        """How long to wait before attempt `attempt + 1` (attempt counts from 1)."""
+        if retry_after is not None and retry_after.isdigit():
+            return min(int(retry_after) * 1000, self.max_backoff_ms)
+        ceiling = min(self.first_backoff_ms * 2 ** (attempt - 1), self.max_backoff_ms)
+        return random.randint(ceiling // 2, ceiling)
+
+
+RETRYABLE_STATUS = 503
+NO_RETRY = Retry(attempts=1)
 
 
 class TallyClient:
-    def __init__(self, base_url: str, timeout_s: float = 60.0) -> None:
+    def __init__(self, base_url: str, timeout_s: float = 60.0, retry: Retry | None = None) -> None:
         self.http = httpx.Client(base_url=base_url.rstrip("/"), timeout=timeout_s)
+        self.retry = retry or Retry()
         self._genesis: Genesis | None = None
 
     def close(self) -> None:
@@ -41,70 +88,172 @@ class TallyClient:
     def __exit__(self, *exc: object) -> None:
         self.close()
 
-    def _call(self, method: str, path: str, content: bytes | None = None, params: dict[str, Any] | None = None) -> Any:
-        headers = {"content-type": "application/json"} if content is not None else None
-        response = self.http.request(method, path, content=content, params=params, headers=headers)
+    def _post(self, path: str, content: bytes) -> Submitted:
+        response = self.http.post(path, content=content, headers={"content-type": "application/json"})
         if response.status_code >= 400:
+            self._call_error(response)
+        return msgspec.json.decode(response.content, type=Submitted)
+
+    def _submit(self, path: str, body: bytes) -> list[str]:
+        """POST signed transactions, retried per `self.retry` (safe: see the module's docstring)."""
+        for attempt in range(1, self.retry.attempts + 1):
+            last = attempt == self.retry.attempts
             try:
-                error = response.json()["error"]
-            except (ValueError, KeyError, TypeError):
-                error = {"code": "http_error", "message": response.text[:200], "details": []}
-            raise TallyError(response.status_code, error["code"], error["message"], error.get("details", []))
-        return response.json()
+                return self._post(path, body).txids
+            except httpx.TransportError:
+                if last:
+                    raise
+                wait_ms = self.retry.backoff_ms(attempt, None)
+            except TallyError as error:
+                if error.status != RETRYABLE_STATUS or last:
+                    raise
+                wait_ms = self.retry.backoff_ms(attempt, error.retry_after)
+            time.sleep(wait_ms / 1000)
+        raise AssertionError("unreachable: the last attempt returns or raises")
 
     def submit(self, signed: SignedTx) -> str:
-        txids: list[str] = self._call("POST", "/v1/transactions", msgspec.json.encode(signed))["txids"]
-        return txids[0]
+        """Submit one transaction; its id. Retried on connection errors and 503."""
+        return self._submit("/v1/transactions", msgspec.json.encode(signed))[0]
 
     def submit_batch(self, batch: list[SignedTx]) -> list[str]:
-        body = msgspec.json.encode({"txs": batch})
-        txids: list[str] = self._call("POST", "/v1/transactions/batch", body)["txids"]
-        return txids
+        """Submit up to the node's batch limit at once, all or nothing; their ids. Retried as `submit`."""
+        return self._submit("/v1/transactions/batch", msgspec.json.encode({"txs": batch}))
 
-    def status(self, txid: str, wait_ms: int = 0) -> dict[str, Any]:
-        result: dict[str, Any] = self._call("GET", f"/v1/transactions/{txid}", params={"wait_ms": wait_ms})
-        return result
+    def _get(self, path: str, into: type[T], params: dict[str, Any] | None = None) -> T:
+        """GET a JSON body, decoded into its typed form (a TallyError for an error answer)."""
+        response = self.http.get(path, params=params)
+        if response.status_code >= 400:
+            self._call_error(response)
+        return msgspec.json.decode(response.content, type=into)
 
-    def wait_final(self, txid: str, timeout_ms: int = 30_000) -> dict[str, Any]:
-        """Long-poll until the transaction is final (in slices the node allows)."""
+    def _call_error(self, response: httpx.Response) -> NoReturn:
+        try:
+            error = response.json()["error"]
+        except (ValueError, KeyError, TypeError):
+            error = {"code": "http_error", "message": response.text[:200], "details": []}
+        raise TallyError(
+            response.status_code,
+            error["code"],
+            error["message"],
+            error.get("details", []),
+            response.headers.get("retry-after"),
+        )
+
+    def status(self, txid: str, wait_ms: int = 0) -> TxStatusBody:
+        """A transaction's status: accepted, committed or final, with its result code once in a block."""
+        return self._get(f"/v1/transactions/{txid}", TxStatusBody, {"wait_ms": wait_ms})
+
+    def wait_final(self, txid: str, timeout_ms: int = 30_000) -> TxStatusBody:
+        """Long-poll until the transaction is final (in slices the node allows); TimeoutError after `timeout_ms`."""
         deadline = time.monotonic() + timeout_ms / 1000
         while True:
             left_ms = int((deadline - time.monotonic()) * 1000)
             status = self.status(txid, wait_ms=max(0, min(left_ms, MAX_WAIT_SLICE_MS)))
-            if status["status"] == "final":
+            if status.status == "final":
                 return status
             if left_ms <= 0:
-                raise TimeoutError(f"transaction {txid} is {status['status']} after {timeout_ms} ms")
+                raise TimeoutError(f"transaction {txid} is {status.status} after {timeout_ms} ms")
 
     def receipt(self, txid: str, wait_ms: int = 0) -> Receipt:
-        response = self.http.get(f"/v1/transactions/{txid}/receipt", params={"wait_ms": wait_ms})
-        if response.status_code >= 400:
-            error = response.json()["error"]
-            raise TallyError(response.status_code, error["code"], error["message"], error.get("details", []))
-        return _receipt_decoder.decode(response.content)
+        """The receipt of a final transaction, to check offline with `verify_receipt`."""
+        return self._get(f"/v1/transactions/{txid}/receipt", Receipt, {"wait_ms": wait_ms})
 
     def account(self, account_id: str) -> Account:
-        return msgspec.convert(self._call("GET", f"/v1/accounts/{account_id}"), Account)
+        """An account: role, public key, registering member and next seq."""
+        return self._get(f"/v1/accounts/{account_id}", Account)
 
     def next_seq(self, account_id: str) -> int:
+        """The sequence number the account's next transaction must carry."""
         return self.account(account_id).seq
 
     def balances(self, account_id: str) -> dict[str, int]:
-        result: dict[str, int] = self._call("GET", f"/v1/accounts/{account_id}/balances")["balances"]
-        return result
+        """Every non-zero balance of the account, by asset, in minor units."""
+        return self._get(f"/v1/accounts/{account_id}/balances", BalancesBody).balances
 
-    def history(self, account_id: str, limit: int = 50, cursor: str | None = None) -> dict[str, Any]:
+    def history(
+        self, account_id: str, limit: int = 50, cursor: str | None = None, status: str | None = None
+    ) -> HistoryPage:
+        """A page of the account's history, newest first; pass `next_cursor` back for the next page.
+
+        `status`: "applied" or "rejected" for only those (default: both).
+        """
         params: dict[str, Any] = {"limit": limit}
         if cursor:
             params["cursor"] = cursor
-        result: dict[str, Any] = self._call("GET", f"/v1/accounts/{account_id}/history", params=params)
-        return result
+        if status:
+            params["status"] = status
+        return self._get(f"/v1/accounts/{account_id}/history", HistoryPage, params)
+
+    def asset(self, asset_id: str) -> Asset:
+        """An asset: name, kind, decimals, issuer, policy and supply."""
+        return self._get(f"/v1/assets/{asset_id}", Asset)
+
+    def assets(self, limit: int = 100, cursor: str | None = None) -> AssetsPage:
+        """A page of assets in id order."""
+        params: dict[str, Any] = {"limit": limit}
+        if cursor:
+            params["cursor"] = cursor
+        return self._get("/v1/assets", AssetsPage, params)
+
+    def payment(self, merchant: str, payment_id: str) -> Payment:
+        """A payment a merchant received: payer, asset, amount and what was refunded."""
+        return self._get(f"/v1/merchants/{merchant}/payments/{payment_id}", Payment)
+
+    def blocks(self, limit: int = 20, cursor: str | None = None) -> BlocksPage:
+        """A page of blocks, newest first."""
+        params: dict[str, Any] = {"limit": limit}
+        if cursor:
+            params["cursor"] = cursor
+        return self._get("/v1/blocks", BlocksPage, params)
+
+    def events(
+        self,
+        *,
+        after: str | None = None,
+        account: str | None = None,
+        merchant: str | None = None,
+        asset: str | None = None,
+        types: tuple[str, ...] = ("block", "tx", "balance"),
+    ) -> Iterator[LedgerEvent]:
+        """Follow the node's final events (GET /v1/events), in ledger order, for as long as you iterate.
+
+        Starts after the event id `after` (None: from now). A dropped connection is
+        resumed from the last event received (so none is missed or repeated),
+        retried per `self.retry`; an `error` event from the node (a stream that fell
+        too far behind) raises TallyError.
+        """
+        params: dict[str, Any] = {"types": ",".join(types)}
+        params.update({k: v for k, v in (("account", account), ("merchant", merchant), ("asset", asset)) if v})
+        last, failures = after, 0
+        while True:
+            headers = {"Last-Event-ID": last} if last else {}
+            try:
+                with connect_sse(self.http, "GET", "/v1/events", params=params, headers=headers) as source:
+                    if source.response.status_code >= 400:
+                        source.response.read()
+                        self._call_error(source.response)
+                    for sse in source.iter_sse():
+                        failures = 0
+                        if sse.event == "error":
+                            body = msgspec.json.decode(sse.data)
+                            raise TallyError(200, body["code"], body["message"], [])
+                        kind = EVENT_TYPES.get(sse.event)
+                        if kind is None:
+                            continue  # a kind this SDK does not know yet
+                        last = sse.id or last
+                        yield LedgerEvent(sse.id, sse.event, msgspec.json.decode(sse.data, type=kind))  # type: ignore[arg-type]
+            except (httpx.TransportError, SSEError):
+                failures += 1
+                if failures >= self.retry.attempts:
+                    raise
+                time.sleep(self.retry.backoff_ms(failures, None) / 1000)
 
     def genesis(self) -> Genesis:
+        """The chain's genesis (fetched once)."""
         if self._genesis is None:
-            self._genesis = msgspec.convert(self._call("GET", "/v1/genesis"), Genesis)
+            self._genesis = self._get("/v1/genesis", Genesis)
         return self._genesis
 
-    def node_status(self) -> dict[str, Any]:
-        result: dict[str, Any] = self._call("GET", "/v1/status")
-        return result
+    def node_status(self) -> NodeStatusBody:
+        """The node's height, finality, mempool, health and limits."""
+        return self._get("/v1/status", NodeStatusBody)

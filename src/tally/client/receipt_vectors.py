@@ -71,7 +71,6 @@ def receipts() -> tuple[Genesis, list[tuple[str, Receipt]]]:
     cafe = Signer("cafe", vector_key("cafe"), CHAIN, clock_ms=lambda: T0_MS)
     described = [("an accepted payment", alice.pay("CITY-V", "cafe", 4_500, "order-17"))]
     described.append(("a payment refused: insufficient_funds", alice.pay("CITY-V", "cafe", 6_000, "order-18")))
-    alice.next_seq -= 1  # protocol 2 keeps protocol 1's rule: a rejected transaction does not consume its seq
     described.append(("a transfer refused: not_transferable", alice.transfer("CITY-V", "cafe", 1)))
     described.append(("an accepted refund", cafe.refund("order-17", 500)))
     txs = [signed for _, signed in described]

@@ -4,6 +4,13 @@ The builders come from the registry of transaction types (`core/ops`):
 `signer.build("pay", asset=..., merchant=..., amount_minor=..., payment_id=...)`,
 or the same as a method, `signer.pay(asset, merchant, amount_minor, payment_id)`,
 its positional arguments in the order of the type's fields.
+
+Value-moving types (all but `pay`, whose payment id is its key) carry a
+client reference `ref`, unique per signer: pass your own (an order or
+request id you keep) so that re-signing after a crash or timeout can never
+move value twice; the node refuses a second use with `duplicate_ref`. Left
+out, the signer uses `seq-<seq>`: unique, but a re-signed retry gets a new
+seq and so a new ref.
 """
 
 from __future__ import annotations
@@ -38,8 +45,11 @@ class Signer:
         next_seq: int = 0,
         ttl_ms: int = DEFAULT_TTL_MS,
         clock_ms: Callable[[], int] = lambda: time.time_ns() // 1_000_000,
+        refs: bool = True,
     ) -> None:
+        """`refs=False` for ledgers on protocol 1 or 2, which take no client references."""
         self.account = account
+        self.refs = refs
         self.key = key
         self.chain = chain
         self.next_seq = next_seq
@@ -59,10 +69,15 @@ class Signer:
         op = BY_TYPE.get(tx_type)
         if op is None:
             raise UnknownTxType(f"no transaction type {tx_type!r}; known: {', '.join(sorted(BY_TYPE))}")
-        missing = [f for f in op.fields if f not in fields]
+        missing = [f for f in op.fields if f not in fields and f != "ref"]
         if missing:
             raise TypeError(f"{tx_type} needs {', '.join(missing)}")
-        return self.sign(op.tx(**self._envelope(), **fields))
+        envelope = self._envelope()
+        if op.client_ref and self.refs and fields.get("ref") is None:
+            fields["ref"] = f"seq-{envelope['seq']}"
+        elif fields.get("ref") is None:
+            fields.pop("ref", None)
+        return self.sign(op.tx(**envelope, **fields))
 
     def __getattr__(self, tx_type: str) -> Callable[..., SignedTx]:
         op = BY_TYPE.get(tx_type)

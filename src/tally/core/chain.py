@@ -26,7 +26,7 @@ from .block import (
     tx_signing_bytes,
     vote_for,
 )
-from .execute import BlockContext, Entry, execute_block, write_set_bytes
+from .execute import BlockContext, Entry, Movement, execute_block, write_set_bytes
 from .ops import SignedTx
 from .protocol import rules_for, version_at
 from .state import StateReader
@@ -68,6 +68,7 @@ class BlockResult:
     writes: dict[str, StateValue | None]
     results: list[TxResult]
     parties: list[tuple[str, ...]]  # per transaction, for history
+    movements: list[tuple[Movement, ...]]  # per transaction, for history: balance changes
     signer_keys: list[str]  # per transaction: the key its signature verified against ("" when it did not)
     results_root: str | None  # what the vote certifies of the results (None under protocol 1)
     vote: Vote  # what a validator signs for this block
@@ -123,6 +124,7 @@ def apply_block(genesis: Genesis, head: Head, state: StateReader, batch: Batch) 
         writes=outcome.writes,
         results=outcome.results,
         parties=outcome.parties,
+        movements=outcome.movements,
         signer_keys=keys,
         results_root=root,
         vote=vote_for(genesis.chain, height, hash_hex, digest, root),

@@ -36,6 +36,17 @@ class Code(StrEnum):
     REFUND_EXCEEDS_PAYMENT = "refund_exceeds_payment"
     CASH_OUT_NOT_ALLOWED = "cash_out_not_allowed"
     SUPPLY_OVERFLOW = "supply_overflow"
+    # Client references (protocol 3 on).
+    REF_REQUIRED = "ref_required"
+    DUPLICATE_REF = "duplicate_ref"
+    REF_NOT_SUPPORTED = "ref_not_supported"
+
+
+# Failures of the envelope every type shares (core/execute.py check_envelope): they change nothing at all.
+ENVELOPE_CODES: frozenset[str] = frozenset(
+    c.value
+    for c in (Code.WRONG_CHAIN, Code.EXPIRED, Code.UNKNOWN_SIGNER, Code.BAD_SIGNATURE, Code.SEQ_STALE, Code.SEQ_FUTURE)
+)
 
 
 class Rejected(Exception):

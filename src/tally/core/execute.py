@@ -3,9 +3,11 @@
 `execute_block` applies an ordered list of transactions to a state and returns
 each transaction's result, the accounts it touched and the block's write-set.
 It is pure and deterministic: no clock, randomness, floats, or unordered
-iteration. Every transaction either applies whole or not at all; a rejected
-one changes nothing (under protocol version 1 not even its sequence number)
-and is recorded with its code.
+iteration. Every transaction either applies whole or not at all, and is
+recorded with its code. A rejected one changes nothing but, from protocol
+version 3 on, its signer's sequence number when its envelope held (so the
+signer's next transaction is not stranded behind it). Value-moving types
+claim their client reference (`ref`) first, from version 3 on.
 
 The rules themselves are declared per transaction type in `core/ops/`.
 Signatures are checked before execution (by admission, and again by
@@ -24,13 +26,13 @@ from .encoding import canonical
 from .errors import Code, Rejected, ensure
 from .operation import MEMBERS_ONLY, BlockContext, Operation, TxContext
 from .ops import Tx, operation_of
-from .postings import SUPPLY
+from .postings import SUPPLY, balance
 from .protocol import Rules
 from .state import StateReader, TxView
-from .tables import ACCOUNTS
-from .types import OK, Account, StateValue, TxResult
+from .tables import ACCOUNTS, REFS
+from .types import OK, Account, RefUse, StateValue, TxResult
 
-__all__ = ["BlockContext", "BlockOutcome", "Entry", "execute_block", "prefetch_keys", "write_set_bytes"]
+__all__ = ["BlockContext", "BlockOutcome", "Entry", "Movement", "execute_block", "prefetch_keys", "write_set_bytes"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -42,10 +44,16 @@ class Entry:
     signature_ok: bool = True  # checked by the node against the signer's key at block start
 
 
+# What one applied transaction did to one account's balance of one asset, for history:
+# (account, asset, amount_minor: signed, + in / - out, counterparty: "" for the supply, balance_after_minor).
+Movement = tuple[str, str, int, str, int]
+
+
 @dataclass(frozen=True, slots=True)
 class BlockOutcome:
     results: list[TxResult]
     parties: list[tuple[str, ...]]  # per transaction: every account it names or moves value of, signer first
+    movements: list[tuple[Movement, ...]]  # per transaction: its balance changes (none when rejected)
     writes: dict[str, StateValue | None]
 
 
@@ -70,6 +78,22 @@ def check_signer_role(signer: Account, op: Operation[Any]) -> None:
         ensure(signer.role in op.signers, Code.NOT_AUTHORIZED, "a {} may not sign {}", signer.role, op.type)
 
 
+def claim_ref(c: TxContext, op: Operation[Any], tx: Tx) -> None:
+    """A value-moving transaction's client reference: present, and not used before by its signer."""
+    if not op.client_ref:
+        return
+    ref = op.ref(tx)
+    if not c.rules.client_refs:
+        ensure(ref is None, Code.REF_NOT_SUPPORTED, "this ledger's protocol version takes no client references")
+        return
+    ensure(ref is not None, Code.REF_REQUIRED, "a {} carries a client reference (ref)", op.type)
+    assert ref is not None
+    first = c.view.read(REFS, c.signer.id, ref)
+    if first is not None:
+        raise Rejected(Code.DUPLICATE_REF, f"ref {ref!r} was used by transaction {first.txid} (block {first.height})")
+    c.view.put(REFS.key(c.signer.id, ref), RefUse(txid=c.txid, height=c.block.height))
+
+
 def _parties(tx: Tx, named: Sequence[str], c: TxContext | None) -> tuple[str, ...]:
     accounts = [tx.signer, *named]
     if c is not None:
@@ -77,26 +101,62 @@ def _parties(tx: Tx, named: Sequence[str], c: TxContext | None) -> tuple[str, ..
     return tuple(a for a in dict.fromkeys(accounts) if a != SUPPLY)
 
 
-def apply_tx(view: TxView, entry: Entry, ctx: BlockContext, rules: Rules) -> tuple[TxResult, tuple[str, ...]]:
-    """Apply one transaction whole, or reject it having changed nothing.
+def movements(c: TxContext) -> tuple[Movement, ...]:
+    """Each account's net change per asset, whom it came from or went to, and the balance after.
 
-    `rules` are the block's protocol version's switches; version 1 has none,
-    and a later version's rule change reads its switch here or in its rule.
+    The counterparty of a credit is the first account debited of that asset
+    (of a debit, the first credited); the supply's side is the signer when it
+    issues to someone else, else "" (value issued to oneself, or burned).
+    """
+    net: dict[tuple[str, str], int] = {}
+    for p in c.postings:
+        net[p.account, p.asset] = net.get((p.account, p.asset), 0) + p.amount_minor
+    out = []
+    for (account, asset), amount in net.items():
+        if account == SUPPLY or amount == 0:
+            continue
+        other = next((a for (a, s), v in net.items() if s == asset and (v < 0) != (amount < 0) and v), SUPPLY)
+        if other == SUPPLY:
+            other = c.signer.id if c.signer.id != account else ""
+        out.append((account, asset, amount, other, balance(c.view, account, asset)))
+    return tuple(out)
+
+
+def _rejected(entry: Entry, rejected: Rejected) -> TxResult:
+    return TxResult(txid=entry.txid, code=rejected.code.value, message=rejected.message)
+
+
+Applied = tuple[TxResult, tuple[str, ...], tuple[Movement, ...]]
+
+
+def apply_tx(view: TxView, entry: Entry, ctx: BlockContext, rules: Rules) -> Applied:
+    """Apply one transaction whole, or reject it having changed nothing (but, from version 3, its seq).
+
+    `rules` are the block's protocol version's switches (core/protocol.py).
     """
     tx = entry.tx
     op = operation_of(tx)
     named = list(op.parties(tx))
     try:
         signer = check_envelope(view, entry, ctx)
+    except Rejected as rejected:  # an envelope failure changes nothing under every version
+        view.discard()
+        return _rejected(entry, rejected), _parties(tx, named, None), ()
+    advanced = msgspec.structs.replace(signer, seq=signer.seq + 1)
+    view.put(ACCOUNTS.key(signer.id), advanced)
+    c = TxContext(view, signer, entry.txid, ctx, rules)
+    try:
         check_signer_role(signer, op)
-        view.put(ACCOUNTS.key(signer.id), msgspec.structs.replace(signer, seq=signer.seq + 1))
-        c = TxContext(view, signer, entry.txid, ctx)
+        claim_ref(c, op, tx)
         op.rule(c, tx)
     except Rejected as rejected:
         view.discard()
-        return TxResult(txid=entry.txid, code=rejected.code.value, message=rejected.message), _parties(tx, named, None)
+        if rules.rejected_consumes_seq:
+            view.put(ACCOUNTS.key(signer.id), advanced)
+            view.commit()
+        return _rejected(entry, rejected), _parties(tx, named, None), ()
     view.commit()
-    return TxResult(txid=entry.txid, code=OK), _parties(tx, named, c)
+    return TxResult(txid=entry.txid, code=OK), _parties(tx, named, c), movements(c)
 
 
 def execute_block(state: StateReader, ctx: BlockContext, entries: Sequence[Entry], rules: Rules) -> BlockOutcome:
@@ -104,11 +164,13 @@ def execute_block(state: StateReader, ctx: BlockContext, entries: Sequence[Entry
     view = TxView(state, block_writes)
     results: list[TxResult] = []
     parties: list[tuple[str, ...]] = []
+    moved: list[tuple[Movement, ...]] = []
     for entry in entries:
-        result, touched = apply_tx(view, entry, ctx, rules)
+        result, touched, changes = apply_tx(view, entry, ctx, rules)
         results.append(result)
         parties.append(touched)
-    return BlockOutcome(results=results, parties=parties, writes=block_writes)
+        moved.append(changes)
+    return BlockOutcome(results=results, parties=parties, movements=moved, writes=block_writes)
 
 
 def write_set_bytes(writes: dict[str, StateValue | None]) -> bytes:
@@ -122,4 +184,7 @@ def prefetch_keys(tx: Tx) -> list[str]:
     Only a hint: execution reads whatever it needs, so a missing key costs a
     read, never correctness.
     """
-    return [ACCOUNTS.key(tx.signer), *operation_of(tx).reads(tx)]
+    op = operation_of(tx)
+    ref = op.ref(tx)
+    refs = [REFS.key(tx.signer, ref)] if ref is not None else []
+    return [ACCOUNTS.key(tx.signer), *op.reads(tx), *refs]

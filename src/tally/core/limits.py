@@ -48,6 +48,12 @@ class Limits(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     max_connections: AtLeastOne = 1000
     header_timeout_ms: AtLeastOne = 10_000
     body_timeout_ms: AtLeastOne = 30_000
+    # Event streams (GET /v1/events): open streams at most (more are answered 503); a stream whose client
+    # takes no event within event_send_timeout_ms, or that falls more than max_event_lag_blocks behind the
+    # final height after it caught up, is closed (the second with an `error` event saying so).
+    max_event_streams: AtLeastOne = 256
+    event_send_timeout_ms: AtLeastOne = 10_000
+    max_event_lag_blocks: AtLeastOne = 10_000
 
 
 # Bounds on waiting inside a node's threads (not consensus-relevant).

@@ -15,6 +15,7 @@ from typing import Any, Generic, TypeVar, get_args
 
 from .errors import Code, ensure
 from .postings import Posting, post
+from .protocol import Rules
 from .state import TxView
 from .tables import ACCOUNTS, ASSETS
 from .types import Account, Asset, Role, TxBase
@@ -34,12 +35,13 @@ class BlockContext:
 
 @dataclass(slots=True)
 class TxContext:
-    """What a rule sees: the state view, the signer's account, the transaction's id and its block."""
+    """What a rule sees: the state view, the signer's account, the transaction's id, its block and rules."""
 
     view: TxView
     signer: Account
     txid: str
     block: BlockContext
+    rules: Rules
     postings: list[Posting] = field(default_factory=list)
 
     def post(self, *postings: Posting) -> None:
@@ -69,6 +71,7 @@ class Operation(Generic[T]):
     summary: str  # one line: CLI help, OpenAPI, docs
     example: Example
     signers: frozenset[str] = ANY_ROLE  # roles allowed to sign it
+    client_ref: bool = False  # it moves value and carries `ref`, unique per signer (protocol 3 on)
     cli_defaults: dict[str, Any] = field(default_factory=dict)
 
     @property
@@ -79,6 +82,11 @@ class Operation(Generic[T]):
     def fields(self) -> tuple[str, ...]:
         """The transaction's own fields, beyond the envelope, in declaration order."""
         return tuple(f for f in self.tx.__struct_fields__ if f not in ENVELOPE_FIELDS)
+
+    def ref(self, tx: T) -> str | None:
+        """The transaction's client reference (None: it carries none)."""
+        ref = getattr(tx, "ref", None) if self.client_ref else None
+        return ref if isinstance(ref, str) else None
 
 
 ENVELOPE_FIELDS = frozenset(TxBase.__struct_fields__)

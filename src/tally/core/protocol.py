@@ -15,6 +15,14 @@ Version 2 makes results part of what validators sign: its vote (kind
 `tally-block-vote-v2`) and certificate carry the Merkle root over every
 transaction's index, id, result code and the key its signature was checked
 against, so a receipt proves the outcome, not only the inclusion.
+
+Version 3 makes retries money-safe. A transaction whose envelope holds
+(chain, expiry, signer, signature, sequence) consumes its sequence number
+even when a rule then rejects it, as account-based ledgers do, so a client's
+next transaction is never stranded behind a refused one; envelope failures
+still change nothing. And every value-moving type but `pay` (whose payment
+id is its key) carries a client reference `ref`, unique per signer: a second
+use is rejected `duplicate_ref`, naming the transaction that used it.
 """
 
 from __future__ import annotations
@@ -28,12 +36,14 @@ from .types import Genesis
 class Rules:
     version: int
     certify_results: bool  # votes and certificates carry the results root (version 2 on)
-    # Versions to come add their switches here (e.g. a rejected transaction consuming its seq).
+    rejected_consumes_seq: bool  # a rule rejection still advances the signer's seq (version 3 on)
+    client_refs: bool  # value-moving types carry a `ref`, unique per signer (version 3 on)
 
 
 PROTOCOLS: dict[int, Rules] = {
-    1: Rules(version=1, certify_results=False),
-    2: Rules(version=2, certify_results=True),
+    1: Rules(version=1, certify_results=False, rejected_consumes_seq=False, client_refs=False),
+    2: Rules(version=2, certify_results=True, rejected_consumes_seq=False, client_refs=False),
+    3: Rules(version=3, certify_results=True, rejected_consumes_seq=True, client_refs=True),
 }
 LATEST = max(PROTOCOLS)
 

@@ -15,7 +15,7 @@ from typing import Any, Generic, TypeVar
 
 import msgspec
 
-from .types import Account, Asset, Payment, Payout, StateValue
+from .types import Account, Asset, Payment, Payout, RefUse, StateValue
 
 R = TypeVar("R")
 
@@ -66,8 +66,9 @@ ASSETS: Table[Asset] = Table("asset", ("asset",), Asset)
 BALANCES: Table[int] = Table("bal", ("account", "asset"), int)  # minor units; a zero balance is no record
 PAYMENTS: Table[Payment] = Table("pay", ("merchant", "payment_id"), Payment)
 PAYOUTS: Table[Payout] = Table("payout", ("txid",), Payout)
+REFS: Table[RefUse] = Table("ref", ("account", "ref"), RefUse)  # a signer's used client references
 
-TABLES: dict[str, Table[Any]] = {t.prefix: t for t in (ACCOUNTS, ASSETS, BALANCES, PAYMENTS, PAYOUTS)}
+TABLES: dict[str, Table[Any]] = {t.prefix: t for t in (ACCOUNTS, ASSETS, BALANCES, PAYMENTS, PAYOUTS, REFS)}
 
 _encoder = msgspec.msgpack.Encoder()
 

@@ -24,6 +24,7 @@ TimeMs = Annotated[int, Meta(ge=0, le=MAX_SAFE_INTEGER)]
 PublicKeyHex = Annotated[str, Meta(pattern=r"^[0-9a-f]{64}$(?!\n)")]
 SignatureHex = Annotated[str, Meta(pattern=r"^[0-9a-f]{128}$(?!\n)")]
 PaymentId = Annotated[str, Meta(pattern=r"^[A-Za-z0-9._:-]{1,64}$(?!\n)")]
+ClientRef = Annotated[str, Meta(pattern=r"^[A-Za-z0-9._:-]{1,64}$(?!\n)")]  # unique per signer (protocol 3)
 Name = Annotated[str, Meta(min_length=1, max_length=80)]
 PayoutRef = Annotated[str, Meta(min_length=1, max_length=80)]
 Decimals = Annotated[int, Meta(ge=0, le=8)]
@@ -80,6 +81,8 @@ class Payment(msgspec.Struct, frozen=True):
     asset: str
     amount_minor: int
     refunded_minor: int
+    # The paying transaction (protocol 3 on). Older payments leave it out, so their stored bytes hold.
+    txid: str | msgspec.UnsetType = msgspec.UNSET
 
 
 class Payout(msgspec.Struct, frozen=True):
@@ -91,7 +94,14 @@ class Payout(msgspec.Struct, frozen=True):
     height: int
 
 
-StateValue = Account | Asset | Payment | Payout | int
+class RefUse(msgspec.Struct, frozen=True):
+    """The transaction that used a signer's client reference (protocol 3 on)."""
+
+    txid: str
+    height: int
+
+
+StateValue = Account | Asset | Payment | Payout | RefUse | int
 
 # --- blocks and certificates -----------------------------------------------
 

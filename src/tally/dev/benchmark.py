@@ -26,11 +26,12 @@ from pathlib import Path
 import httpx
 import msgspec
 
+from ..client.keys import read_keyfile
 from ..client.signer import Signer
 from ..core.crypto import KeyPair, sha256
 from ..core.limits import Limits
 from ..core.ops import SignedTx
-from ..node.config import init_dev_node, read_keyfile
+from ..node.config import init_dev_node
 from .process import NodeProcess, free_ports
 
 ASSET = "BENCH"

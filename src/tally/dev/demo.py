@@ -12,10 +12,11 @@ import asyncio
 import random
 from collections.abc import Callable
 
+from ..client.keys import KeyFile, read_keyfile, write_keyfile
 from ..client.signer import Signer
 from ..core.crypto import KeyPair, sha256
 from ..core.ops import SignedTx
-from ..node.config import DataDir, KeyFile, read_keyfile, write_keyfile
+from ..node.config import DataDir
 from ..node.node import Node
 
 MEMBERS = [("harbor-bank", "Harbor Bank"), ("skyway", "Skyway Airlines Loyalty")]

@@ -22,10 +22,11 @@ from pathlib import Path
 
 import msgspec
 
+from ..client.keys import new_keyfile, write_keyfile
 from ..core.limits import Limits
 from ..core.protocol import LATEST
 from ..core.types import Genesis, GenesisMember, Validator
-from ..node.config import DataDir, NodeSettings, new_keyfile, write_keyfile
+from ..node.config import DataDir, NodeSettings
 from ..node.startup import PortBusy, StartupError, check
 from .etcd_cluster import EtcdCluster, EtcdMember, EtcdStartFailed
 from .process import PORT_ATTEMPTS, NodeProcess, NodeStartFailed, PortInUse, free_ports

@@ -17,7 +17,7 @@ from typing import Annotated, Literal
 
 import msgspec
 
-from ..core.crypto import SEED_BYTES, KeyPair
+from ..client.keys import KeyFile, new_keyfile, read_keyfile, write_keyfile
 from ..core.limits import Limits
 from ..core.protocol import LATEST
 from ..core.types import Genesis, GenesisMember, Validator
@@ -37,33 +37,6 @@ class NodeSettings(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     etcd_endpoints: list[str] = []  # empty: the genesis's
     peers: list[str] = []  # other nodes' API URLs, for catch-up; empty: the genesis's
     limits: Limits = Limits()
-
-
-class KeyFile(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
-    """An Ed25519 key on disk: `seed` is secret, `public_key` is not."""
-
-    id: str
-    public_key: str
-    seed: str
-
-    def keypair(self) -> KeyPair:
-        return KeyPair(bytes.fromhex(self.seed))
-
-
-def new_keyfile(key_id: str, seed: bytes | None = None) -> KeyFile:
-    pair = KeyPair(seed if seed is not None else os.urandom(SEED_BYTES))
-    return KeyFile(id=key_id, public_key=pair.public_key_hex, seed=pair.seed.hex())
-
-
-def write_keyfile(path: Path, key: KeyFile) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(fd, "wb") as f:
-        f.write(msgspec.json.format(msgspec.json.encode(key)))
-
-
-def read_keyfile(path: Path) -> KeyFile:
-    return msgspec.json.decode(Path(path).read_bytes(), type=KeyFile)
 
 
 class DataDirBusy(RuntimeError):

@@ -30,7 +30,7 @@ from .pipeline import BlockDone, Pipeline
 from .reader import LedgerReader
 from .scrub import Scrubber
 from .state_cache import StateCache
-from .verify import worker_init
+from .verify import start_workers, worker_init
 
 log = logging.getLogger("tally.node")
 
@@ -79,6 +79,8 @@ class Node:
             if workers > 1
             else None
         )
+        if self.pool is not None:
+            start_workers(self.pool, workers)
         self.admission = Admission(self.genesis, self.cache, self.store, self.mempool, self.limits, self.pool, workers)
         head = self.store.head()
         self.orderer, self.votes = self._ordering(head.height + 1 if head else 1)
@@ -105,6 +107,8 @@ class Node:
         self.metrics.final_height.set(self.final_height)
         self._loop: asyncio.AbstractEventLoop | None = None
         self._waiters: dict[str, list[asyncio.Future[None]]] = {}
+        self._final_waiters: list[asyncio.Future[None]] = []  # event streams waiting for the next final block
+        self.event_streams = 0  # open (api/events.py)
 
     def _ordering(self, next_height: int) -> tuple[Orderer, VoteBoardLike | None]:
         """The solo orderer, or the etcd orderer with its vote board."""
@@ -148,8 +152,6 @@ class Node:
 
     async def start(self) -> None:
         self._loop = asyncio.get_running_loop()
-        if self.pool is not None:  # start the workers now, not on the first batch
-            await asyncio.gather(*(self._loop.run_in_executor(self.pool, os.getpid) for _ in range(2)))
         if self.votes is not None:
             self.votes.start()
         self.pipeline.start()
@@ -290,6 +292,28 @@ class Node:
                 self._certified_above.discard(self.final_height + 1)
                 self.final_height += 1
             self.metrics.final_height.set(self.final_height)
+        if self._loop is not None and self._final_waiters:
+            self._loop.call_soon_threadsafe(self._wake_final)
+
+    def _wake_final(self) -> None:
+        waiting, self._final_waiters = self._final_waiters, []
+        for future in waiting:
+            if not future.done():
+                future.set_result(None)
+
+    async def wait_final_above(self, height: int, timeout_s: float) -> None:
+        """Return once a block above `height` is final, or after `timeout_s`."""
+        assert self._loop is not None
+        future: asyncio.Future[None] = self._loop.create_future()
+        self._final_waiters.append(future)
+        try:
+            if self.final_height <= height:
+                await asyncio.wait_for(asyncio.shield(future), timeout=timeout_s)
+        except TimeoutError:
+            pass
+        finally:
+            if future in self._final_waiters:
+                self._final_waiters.remove(future)
 
     def _wake_soon(self, txids: list[str]) -> None:
         if self._loop is not None and self._waiters and txids:

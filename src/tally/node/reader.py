@@ -12,8 +12,8 @@ import msgspec
 
 from ..core.block import FullBlock, Receipt, make_receipt
 from ..core.ops import SignedTx
-from ..core.tables import ACCOUNTS, ASSETS, BALANCES
-from ..core.types import Account, Asset, BlockHeader, Certificate
+from ..core.tables import ACCOUNTS, ASSETS, BALANCES, PAYMENTS
+from ..core.types import Account, Asset, BlockHeader, Certificate, Payment
 from ..store.base import HistoryItem, Store
 
 
@@ -43,18 +43,29 @@ class LedgerReader:
             found[BALANCES.key_parts(key)[1]] = value
         return found
 
+    def payment(self, merchant: str, payment_id: str) -> Payment | None:
+        return PAYMENTS.read(self._store.get_state, merchant, payment_id)
+
     def asset(self, asset_id: str) -> Asset | None:
         return ASSETS.read(self._store.get_state, asset_id)
 
-    def assets(self) -> list[Asset]:
-        found = []
-        for _, value in self._store.state_items(ASSETS.scan_prefix()):
+    def assets(self, after: str | None = None, limit: int = 100) -> list[Asset]:
+        """Up to `limit` assets in id order, those after `after` when given."""
+        assert limit > 0
+        found: list[Asset] = []
+        for key, value in self._store.state_items(ASSETS.scan_prefix()):
             assert isinstance(value, Asset)
+            if after is not None and ASSETS.key_parts(key)[0] <= after:
+                continue
             found.append(value)
+            if len(found) == limit:
+                break
         return found
 
-    def history(self, account_id: str, before: tuple[int, int] | None, limit: int) -> list[HistoryItem]:
-        return self._store.history(account_id, before, limit)
+    def history(
+        self, account_id: str, before: tuple[int, int] | None, limit: int, applied: bool | None = None
+    ) -> list[HistoryItem]:
+        return self._store.history(account_id, before, limit, applied)
 
     def block(self, height: int) -> StoredBlock | None:
         found = self._store.block_header(height)

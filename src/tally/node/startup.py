@@ -21,11 +21,12 @@ from typing import TypeVar
 
 import msgspec
 
+from ..client.keys import KeyFile
 from ..core.block import block_hash
 from ..core.crypto import SEED_BYTES, KeyPair
 from ..core.types import Genesis
 from ..store import Store, open_store
-from .config import DataDir, DataDirBusy, KeyFile, NodeSettings
+from .config import DataDir, DataDirBusy, NodeSettings
 
 T = TypeVar("T")
 
@@ -38,7 +39,10 @@ class StartupError(Exception):
 
 class PortBusy(StartupError):
     def __init__(self, host: str, port: int) -> None:
-        super().__init__(f"port {port} on {host} is in use by another program: stop it, or start with --port")
+        super().__init__(
+            f"port {port} on {host} is in use by another program: stop it, or pick another port"
+            f" ('make run PORT={port + 1}', or 'tally node start --port {port + 1}')"
+        )
         self.host = host
         self.port = port
 

@@ -43,6 +43,27 @@ def verify_chunk(items: list[Check]) -> list[bool]:
     return verify_many(items)
 
 
+def start_workers(pool: Executor, workers: int) -> None:
+    """Start every worker of the pool now, each ignoring SIGINT from its first instruction.
+
+    A process started while SIGINT is ignored keeps it ignored (Python installs
+    its KeyboardInterrupt handler only where SIGINT is not ignored), so a Ctrl-C
+    that reaches a worker still importing never prints a traceback; the node
+    stops its workers itself. Signal dispositions change only in the main thread.
+    """
+    in_main = threading.current_thread() is threading.main_thread()
+    previous = signal.getsignal(signal.SIGINT)
+    if in_main:
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
+    try:
+        started = [pool.submit(os.getpid) for _ in range(workers)]  # a spawn per submit, up to `workers`
+    finally:
+        if in_main:
+            signal.signal(signal.SIGINT, previous if previous is not None else signal.SIG_DFL)
+    for future in started:
+        future.result()
+
+
 def worker_init() -> None:
     """A signature worker's initializer: it ends with its parent, and leaves Ctrl-C to it.
 

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from typing import Protocol
 
 from ..core.chain import BlockResult, Head
+from ..core.execute import Movement
 from ..core.ops import SignedTx, tx_type
 from ..core.types import BlockHeader, Certificate, StateValue
 
@@ -30,6 +31,7 @@ class StoredTx:
     type: str
     parties: tuple[str, ...]  # every account it names or moves value of (its history lists it), signer first
     signer_key: str = ""  # the key its signature verified against ("" when it did not): part of its result
+    movements: tuple[Movement, ...] = ()  # its balance changes, for history (none when rejected)
 
 
 @dataclass(frozen=True, slots=True)
@@ -51,7 +53,10 @@ class HistoryItem:
     txid: str
     type: str
     code: str
+    message: str
     envelope: bytes
+    time_ms: int  # its block's time
+    movements: tuple[Movement, ...] | None  # None: stored before movements were recorded
 
 
 @dataclass(frozen=True, slots=True)
@@ -63,6 +68,8 @@ class TxLocation:
     message: str
     envelope: bytes
     signer_key: str = ""
+    type: str = ""
+    movements: tuple[Movement, ...] | None = None  # None: stored before movements were recorded
 
 
 def record_of(
@@ -70,9 +77,9 @@ def record_of(
 ) -> BlockRecord:
     """What a store keeps of an executed block: the one way the pipeline (and the tests) make a record."""
     stored = [
-        StoredTx(r.txid, envelope, r.code, r.message, tx_type(s.tx), parties, key)
-        for s, envelope, r, parties, key in zip(
-            signed, envelopes, block.results, block.parties, block.signer_keys, strict=True
+        StoredTx(r.txid, envelope, r.code, r.message, tx_type(s.tx), parties, key, moves)
+        for s, envelope, r, parties, key, moves in zip(
+            signed, envelopes, block.results, block.parties, block.signer_keys, block.movements, strict=True
         )
     ]
     return BlockRecord(
@@ -105,7 +112,12 @@ class Store(Protocol):
     def block_txs(self, height: int) -> list[TxLocation]: ...
     def tx(self, txid: str) -> TxLocation | None: ...
     def known_txids(self, txids: list[str]) -> set[str]: ...
-    def history(self, account: str, before: tuple[int, int] | None, limit: int) -> list[HistoryItem]: ...
+    def history(
+        self, account: str, before: tuple[int, int] | None, limit: int, applied: bool | None = None
+    ) -> list[HistoryItem]:
+        """An account's transactions, newest first, before the cursor; `applied`: only ok (True) or rejected (False)."""
+        ...
+
     def read_snapshot(self) -> AbstractContextManager[None]:
         """Within it, every read of this thread sees the ledger as it was when it began (writers go on)."""
         ...

@@ -16,6 +16,7 @@ from pathlib import Path
 
 import msgspec
 
+from ..core.execute import Movement
 from ..core.tables import PAYMENTS, decode_value, encode_value
 from ..core.types import BlockHeader, Certificate, Payment, StateValue
 from .base import BlockRecord, Head, HistoryItem, TxLocation
@@ -41,7 +42,8 @@ CREATE TABLE IF NOT EXISTS txs (
     code TEXT NOT NULL,
     message TEXT NOT NULL,
     envelope BLOB NOT NULL,
-    signer_key TEXT NOT NULL DEFAULT ''  -- the key its signature verified against ('' when it did not)
+    signer_key TEXT NOT NULL DEFAULT '',  -- the key its signature verified against ('' when it did not)
+    moves BLOB  -- msgpack list of its balance changes, for history (NULL: stored before they were recorded)
 );
 -- every account a transaction names or moves value of: its history
 CREATE TABLE IF NOT EXISTS parties (account TEXT NOT NULL, pos INTEGER NOT NULL, PRIMARY KEY (account, pos))
@@ -56,7 +58,10 @@ PAGE_CACHE_KIB = 256 * 1024  # per connection; the node holds three
 MMAP_BYTES = 1 << 30  # reads map the file instead of copying pages
 WAL_CHECKPOINT_PAGES = 8192  # checkpoint every ~32 MiB of WAL, not every 4 MiB
 
+MAX_HISTORY_LIMIT = 1000  # rows one history read returns at most
 _header_decoder = msgspec.json.Decoder(BlockHeader)
+_moves_encoder = msgspec.msgpack.Encoder()
+_moves_decoder = msgspec.msgpack.Decoder(tuple[Movement, ...])
 _cert_decoder = msgspec.json.Decoder(Certificate)
 
 
@@ -70,6 +75,7 @@ class SqliteStore:
         conn.executescript(SCHEMA)
         _add_column(conn, "blocks", "results_root", "TEXT NOT NULL DEFAULT ''")
         _add_column(conn, "txs", "signer_key", "TEXT NOT NULL DEFAULT ''")
+        _add_column(conn, "txs", "moves", "BLOB")
 
     def _conn(self) -> sqlite3.Connection:
         conn: sqlite3.Connection | None = getattr(self._local, "conn", None)
@@ -161,8 +167,10 @@ class SqliteStore:
         deletes = [(k,) for k, v in record.writes.items() if v is None]
         assert len(record.txs) < MAX_BLOCK_TXS
         base = header.height << POS_BITS
+        encode = _moves_encoder.encode
         txs = [
-            (base + i, t.txid, t.type, t.code, t.message, t.envelope, t.signer_key) for i, t in enumerate(record.txs)
+            (base + i, t.txid, t.type, t.code, t.message, t.envelope, t.signer_key, encode(t.movements))
+            for i, t in enumerate(record.txs)
         ]
         parties = [(account, base + i) for i, t in enumerate(record.txs) for account in t.parties]
         conn = self._conn()
@@ -183,7 +191,8 @@ class SqliteStore:
                 ),
             )
             conn.executemany(
-                "INSERT INTO txs (pos, txid, type, code, message, envelope, signer_key) VALUES (?, ?, ?, ?, ?, ?, ?)",
+                "INSERT INTO txs (pos, txid, type, code, message, envelope, signer_key, moves)"
+                " VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
                 txs,
             )
             conn.executemany("INSERT OR IGNORE INTO parties (account, pos) VALUES (?, ?)", parties)
@@ -242,7 +251,7 @@ class SqliteStore:
         rows = (
             self._conn()
             .execute(
-                "SELECT txid, pos, code, message, envelope, signer_key FROM txs"
+                "SELECT txid, pos, code, message, envelope, signer_key, type, moves FROM txs"
                 " WHERE pos >= ? AND pos < ? ORDER BY pos",
                 (height << POS_BITS, (height + 1) << POS_BITS),
             )
@@ -253,7 +262,9 @@ class SqliteStore:
     def tx(self, txid: str) -> TxLocation | None:
         row = (
             self._conn()
-            .execute("SELECT txid, pos, code, message, envelope, signer_key FROM txs WHERE txid = ?", (txid,))
+            .execute(
+                "SELECT txid, pos, code, message, envelope, signer_key, type, moves FROM txs WHERE txid = ?", (txid,)
+            )
             .fetchone()
         )
         return None if row is None else _location(row)
@@ -268,24 +279,45 @@ class SqliteStore:
             known.update(r[0] for r in conn.execute(f"SELECT txid FROM txs WHERE txid IN ({marks})", chunk))
         return known
 
-    def history(self, account: str, before: tuple[int, int] | None, limit: int) -> list[HistoryItem]:
-        """An account's transactions, newest first, strictly before the cursor."""
+    def history(
+        self, account: str, before: tuple[int, int] | None, limit: int, applied: bool | None = None
+    ) -> list[HistoryItem]:
+        """An account's transactions, newest first, strictly before the cursor; `applied` filters by result."""
+        assert 0 < limit <= MAX_HISTORY_LIMIT
         pos = (before[0] << POS_BITS | before[1]) if before is not None else 2**62
+        assert 0 <= pos < 2**63  # SQLite integers are signed 64-bit
+        result = "" if applied is None else (" AND t.code = 'ok'" if applied else " AND t.code != 'ok'")
         rows = (
             self._conn()
             .execute(
-                "SELECT t.pos, t.txid, t.type, t.code, t.envelope FROM parties p JOIN txs t ON t.pos = p.pos"
-                " WHERE p.account = ? AND p.pos < ? ORDER BY p.pos DESC LIMIT ?",
+                "SELECT t.pos, t.txid, t.type, t.code, t.message, t.envelope, b.timestamp_ms, t.moves"
+                " FROM parties p JOIN txs t ON t.pos = p.pos JOIN blocks b ON b.height = p.pos >> 20"
+                f" WHERE p.account = ? AND p.pos < ?{result} ORDER BY p.pos DESC LIMIT ?",
                 (account, pos, limit),
             )
             .fetchall()
         )
-        return [HistoryItem(r[0] >> POS_BITS, r[0] & (MAX_BLOCK_TXS - 1), r[1], r[2], r[3], bytes(r[4])) for r in rows]
+        return [
+            HistoryItem(
+                r[0] >> POS_BITS,
+                r[0] & (MAX_BLOCK_TXS - 1),
+                r[1],
+                r[2],
+                r[3],
+                r[4],
+                bytes(r[5]),
+                r[6],
+                None if r[7] is None else _moves_decoder.decode(r[7]),
+            )
+            for r in rows
+        ]
 
 
-def _location(row: tuple[str, int, str, str, bytes, str]) -> TxLocation:
-    txid, pos, code, message, envelope, signer_key = row
-    return TxLocation(txid, pos >> POS_BITS, pos & (MAX_BLOCK_TXS - 1), code, message, bytes(envelope), signer_key)
+def _location(row: tuple[str, int, str, str, bytes, str, str, bytes | None]) -> TxLocation:
+    txid, pos, code, message, envelope, signer_key, tx_type, moves = row
+    movements = None if moves is None else _moves_decoder.decode(moves)
+    index = pos & (MAX_BLOCK_TXS - 1)
+    return TxLocation(txid, pos >> POS_BITS, index, code, message, bytes(envelope), signer_key, tx_type, movements)
 
 
 def _columns(conn: sqlite3.Connection, table: str) -> set[str]:

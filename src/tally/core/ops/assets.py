@@ -4,11 +4,24 @@ from __future__ import annotations
 
 from typing import Any
 
+import msgspec
+
 from ..errors import Code, ensure
 from ..operation import MEMBERS_ONLY, Example, Operation, TxContext, require_account, require_asset
 from ..postings import SUPPLY, move
 from ..tables import ACCOUNTS, ASSETS, BALANCES
-from ..types import AccountId, AmountMinor, Asset, AssetId, AssetKind, CashOutPolicy, Decimals, Name, TxBase
+from ..types import (
+    AccountId,
+    AmountMinor,
+    Asset,
+    AssetId,
+    AssetKind,
+    CashOutPolicy,
+    ClientRef,
+    Decimals,
+    Name,
+    TxBase,
+)
 
 
 class CreateAsset(TxBase, frozen=True, tag="create_asset"):
@@ -28,6 +41,7 @@ class Issue(TxBase, frozen=True, tag="issue"):
     asset: AssetId
     to: AccountId
     amount_minor: AmountMinor
+    ref: ClientRef | msgspec.UnsetType = msgspec.UNSET  # unique per signer (protocol 3 on)
 
 
 class Burn(TxBase, frozen=True, tag="burn"):
@@ -35,6 +49,7 @@ class Burn(TxBase, frozen=True, tag="burn"):
 
     asset: AssetId
     amount_minor: AmountMinor
+    ref: ClientRef | msgspec.UnsetType = msgspec.UNSET  # unique per signer (protocol 3 on)
 
 
 def create_asset(c: TxContext, tx: CreateAsset) -> None:
@@ -103,8 +118,12 @@ OPERATIONS: tuple[Operation[Any], ...] = (
         ],
         parties=lambda tx: [tx.to],
         summary="The issuer issues value to an account.",
+        client_ref=True,
         example=Example(
-            "issue", "bank-a", 2, {"asset": "CITY-V", "to": "alice", "amount_minor": 9_007_199_254_740_991}
+            "issue",
+            "bank-a",
+            2,
+            {"asset": "CITY-V", "to": "alice", "amount_minor": 9_007_199_254_740_991, "ref": "issue:0001"},
         ),
     ),
     Operation(
@@ -113,6 +132,7 @@ OPERATIONS: tuple[Operation[Any], ...] = (
         reads=lambda tx: [ASSETS.key(tx.asset), BALANCES.key(tx.signer, tx.asset)],
         parties=lambda tx: [],
         summary="The issuer burns value it holds.",
-        example=Example("burn", "bank-a", 3, {"asset": "CITY-V", "amount_minor": 1}),
+        client_ref=True,
+        example=Example("burn", "bank-a", 3, {"asset": "CITY-V", "amount_minor": 1, "ref": "burn:0001"}),
     ),
 )

@@ -10,7 +10,7 @@ from ..errors import Code, ensure
 from ..operation import Example, Operation, TxContext, require_account, require_asset
 from ..postings import SUPPLY, move
 from ..tables import ACCOUNTS, ASSETS, BALANCES, PAYMENTS, PAYOUTS
-from ..types import AccountId, AmountMinor, Asset, AssetId, Payment, PaymentId, Payout, PayoutRef, TxBase
+from ..types import AccountId, AmountMinor, Asset, AssetId, ClientRef, Payment, PaymentId, Payout, PayoutRef, TxBase
 
 
 class Transfer(TxBase, frozen=True, tag="transfer"):
@@ -19,6 +19,7 @@ class Transfer(TxBase, frozen=True, tag="transfer"):
     asset: AssetId
     to: AccountId
     amount_minor: AmountMinor
+    ref: ClientRef | msgspec.UnsetType = msgspec.UNSET  # unique per signer (protocol 3 on)
 
 
 class Pay(TxBase, frozen=True, tag="pay"):
@@ -35,6 +36,7 @@ class Refund(TxBase, frozen=True, tag="refund"):
 
     payment_id: PaymentId
     amount_minor: AmountMinor
+    ref: ClientRef | msgspec.UnsetType = msgspec.UNSET  # unique per signer (protocol 3 on)
 
 
 class CashOut(TxBase, frozen=True, tag="cash_out"):
@@ -43,6 +45,7 @@ class CashOut(TxBase, frozen=True, tag="cash_out"):
     asset: AssetId
     amount_minor: AmountMinor
     payout_ref: PayoutRef
+    ref: ClientRef | msgspec.UnsetType = msgspec.UNSET  # unique per signer (protocol 3 on)
 
 
 def transfer(c: TxContext, tx: Transfer) -> None:
@@ -58,12 +61,14 @@ def pay(c: TxContext, tx: Pay) -> None:
     merchant = require_account(c.view, tx.merchant)
     ensure(merchant.role == "merchant", Code.NOT_MERCHANT, "{!r} is not a merchant", tx.merchant)
     ensure(tx.merchant != c.signer.id, Code.SELF_TRANSFER, "a merchant cannot pay itself")
+    first = c.view.read(PAYMENTS, tx.merchant, tx.payment_id)
     ensure(
-        c.view.read(PAYMENTS, tx.merchant, tx.payment_id) is None,
+        first is None,
         Code.DUPLICATE_PAYMENT,
-        "payment {!r} to {!r} already made",
+        "payment {!r} to {!r} already made{}",
         tx.payment_id,
         tx.merchant,
+        f" by transaction {first.txid}" if first is not None and isinstance(first.txid, str) else "",
     )
     c.post(*move(c.signer.id, tx.merchant, tx.asset, tx.amount_minor))
     c.view.put(
@@ -75,6 +80,7 @@ def pay(c: TxContext, tx: Pay) -> None:
             asset=tx.asset,
             amount_minor=tx.amount_minor,
             refunded_minor=0,
+            txid=c.txid if c.rules.client_refs else msgspec.UNSET,  # a payment's key is its payment id
         ),
     )
 
@@ -138,7 +144,8 @@ OPERATIONS: tuple[Operation[Any], ...] = (
         ],
         parties=lambda tx: [tx.to],
         summary="Send value to another account.",
-        example=Example("transfer", "alice", 0, {"asset": "CITY-V", "to": "bob", "amount_minor": 1}),
+        client_ref=True,
+        example=Example("transfer", "alice", 0, {"asset": "CITY-V", "to": "bob", "amount_minor": 1, "ref": "t-1"}),
     ),
     Operation(
         tx=Pay,
@@ -165,7 +172,10 @@ OPERATIONS: tuple[Operation[Any], ...] = (
         reads=lambda tx: [PAYMENTS.key(tx.signer, tx.payment_id)],
         parties=lambda tx: [],  # the payer comes from the payment record, through the postings
         summary="A merchant refunds (part of) a payment.",
-        example=Example("refund", "cafe", 0, {"payment_id": "order:2026-11-22:17", "amount_minor": 500}),
+        client_ref=True,
+        example=Example(
+            "refund", "cafe", 0, {"payment_id": "order:2026-11-22:17", "amount_minor": 500, "ref": "refund:17-1"}
+        ),
     ),
     Operation(
         tx=CashOut,
@@ -173,11 +183,17 @@ OPERATIONS: tuple[Operation[Any], ...] = (
         reads=lambda tx: [ASSETS.key(tx.asset), BALANCES.key(tx.signer, tx.asset)],
         parties=lambda tx: [],
         summary="Burn value against a payout to a bank account.",
+        client_ref=True,
         example=Example(
             "cash out",
             "cafe",
             1,
-            {"asset": "CITY-V", "amount_minor": 4000, "payout_ref": 'KR12 0001 \\ "quoted" \t tab'},
+            {
+                "asset": "CITY-V",
+                "amount_minor": 4000,
+                "payout_ref": 'KR12 0001 \\ "quoted" \t tab',
+                "ref": "cash-out:2026-11-22",
+            },
         ),
     ),
 )

@@ -50,7 +50,7 @@ def refused(response: httpx.Response, status: int, code: str) -> None:
     """The response is `status` with `code`, in the API's one error body shape."""
     assert response.status_code == status, (status, code, response.status_code, response.text[:300])
     body = response.json()
-    assert set(body) == {"error"} and set(body["error"]) == {"code", "message", "details"}, body
+    assert set(body) == {"error"} and set(body["error"]) == {"code", "message", "details", "request_id"}, body
     assert body["error"]["code"] == code, body
     assert isinstance(body["error"]["message"], str) and body["error"]["message"]
 
@@ -148,9 +148,15 @@ PARAM_EXAMPLES = {
     "cursor": "12:3",
     "merchant": "mart",
     "payment_id": "order:42",
+    "types": "tx,balance",
 }
 # Where one name means another thing: each list's cursor is its own next_cursor.
-PATH_EXAMPLES = {("/v1/blocks", "cursor"): "12", ("/v1/assets", "cursor"): "PTS"}
+PATH_EXAMPLES = {
+    ("/v1/blocks", "cursor"): "12",
+    ("/v1/assets", "cursor"): "PTS",
+    ("/v1/events", "cursor"): "12:3:0",
+    ("/v1/events", "Last-Event-ID"): "12:3:0",
+}
 FIELD_TYPES: list[tuple[Any, str]] = [
     (AccountId, "cafe-x"),
     (AssetId, "PTS"),
@@ -192,7 +198,7 @@ def test_openapi_publishes_parameter_patterns_and_bounds_that_refuse_a_trailing_
                         refused(get(node, query), 400, "invalid_query")
                 elif schema["type"] == "string":
                     pattern = schema["pattern"]
-                    example = PATH_EXAMPLES.get((path, param["name"]), PARAM_EXAMPLES[param["name"]])
+                    example = PATH_EXAMPLES.get((path, param["name"])) or PARAM_EXAMPLES[param["name"]]
                     assert re.search(pattern, example) and len(example) <= schema["maxLength"], (path, param)
                     for bad in (example + "\n", "\n" + example, example + "\r\n", example + " ", "x\n"):
                         assert not re.search(pattern, bad), (path, param, bad)
@@ -211,6 +217,11 @@ def test_openapi_publishes_parameter_patterns_and_bounds_that_refuse_a_trailing_
         ("/v1/blocks", "cursor"),
         ("/v1/assets", "limit"),
         ("/v1/assets", "cursor"),
+        ("/v1/events", "types"),
+        ("/v1/events", "account"),
+        ("/v1/events", "merchant"),
+        ("/v1/events", "asset"),
+        ("/v1/events", "cursor"),
     }
 
     # The published bounds are the ones the node enforces.

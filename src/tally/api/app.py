@@ -13,6 +13,7 @@ import msgspec
 import swagger_ui_bundle
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from starlette.applications import Starlette
+from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, JSONResponse, Response
 from starlette.routing import Mount, Route
@@ -43,6 +44,7 @@ from ..ordering.mempool import MempoolFull
 from ..store.base import HistoryItem
 from .errors import ApiError, error_response
 from .events import events_endpoint
+from .observe import HttpMetrics, RequestLog
 from .openapi import (
     CURSOR_PATTERN,
     MAX_CURSOR_HEIGHT,
@@ -550,6 +552,7 @@ def create_app(node: Node) -> Starlette:
 
     return Starlette(
         routes=routes,
+        middleware=[Middleware(RequestLog, metrics=HttpMetrics(node.metrics.registry))],
         exception_handlers={404: not_found, 405: not_found, Exception: server_error},
     )
 

@@ -6,6 +6,7 @@ import msgspec
 from starlette.responses import Response
 
 from ..client.models import ErrorBody, ErrorDetail, ErrorResponse
+from .observe import current_request_id
 
 
 class ApiError(Exception):
@@ -26,7 +27,9 @@ class ApiError(Exception):
 
 
 def error_response(err: ApiError) -> Response:
-    body = ErrorResponse(error=ErrorBody(code=err.code, message=err.message, details=err.details))
+    """The error body, with the request's id (api/observe.py) so a report can be found in the node's log."""
+    error = ErrorBody(code=err.code, message=err.message, details=err.details, request_id=current_request_id.get())
+    body = ErrorResponse(error=error)
     return Response(
         msgspec.json.encode(body), status_code=err.status, media_type="application/json", headers=err.headers
     )

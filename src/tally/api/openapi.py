@@ -23,6 +23,7 @@ from ..core.encoding import MAX_SAFE_INTEGER
 from ..core.limits import Limits
 from ..core.ops import SignedTx
 from ..core.types import Account, AccountId, Asset, AssetId, Certificate, Genesis, Payment, PaymentId
+from .openapi_docs import EVENTS_EXAMPLE, ROUTE_DOCS, TAGS, limits_table
 
 
 def field_pattern(field_type: Any) -> str:
@@ -45,6 +46,8 @@ MAX_CURSOR_INDEX = 2**20 - 1
 CURSOR_PATTERN = r"^[0-9]{1,13}:[0-9]{1,7}$(?!\n)"
 BLOCKS_CURSOR_PATTERN = r"^[1-9][0-9]{0,15}$(?!\n)"  # a height: the next page holds the blocks below it
 MAX_BLOCKS_PAGE = 100
+EVENT_ID_PATTERN = r"^[0-9]{1,16}:[0-9]{1,8}:[0-9]{1,6}$(?!\n)"
+EVENT_TYPES_PATTERN = r"^(block|tx|balance)(,(block|tx|balance)){0,2}$(?!\n)"
 MAX_ASSETS_PAGE = 500
 
 PATH_PARAMS: dict[str, dict[str, Any]] = {
@@ -97,6 +100,31 @@ def query_params(limits: Limits) -> dict[str, dict[str, Any]]:
             "name": "limit",
             "description": "Page size",
             "schema": {"type": "integer", "minimum": 1, "maximum": MAX_ASSETS_PAGE, "default": 100},
+        },
+        "events_types": {
+            "name": "types",
+            "description": "Comma-separated kinds: block, tx, balance (default: all)",
+            "schema": {"type": "string", "pattern": EVENT_TYPES_PATTERN, "minLength": 2, "maxLength": 20},
+        },
+        "events_account": {
+            "name": "account",
+            "description": "Only transactions touching this account, and its balance changes",
+            "schema": {"type": "string", "pattern": field_pattern(AccountId), "minLength": 1, "maxLength": 64},
+        },
+        "events_merchant": {
+            "name": "merchant",
+            "description": "Only payments to this merchant and its refunds, and its balance changes",
+            "schema": {"type": "string", "pattern": field_pattern(AccountId), "minLength": 1, "maxLength": 64},
+        },
+        "events_asset": {
+            "name": "asset",
+            "description": "Only transactions and balance changes in this asset",
+            "schema": {"type": "string", "pattern": field_pattern(AssetId), "minLength": 1, "maxLength": 32},
+        },
+        "events_cursor": {
+            "name": "cursor",
+            "description": "Start after this event id (HEIGHT:INDEX:K; 0:0:0 from the first block; default: from now)",
+            "schema": {"type": "string", "pattern": EVENT_ID_PATTERN, "minLength": 5, "maxLength": 32},
         },
         "assets_cursor": {
             "name": "cursor",
@@ -216,11 +244,16 @@ def openapi_document(limits: Limits) -> dict[str, Any]:
             }
             for q in query
         ]
+        tag, example = ROUTE_DOCS[path]
+        success: dict[str, Any] = {"schema": by_type[response]}
+        if example is not None:
+            success["example"] = example
         operation: dict[str, Any] = {
             "summary": summary,
+            "tags": [tag],
             "parameters": params,
             "responses": {
-                str(status): {"description": "success", "content": {"application/json": {"schema": by_type[response]}}},
+                str(status): {"description": "success", "content": {"application/json": success}},
                 "4XX": {
                     "description": "error with a stable code",
                     "content": {"application/json": {"schema": error_ref}},
@@ -228,23 +261,69 @@ def openapi_document(limits: Limits) -> dict[str, Any]:
             },
         }
         if request is not None:
-            operation["requestBody"] = {"required": True, "content": {"application/json": {"schema": by_type[request]}}}
+            body = {"schema": by_type[request], "example": request_example(request)}
+            operation["requestBody"] = {"required": True, "content": {"application/json": body}}
         if method == "post":
             operation["responses"]["503"] = {
                 "description": "mempool full: retry after the Retry-After header's seconds",
                 "content": {"application/json": {"schema": error_ref}},
             }
         paths.setdefault(path, {})[method] = operation
+    paths["/v1/events"] = {"get": events_operation(queries, error_ref)}
     return {
         "openapi": "3.0.3",
         "info": {
             "title": "Tally node API",
             "version": "1",
             "description": (
-                "Signed transactions in, final receipts out. Limits: "
-                + ", ".join(f"{k}={v}" for k, v in msgspec.structs.asdict(limits).items())
+                "Signed transactions in, final receipts out. Amounts are integers in the asset's minor unit."
+                ' Every error is `{"error": {"code", "message", "details", "request_id"}}` with a'
+                " stable code.\n\n## Limits\n\n" + limits_table(limits)
             ),
         },
+        "tags": [{"name": name, "description": description} for name, description in TAGS],
         "paths": paths,
         "components": {"schemas": components},
+    }
+
+
+def request_example(request: Any) -> Any:
+    """A request body's example: a signed payment from the test vectors' keys."""
+    from ..client.signer import sign_tx
+    from ..client.vectors import vector_key, vector_txs
+
+    pay = next(sign_tx(tx, vector_key(signer)) for _, signer, tx in vector_txs() if type(tx).__name__ == "Pay")
+    return msgspec.to_builtins(pay if request is SignedTx else {"txs": [pay]})
+
+
+def events_operation(queries: dict[str, dict[str, Any]], error_ref: Any) -> dict[str, Any]:
+    """GET /v1/events: a text/event-stream, documented by hand (its body is not one JSON value)."""
+    names = ["events_types", "events_account", "events_merchant", "events_asset", "events_cursor"]
+    return {
+        "summary": "Final blocks, transactions and balance changes as server-sent events (resume with Last-Event-ID)",
+        "tags": ["events"],
+        "parameters": [
+            {
+                "name": queries[n]["name"],
+                "in": "query",
+                "required": False,
+                "description": queries[n]["description"],
+                "schema": dict(queries[n]["schema"]),
+            }
+            for n in names
+        ]
+        + [
+            {
+                "name": "Last-Event-ID",
+                "in": "header",
+                "required": False,
+                "description": "Resume after this event id",
+                "schema": dict(queries["events_cursor"]["schema"]),
+            }
+        ],
+        "responses": {
+            "200": {"description": "an event stream", "content": {"text/event-stream": {"example": EVENTS_EXAMPLE}}},
+            "4XX": {"description": "error with a stable code", "content": {"application/json": {"schema": error_ref}}},
+            "503": {"description": "too_many_streams", "content": {"application/json": {"schema": error_ref}}},
+        },
     }

@@ -34,7 +34,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 
 from ..core.limits import Limits
-from ..node.config import DataDir
+from ..node.config import DataDir, uvicorn_ssl_options
 from ..node.node import Node
 from ..node.startup import check
 from .app import create_app
@@ -257,16 +257,18 @@ async def serve(data: DataDir, host: str | None = None, port: int | None = None,
             loop="none",
             http=guarded_protocol(node.limits, open_file_budget(node.limits.max_connections)),
             log_level="warning",
+            log_config=None,  # uvicorn's own lines go through the root handler (text or JSON, configure_logging)
             access_log=False,
             lifespan="off",
             timeout_graceful_shutdown=GRACEFUL_SHUTDOWN_S,
+            **uvicorn_ssl_options(settings, data),
         )
         server = uvicorn.Server(config)
         stop.server = server
         server.should_exit = stop.requested  # a signal between the check above and here
         print(
             f"tally node {settings.validator_id} on chain {node.genesis.chain}:"
-            f" http://{config.host}:{config.port} (docs: /docs)",
+            f" {'https' if config.is_ssl else 'http'}://{config.host}:{config.port} (docs: /docs)",
             flush=True,
         )
         await server.serve()
@@ -301,10 +303,24 @@ def _stop_resource_tracker() -> None:
         stop()
 
 
-def run(data: DataDir, host: str | None = None, port: int | None = None) -> None:
+def configure_logging(log_format: str) -> None:
+    """Log lines as text, or one JSON object per line (`--log-format json`, for log shippers)."""
+    handler = logging.StreamHandler()
+    if log_format == "json":
+        from pythonjsonlogger.json import JsonFormatter
+
+        handler.setFormatter(
+            JsonFormatter("%(asctime)s %(levelname)s %(name)s %(message)s", rename_fields={"levelname": "level"})
+        )
+    else:
+        handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s %(message)s"))
+    logging.basicConfig(level=logging.INFO, handlers=[handler], force=True)
+
+
+def run(data: DataDir, host: str | None = None, port: int | None = None, log_format: str = "text") -> None:
     """Check the data directory (StartupError: one line), then serve until stopped."""
     checked = check(data, host, port)
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    configure_logging(log_format)
     # Three threads share the GIL (API, executor, writer) and SQLite hands it back
     # on every row: a shorter switch interval cuts the wait for it (bench/: ~5%).
     sys.setswitchinterval(GIL_SWITCH_INTERVAL_S)

@@ -47,6 +47,10 @@ def debug_wanted() -> bool:
 
 def describe(exc: BaseException, url: str | None = None) -> str:
     """One line for an error a user can act on."""
+    if isinstance(exc, httpx.ConnectError) and "CERTIFICATE_VERIFY_FAILED" in str(exc):
+        return f"the node's TLS certificate is not trusted ({exc}): point SSL_CERT_FILE at the network's tls/ca.pem"
+    if isinstance(exc, httpx.RemoteProtocolError) and url is not None and url.startswith("http://"):
+        return f"the node at {url} closed the connection ({exc}): does it serve https://?"
     if isinstance(exc, httpx.ConnectError):
         where = url or (str(exc.request.url.copy_with(path="/", query=None)) if _has_request(exc) else "the node")
         return f"cannot reach the node at {where} ({exc}): is it running? Start one with 'make run', or pass --url"

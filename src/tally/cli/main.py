@@ -19,6 +19,11 @@ from ..node.config import DEFAULT_PORT, DataDir
 from .common import debug_wanted, describe
 
 DEFAULT_DATA = ".tally/node"
+# What the `node` extra installs (pyproject.toml): node, network and bench commands import them.
+NODE_MODULES = {
+    "uvicorn", "starlette", "sse_starlette", "uvloop", "httptools", "prometheus_client", "pyetcd", "grpc",
+    "cryptography", "pythonjsonlogger", "swagger_ui_bundle",
+}  # fmt: skip
 
 
 @click.group()
@@ -45,6 +50,11 @@ def main() -> None:
         sys.exit(exc.exit_code)
     except click.exceptions.Exit as exc:
         sys.exit(exc.exit_code)
+    except ModuleNotFoundError as exc:
+        if debug_wanted() or (exc.name or "").split(".")[0] not in NODE_MODULES:
+            raise
+        click.echo(f"Error: this command runs a node: pip install 'tally[node]' (missing {exc.name})", err=True)
+        sys.exit(1)
     except Exception as exc:
         if debug_wanted():
             raise
@@ -105,7 +115,14 @@ def node_init(data_dir: Path, members: tuple[str, ...], chain: str, port: int) -
 @click.option("--data-dir", default=DEFAULT_DATA, show_default=True, type=click.Path(path_type=Path))
 @click.option("--host", default=None, help="Listen address (default from node.json: 127.0.0.1).")
 @click.option("--port", default=None, type=int, help="Listen port (default from node.json).")
-def node_start(data_dir: Path, host: str | None, port: int | None) -> None:
+@click.option(
+    "--log-format",
+    type=click.Choice(["text", "json"]),
+    default="text",
+    show_default=True,
+    help="Log lines as text or JSON.",
+)
+def node_start(data_dir: Path, host: str | None, port: int | None, log_format: str) -> None:
     """Serve the node's API until SIGTERM or Ctrl-C.
 
     The data directory is checked first (node/startup.py): what would keep the
@@ -116,7 +133,7 @@ def node_start(data_dir: Path, host: str | None, port: int | None) -> None:
     from ..node.startup import StartupError
 
     try:
-        run(DataDir(data_dir), host, port)
+        run(DataDir(data_dir), host, port, log_format=log_format)
     except (StartupError, DataDirBusy) as exc:
         raise click.ClickException(str(exc)) from None
 
@@ -159,8 +176,14 @@ def network() -> None:
 @click.option("--chain", default="tally-net", show_default=True)
 @click.option("--base-port", default=8750, show_default=True, help="API port of the first node; the others follow.")
 @click.option("--etcd-base-port", default=23790, show_default=True)
-def network_init(root: Path, members: int, chain: str, base_port: int, etcd_base_port: int) -> None:
-    """Write the genesis, every member's key and every node's data directory."""
+@click.option("--tls", is_flag=True, help="Make a private CA and certificates: nodes and etcd speak TLS (https://).")
+def network_init(root: Path, members: int, chain: str, base_port: int, etcd_base_port: int, tls: bool) -> None:
+    """Write the genesis, every member's key and every node's data directory.
+
+    With --tls, also a private CA and a certificate for every node and etcd
+    member: the APIs serve https://, etcd requires client certificates, and
+    clients check the nodes' certificates against DIR/tls/ca.pem.
+    """
     from ..dev.network import init_network
 
     if not 1 <= members <= 64:
@@ -172,10 +195,13 @@ def network_init(root: Path, members: int, chain: str, base_port: int, etcd_base
             chain=chain,
             node_ports=[base_port + i for i in range(members)],
             etcd_ports=[(etcd_base_port + 2 * i, etcd_base_port + 2 * i + 1) for i in range(3)],
+            tls=tls,
         )
     except FileExistsError as exc:
         raise click.ClickException(str(exc)) from None
     click.echo(f"network {chain} in {root}: {len(layout.nodes)} nodes, {len(layout.etcd)} etcd members")
+    if tls:
+        click.echo(f"TLS: clients check the nodes' certificates against {root / 'tls' / 'ca.pem'}")
 
 
 @network.command("up")

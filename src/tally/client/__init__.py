@@ -1,18 +1,43 @@
-"""Python SDK: keys, building and signing transactions, submitting, receipts.
+"""Python SDK: keys, amounts, building and signing transactions, submitting, receipts, events.
 
-from tally.client import Signer, TallyClient, KeyPair
+It needs only the core (no server dependencies): `pip install tally`.
 
-client = TallyClient("http://127.0.0.1:8750")
-alice = Signer("alice", KeyPair(seed), chain=client.genesis().chain, next_seq=0)
-txid = client.submit(alice.pay("SKYMILES", "cafe-lumen", 1200, "order-17"))
-status = client.wait_final(txid)
-receipt = client.receipt(txid)
-assert verify_receipt(receipt, client.genesis())[0]
+    from tally.client import Signer, TallyClient, read_keyfile, to_minor, verify_receipt
+
+    key = read_keyfile("alice.json")
+    with TallyClient("http://127.0.0.1:8750") as node:
+        alice = Signer(key.id, key.keypair(), node.genesis().chain, next_seq=node.next_seq(key.id))
+        txid = node.submit(alice.pay("HARBOR-GIFT", "cafe-lumen", to_minor("4.50", 2), "order-17"))
+        status = node.wait_final(txid)                       # status.code == "ok"
+        ok, why = verify_receipt(node.receipt(txid), node.genesis())
+
+`AsyncTallyClient` is the same API for asyncio code.
 """
 
 from ..core.block import Receipt, verify_receipt
 from ..core.crypto import KeyPair
+from .aio import AsyncTallyClient
+from .amounts import AmountError, format_minor, to_minor
 from .http import Retry, TallyClient, TallyError
+from .keys import KeyFile, KeyFileError, new_keyfile, read_keyfile, write_keyfile
 from .signer import Signer, sign_tx
 
-__all__ = ["KeyPair", "Receipt", "Retry", "Signer", "TallyClient", "TallyError", "sign_tx", "verify_receipt"]
+__all__ = [
+    "AmountError",
+    "AsyncTallyClient",
+    "KeyFile",
+    "KeyFileError",
+    "KeyPair",
+    "Receipt",
+    "Retry",
+    "Signer",
+    "TallyClient",
+    "TallyError",
+    "format_minor",
+    "new_keyfile",
+    "read_keyfile",
+    "sign_tx",
+    "to_minor",
+    "verify_receipt",
+    "write_keyfile",
+]

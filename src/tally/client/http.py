@@ -11,6 +11,7 @@ backoff, at most `Retry.attempts` times in all.
 from __future__ import annotations
 
 import random
+import ssl
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -73,9 +74,56 @@ RETRYABLE_STATUS = 503
 NO_RETRY = Retry(attempts=1)
 
 
+def error_from(response: httpx.Response) -> TallyError:
+    """The TallyError an error answer carries (its code, message, details and Retry-After)."""
+    try:
+        error = response.json()["error"]
+    except (ValueError, KeyError, TypeError):
+        error = {"code": "http_error", "message": response.text[:200], "details": []}
+    return TallyError(
+        response.status_code,
+        error["code"],
+        error["message"],
+        error.get("details", []),
+        response.headers.get("retry-after"),
+    )
+
+
+def event_params(
+    account: str | None, merchant: str | None, asset: str | None, types: tuple[str, ...]
+) -> dict[str, Any]:
+    params: dict[str, Any] = {"types": ",".join(types)}
+    params.update({k: v for k, v in (("account", account), ("merchant", merchant), ("asset", asset)) if v})
+    return params
+
+
+def page_params(limit: int, cursor: str | None, **extra: str | None) -> dict[str, Any]:
+    params: dict[str, Any] = {"limit": limit}
+    params.update({k: v for k, v in (("cursor", cursor), *extra.items()) if v})
+    return params
+
+
+def tls_verify(verify: str | bool | ssl.SSLContext) -> bool | ssl.SSLContext:
+    """How a node's certificate is checked: a CA file's path becomes a context that trusts only it."""
+    return ssl.create_default_context(cafile=verify) if isinstance(verify, str) else verify
+
+
 class TallyClient:
-    def __init__(self, base_url: str, timeout_s: float = 60.0, retry: Retry | None = None) -> None:
-        self.http = httpx.Client(base_url=base_url.rstrip("/"), timeout=timeout_s)
+    """A node's /v1 API, typed: every answer is a struct, every error a TallyError.
+
+    `verify`: how the node's TLS certificate is checked: True, httpx's default CA
+    bundle (or SSL_CERT_FILE's); a path, that CA only (such as the tls/ca.pem
+    `tally network init --tls` writes); or an ssl.SSLContext.
+    """
+
+    def __init__(
+        self,
+        base_url: str,
+        timeout_s: float = 60.0,
+        retry: Retry | None = None,
+        verify: str | bool | ssl.SSLContext = True,
+    ) -> None:
+        self.http = httpx.Client(base_url=base_url.rstrip("/"), timeout=timeout_s, verify=tls_verify(verify))
         self.retry = retry or Retry()
         self._genesis: Genesis | None = None
 
@@ -127,17 +175,7 @@ class TallyClient:
         return msgspec.json.decode(response.content, type=into)
 
     def _call_error(self, response: httpx.Response) -> NoReturn:
-        try:
-            error = response.json()["error"]
-        except (ValueError, KeyError, TypeError):
-            error = {"code": "http_error", "message": response.text[:200], "details": []}
-        raise TallyError(
-            response.status_code,
-            error["code"],
-            error["message"],
-            error.get("details", []),
-            response.headers.get("retry-after"),
-        )
+        raise error_from(response)
 
     def status(self, txid: str, wait_ms: int = 0) -> TxStatusBody:
         """A transaction's status: accepted, committed or final, with its result code once in a block."""
@@ -177,12 +215,7 @@ class TallyClient:
 
         `status`: "applied" or "rejected" for only those (default: both).
         """
-        params: dict[str, Any] = {"limit": limit}
-        if cursor:
-            params["cursor"] = cursor
-        if status:
-            params["status"] = status
-        return self._get(f"/v1/accounts/{account_id}/history", HistoryPage, params)
+        return self._get(f"/v1/accounts/{account_id}/history", HistoryPage, page_params(limit, cursor, status=status))
 
     def asset(self, asset_id: str) -> Asset:
         """An asset: name, kind, decimals, issuer, policy and supply."""
@@ -190,10 +223,7 @@ class TallyClient:
 
     def assets(self, limit: int = 100, cursor: str | None = None) -> AssetsPage:
         """A page of assets in id order."""
-        params: dict[str, Any] = {"limit": limit}
-        if cursor:
-            params["cursor"] = cursor
-        return self._get("/v1/assets", AssetsPage, params)
+        return self._get("/v1/assets", AssetsPage, page_params(limit, cursor))
 
     def payment(self, merchant: str, payment_id: str) -> Payment:
         """A payment a merchant received: payer, asset, amount and what was refunded."""
@@ -201,10 +231,7 @@ class TallyClient:
 
     def blocks(self, limit: int = 20, cursor: str | None = None) -> BlocksPage:
         """A page of blocks, newest first."""
-        params: dict[str, Any] = {"limit": limit}
-        if cursor:
-            params["cursor"] = cursor
-        return self._get("/v1/blocks", BlocksPage, params)
+        return self._get("/v1/blocks", BlocksPage, page_params(limit, cursor))
 
     def events(
         self,
@@ -222,8 +249,7 @@ class TallyClient:
         retried per `self.retry`; an `error` event from the node (a stream that fell
         too far behind) raises TallyError.
         """
-        params: dict[str, Any] = {"types": ",".join(types)}
-        params.update({k: v for k, v in (("account", account), ("merchant", merchant), ("asset", asset)) if v})
+        params = event_params(account, merchant, asset, types)
         last, failures = after, 0
         while True:
             headers = {"Last-Event-ID": last} if last else {}

@@ -41,6 +41,7 @@ class ErrorBody(msgspec.Struct, frozen=True):
     code: str
     message: str
     details: list[ErrorDetail] = []
+    request_id: str = ""  # also the response's X-Request-Id header and on the node's log line
 
 
 class ErrorResponse(msgspec.Struct, frozen=True):

@@ -4,7 +4,9 @@ Used by `tally network up` and the tests. etcd comes from the operating
 system's packages (Debian: `etcd-server`); `make test` installs it. A start
 that fails stops the members it started; one whose port is taken raises
 PortInUse (and, for a cluster that never ran, `move_ports` retries on fresh
-ports).
+ports). With a TlsDir the members speak TLS to clients and to each other,
+each with its certificate from it, and require a client certificate signed
+by its CA on both sides (--client-cert-auth, --peer-client-cert-auth).
 """
 
 from __future__ import annotations
@@ -14,15 +16,17 @@ import os
 import re
 import shutil
 import signal
+import ssl
 import subprocess
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import httpx
 
 from ..node.startup import port_in_use
 from .process import PORT_ATTEMPTS, PortInUse, free_ports
+from .tls import TlsDir
 
 READY_POLL_S = 0.05
 _IN_USE = re.compile(r"listen tcp [^\s\"]*:(\d+): bind: address already in use")
@@ -54,23 +58,35 @@ class EtcdMember:
     name: str
     client_port: int
     peer_port: int
+    tls: bool = False  # https:// client and peer URLs (its cluster has a TlsDir)
+
+    @property
+    def scheme(self) -> str:
+        return "https" if self.tls else "http"
 
     @property
     def client_url(self) -> str:
-        return f"http://127.0.0.1:{self.client_port}"
+        return f"{self.scheme}://127.0.0.1:{self.client_port}"
 
     @property
     def peer_url(self) -> str:
-        return f"http://127.0.0.1:{self.peer_port}"
+        return f"{self.scheme}://127.0.0.1:{self.peer_port}"
 
 
 class EtcdCluster:
-    """Members of one etcd cluster, each a process in its own process group."""
+    """Members of one etcd cluster, each a process in its own process group.
 
-    def __init__(self, root: Path, members: list[EtcdMember], token: str = "tally") -> None:
+    `tls`: the CA and each member's certificate (TlsDir.cert(member name));
+    every member must then have tls=True, and none without it.
+    """
+
+    def __init__(self, root: Path, members: list[EtcdMember], token: str = "tally", tls: TlsDir | None = None) -> None:
+        if any(m.tls != (tls is not None) for m in members):
+            raise ValueError("etcd members use TLS exactly when their cluster has TLS files")
         self.root = Path(root)
         self.members = members
         self.token = token
+        self.tls = tls
         self.procs: dict[str, subprocess.Popen[bytes]] = {}
         self._log_starts: dict[str, int] = {}  # where each member's log was when it last started
 
@@ -98,7 +114,26 @@ class EtcdCluster:
             "--election-timeout", "500",
             "--logger", "zap",
             "--log-outputs", "stderr",
+            *self._tls_flags(member),
         ]  # fmt: skip
+
+    def _tls_flags(self, member: EtcdMember) -> list[str]:
+        """The member's certificate for clients and peers; both sides must present one signed by the CA."""
+        if self.tls is None:
+            return []
+        cert, key, ca = str(self.tls.cert(member.name)), str(self.tls.key(member.name)), str(self.tls.ca)
+        return [
+            "--cert-file", cert, "--key-file", key, "--client-cert-auth", "--trusted-ca-file", ca,
+            "--peer-cert-file", cert, "--peer-key-file", key, "--peer-client-cert-auth", "--peer-trusted-ca-file", ca,
+        ]  # fmt: skip
+
+    def _health_verify(self, member: EtcdMember) -> ssl.SSLContext | bool:
+        """How /health is asked over https: the CA, and the member's own certificate as the client's."""
+        if self.tls is None:
+            return True
+        context = ssl.create_default_context(cafile=self.tls.ca)
+        context.load_cert_chain(self.tls.cert(member.name), self.tls.key(member.name))
+        return context
 
     def start_member(self, member: EtcdMember) -> None:
         state = "existing" if (self.root / member.name).exists() else "new"
@@ -125,7 +160,9 @@ class EtcdCluster:
                 for member in self.members:  # what the failed start left: the cluster never ran
                     shutil.rmtree(self.root / member.name, ignore_errors=True)
                 ports = free_ports(2 * len(self.members))
-                self.members = [EtcdMember(m.name, ports[2 * i], ports[2 * i + 1]) for i, m in enumerate(self.members)]
+                self.members = [
+                    replace(m, client_port=ports[2 * i], peer_port=ports[2 * i + 1]) for i, m in enumerate(self.members)
+                ]
         raise AssertionError("unreachable")
 
     def _start_all(self, ready_timeout_s: float) -> EtcdCluster:
@@ -145,6 +182,7 @@ class EtcdCluster:
 
     def wait_healthy(self, member: EtcdMember, timeout_s: float = 60) -> None:
         deadline = time.monotonic() + timeout_s
+        verify = self._health_verify(member)
         while time.monotonic() < deadline:
             proc = self.procs.get(member.name)
             if proc is not None and proc.poll() is not None:
@@ -156,7 +194,7 @@ class EtcdCluster:
                     raise PortInUse(int(busy[-1]), f"etcd {member.name}")
                 raise EtcdStartFailed(member.name, log)
             try:
-                if httpx.get(member.client_url + "/health", timeout=1).json().get("health") == "true":
+                if httpx.get(member.client_url + "/health", timeout=1, verify=verify).json().get("health") == "true":
                     return
             except (httpx.TransportError, ValueError):
                 pass

@@ -8,6 +8,12 @@ as real processes on 127.0.0.1 and records their process ids as they start;
 when a start fails it stops what it started, and a network that never ran
 moves to fresh ports when one of its ports is taken. `down` stops them. For
 machines of their own, see docs/network.md: the same files, spread out.
+
+`init --tls` also makes a private CA (tls/ca.pem, its key tls/ca-key.pem), a
+certificate for every etcd member (tls/etcd-N.pem, tls/etcd-N-key.pem) and
+one for every node in its data directory (tls/cert.pem, tls/key.pem, with a
+copy of the CA as tls/ca.pem, named in its node.json): the genesis then
+names https:// API URLs and etcd endpoints.
 """
 
 from __future__ import annotations
@@ -26,14 +32,16 @@ from ..client.keys import new_keyfile, write_keyfile
 from ..core.limits import Limits
 from ..core.protocol import LATEST
 from ..core.types import Genesis, GenesisMember, Validator
-from ..node.config import DataDir, NodeSettings
+from ..node.config import DataDir, NodeSettings, TlsFiles
 from ..node.startup import PortBusy, StartupError, check
 from .etcd_cluster import EtcdCluster, EtcdMember, EtcdStartFailed
 from .process import PORT_ATTEMPTS, NodeProcess, NodeStartFailed, PortInUse, free_ports
+from .tls import Authority, TlsDir, issue, write_authority, write_pair
 
 DEFAULT_NODE_PORT = 8750
 DEFAULT_ETCD_PORT = 23790
 STOP_POLL_S = 0.1
+NODE_TLS = TlsFiles(cert="tls/cert.pem", key="tls/key.pem", ca="tls/ca.pem")  # in each node's data directory
 
 
 class NetworkError(RuntimeError):
@@ -46,10 +54,40 @@ class NetworkLayout(msgspec.Struct, frozen=True):
     chain: str
     etcd: list[tuple[str, int, int]]  # (name, client port, peer port)
     nodes: list[tuple[str, int]]  # (validator id, API port)
+    tls: bool = False  # https:// everywhere: certificates under tls/ and in each node's data directory
+
+    @property
+    def scheme(self) -> str:
+        return "https" if self.tls else "http"
+
+    def api_urls(self) -> dict[str, str]:
+        return {node_id: f"{self.scheme}://127.0.0.1:{port}" for node_id, port in self.nodes}
+
+    def etcd_endpoints(self) -> list[str]:
+        return [f"{self.scheme}://127.0.0.1:{client}" for _, client, _ in self.etcd]
 
 
 def _layout_path(root: Path) -> Path:
     return root / "network.json"
+
+
+def _tls_dir(root: Path) -> TlsDir:
+    return TlsDir(root / "tls")
+
+
+def _write_etcd_tls(root: Path, layout: NetworkLayout) -> Authority:
+    """The network's CA and every etcd member's certificate, under root/tls."""
+    tls = _tls_dir(root)
+    ca = write_authority(tls, f"{layout.chain} CA")
+    for name, _, _ in layout.etcd:
+        write_pair(issue(ca, name), tls.cert(name), tls.key(name))
+    return ca
+
+
+def _write_node_tls(data: DataDir, node_id: str, ca: Authority) -> None:
+    """A node's certificate and key, and a copy of the CA, where NODE_TLS names them."""
+    write_pair(issue(ca, node_id), data.root / NODE_TLS.cert, data.root / NODE_TLS.key)
+    (data.root / NODE_TLS.ca).write_bytes(ca.cert_pem)
 
 
 def init_network(
@@ -61,7 +99,13 @@ def init_network(
     limits: Limits | None = None,
     genesis_time_ms: int = 0,
     verify_workers: int = 0,
+    tls: bool = False,
 ) -> NetworkLayout:
+    """Write a network's genesis, member keys, node data directories and layout under `root`.
+
+    `tls`: a private CA and certificates for every node and etcd member (see
+    the module's docstring); the genesis names https:// URLs.
+    """
     root = Path(root)
     if _layout_path(root).exists():
         raise FileExistsError(f"{root} already holds a network")
@@ -71,25 +115,25 @@ def init_network(
         chain=chain,
         etcd=[(f"etcd-{i + 1}", client, peer) for i, (client, peer) in enumerate(etcd_ports)],
         nodes=[(f"node-{i + 1}", port) for i, port in enumerate(node_ports[:members])],
+        tls=tls,
     )
     member_keys = [new_keyfile(f"member-{i + 1}") for i in range(members)]
     validator_keys = [new_keyfile(node_id) for node_id, _ in layout.nodes]
+    urls = layout.api_urls()
     genesis = Genesis(
         chain=chain,
         genesis_time_ms=genesis_time_ms,
         members=[
             GenesisMember(id=k.id, name=f"Member {i + 1}", public_key=k.public_key) for i, k in enumerate(member_keys)
         ],
-        validators=[
-            Validator(id=k.id, public_key=k.public_key, api_url=f"http://127.0.0.1:{port}")
-            for k, (_, port) in zip(validator_keys, layout.nodes, strict=True)
-        ],
-        etcd_endpoints=[f"http://127.0.0.1:{client}" for _, client, _ in layout.etcd],
+        validators=[Validator(id=k.id, public_key=k.public_key, api_url=urls[k.id]) for k in validator_keys],
+        etcd_endpoints=layout.etcd_endpoints(),
         protocol=LATEST,
     )
     encoded_genesis = msgspec.json.format(msgspec.json.encode(genesis))
     root.mkdir(parents=True, exist_ok=True)
     (root / "genesis.json").write_bytes(encoded_genesis)
+    ca = _write_etcd_tls(root, layout) if tls else None
     for key in member_keys:
         write_keyfile(root / "keys" / f"{key.id}.json", key)
     for key, (node_id, port), member in zip(validator_keys, layout.nodes, member_keys, strict=True):
@@ -98,8 +142,15 @@ def init_network(
         data.genesis_path.write_bytes(encoded_genesis)
         write_keyfile(data.key_path("validator"), key)
         write_keyfile(data.key_path(member.id), member)  # the member that runs this node
+        if ca is not None:
+            _write_node_tls(data, node_id, ca)
         settings = NodeSettings(
-            validator_id=node_id, port=port, orderer="etcd", verify_workers=verify_workers, limits=limits or Limits()
+            validator_id=node_id,
+            port=port,
+            orderer="etcd",
+            verify_workers=verify_workers,
+            limits=limits or Limits(),
+            tls=NODE_TLS if ca is not None else None,
         )
         data.settings_path.write_bytes(msgspec.json.format(msgspec.json.encode(settings)))
     _layout_path(root).write_bytes(msgspec.json.format(msgspec.json.encode(layout)))
@@ -116,8 +167,11 @@ class Network:
     nodes: dict[str, NodeProcess] = field(init=False)
 
     def __post_init__(self) -> None:
-        members = [EtcdMember(name, client, peer) for name, client, peer in self.layout.etcd]
-        self.etcd = EtcdCluster(self.root / "etcd", members, token=self.layout.chain)
+        tls = self.layout.tls
+        members = [EtcdMember(name, client, peer, tls) for name, client, peer in self.layout.etcd]
+        self.etcd = EtcdCluster(
+            self.root / "etcd", members, token=self.layout.chain, tls=_tls_dir(self.root) if tls else None
+        )
         self.nodes = {node_id: NodeProcess(self.root / "nodes" / node_id, port) for node_id, port in self.layout.nodes}
 
     @classmethod
@@ -191,13 +245,13 @@ class Network:
         nodes = [(node_id, port) for (node_id, _), port in zip(self.layout.nodes, ports, strict=False)]
         rest = ports[len(nodes) :]
         etcd = [(name, rest[2 * i], rest[2 * i + 1]) for i, (name, _, _) in enumerate(self.layout.etcd)]
-        self.layout = NetworkLayout(chain=self.layout.chain, etcd=etcd, nodes=nodes)
-        urls = {node_id: f"http://127.0.0.1:{port}" for node_id, port in nodes}
+        self.layout = msgspec.structs.replace(self.layout, etcd=etcd, nodes=nodes)
+        urls = self.layout.api_urls()
         genesis = msgspec.json.decode((self.root / "genesis.json").read_bytes(), type=Genesis)
         genesis = msgspec.structs.replace(
             genesis,
             validators=[msgspec.structs.replace(v, api_url=urls.get(v.id, v.api_url)) for v in genesis.validators],
-            etcd_endpoints=[f"http://127.0.0.1:{client}" for _, client, _ in etcd],
+            etcd_endpoints=self.layout.etcd_endpoints(),
         )
         encoded = msgspec.json.format(msgspec.json.encode(genesis))
         (self.root / "genesis.json").write_bytes(encoded)

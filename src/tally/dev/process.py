@@ -1,6 +1,7 @@
 """`tally node start` as a child process on 127.0.0.1, free ports, and the processes a session started.
 
-For tests, `tally network up` and `tally bench`.
+For tests, `tally network up` and `tally bench`. A node whose node.json names
+TLS files serves https://; its readiness is checked against its CA.
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ import os
 import re
 import signal
 import socket
+import ssl
 import subprocess
 import sys
 import tempfile
@@ -21,6 +23,10 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import httpx
+import msgspec
+
+from ..node.config import DataDir, tls_paths
+from ..ordering.peers import TlsPaths
 
 READY_POLL_S = 0.05
 GROUP_DRAIN_TIMEOUT_S = 10
@@ -134,20 +140,39 @@ class NodeStartFailed(RuntimeError):
         super().__init__(f"node exited: {output[-3000:]}")
 
 
+def node_tls(data_dir: Path) -> TlsPaths | None:
+    """The TLS files the node.json in `data_dir` names; None without, or when it cannot be read (the start says why)."""
+    data = DataDir(data_dir)
+    try:
+        return tls_paths(data.settings(), data)
+    except (OSError, msgspec.DecodeError, msgspec.ValidationError):
+        return None
+
+
 class NodeProcess:
     """A real node process with its own process group (so kill -9 takes its workers too).
 
     `movable`: when its port turns out to be taken as it starts, start it on
     fresh ports from free_ports instead (its url changes); for nodes no other
-    node or file names by port.
+    node or file names by port. `url` is https:// when its node.json names TLS
+    files; `verify` is then what checks its certificate (its CA), for httpx.
     """
 
     def __init__(self, data_dir: Path, port: int, movable: bool = False) -> None:
         self.data_dir = Path(data_dir)
+        self.tls = node_tls(self.data_dir)
         self.port = port
-        self.url = f"http://127.0.0.1:{port}"
+        self.url = self._url(port)
         self.movable = movable
         self.proc: subprocess.Popen[bytes] | None = None
+
+    def _url(self, port: int) -> str:
+        return f"{'https' if self.tls is not None else 'http'}://127.0.0.1:{port}"
+
+    @property
+    def verify(self) -> ssl.SSLContext | bool:
+        """httpx's `verify` for this node: its CA with TLS, else the default."""
+        return ssl.create_default_context(cafile=self.tls.ca) if self.tls is not None else True
 
     @property
     def pid(self) -> int:
@@ -163,7 +188,7 @@ class NodeProcess:
                 if attempt == PORT_ATTEMPTS - 1 or not self.movable:
                     raise
                 self.port = free_ports(1)[0]
-                self.url = f"http://127.0.0.1:{self.port}"
+                self.url = self._url(self.port)
         raise AssertionError("unreachable")
 
     def _start(self, ready_timeout_s: float) -> NodeProcess:
@@ -178,6 +203,7 @@ class NodeProcess:
                 start_new_session=True,
             )
         deadline = time.monotonic() + ready_timeout_s
+        verify = self.verify
         while time.monotonic() < deadline:
             if self.proc.poll() is not None:
                 self._wait_for_group(GROUP_DRAIN_TIMEOUT_S)
@@ -188,7 +214,7 @@ class NodeProcess:
                     raise PortInUse(self.port, f"node {self.data_dir.name}")
                 raise NodeStartFailed(self.data_dir, output)
             try:
-                if httpx.get(self.url + "/health", timeout=1).status_code == 200:
+                if httpx.get(self.url + "/health", timeout=1, verify=verify).status_code == 200:
                     return self
             except httpx.TransportError:
                 pass

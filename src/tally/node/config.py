@@ -6,6 +6,8 @@ DATA_DIR/
   keys/validator.json this node's validator key (secret: keep it private)
   keys/<member>.json  member keys, only on a development node made by `node init`
   ledger.db           the SQLite ledger
+  tls/                this node's certificate, key and the network's CA, when node.json's
+                      "tls" names them there (`tally network init --tls` does)
 """
 
 from __future__ import annotations
@@ -13,7 +15,7 @@ from __future__ import annotations
 import fcntl
 import os
 from pathlib import Path
-from typing import Annotated, Literal
+from typing import Annotated, Literal, TypedDict
 
 import msgspec
 
@@ -21,9 +23,24 @@ from ..client.keys import KeyFile, new_keyfile, read_keyfile, write_keyfile
 from ..core.limits import Limits
 from ..core.protocol import LATEST
 from ..core.types import Genesis, GenesisMember, Validator
+from ..ordering.peers import TlsPaths
 
 DEFAULT_PORT = 8750
 MAX_VERIFY_WORKERS = 1024
+
+
+class TlsFiles(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
+    """node.json "tls": PEM files; a relative path is relative to the data directory, an absolute one is used as is.
+
+    `cert` and `key`: this node's certificate and private key; it serves its API
+    with them (https://) and presents them as a client certificate to etcd and to
+    its peers. `ca`: the CA that signed every node's and etcd member's
+    certificate; etcd's and the peers' certificates are checked against it.
+    """
+
+    cert: Annotated[str, msgspec.Meta(min_length=1)]
+    key: Annotated[str, msgspec.Meta(min_length=1)]
+    ca: Annotated[str, msgspec.Meta(min_length=1)]
 
 
 class NodeSettings(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
@@ -37,6 +54,7 @@ class NodeSettings(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     etcd_endpoints: list[str] = []  # empty: the genesis's
     peers: list[str] = []  # other nodes' API URLs, for catch-up; empty: the genesis's
     limits: Limits = Limits()
+    tls: TlsFiles | None = None  # None: the API serves plain HTTP, and etcd and peers are reached without TLS
 
 
 class DataDirBusy(RuntimeError):
@@ -90,6 +108,35 @@ class DataDir:
 
     def validator_key(self) -> KeyFile:
         return read_keyfile(self.key_path("validator"))
+
+
+def tls_paths(settings: NodeSettings, data: DataDir) -> TlsPaths | None:
+    """The node's TLS files as paths (relative ones under the data directory); None without TLS."""
+    if settings.tls is None:
+        return None
+    files = settings.tls
+    return TlsPaths(cert=data.root / files.cert, key=data.root / files.key, ca=data.root / files.ca)
+
+
+class UvicornSsl(TypedDict, total=False):
+    """uvicorn.Config's TLS keyword arguments (a TypedDict, so that `**` of it type-checks)."""
+
+    ssl_certfile: str
+    ssl_keyfile: str
+    ssl_ca_certs: str
+
+
+def uvicorn_ssl_options(settings: NodeSettings, data: DataDir) -> UvicornSsl:
+    """uvicorn.Config's keyword arguments to serve HTTPS with the node's certificate; {} without TLS.
+
+    Clients are not asked for a certificate (uvicorn's ssl_cert_reqs stays
+    CERT_NONE): the API is open to wallets, and transactions carry their own
+    signatures.
+    """
+    paths = tls_paths(settings, data)
+    if paths is None:
+        return {}
+    return {"ssl_certfile": str(paths.cert), "ssl_keyfile": str(paths.key), "ssl_ca_certs": str(paths.ca)}
 
 
 def init_dev_node(

@@ -2,12 +2,26 @@
 
 from __future__ import annotations
 
-from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
+from prometheus_client import (
+    GC_COLLECTOR,
+    CollectorRegistry,
+    Counter,
+    Gauge,
+    Histogram,
+    PlatformCollector,
+    ProcessCollector,
+    disable_created_metrics,
+)
+
+disable_created_metrics()  # type: ignore[no-untyped-call]  # counters and histograms without *_created series
 
 
 class NodeMetrics:
     def __init__(self) -> None:
         self.registry = CollectorRegistry()
+        ProcessCollector(registry=self.registry)  # process_cpu_seconds_total, process_resident_memory_bytes, ...
+        PlatformCollector(registry=self.registry)  # python_info
+        self.registry.register(GC_COLLECTOR)
         self.admitted = Counter("tally_tx_admitted", "Transactions admitted to the mempool", registry=self.registry)
         self.refused = Counter(
             "tally_tx_refused", "Transactions refused at admission", ["code"], registry=self.registry

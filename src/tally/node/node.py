@@ -24,7 +24,7 @@ from ..ordering.solo import SoloOrderer
 from ..store import open_store
 from ..store.base import BlockRecord
 from .admission import Admission
-from .config import DataDir, NodeSettings
+from .config import DataDir, NodeSettings, tls_paths
 from .metrics import NodeMetrics
 from .pipeline import BlockDone, Pipeline
 from .reader import LedgerReader
@@ -123,6 +123,7 @@ class Node:
 
         endpoints = self.settings.etcd_endpoints or self.genesis.etcd_endpoints
         peers = self.settings.peers or [v.api_url for v in self.genesis.validators if v.id != self.validator_id]
+        tls = tls_paths(self.settings, self.data)
         etcd_orderer = EtcdOrderer(
             genesis=self.genesis,
             endpoints=endpoints,
@@ -133,6 +134,7 @@ class Node:
             validator_key=self.validator_key,
             limits=self.limits,
             on_ignored=self._on_ignored,
+            tls=tls,
         )
         board = VoteBoard(
             genesis=self.genesis,
@@ -145,6 +147,7 @@ class Node:
             on_divergence=self._on_divergence,
             on_ignored=self._on_ignored,
             on_untimely=self._on_untimely,
+            tls=tls,
         )
         return etcd_orderer, board
 

@@ -4,7 +4,9 @@ The old ledger is kept beside the new one (ledger.db.diverged-<time>) for
 inspection. Every block fetched is checked against its certificate (a quorum
 of the validators at its height), re-executed from genesis here, and its digest
 must equal the certified one before it is stored. The node then resumes from
-the etcd log after the last repaired block.
+the etcd log after the last repaired block. With TLS (node.json "tls"), the
+peers' certificates are checked against the node's CA and the node presents
+its own.
 """
 
 from __future__ import annotations
@@ -18,7 +20,7 @@ from ..ordering.mempool import Mempool
 from ..ordering.peers import Peers
 from ..ordering.solo import SoloOrderer
 from ..store import open_store
-from .config import DataDir
+from .config import DataDir, tls_paths
 from .pipeline import Pipeline
 from .state_cache import StateCache
 
@@ -48,7 +50,7 @@ def repair(data: DataDir, peer_urls: list[str], progress: Callable[[int], None] 
         certify_alone=False,
         on_block=lambda done: None,
     )
-    peers = Peers(peer_urls, genesis)
+    peers = Peers(peer_urls, genesis, tls_paths(settings, data))
     try:
         while True:
             batch = peers.fetch(pipeline.head.height + 1)

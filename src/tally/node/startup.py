@@ -2,7 +2,8 @@
 
 `tally node start` (api/server.py `run`) calls `check` first. A node that
 starts must be able to run: every file it reads decodes, every setting is in
-its bounds, its validator is in the genesis with the key it holds, its port
+its bounds, its validator is in the genesis with the key it holds, its TLS
+files (when node.json names them) are a certificate, its key and a CA, its port
 is free, and its ledger is whole at the tail (the last block row with its
 transactions and certificate, nothing stored above it). Anything else ends
 the start with one `StartupError`, whose message is one line: what is wrong,
@@ -11,22 +12,26 @@ in which file, and what to run.
 
 from __future__ import annotations
 
+import datetime
 import errno
 import os
 import socket
 import sqlite3
+import ssl
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TypeVar
 
 import msgspec
+from cryptography import x509
 
 from ..client.keys import KeyFile
 from ..core.block import block_hash
 from ..core.crypto import SEED_BYTES, KeyPair
 from ..core.types import Genesis
+from ..ordering.peers import TlsPaths
 from ..store import Store, open_store
-from .config import DataDir, DataDirBusy, NodeSettings
+from .config import DataDir, DataDirBusy, NodeSettings, tls_paths
 
 T = TypeVar("T")
 
@@ -76,6 +81,7 @@ def check(data: DataDir, host: str | None = None, port: int | None = None, probe
                 f"{data.settings_path}: the orderer is etcd but neither it nor {data.genesis_path.name}"
                 " names an etcd endpoint"
             )
+        _check_tls(data, genesis, settings)
         listen_host = host or settings.host
         listen_port = settings.port if port is None else port
         if listen_port not in PORT_RANGE:
@@ -131,6 +137,44 @@ def _check_validator(data: DataDir, genesis: Genesis, settings: NodeSettings) ->
             f"{path} is not the key of validator {validator.id} in {data.genesis_path}: its public key"
             f" {key.public_key[:16]}… is not {validator.public_key[:16]}…; this node's votes would never count"
         )
+
+
+def _check_tls(data: DataDir, genesis: Genesis, settings: NodeSettings) -> None:
+    """https:// etcd endpoints come with TLS files; the files node.json's "tls" names are usable."""
+    paths = tls_paths(settings, data)
+    if paths is not None:
+        _check_tls_files(f"{data.settings_path}: tls", paths)
+    elif settings.orderer == "etcd" and any(
+        e.startswith("https://") for e in settings.etcd_endpoints or genesis.etcd_endpoints
+    ):
+        raise StartupError(
+            f"{data.settings_path}: the etcd endpoints are https:// but it names no TLS files"
+            ' ("tls": {"cert": ..., "key": ..., "ca": ...}; docs/network.md, TLS)'
+        )
+
+
+def _check_tls_files(where: str, paths: TlsPaths) -> None:
+    """Readable; the CA a PEM certificate; the certificate current and the key its key."""
+    for what, path in (("cert", paths.cert), ("key", paths.key), ("ca", paths.ca)):
+        try:
+            path.read_bytes()
+        except FileNotFoundError:
+            raise StartupError(f"{where} {what} {path} is missing") from None
+        except OSError as exc:
+            raise StartupError(f"{where} {what}: cannot read {path}: {exc.strerror}") from None
+    try:
+        context = ssl.create_default_context(cafile=paths.ca)
+    except ssl.SSLError as exc:
+        raise StartupError(f"{where} ca {paths.ca} holds no PEM certificate ({exc.reason or exc})") from None
+    try:
+        context.load_cert_chain(paths.cert, paths.key)
+    except ssl.SSLError as exc:
+        raise StartupError(
+            f"{where}: {paths.cert} and {paths.key} are not a PEM certificate and its private key ({exc.reason or exc})"
+        ) from None
+    expires = x509.load_pem_x509_certificate(paths.cert.read_bytes()).not_valid_after_utc
+    if expires < datetime.datetime.now(datetime.UTC):
+        raise StartupError(f"{where} cert {paths.cert} expired on {expires:%Y-%m-%d %H:%M} UTC: issue a new one")
 
 
 def probe(host: str, port: int) -> None:

@@ -40,7 +40,7 @@ from .base import OnIgnored, OrderedBatch, log_ignored
 from .clock import clock_ms
 from .etcd_client import TRANSIENT, Compacted, EtcdClient, keys
 from .mempool import Admitted, Mempool
-from .peers import Peers
+from .peers import Peers, TlsPaths
 
 log = logging.getLogger("tally.etcd")
 
@@ -135,11 +135,12 @@ class EtcdOrderer:
         validator_key: KeyPair,
         limits: Limits,
         on_ignored: OnIgnored = log_ignored,
+        tls: TlsPaths | None = None,
     ) -> None:
         self.genesis = genesis
         self.on_ignored = on_ignored
-        self.etcd = EtcdClient(endpoints)
-        self.peers = Peers(peers, genesis)
+        self.etcd = EtcdClient(endpoints, tls)
+        self.peers = Peers(peers, genesis, tls)
         self.mempool = mempool
         self.store = store
         self.validator_id = validator_id

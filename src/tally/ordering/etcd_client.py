@@ -2,7 +2,10 @@
 
 Every call goes to the current member; on a connection failure or timeout it
 moves to the next member and retries, up to RETRIES times with a short
-backoff, then raises. Keys live under /tally/<chain>/.
+backoff, then raises. Keys live under /tally/<chain>/. An https:// endpoint
+is reached over TLS: the member's certificate is checked against the CA of
+the node's TlsPaths, and the node presents its certificate as a client
+certificate (etcd's --client-cert-auth).
 """
 
 from __future__ import annotations
@@ -17,6 +20,8 @@ from urllib.parse import urlsplit
 import grpc
 import pyetcd
 import pyetcd.exceptions as etcd_errors
+
+from .peers import TlsPaths
 
 log = logging.getLogger("tally.etcd")
 
@@ -41,10 +46,13 @@ def keys(chain: str) -> dict[str, str]:
 
 
 class EtcdClient:
-    def __init__(self, endpoints: list[str]) -> None:
+    def __init__(self, endpoints: list[str], tls: TlsPaths | None = None) -> None:
         if not endpoints:
             raise ValueError("etcd ordering needs at least one etcd endpoint")
+        if tls is None and any(urlsplit(e).scheme == "https" for e in endpoints):
+            raise ValueError('an https:// etcd endpoint needs the node\'s TLS files (node.json "tls")')
         self.endpoints = endpoints
+        self.tls = tls
         self._index = 0
         self._lock = threading.Lock()
         self._client: Any = None
@@ -54,9 +62,19 @@ class EtcdClient:
     def client(self) -> Any:
         with self._lock:
             if self._client is None:
-                url = urlsplit(self.endpoints[self._index % len(self.endpoints)])
-                self._client = pyetcd.client(url.hostname or "127.0.0.1", url.port or 2379, timeout=TIMEOUT_S)
+                self._client = self._connect(self.endpoints[self._index % len(self.endpoints)])
             return self._client
+
+    def _connect(self, endpoint: str) -> Any:
+        """A pyetcd client for one member: TLS with this node's client certificate when the URL is https://."""
+        url, tls = urlsplit(endpoint), self.tls
+        host, port = url.hostname or "127.0.0.1", url.port or 2379
+        if url.scheme != "https" or tls is None:
+            return pyetcd.client(host, port, timeout=TIMEOUT_S)
+        # pyetcd reads the files now: at the first call and after each fail-over, not per request.
+        return pyetcd.client(
+            host, port, timeout=TIMEOUT_S, ca_cert=str(tls.ca), cert_key=str(tls.key), cert_cert=str(tls.cert)
+        )
 
     def fail_over(self, failed: Any) -> None:
         """Move to the next member (once per failed client, however many threads saw it fail)."""

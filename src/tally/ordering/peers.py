@@ -3,12 +3,17 @@
 A peer's block is checked before use: its certificate must hold a quorum of
 the validators at that height for that block's hash, its transactions must match the
 header's Merkle root, and after execution our digest must equal the
-certified one (the pipeline checks that last part).
+certified one (the pipeline checks that last part). With TLS, a peer's
+certificate must be signed by the network's CA, and the node presents its
+own certificate as a client certificate.
 """
 
 from __future__ import annotations
 
 import logging
+import ssl
+from dataclasses import dataclass
+from pathlib import Path
 
 import httpx
 import msgspec
@@ -21,6 +26,21 @@ from .mempool import Admitted
 
 log = logging.getLogger("tally.peers")
 TIMEOUT_S = 30
+
+
+@dataclass(frozen=True)
+class TlsPaths:
+    """A node's TLS files (PEM): its certificate and key, and the CA that signed every node's and etcd member's."""
+
+    cert: Path
+    key: Path
+    ca: Path
+
+    def client_context(self) -> ssl.SSLContext:
+        """Checks a server's certificate against the CA (and its host name); presents this node's certificate."""
+        context = ssl.create_default_context(cafile=self.ca)
+        context.load_cert_chain(self.cert, self.key)
+        return context
 
 
 _full_decoder = msgspec.json.Decoder(FullBlock)
@@ -45,10 +65,12 @@ def batch_from_block(block: FullBlock, genesis: Genesis) -> OrderedBatch:
 
 
 class Peers:
-    def __init__(self, urls: list[str], genesis: Genesis) -> None:
+    """Other validators' APIs; `tls`: check https:// peers against its CA and present its certificate."""
+
+    def __init__(self, urls: list[str], genesis: Genesis, tls: TlsPaths | None = None) -> None:
         self.urls = urls
         self.genesis = genesis
-        self.http = httpx.Client(timeout=TIMEOUT_S)
+        self.http = httpx.Client(timeout=TIMEOUT_S, verify=tls.client_context() if tls is not None else True)
 
     def fetch(self, height: int) -> OrderedBatch | None:
         """The block at `height` from the first peer that has it final, checked; None if none has."""

@@ -48,6 +48,7 @@ from ..store.base import BlockRecord, Store
 from .base import OnIgnored, log_ignored
 from .clock import clock_ms
 from .etcd_client import TRANSIENT, EtcdClient, keys
+from .peers import TlsPaths
 
 log = logging.getLogger("tally.votes")
 
@@ -107,11 +108,12 @@ class VoteBoard:
         on_divergence: Callable[[Divergence], None],
         on_ignored: OnIgnored = log_ignored,
         on_untimely: OnUntimely = _no_metric,
+        tls: TlsPaths | None = None,
     ) -> None:
         self.genesis = genesis
         self.on_ignored = on_ignored
         self.on_untimely = on_untimely
-        self.etcd = EtcdClient(endpoints)
+        self.etcd = EtcdClient(endpoints, tls)
         self.store = store
         self.validator_id = validator_id
         self.validator_key = validator_key

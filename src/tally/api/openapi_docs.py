@@ -1,0 +1,232 @@
+"""What the OpenAPI document says beyond the types: route groups (tags), an example per route, the limits.
+
+docs/api.md follows the same groups; tests/test_api_docs.py keeps the two in step.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import msgspec
+
+from ..core.limits import Limits
+
+TAGS: list[tuple[str, str]] = [
+    ("transactions", "Submit signed transactions, follow them to finality, fetch receipts that verify offline."),
+    ("accounts", "Accounts, balances in minor units, and histories in the ledger's order."),
+    ("assets", "Assets with their decimals, issuer, policy and supply."),
+    ("merchants", "What a merchant's point of sale reads: its payments and what was refunded."),
+    ("events", "Final blocks, transactions and balance changes as they happen (server-sent events)."),
+    ("blocks", "Blocks, certificates and the full blocks peers catch up from."),
+    ("node", "The node's status, limits and the chain's genesis."),
+]
+
+TXID = "9f2c1d0e7b6a5f4e3d2c1b0a99887766554433221100ffeeddccbbaa99887766"
+
+# Per route: its tag and an example of what it answers (a request body's example comes from the test vectors).
+ROUTE_DOCS: dict[str, tuple[str, Any]] = {
+    "/v1/transactions": ("transactions", {"txids": [TXID], "status": "accepted"}),
+    "/v1/transactions/batch": ("transactions", {"txids": [TXID, TXID.replace("9f", "a0")], "status": "accepted"}),
+    "/v1/transactions/{txid}": (
+        "transactions",
+        {"txid": TXID, "status": "final", "code": "ok", "message": "", "height": 12},
+    ),
+    "/v1/transactions/{txid}/receipt": (
+        "transactions",
+        "see docs/test-vectors/receipts.json: a signed transaction, its code, index, signer_key, tx_path,"
+        " results_path, the block header and the certificate",
+    ),
+    "/v1/accounts/{account}": (
+        "accounts",
+        {"id": "alice", "role": "holder", "public_key": "3b6a27bc" + "0" * 56, "member": "harbor-bank", "seq": 7},
+    ),
+    "/v1/accounts/{account}/balances": ("accounts", {"account": "alice", "balances": {"HARBOR-GIFT": 72692}}),
+    "/v1/accounts/{account}/history": (
+        "accounts",
+        {
+            "account": "alice",
+            "items": [
+                {
+                    "height": 12,
+                    "index": 3,
+                    "txid": TXID,
+                    "type": "pay",
+                    "time_ms": 1800000000000,
+                    "status": "applied",
+                    "code": "ok",
+                    "message": "",
+                    "movements": [
+                        {
+                            "asset": "HARBOR-GIFT",
+                            "amount_minor": -1250,
+                            "counterparty": "cafe-lumen",
+                            "balance_after_minor": 72692,
+                        }
+                    ],
+                    "tx": {
+                        "type": "pay",
+                        "signer": "alice",
+                        "asset": "HARBOR-GIFT",
+                        "merchant": "cafe-lumen",
+                        "amount_minor": 1250,
+                        "payment_id": "order-42",
+                    },
+                }
+            ],
+            "next_cursor": "12:3",
+        },
+    ),
+    "/v1/assets": (
+        "assets",
+        {
+            "items": [
+                {
+                    "id": "HARBOR-GIFT",
+                    "name": "Harbor gift voucher",
+                    "kind": "voucher",
+                    "decimals": 2,
+                    "issuer": "harbor-bank",
+                    "transferable": False,
+                    "cash_out": "merchants",
+                    "status": "active",
+                    "issued_minor": 900000,
+                    "burned_minor": 1000,
+                }
+            ],
+            "next_cursor": None,
+        },
+    ),
+    "/v1/assets/{asset}": (
+        "assets",
+        {
+            "id": "SKYMILES",
+            "name": "Skyway miles",
+            "kind": "points",
+            "decimals": 0,
+            "issuer": "skyway",
+            "transferable": True,
+            "cash_out": "none",
+            "status": "active",
+            "issued_minor": 450000,
+            "burned_minor": 0,
+        },
+    ),
+    "/v1/merchants/{merchant}/payments/{payment_id}": (
+        "merchants",
+        {
+            "merchant": "cafe-lumen",
+            "payment_id": "order-42",
+            "payer": "alice",
+            "asset": "HARBOR-GIFT",
+            "amount_minor": 1250,
+            "refunded_minor": 250,
+            "txid": TXID,
+        },
+    ),
+    "/v1/events": ("events", "EVENTS"),
+    "/v1/blocks": ("blocks", {"items": ["<a block, as GET /v1/blocks/{height}>"], "next_cursor": "11"}),
+    "/v1/blocks/{height}": (
+        "blocks",
+        {
+            "height": 12,
+            "hash": "c0ffee" + "0" * 58,
+            "state_digest": "5eed" + "0" * 60,
+            "header": {
+                "chain": "tally-dev",
+                "height": 12,
+                "timestamp_ms": 1800000000000,
+                "tx_count": 4,
+                "protocol": 3,
+                "proposer": "validator-1",
+            },
+            "txids": [TXID],
+            "final": True,
+        },
+    ),
+    "/v1/blocks/{height}/certificate": (
+        "blocks",
+        {
+            "chain": "tally-dev",
+            "height": 12,
+            "block_hash": "c0ffee" + "0" * 58,
+            "state_digest": "5eed" + "0" * 60,
+            "results_root": "ab" * 32,
+            "signatures": [{"validator": "validator-1", "sig": "cd" * 64}],
+        },
+    ),
+    "/v1/blocks/{height}/full": (
+        "blocks",
+        {
+            "header": "<as above>",
+            "state_digest": "5eed" + "0" * 60,
+            "txs": ["<signed transactions>"],
+            "certificate": "<as GET /v1/blocks/{height}/certificate>",
+        },
+    ),
+    "/v1/status": (
+        "node",
+        {
+            "chain": "tally-dev",
+            "validator": "validator-1",
+            "height": 12,
+            "final_height": 12,
+            "state_digest": "5eed" + "0" * 60,
+            "mempool_txs": 0,
+            "mempool_max_txs": 200000,
+            "healthy": True,
+            "orderer": "solo",
+            "divergence": None,
+            "limits": {"max_batch_txs": 2000},
+            "unavailable": None,
+            "event_streams": 1,
+        },
+    ),
+    "/v1/genesis": (
+        "node",
+        {
+            "chain": "tally-dev",
+            "genesis_time_ms": 1800000000000,
+            "members": [{"id": "harbor-bank", "name": "Harbor Bank", "public_key": "ab" * 32}],
+            "validators": [{"id": "validator-1", "public_key": "cd" * 32, "api_url": "http://127.0.0.1:8750"}],
+            "etcd_endpoints": [],
+            "protocol": 3,
+        },
+    ),
+}
+
+EVENTS_EXAMPLE = (
+    'id: 12:3:0\nevent: tx\ndata: {"txid":"9f2c...","height":12,"index":3,"type":"pay",...}\n\n'
+    'id: 12:3:1\nevent: balance\ndata: {"account":"alice","asset":"HARBOR-GIFT","amount_minor":-1250,...}\n\n'
+)
+
+# What each limit bounds, in the unit its name says (node.json `limits`; docs/api.md has the same table).
+LIMIT_NOTES: dict[str, str] = {
+    "max_body_bytes": "request body size",
+    "max_batch_txs": "transactions per batch",
+    "mempool_max_txs": "transactions waiting in the mempool (more: 503 mempool_full)",
+    "max_block_txs": "transactions per block",
+    "block_interval_ms": "a block is cut this long after its first pending transaction",
+    "max_seq_ahead": "how far ahead of the committed seq a transaction may be",
+    "max_expiry_ms": "how far ahead expires_ms may be",
+    "max_wait_ms": "the longest wait_ms",
+    "max_history_page": "history page size",
+    "state_cache_entries": "state entries cached in memory",
+    "retry_after_s": "the Retry-After of a 503 mempool_full",
+    "max_log_batch_bytes": "an etcd log entry",
+    "log_retention_blocks": "etcd log kept for a lagging validator",
+    "block_time_precision_ms": "how far a block's time may be ahead of a validator's clock for its vote",
+    "scrub_interval_ms": "one storage scrub round per interval",
+    "scrub_keys_per_round": "state rows compared per scrub round",
+    "max_connections": "open connections (more: 503 too_many_connections)",
+    "header_timeout_ms": "request headers must arrive within",
+    "body_timeout_ms": "a request body must arrive within",
+    "max_event_streams": "open event streams (more: 503 too_many_streams)",
+    "event_send_timeout_ms": "an event stream whose client takes nothing this long is dropped",
+    "max_event_lag_blocks": "an event stream this far behind the final height is closed (too_slow)",
+}
+
+
+def limits_table(limits: Limits) -> str:
+    """The limits as a Markdown table: name, value, what it bounds."""
+    rows = [f"| `{name}` | {value} | {LIMIT_NOTES[name]} |" for name, value in msgspec.structs.asdict(limits).items()]
+    return "\n".join(["| limit | value | what it bounds |", "| --- | --- | --- |", *rows])

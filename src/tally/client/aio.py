@@ -1,0 +1,205 @@
+"""The asynchronous client: `AsyncTallyClient`, the same API as `TallyClient` with `await`.
+
+    async with AsyncTallyClient("http://127.0.0.1:8750") as node:
+        txid = await node.submit(signed)
+        status = await node.wait_final(txid)
+        async for event in node.events(merchant="cafe-lumen", types=("tx",)):
+            ...
+
+Submissions are retried as `TallyClient` retries them (see client/http.py).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import ssl
+import time
+from collections.abc import AsyncIterator
+from typing import Any, TypeVar
+
+import httpx
+import msgspec
+from httpx_sse import SSEError, aconnect_sse
+
+from ..core.block import Receipt
+from ..core.ops import SignedTx
+from ..core.types import Account, Asset, Genesis, Payment
+from .http import (
+    MAX_WAIT_SLICE_MS,
+    RETRYABLE_STATUS,
+    Retry,
+    TallyError,
+    error_from,
+    event_params,
+    page_params,
+    tls_verify,
+)
+from .models import (
+    EVENT_TYPES,
+    AssetsPage,
+    BalancesBody,
+    BlocksPage,
+    HistoryPage,
+    LedgerEvent,
+    NodeStatusBody,
+    Submitted,
+    TxStatusBody,
+)
+
+T = TypeVar("T")
+
+
+class AsyncTallyClient:
+    """A node's /v1 API for asyncio code; typed answers, TallyError for refusals."""
+
+    def __init__(
+        self,
+        base_url: str,
+        timeout_s: float = 60.0,
+        retry: Retry | None = None,
+        verify: str | bool | ssl.SSLContext = True,
+    ) -> None:
+        self.http = httpx.AsyncClient(base_url=base_url.rstrip("/"), timeout=timeout_s, verify=tls_verify(verify))
+        self.retry = retry or Retry()
+        self._genesis: Genesis | None = None
+
+    async def aclose(self) -> None:
+        await self.http.aclose()
+
+    async def __aenter__(self) -> AsyncTallyClient:
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.aclose()
+
+    async def _get(self, path: str, into: type[T], params: dict[str, Any] | None = None) -> T:
+        response = await self.http.get(path, params=params)
+        if response.status_code >= 400:
+            raise error_from(response)
+        return msgspec.json.decode(response.content, type=into)
+
+    async def _submit(self, path: str, body: bytes) -> list[str]:
+        for attempt in range(1, self.retry.attempts + 1):
+            last = attempt == self.retry.attempts
+            try:
+                response = await self.http.post(path, content=body, headers={"content-type": "application/json"})
+                if response.status_code < 400:
+                    return msgspec.json.decode(response.content, type=Submitted).txids
+                error = error_from(response)
+                if error.status != RETRYABLE_STATUS or last:
+                    raise error
+                wait_ms = self.retry.backoff_ms(attempt, error.retry_after)
+            except httpx.TransportError:
+                if last:
+                    raise
+                wait_ms = self.retry.backoff_ms(attempt, None)
+            await asyncio.sleep(wait_ms / 1000)
+        raise AssertionError("unreachable: the last attempt returns or raises")
+
+    async def submit(self, signed: SignedTx) -> str:
+        """Submit one transaction; its id. Retried on connection errors and 503."""
+        return (await self._submit("/v1/transactions", msgspec.json.encode(signed)))[0]
+
+    async def submit_batch(self, batch: list[SignedTx]) -> list[str]:
+        """Submit a batch, admitted whole or not at all; the ids. Retried as `submit`."""
+        return await self._submit("/v1/transactions/batch", msgspec.json.encode({"txs": batch}))
+
+    async def status(self, txid: str, wait_ms: int = 0) -> TxStatusBody:
+        """A transaction's status: accepted, committed or final, with its result code once in a block."""
+        return await self._get(f"/v1/transactions/{txid}", TxStatusBody, {"wait_ms": wait_ms})
+
+    async def wait_final(self, txid: str, timeout_ms: int = 30_000) -> TxStatusBody:
+        """Long-poll until the transaction is final; TimeoutError after `timeout_ms`."""
+        deadline = time.monotonic() + timeout_ms / 1000
+        while True:
+            left_ms = int((deadline - time.monotonic()) * 1000)
+            status = await self.status(txid, wait_ms=max(0, min(left_ms, MAX_WAIT_SLICE_MS)))
+            if status.status == "final":
+                return status
+            if left_ms <= 0:
+                raise TimeoutError(f"transaction {txid} is {status.status} after {timeout_ms} ms")
+
+    async def receipt(self, txid: str, wait_ms: int = 0) -> Receipt:
+        """The receipt of a final transaction, to check offline with `verify_receipt`."""
+        return await self._get(f"/v1/transactions/{txid}/receipt", Receipt, {"wait_ms": wait_ms})
+
+    async def account(self, account_id: str) -> Account:
+        """An account: role, public key, registering member and next seq."""
+        return await self._get(f"/v1/accounts/{account_id}", Account)
+
+    async def next_seq(self, account_id: str) -> int:
+        """The sequence number the account's next transaction must carry."""
+        return (await self.account(account_id)).seq
+
+    async def balances(self, account_id: str) -> dict[str, int]:
+        """Every non-zero balance of the account, by asset, in minor units."""
+        return (await self._get(f"/v1/accounts/{account_id}/balances", BalancesBody)).balances
+
+    async def history(
+        self, account_id: str, limit: int = 50, cursor: str | None = None, status: str | None = None
+    ) -> HistoryPage:
+        """A page of the account's history, newest first (`status`: "applied" or "rejected" only)."""
+        params = page_params(limit, cursor, status=status)
+        return await self._get(f"/v1/accounts/{account_id}/history", HistoryPage, params)
+
+    async def asset(self, asset_id: str) -> Asset:
+        """An asset: name, kind, decimals, issuer, policy and supply."""
+        return await self._get(f"/v1/assets/{asset_id}", Asset)
+
+    async def assets(self, limit: int = 100, cursor: str | None = None) -> AssetsPage:
+        """A page of assets in id order."""
+        return await self._get("/v1/assets", AssetsPage, page_params(limit, cursor))
+
+    async def payment(self, merchant: str, payment_id: str) -> Payment:
+        """A payment a merchant received: payer, asset, amount and what was refunded."""
+        return await self._get(f"/v1/merchants/{merchant}/payments/{payment_id}", Payment)
+
+    async def blocks(self, limit: int = 20, cursor: str | None = None) -> BlocksPage:
+        """A page of blocks, newest first."""
+        return await self._get("/v1/blocks", BlocksPage, page_params(limit, cursor))
+
+    async def genesis(self) -> Genesis:
+        """The chain's genesis (fetched once)."""
+        if self._genesis is None:
+            self._genesis = await self._get("/v1/genesis", Genesis)
+        return self._genesis
+
+    async def node_status(self) -> NodeStatusBody:
+        """The node's height, finality, mempool, health and limits."""
+        return await self._get("/v1/status", NodeStatusBody)
+
+    async def events(
+        self,
+        *,
+        after: str | None = None,
+        account: str | None = None,
+        merchant: str | None = None,
+        asset: str | None = None,
+        types: tuple[str, ...] = ("block", "tx", "balance"),
+    ) -> AsyncIterator[LedgerEvent]:
+        """Follow the node's final events, resuming after the last one on a dropped connection."""
+        params = event_params(account, merchant, asset, types)
+        last, failures = after, 0
+        while True:
+            headers = {"Last-Event-ID": last} if last else {}
+            try:
+                async with aconnect_sse(self.http, "GET", "/v1/events", params=params, headers=headers) as source:
+                    if source.response.status_code >= 400:
+                        await source.response.aread()
+                        raise error_from(source.response)
+                    async for sse in source.aiter_sse():
+                        failures = 0
+                        if sse.event == "error":
+                            body = msgspec.json.decode(sse.data)
+                            raise TallyError(200, body["code"], body["message"], [])
+                        kind = EVENT_TYPES.get(sse.event)
+                        if kind is None:
+                            continue
+                        last = sse.id or last
+                        data = msgspec.json.decode(sse.data, type=kind)
+                        yield LedgerEvent(sse.id, sse.event, data)  # type: ignore[arg-type]
+            except (httpx.TransportError, SSEError):
+                failures += 1
+                if failures >= self.retry.attempts:
+                    raise
+                await asyncio.sleep(self.retry.backoff_ms(failures, None) / 1000)

@@ -26,7 +26,7 @@ from .encoding import canonical
 from .errors import Code, Rejected, ensure
 from .operation import MEMBERS_ONLY, BlockContext, Operation, TxContext
 from .ops import Tx, operation_of
-from .postings import SUPPLY, balance
+from .postings import SUPPLY
 from .protocol import Rules
 from .state import StateReader, TxView
 from .tables import ACCOUNTS, REFS
@@ -108,18 +108,37 @@ def movements(c: TxContext) -> tuple[Movement, ...]:
     (of a debit, the first credited); the supply's side is the signer when it
     issues to someone else, else "" (value issued to oneself, or burned).
     """
+    postings, after = c.postings, c.balances_after
+    if len(postings) == 2:  # one move(): the common case, without the general bookkeeping
+        debit, credit = postings
+        if credit.account == SUPPLY:  # burned, cashed out
+            burner = c.signer.id if c.signer.id != debit.account else ""
+            return ((debit.account, debit.asset, debit.amount_minor, burner, after[0]),)
+        if debit.account == SUPPLY:  # issued
+            issuer = c.signer.id if c.signer.id != credit.account else ""
+            return ((credit.account, credit.asset, credit.amount_minor, issuer, after[1]),)
+        return (
+            (debit.account, debit.asset, debit.amount_minor, credit.account, after[0]),
+            (credit.account, credit.asset, credit.amount_minor, debit.account, after[1]),
+        )
     net: dict[tuple[str, str], int] = {}
-    for p in c.postings:
+    last: dict[tuple[str, str], int] = {}
+    for p, balance_after in zip(postings, after, strict=True):
         net[p.account, p.asset] = net.get((p.account, p.asset), 0) + p.amount_minor
+        last[p.account, p.asset] = balance_after
     out = []
     for (account, asset), amount in net.items():
         if account == SUPPLY or amount == 0:
             continue
-        other = next((a for (a, s), v in net.items() if s == asset and (v < 0) != (amount < 0) and v), SUPPLY)
-        if other == SUPPLY:
-            other = c.signer.id if c.signer.id != account else ""
-        out.append((account, asset, amount, other, balance(c.view, account, asset)))
+        other = next((a for (a, s), v in net.items() if s == asset and v and (v < 0) != (amount < 0)), SUPPLY)
+        out.append((account, asset, amount, _counterparty(c, account, other), last[account, asset]))
     return tuple(out)
+
+
+def _counterparty(c: TxContext, account: str, other: str) -> str:
+    if other != SUPPLY:
+        return other
+    return c.signer.id if c.signer.id != account else ""
 
 
 def _rejected(entry: Entry, rejected: Rejected) -> TxResult:

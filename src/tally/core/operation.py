@@ -43,10 +43,11 @@ class TxContext:
     block: BlockContext
     rules: Rules
     postings: list[Posting] = field(default_factory=list)
+    balances_after: list[int] = field(default_factory=list)  # per posting, as the engine left it
 
     def post(self, *postings: Posting) -> None:
-        """Move value through the posting engine; the postings are kept for history."""
-        post(self.view, postings)
+        """Move value through the posting engine; the postings and balances after are kept for history."""
+        self.balances_after.extend(post(self.view, postings))
         self.postings.extend(postings)
 
 

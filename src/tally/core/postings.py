@@ -26,6 +26,7 @@ from .state import TxView
 from .tables import ASSETS, BALANCES
 
 SUPPLY = "~supply"  # the asset's supply; not an account id (ids start with [a-z0-9])
+SUPPLY_BALANCE = -1  # what `post` reports as a supply posting's balance after (the supply has none)
 
 
 @dataclass(frozen=True, slots=True)
@@ -55,7 +56,8 @@ def _post_supply(view: TxView, asset_id: str, amount_minor: int) -> None:
         view.put(ASSETS.key(asset_id), msgspec.structs.replace(asset, burned_minor=asset.burned_minor + amount_minor))
 
 
-def _post_account(view: TxView, account_id: str, asset_id: str, amount_minor: int) -> None:
+def _post_account(view: TxView, account_id: str, asset_id: str, amount_minor: int) -> int:
+    """Apply one posting to an account; its balance after."""
     held = balance(view, account_id, asset_id)
     if amount_minor < 0:
         ensure(
@@ -68,20 +70,27 @@ def _post_account(view: TxView, account_id: str, asset_id: str, amount_minor: in
             -amount_minor,
         )
     _set_balance(view, account_id, asset_id, held + amount_minor)
+    return held + amount_minor
 
 
-def post(view: TxView, postings: Sequence[Posting]) -> None:
-    """Apply postings in order (all or none: the caller's transaction layer rolls back on rejection)."""
+def post(view: TxView, postings: Sequence[Posting]) -> list[int]:
+    """Apply postings in order (all or none: the caller's transaction layer rolls back on rejection).
+
+    Returns each posting's balance after it (SUPPLY_BALANCE for a supply posting), for history.
+    """
     totals: dict[str, int] = {}
     for p in postings:
         assert p.amount_minor != 0
         totals[p.asset] = totals.get(p.asset, 0) + p.amount_minor
     assert not any(totals.values()), f"postings must conserve every asset: {totals}"
+    after: list[int] = []
     for p in postings:
         if p.account == SUPPLY:
             _post_supply(view, p.asset, p.amount_minor)
+            after.append(SUPPLY_BALANCE)
         else:
-            _post_account(view, p.account, p.asset, p.amount_minor)
+            after.append(_post_account(view, p.account, p.asset, p.amount_minor))
+    return after
 
 
 def move(source: str, target: str, asset_id: str, amount_minor: int) -> tuple[Posting, Posting]:

@@ -13,8 +13,11 @@ compares, round after round (every `limits.scrub_interval_ms`):
 
 So an edit to a cached state row or a recent block is found within
 ceil(cached keys / scrub_keys_per_round) rounds, or RECENT_BLOCKS rounds for
-blocks. The node then reports it as it reports a divergence and stops
-serving and applying (node.py). Rows the node has not read since it
+blocks. A round starts every `scrub_interval_ms`, or later when the last one
+cost more than CPU_SHARE of a core (its thread's CPU time): the scrub never
+takes more than 1% of the node's CPU, however busy the node. The node then
+reports what it found as it reports a divergence and stops serving and
+applying (node.py). Rows the node has not read since it
 started, and older blocks, are checked by `tally audit` against the
 certificates; a state row edited before the node read it is also caught by
 the network, whose certified digest this node's next block then misses.
@@ -25,6 +28,7 @@ from __future__ import annotations
 import hashlib
 import logging
 import threading
+import time
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -32,12 +36,13 @@ from dataclasses import dataclass
 from ..core.block import block_hash
 from ..core.limits import THREAD_JOIN_TIMEOUT_S, Limits
 from ..core.types import StateValue
-from ..store.base import BlockRecord, Store, StoredTx, TxLocation
+from ..store.base import BlockRecord, Store, StoredTx
 from .state_cache import StateCache
 
 log = logging.getLogger("tally.scrub")
 
 RECENT_BLOCKS = 256  # blocks whose written form the node keeps a fingerprint of
+CPU_SHARE = 0.01  # the scrub thread's share of one core, at most (it waits longer after a costly round)
 
 
 @dataclass(frozen=True, slots=True)
@@ -52,22 +57,16 @@ class WrittenBlock:
     txs_sha256: bytes
 
 
-def _txs_fingerprint(
-    txids: list[str], codes: list[str], messages: list[str], keys: list[str], envelopes: list[bytes]
-) -> bytes:
-    """One hash of a block's transaction rows, cheap on the writer thread: a few joins, five hashes.
+def tx_row(txid: str, code: str, message: str, signer_key: str, envelope: str) -> str:
+    """One stored transaction row as the scrub compares it; the store builds the same string in SQL.
 
-    Ids, codes and keys never hold a newline or NUL, messages no NUL, envelopes (JSON) no NUL, so
-    the joins are unambiguous.
+    Variable fields carry their length, so no two different rows give the same string.
     """
-    parts = (
-        "\n".join(txids).encode(),
-        "\n".join(codes).encode(),
-        "\x00".join(messages).encode(),
-        "\n".join(keys).encode(),
-        b"\x00".join(envelopes),
-    )
-    return hashlib.sha256(b"".join(hashlib.sha256(part).digest() for part in parts)).digest()
+    return f"{txid}\x1f{code}\x1f{len(message)}\x1f{message}{signer_key}\x1f{len(envelope)}\x1f{envelope}"
+
+
+def _rows_fingerprint(rows: list[str]) -> bytes:
+    return hashlib.sha256("\x1e".join(rows).encode()).digest()
 
 
 def written(record: BlockRecord) -> WrittenBlock:
@@ -78,23 +77,7 @@ def written(record: BlockRecord) -> WrittenBlock:
         record.state_digest,
         record.results_root,
         hashlib.sha256(record.write_set).digest(),
-        _txs_fingerprint(
-            [t.txid for t in txs],
-            [t.code for t in txs],
-            [t.message for t in txs],
-            [t.signer_key for t in txs],
-            [t.envelope for t in txs],
-        ),
-    )
-
-
-def _stored_txs_fingerprint(rows: list[TxLocation]) -> bytes:
-    return _txs_fingerprint(
-        [r.txid for r in rows],
-        [r.code for r in rows],
-        [r.message for r in rows],
-        [r.signer_key for r in rows],
-        [r.envelope for r in rows],
+        _rows_fingerprint([tx_row(t.txid, t.code, t.message, t.signer_key, t.envelope.decode()) for t in txs]),
     )
 
 
@@ -123,12 +106,17 @@ class Scrubber:
         self._recent.append(written(record))
 
     def _loop(self) -> None:
+        pause_s = self.limits.scrub_interval_ms / 1000
         try:
-            while not self.stop_event.wait(self.limits.scrub_interval_ms / 1000):
+            while not self.stop_event.wait(pause_s):
+                started_cpu_s = time.thread_time()
                 fault = self.round()
                 if fault is not None:
                     self.on_tampered(fault)
                     return
+                # At most CPU_SHARE of one core: a round that took longer waits longer (a busy node).
+                spent_s = time.thread_time() - started_cpu_s
+                pause_s = max(self.limits.scrub_interval_ms / 1000, spent_s * (1 / CPU_SHARE - 1))
         except Exception:  # a scrub that cannot read says so, once; it never stops the node by itself
             log.exception("storage scrub stopped")
         finally:
@@ -186,8 +174,7 @@ def block_fault(store: Store, wrote: WrittenBlock) -> str | None:
     write_set = store.block_write_set(height) or b""
     if hashlib.sha256(write_set).digest() != wrote.write_set_sha256:
         return f"block {height}: stored state changes differ from those this node executed"
-    rows = store.block_txs(height)
-    if _stored_txs_fingerprint(rows) != wrote.txs_sha256:
+    if _rows_fingerprint(store.block_tx_rows(height)) != wrote.txs_sha256:
         return f"block {height}: stored transactions or results differ from those this node executed"
     return None
 

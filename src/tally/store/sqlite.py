@@ -259,6 +259,19 @@ class SqliteStore:
         )
         return [_location(r) for r in rows]
 
+    def block_tx_rows(self, height: int) -> list[str]:
+        rows = (
+            self._conn()
+            .execute(
+                "SELECT txid || char(31) || code || char(31) || length(message) || char(31) || message || signer_key"
+                " || char(31) || length(CAST(envelope AS TEXT)) || char(31) || CAST(envelope AS TEXT) FROM txs"
+                " WHERE pos >= ? AND pos < ? ORDER BY pos",
+                (height << POS_BITS, (height + 1) << POS_BITS),
+            )
+            .fetchall()
+        )
+        return [r[0] for r in rows]
+
     def tx(self, txid: str) -> TxLocation | None:
         row = (
             self._conn()

@@ -10,7 +10,7 @@ from typing import TypeVar
 
 import msgspec
 
-from tally.client.http import TallyClient
+from tally.client.http import TallyClient, TallyError
 from tally.client.keys import read_keyfile
 from tally.client.signer import Signer, sign_tx
 from tally.core.audit import money_rule_faults
@@ -164,6 +164,16 @@ def free_port() -> int:
 
 def signed_for(tx_signer: KeyPair, tx: object) -> SignedTx:
     return sign_tx(tx, tx_signer)  # type: ignore[arg-type]
+
+
+def final_at(client: TallyClient, txid: str) -> bool:
+    """Final at this node; False while the node has not yet seen the transaction (waits up to a second)."""
+    try:
+        return client.status(txid, wait_ms=1000).status == "final"
+    except TallyError as error:
+        if error.code != "unknown_tx":
+            raise
+        return False
 
 
 def until(condition: Callable[[], bool], what: str, timeout_s: float = 60.0) -> None:

@@ -21,7 +21,7 @@ import pyetcd
 import pyetcd.exceptions
 import pytest
 
-from helpers import key, until
+from helpers import final_at, key, until
 from tally.client import Signer, TallyClient, TallyError, verify_receipt
 from tally.client.keys import read_keyfile
 from tally.client.models import NodeStatusBody
@@ -84,12 +84,7 @@ class World:
         client = self.clients[node_id]
 
         def final(txid: str) -> bool:
-            try:
-                return client.status(txid, wait_ms=1000).status == "final"
-            except TallyError as error:
-                if error.code != "unknown_tx":
-                    raise
-                return False
+            return final_at(client, txid)
 
         for txid in txids:
             until(lambda txid=txid: final(txid), f"{txid} final at {node_id}")  # type: ignore[misc]

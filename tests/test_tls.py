@@ -22,8 +22,8 @@ from cryptography import x509
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import ExtendedKeyUsageOID
 
-from helpers import until
-from tally.client import Signer, TallyClient, TallyError
+from helpers import final_at, until
+from tally.client import Signer, TallyClient
 from tally.client.keys import read_keyfile
 from tally.core.types import Genesis
 from tally.dev.network import Network, init_network
@@ -37,16 +37,6 @@ from tally.ordering.peers import Peers
 
 def _mode(path: Path) -> int:
     return stat.S_IMODE(path.stat().st_mode)
-
-
-def _final(client: TallyClient, txid: str) -> bool:
-    """Final at this node; False while the node has not yet seen the transaction."""
-    try:
-        return client.status(txid, wait_ms=1000).status == "final"
-    except TallyError as error:
-        if error.code != "unknown_tx":
-            raise
-        return False
 
 
 def _init_cli(root: Path, members: int) -> None:
@@ -138,7 +128,7 @@ def test_a_tls_network_finalises_and_refuses_what_it_does_not_trust(tmp_path: Pa
             member = Signer("member-2", read_keyfile(root / "keys" / "member-2.json").keypair(), chain)
             txid = clients[1].submit(member.create_asset("TLS", "TLS points", "points", 0, True, "none"))
             for client in clients:  # every node ordered it through etcd over TLS and voted
-                until(lambda client=client: _final(client, txid), f"{txid} final at {client.http.base_url}")  # type: ignore[misc]
+                until(lambda client=client: final_at(client, txid), f"{txid} final at {client.http.base_url}")  # type: ignore[misc]
             assert len(clients[0].receipt(txid).certificate.signatures) == 2  # both validators: 2 of 2
             height = clients[0].status(txid).height
         finally:

@@ -41,6 +41,7 @@ lint: $(STAMP)
 ## bench: end-to-end figures on this machine (takes several minutes)
 bench: $(STAMP) etcd
 	$(BIN)/python bench/verify_rate.py
+	$(BIN)/python bench/pipeline.py 100
 	$(BIN)/tally bench
 	$(BIN)/tally bench-network
 

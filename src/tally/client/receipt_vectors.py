@@ -24,24 +24,13 @@ from ..core.encoding import to_plain
 from ..core.execute import Entry
 from ..core.genesis import genesis_memory_state
 from ..core.ops import SignedTx
-from ..core.protocol import LATEST
 from ..core.state import MemoryState
-from ..core.types import Genesis, GenesisMember, Validator
+from ..core.types import Genesis
+from .execution_vectors import T0_MS, vector_genesis
 from .signer import Signer
 from .vectors import CHAIN, vector_key
 
-T0_MS = 1_800_000_000_000
 replace = msgspec.structs.replace
-
-
-def receipt_genesis() -> Genesis:
-    return Genesis(
-        chain=CHAIN,
-        genesis_time_ms=T0_MS,
-        members=[GenesisMember(id="bank-a", name="Bank A", public_key=vector_key("bank-a").public_key_hex)],
-        validators=[Validator(id="validator-1", public_key=vector_key("validator-1").public_key_hex)],
-        protocol=LATEST,
-    )
 
 
 def _block(genesis: Genesis, head: Head, state: MemoryState, txs: list[SignedTx]) -> BlockResult:
@@ -53,7 +42,7 @@ def _block(genesis: Genesis, head: Head, state: MemoryState, txs: list[SignedTx]
 
 def receipts() -> tuple[Genesis, list[tuple[str, Receipt]]]:
     """The genesis and (description, receipt) for every transaction of the second block."""
-    genesis = receipt_genesis()
+    genesis = vector_genesis()  # the execution vectors' genesis: one bank, one validator, the latest protocol
     state = genesis_memory_state(genesis)
     bank = Signer("bank-a", vector_key("bank-a"), CHAIN, clock_ms=lambda: T0_MS)
     alice = Signer("alice", vector_key("alice"), CHAIN, clock_ms=lambda: T0_MS)

@@ -542,6 +542,21 @@ def test_admission_refuses_a_batch_the_mempool_cannot_hold(ledger: Store) -> Non
     assert len(mempool) == 0
 
 
+def test_a_full_mempool_refuses_new_batches_before_checking_them_and_takes_resubmissions(ledger: Store) -> None:
+    """A flood of retries costs no signature checks: a batch that cannot fit is refused first (here one
+    with a forged signature gets MempoolFull, not bad_signature); resubmitting pending ones still works."""
+    mempool = Mempool(1)
+    admission = admission_for(ledger, mempool)
+    alice = signer("alice")
+    first = alice.transfer("MILES", "bob", 1)
+    assert submit(admission, [first]) == [txid(first)]
+    forged = msgspec.structs.replace(signer("bob").transfer("MILES", "alice", 1), sig="00" * 64)
+    with pytest.raises(MempoolFull):
+        submit(admission, [forged])
+    assert submit(admission, [first]) == [txid(first)]  # already pending: needs no room
+    assert len(mempool) == 1
+
+
 # --- pipeline -----------------------------------------------------------------
 
 

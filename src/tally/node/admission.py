@@ -1,7 +1,9 @@
 """Admission: decode, size, chain, expiry, sequence and signature checks.
 
 A batch is admitted whole or not at all: any failing transaction rejects the
-batch with every failure listed, and nothing enters the mempool. Signature
+batch with every failure listed, and nothing enters the mempool. A batch the
+mempool has no room for is refused (MempoolFull) as soon as its new
+transactions are known, before the checks and signatures that cost. Signature
 checks of large batches run in a process pool, one worker per core.
 """
 
@@ -21,7 +23,7 @@ from ..core.limits import Limits
 from ..core.ops import SignedTx
 from ..core.tables import ACCOUNTS
 from ..core.types import Genesis
-from ..ordering.mempool import Admitted, Mempool
+from ..ordering.mempool import Admitted, Mempool, MempoolFull
 from ..store.base import Store
 from .state_cache import StateCache
 from .verify import POOL_MIN_BATCH, verify_batch
@@ -125,6 +127,11 @@ class Admission:
         # the mempool before this line is in the store by the time it is asked.
         pending = {txid for txid in txids if self.mempool.contains(txid)}
         known = self.store.known_txids(txids)
+        # A batch that cannot fit is refused before its checks and signature verification: a node
+        # flooded by retries spends nothing on batches it would refuse anyway. A resubmission of
+        # pending or stored transactions needs no room and still goes through.
+        if not self.mempool.has_room(len(set(txids) - pending - known)):
+            raise MempoolFull()
         for index, (signed, message, txid) in enumerate(zip(batch, messages, txids, strict=True)):
             if txid in seen_txids or txid in known or txid in pending or self.mempool.contains(txid):
                 continue

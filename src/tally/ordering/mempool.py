@@ -45,6 +45,10 @@ class Mempool:
     def contains(self, txid: str) -> bool:
         return txid in self._pending
 
+    def has_room(self, count: int) -> bool:
+        """Whether `count` more transactions fit now (add_all still decides, atomically)."""
+        return len(self._pending) + count <= self.max_txs
+
     def has_seq(self, signer: str, seq: int) -> bool:
         return (signer, seq) in self._pending_seqs
 

@@ -8,7 +8,7 @@ PORT ?= 8750
 
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: run test lint bench venv clean etcd
+.PHONY: run test lint bench venv clean etcd chromium
 
 $(STAMP): pyproject.toml constraints.txt
 	$(PYTHON) -m venv $(VENV)
@@ -29,13 +29,20 @@ etcd:
 		DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq etcd-server >/dev/null; }
 	@etcd --version | head -n 1
 
+## chromium: the browser the web app tests drive (Debian's chromium, through Playwright), and a
+## Korean font (fonts-nanum) so that the screenshots the tests save show Korean text
+chromium:
+	@{ command -v chromium >/dev/null && fc-list 2>/dev/null | grep -qi nanum; } || { $(SUDO) apt-get update -qq && \
+		DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq chromium fonts-nanum >/dev/null; }
+	@chromium --version
+
 ## test: lint, type checks and the whole suite
-test: $(STAMP) etcd lint
+test: $(STAMP) etcd chromium lint
 	$(BIN)/pytest -q
 
 lint: $(STAMP)
-	$(BIN)/ruff check src tests bench
-	$(BIN)/ruff format --check src tests bench
+	$(BIN)/ruff check src tests bench docs/examples
+	$(BIN)/ruff format --check src tests bench docs/examples
 	$(BIN)/mypy
 
 ## bench: end-to-end figures on this machine (takes several minutes)
@@ -46,4 +53,4 @@ bench: $(STAMP) etcd
 	$(BIN)/tally bench-network
 
 clean:
-	rm -rf $(VENV) .tally .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) .tally .pytest_cache .mypy_cache .ruff_cache artifacts

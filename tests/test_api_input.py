@@ -19,7 +19,16 @@ from helpers import NodeProcess, points_world
 from tally.client import Signer, TallyClient
 from tally.core.crypto import KeyPair
 from tally.core.ops import SignedTx
-from tally.core.types import AccountId, AssetId, ChainId, ClientRef, PaymentId, PublicKeyHex, SignatureHex
+from tally.core.types import (
+    AccountId,
+    AssetId,
+    ChainId,
+    ClientRef,
+    PayCodeDigits,
+    PaymentId,
+    PublicKeyHex,
+    SignatureHex,
+)
 
 JSON = "application/json"
 
@@ -149,6 +158,11 @@ PARAM_EXAMPLES = {
     "merchant": "mart",
     "payment_id": "order:42",
     "types": "tx,balance",
+    "code": "40817365092214738850",
+    "amount": "12.50",
+    "name": "Cafe Lumen",
+    "city": "Seoul",
+    "mcc": "5812",
 }
 # Where one name means another thing: each list's cursor is its own next_cursor.
 PATH_EXAMPLES = {
@@ -163,6 +177,7 @@ FIELD_TYPES: list[tuple[Any, str]] = [
     (ChainId, "tally-it"),
     (PaymentId, "order:42"),
     (ClientRef, "refund:42-1"),
+    (PayCodeDigits, "40817365092214738850"),
     (PublicKeyHex, "ab" * 32),
     (SignatureHex, "cd" * 64),
 ]
@@ -194,7 +209,8 @@ def test_openapi_publishes_parameter_patterns_and_bounds_that_refuse_a_trailing_
                 if schema["type"] == "string" and "enum" in schema:
                     for bad in [f"{choice}\n" for choice in schema["enum"]] + ["", "all"]:
                         assert bad not in schema["enum"]
-                        query = f"{path.replace('{account}', 'hana')}?{param['name']}={quote(bad)}"
+                        where = path.replace("{account}", "hana").replace("{merchant}", "mart")
+                        query = f"{where}?{param['name']}={quote(bad)}"
                         refused(get(node, query), 400, "invalid_query")
                 elif schema["type"] == "string":
                     pattern = schema["pattern"]
@@ -222,6 +238,10 @@ def test_openapi_publishes_parameter_patterns_and_bounds_that_refuse_a_trailing_
         ("/v1/events", "merchant"),
         ("/v1/events", "asset"),
         ("/v1/events", "cursor"),
+        *[
+            ("/v1/merchants/{merchant}/qr", name)
+            for name in ("asset", "amount", "payment_id", "name", "city", "mcc", "format")
+        ],
     }
 
     # The published bounds are the ones the node enforces.

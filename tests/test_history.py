@@ -31,6 +31,8 @@ SCENARIO: dict[str, Callable[[Chain], SignedTx]] = {
     "refund": lambda c: c.signer("cafe").refund("o1", 150),
     "cash_out": lambda c: c.signer("cafe").cash_out("GIFT", 100, "HARBOR/ACC-1"),
     "burn": _burn,
+    "open_code": lambda c: c.signer("alice").open_code("12345678901234567890", "GIFT", 300),
+    "charge": lambda c: c.signer("shop").charge("12345678901234567890", 250, "code-1"),
 }
 
 

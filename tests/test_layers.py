@@ -9,7 +9,9 @@ SRC = Path(__file__).parent.parent / "src" / "tally"
 
 # Lowest first. The SDK (client) needs only the core; dev tooling (demo, local
 # network, processes, benchmarks) sits above the API and below the CLI.
-LAYERS = {"core": 0, "store": 1, "client": 1, "ordering": 2, "node": 3, "api": 4, "dev": 5, "cli": 6}
+LAYERS = {
+    "core": 0, "store": 1, "client": 1, "qr": 1, "ordering": 2, "node": 3, "web": 4, "api": 4, "dev": 5, "cli": 6,
+}  # fmt: skip
 
 
 def _layer_of(module: str) -> str | None:

@@ -2,7 +2,7 @@
 
 After every block: per-asset conservation (sum of balances == issued - burned)
 and no negative balance (Chain.block asserts both), no transaction applied
-twice, every transaction whose envelope held consumed exactly one seq of its
+twice, no payment code charged twice, every transaction whose envelope held consumed exactly one seq of its
 signer (applied or refused by a rule, protocol 3), and a fresh re-execution of
 the same blocks gives the same digests.
 """
@@ -19,6 +19,7 @@ from tally.core.errors import ENVELOPE_CODES
 from tally.core.execute import Entry
 from tally.core.genesis import genesis_memory_state
 from tally.core.ops import SignedTx
+from tally.core.ops.codes import CODE_TTL_MS, Charge
 from tally.core.tables import ACCOUNTS
 
 HOLDERS = ["alice", "bob"]
@@ -54,6 +55,21 @@ action = st.one_of(
     st.tuples(
         st.just("burn"), st.sampled_from(["bank-a", "bank-b", "alice"]), st.sampled_from(ASSETS), st.integers(1, 300)
     ),
+    st.tuples(
+        st.just("open_code"),
+        st.sampled_from([*HOLDERS, "cafe"]),
+        st.integers(0, 1),
+        st.sampled_from(ASSETS),
+        st.integers(1, 800),
+    ),
+    st.tuples(
+        st.just("charge"),
+        st.sampled_from([*MERCHANTS, "bob"]),
+        st.integers(0, 1),
+        st.integers(1, 300),
+        st.integers(0, 5),
+    ),
+    st.tuples(st.just("wait"), st.integers(1, 2 * CODE_TTL_MS)),
     st.tuples(st.just("replay"), st.integers(0, 10_000)),
     st.tuples(st.just("bad_seq"), st.sampled_from(PEOPLE), st.integers(-3, 3)),
 )
@@ -73,6 +89,13 @@ def build(c: Chain, act: tuple, history: list[SignedTx]) -> SignedTx | None:  # 
         return c.signer(act[1]).issue(act[3], act[2], act[4])
     if kind == "burn":
         return c.signer(act[1]).burn(act[2], act[3])
+    if kind == "open_code":
+        return c.signer(act[1]).open_code(f"{act[2]:020d}", act[3], act[4])
+    if kind == "charge":
+        return c.signer(act[1]).charge(f"{act[2]:020d}", act[3], f"p{act[4]}")
+    if kind == "wait":  # block time moves on: codes expire
+        c.now_ms += act[1]
+        return None
     if kind == "replay":
         return history[act[1] % len(history)] if history else None
     signer = c.signer(act[1])
@@ -90,6 +113,7 @@ def test_money_rules_hold_over_random_streams(blocks: list[list[tuple]]) -> None
     recorded: list[tuple[int, list[SignedTx]]] = []
     history: list[SignedTx] = []
     applied: set[str] = set()
+    charged: set[str] = set()
     digests = [c.digest]
     seqs = {name: c.account(name).seq for name in [*PEOPLE, "bank-a", "bank-b"]}  # type: ignore[union-attr]
     for acts in blocks:
@@ -101,6 +125,9 @@ def test_money_rules_hold_over_random_streams(blocks: list[list[tuple]]) -> None
             if result.code == "ok":
                 assert result.txid not in applied, "a transaction was applied twice"
                 applied.add(result.txid)
+                if isinstance(signed.tx, Charge):
+                    assert signed.tx.code not in charged, "a payment code was charged twice"
+                    charged.add(signed.tx.code)
             if result.code not in ENVELOPE_CODES:
                 seqs[signed.tx.signer] += 1
         assert seqs == {name: c.account(name).seq for name in seqs}  # type: ignore[union-attr]

@@ -12,7 +12,7 @@ from tally.client.signer import sign_tx
 from tally.core.block import tx_signing_bytes, txid_of
 from tally.core.ops import SignedTx
 from tally.core.ops.payments import Transfer
-from tally.core.protocol import version_at
+from tally.core.protocol import LATEST, rules_for, version_at
 from tally.core.tables import PAYMENTS, REFS
 from tally.core.types import Genesis
 
@@ -25,8 +25,9 @@ def txid(signed: SignedTx) -> str:
     return txid_of(tx_signing_bytes(signed))
 
 
-def test_new_ledgers_run_version_3() -> None:
-    assert version_at(Chain().genesis, 1) == 3
+def test_new_ledgers_run_the_latest_version_which_has_client_refs() -> None:
+    version = version_at(Chain().genesis, 1)
+    assert version == LATEST >= 3 and rules_for(version).client_refs and rules_for(version).rejected_consumes_seq
 
 
 def test_a_rule_rejection_consumes_the_seq_and_nothing_else() -> None:

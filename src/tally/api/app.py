@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import logging
-import re
 from collections.abc import Awaitable, Callable
 from json import JSONDecoder
 from pathlib import Path
@@ -42,28 +41,21 @@ from ..node.admission import BatchRejected
 from ..node.node import Node, NodeUnavailable
 from ..ordering.mempool import MempoolFull
 from ..store.base import HistoryItem
+from ..web import APPS, web_routes
+from .desk import desk_endpoint
 from .errors import ApiError, error_response
 from .events import events_endpoint
+from .network import network_endpoint
 from .observe import HttpMetrics, RequestLog
-from .openapi import (
-    CURSOR_PATTERN,
-    MAX_CURSOR_HEIGHT,
-    MAX_CURSOR_INDEX,
-    PATH_PARAMS,
-    openapi_document,
-    query_params,
-)
+from .openapi import openapi_document
+from .params import Params
+from .qr import merchant_qr_endpoint, parse_qr_endpoint, pay_code_endpoint
 
 log = logging.getLogger("tally.api")
 
 _single_decoder = msgspec.json.Decoder(SignedTx)
 _batch_decoder = msgspec.json.Decoder(SubmitBatch)
 _plain_decoder = msgspec.json.Decoder()
-# Path parameters are checked with fullmatch against the patterns openapi.py publishes.
-_PATH_RES = {name: re.compile(schema["pattern"]) for name, schema in PATH_PARAMS.items() if "pattern" in schema}
-_INT_RE = re.compile(r"-?[0-9]{1,16}")
-_HEIGHT_RE = re.compile(r"[0-9]{1,16}")
-_CURSOR_RE = re.compile(CURSOR_PATTERN)
 
 
 def history_entry(account_id: str, item: HistoryItem) -> HistoryEntry:
@@ -93,20 +85,6 @@ def history_entry(account_id: str, item: HistoryItem) -> HistoryEntry:
 
 
 Handler = Callable[[Request], Awaitable[Response]]
-
-
-def is_json_media_type(content_type: str | None) -> bool:
-    """`application/json`, with parameters or without; a charset, where given, is UTF-8 (JSON is UTF-8)."""
-    if content_type is None:
-        return False
-    media_type, _, parameters = content_type.partition(";")
-    if media_type.strip().lower() != "application/json":
-        return False
-    for parameter in parameters.split(";"):
-        name, _, value = parameter.partition("=")
-        if name.strip().lower() == "charset" and value.strip().strip('"').lower() not in ("utf-8", "utf8"):
-            return False
-    return True
 
 
 # --- duplicate keys -----------------------------------------------------------
@@ -205,40 +183,9 @@ def unavailable_body(node: Node) -> UnavailableBody | None:
 
 def create_app(node: Node) -> Starlette:
     limits = node.limits
-
-    async def read_body(request: Request) -> bytes:
-        """A JSON request body: bounded, declared `application/json`, UTF-8."""
-        declared = request.headers.get("content-length")
-        if declared is not None and (not declared.isdigit() or int(declared) > limits.max_body_bytes):
-            raise ApiError(413, "body_too_large", f"request bodies are limited to {limits.max_body_bytes} bytes")
-        if not is_json_media_type(request.headers.get("content-type")):
-            raise ApiError(
-                415, "unsupported_media_type", "request bodies are JSON: send Content-Type: application/json"
-            )
-        chunks: list[bytes] = []
-        size = 0
-        async for chunk in request.stream():
-            size += len(chunk)
-            if size > limits.max_body_bytes:
-                raise ApiError(413, "body_too_large", f"request bodies are limited to {limits.max_body_bytes} bytes")
-            chunks.append(chunk)
-        body = b"".join(chunks)
-        if not body.isascii():
-            try:
-                body.decode("utf-8")
-            except UnicodeDecodeError as exc:
-                raise ApiError(
-                    400, "malformed_json", f"the body is not UTF-8: {exc.reason} at byte {exc.start}"
-                ) from None
-        return body
-
-    def decode(decoder: msgspec.json.Decoder[Any], body: bytes) -> Any:
-        try:
-            return decoder.decode(body)
-        except msgspec.ValidationError as exc:
-            raise ApiError(400, "invalid_field", str(exc)) from None
-        except msgspec.DecodeError as exc:
-            raise ApiError(400, "malformed_json", str(exc)) from None
+    params = Params(limits)
+    path_param, int_query, string_query, cursor_query = params.path, params.integer, params.string, params.cursor
+    read_body, decode = params.body, params.decode
 
     async def admit(batch: list[SignedTx]) -> Response:
         if len(batch) > limits.max_batch_txs:
@@ -284,60 +231,6 @@ def create_app(node: Node) -> Starlette:
             raise
         refuse_duplicate_keys(body, batch.txs, _BATCH_KEYS)
         return await admit(batch.txs)
-
-    def path_param(request: Request, name: str) -> str:
-        """A string path parameter, whole, against its published pattern and length."""
-        value = str(request.path_params[name])
-        if len(value) > PATH_PARAMS[name]["maxLength"] or not _PATH_RES[name].fullmatch(value):
-            raise ApiError(400, "invalid_path", f"{name} {value!r} is not well formed")
-        return value
-
-    queries = query_params(limits)
-    query_res = {k: re.compile(q["schema"]["pattern"]) for k, q in queries.items() if "pattern" in q["schema"]}
-
-    def int_query(request: Request, key: str, default: int = 0) -> int:
-        """An integer query parameter within its published bounds; absent: its published default, or `default`."""
-        name, schema = queries[key]["name"], queries[key]["schema"]
-        raw = request.query_params.get(name)
-        if raw is None:
-            return int(schema.get("default", default))
-        low, high = schema["minimum"], schema["maximum"]
-        if not _INT_RE.fullmatch(raw) or not low <= int(raw) <= high:
-            raise ApiError(400, "invalid_query", f"{name} must be an integer from {low} to {high}")
-        return int(raw)
-
-    def string_query(request: Request, key: str) -> str | None:
-        """A string query parameter, whole, against its published pattern, choices and length (absent: None)."""
-        name, schema = queries[key]["name"], queries[key]["schema"]
-        raw = request.query_params.get(name)
-        if raw is None:
-            return None
-        if "enum" in schema:
-            if raw not in schema["enum"]:
-                raise ApiError(400, "invalid_query", f"{name} is one of {', '.join(schema['enum'])}")
-            return raw
-        if not (schema["minLength"] <= len(raw) <= schema["maxLength"] and query_res[key].fullmatch(raw)):
-            raise ApiError(
-                400, "invalid_query", f"{name} {raw[:80]!r} is not well formed: {queries[key]['description']}"
-            )
-        return raw
-
-    def cursor_query(request: Request) -> tuple[int, int] | None:
-        """A history cursor, HEIGHT:INDEX, within its published pattern and bounds."""
-        raw = request.query_params.get("cursor")
-        if raw is None:
-            return None
-        schema = queries["cursor"]["schema"]
-        if len(raw) <= schema["maxLength"] and _CURSOR_RE.fullmatch(raw):
-            height, index = (int(part) for part in raw.split(":"))
-            if height <= MAX_CURSOR_HEIGHT and index <= MAX_CURSOR_INDEX:
-                return height, index
-        raise ApiError(
-            400,
-            "invalid_query",
-            f"cursor is HEIGHT:INDEX as returned in next_cursor (HEIGHT at most {MAX_CURSOR_HEIGHT},"
-            f" INDEX at most {MAX_CURSOR_INDEX})",
-        )
 
     def status_body(txid: str) -> TxStatusBody:
         s = node.status(txid)
@@ -432,25 +325,18 @@ def create_app(node: Node) -> Starlette:
         return json(BlocksPage(items=[block_body(h) for h in heights], next_cursor=next_cursor))
 
     async def block(request: Request) -> Response:
-        return json(block_body(int_query_path(request)))
-
-    def int_query_path(request: Request) -> int:
-        raw = str(request.path_params["height"])
-        low, high = PATH_PARAMS["height"]["minimum"], PATH_PARAMS["height"]["maximum"]
-        if not _HEIGHT_RE.fullmatch(raw) or not low <= int(raw) <= high:
-            raise ApiError(400, "invalid_path", f"height is an integer from {low} to {high}")
-        return int(raw)
+        return json(block_body(params.height(request)))
 
     async def full_block(request: Request) -> Response:
         """A final block with its transactions and certificate, for peers catching up."""
-        height = int_query_path(request)
+        height = params.height(request)
         block = node.ledger.full_block(height)
         if block is None:
             raise ApiError(404, "not_final", f"no final block at height {height}")
         return json(block)
 
     async def certificate(request: Request) -> Response:
-        height = int_query_path(request)
+        height = params.height(request)
         cert = node.ledger.certificate(height)
         if cert is None:
             raise ApiError(404, "unknown_block", f"no block at height {height}")
@@ -498,7 +384,8 @@ def create_app(node: Node) -> Starlette:
         return HTMLResponse(DOCS_HTML)
 
     async def root(request: Request) -> Response:
-        return JSONResponse({"name": "tally", "chain": node.genesis.chain, "api": "/v1", "docs": "/docs"})
+        apps = {app: f"/{app}/" for app in APPS}
+        return JSONResponse({"name": "tally", "chain": node.genesis.chain, "api": "/v1", "docs": "/docs", "apps": apps})
 
     def guarded(handler: Handler, serves_ledger: bool = True) -> Handler:
         """Errors as the API's error body; ledger data refused once the storage scrub found it changed."""
@@ -527,6 +414,12 @@ def create_app(node: Node) -> Starlette:
         Route("/v1/assets", guarded(assets)),
         Route("/v1/assets/{asset}", guarded(asset)),
         Route("/v1/merchants/{merchant}/payments/{payment_id}", guarded(payment)),
+        Route("/v1/merchants/{merchant}/qr", guarded(merchant_qr_endpoint(node, params))),
+        Route("/v1/qr/parse", guarded(parse_qr_endpoint(node, params)), methods=["POST"]),
+        Route("/v1/codes/{code}", guarded(pay_code_endpoint(node, params))),
+        Route("/v1/network", guarded(network_endpoint(node), serves_ledger=False)),
+        Route("/demo/v1/wallets", guarded(desk_endpoint(node, params)), methods=["POST"]),
+        *web_routes(),
         Route("/v1/events", guarded(events_endpoint(node))),
         Route("/v1/blocks", guarded(blocks)),
         Route("/v1/blocks/{height}", guarded(block)),

@@ -13,17 +13,24 @@ from ..client.models import (
     BlocksPage,
     ErrorResponse,
     HistoryPage,
+    MerchantCodeBody,
+    MerchantQrBody,
+    NetworkBody,
+    NewWallet,
     NodeStatusBody,
+    ParseQrRequest,
+    PayCodeBody,
     SubmitBatch,
     Submitted,
     TxStatusBody,
+    WalletOpened,
 )
 from ..core.block import FullBlock, Receipt
 from ..core.encoding import MAX_SAFE_INTEGER
 from ..core.limits import Limits
 from ..core.ops import SignedTx
-from ..core.types import Account, AccountId, Asset, AssetId, Certificate, Genesis, Payment, PaymentId
-from .openapi_docs import EVENTS_EXAMPLE, ROUTE_DOCS, TAGS, limits_table
+from ..core.types import Account, AccountId, Asset, AssetId, Certificate, Genesis, PayCodeDigits, Payment, PaymentId
+from .openapi_docs import EVENTS_EXAMPLE, QR_EXAMPLE, ROUTE_DOCS, TAGS, limits_table
 
 
 def field_pattern(field_type: Any) -> str:
@@ -49,6 +56,10 @@ MAX_BLOCKS_PAGE = 100
 EVENT_ID_PATTERN = r"^[0-9]{1,16}:[0-9]{1,8}:[0-9]{1,6}$(?!\n)"
 EVENT_TYPES_PATTERN = r"^(block|tx|balance)(,(block|tx|balance)){0,2}$(?!\n)"
 MAX_ASSETS_PAGE = 500
+QR_AMOUNT_PATTERN = r"^[0-9]{1,16}(\.[0-9]{1,8})?$(?!\n)"
+QR_PAYMENT_ID_PATTERN = r"^[A-Za-z0-9._:-]{1,25}$(?!\n)"  # an EMV reference label holds 25 characters
+# Printable text, no control characters, no space at either end.
+QR_TEXT_PATTERN = r"^[^\x00-\x20\x7f](?:[^\x00-\x1f\x7f]*[^\x00-\x20\x7f])?$(?!\n)"
 
 PATH_PARAMS: dict[str, dict[str, Any]] = {
     "txid": {"type": "string", "pattern": TXID_PATTERN, "minLength": 64, "maxLength": 64},
@@ -57,6 +68,7 @@ PATH_PARAMS: dict[str, dict[str, Any]] = {
     "merchant": {"type": "string", "pattern": field_pattern(AccountId), "minLength": 1, "maxLength": 64},
     "payment_id": {"type": "string", "pattern": field_pattern(PaymentId), "minLength": 1, "maxLength": 64},
     "height": {"type": "integer", "minimum": 1, "maximum": MAX_SAFE_INTEGER},
+    "code": {"type": "string", "pattern": field_pattern(PayCodeDigits), "minLength": 20, "maxLength": 20},
 }
 
 
@@ -113,7 +125,7 @@ def query_params(limits: Limits) -> dict[str, dict[str, Any]]:
         },
         "events_merchant": {
             "name": "merchant",
-            "description": "Only payments to this merchant and its refunds, and its balance changes",
+            "description": "Only payments to this merchant, the refunds, charges and cash-outs it signed, its balances",
             "schema": {"type": "string", "pattern": field_pattern(AccountId), "minLength": 1, "maxLength": 64},
         },
         "events_asset": {
@@ -125,6 +137,41 @@ def query_params(limits: Limits) -> dict[str, dict[str, Any]]:
             "name": "cursor",
             "description": "Start after this event id (HEIGHT:INDEX:K; 0:0:0 from the first block; default: from now)",
             "schema": {"type": "string", "pattern": EVENT_ID_PATTERN, "minLength": 5, "maxLength": 32},
+        },
+        "qr_asset": {
+            "name": "asset",
+            "description": "The asset the code is paid in (required)",
+            "schema": {"type": "string", "pattern": field_pattern(AssetId), "minLength": 1, "maxLength": 32},
+        },
+        "qr_amount": {
+            "name": "amount",
+            "description": "In the asset's unit (12.50): a dynamic code for one payment, good for three minutes",
+            "schema": {"type": "string", "pattern": QR_AMOUNT_PATTERN, "minLength": 1, "maxLength": 25},
+        },
+        "qr_payment_id": {
+            "name": "payment_id",
+            "description": "The payment request a dynamic code is for (default: a new random one)",
+            "schema": {"type": "string", "pattern": QR_PAYMENT_ID_PATTERN, "minLength": 1, "maxLength": 25},
+        },
+        "qr_name": {
+            "name": "name",
+            "description": "Merchant name shown by the payer's wallet (default: the account id)",
+            "schema": {"type": "string", "pattern": QR_TEXT_PATTERN, "minLength": 1, "maxLength": 25},
+        },
+        "qr_city": {
+            "name": "city",
+            "description": "Merchant city (default: Seoul)",
+            "schema": {"type": "string", "pattern": QR_TEXT_PATTERN, "minLength": 1, "maxLength": 15},
+        },
+        "qr_mcc": {
+            "name": "mcc",
+            "description": "Merchant category code, ISO 18245 (default: 5999)",
+            "schema": {"type": "string", "pattern": r"^[0-9]{4}$(?!\n)", "minLength": 4, "maxLength": 4},
+        },
+        "qr_format": {
+            "name": "format",
+            "description": "json (payload, content and SVG), svg or png",
+            "schema": {"type": "string", "enum": ["json", "svg", "png"]},
         },
         "assets_cursor": {
             "name": "cursor",
@@ -186,11 +233,56 @@ ROUTES: list[tuple[str, str, str, Any, int, Any, list[str]]] = [
         Payment,
         [],
     ),
+    (
+        "get",
+        "/v1/merchants/{merchant}/qr",
+        "A merchant-presented QR code (EMVCo): static, or dynamic for one payment of an amount",
+        None,
+        200,
+        MerchantQrBody,
+        ["qr_asset", "qr_amount", "qr_payment_id", "qr_name", "qr_city", "qr_mcc", "qr_format"],
+    ),
+    (
+        "post",
+        "/v1/qr/parse",
+        "Check a scanned merchant QR payload and read it",
+        ParseQrRequest,
+        200,
+        MerchantCodeBody,
+        [],
+    ),
+    (
+        "get",
+        "/v1/codes/{code}",
+        "A holder's one-time payment code: open, charged or expired",
+        None,
+        200,
+        PayCodeBody,
+        [],
+    ),
     ("get", "/v1/blocks", "Latest blocks, newest first", None, 200, BlocksPage, ["blocks_limit", "blocks_cursor"]),
     ("get", "/v1/blocks/{height}", "A block", None, 200, BlockBody, []),
     ("get", "/v1/blocks/{height}/certificate", "A block's certificate", None, 200, Certificate, []),
     ("get", "/v1/blocks/{height}/full", "A final block with its transactions (for peers)", None, 200, FullBlock, []),
     ("get", "/v1/status", "Node status, divergence and limits", None, 200, NodeStatusBody, []),
+    (
+        "get",
+        "/v1/network",
+        "Every validator as this node sees it: heights, finality, digest agreement",
+        None,
+        200,
+        NetworkBody,
+        [],
+    ),
+    (
+        "post",
+        "/demo/v1/wallets",
+        "Demo node only: a demo member registers a holder account for a browser-made key, with welcome value",
+        NewWallet,
+        201,
+        WalletOpened,
+        [],
+    ),
     ("get", "/v1/genesis", "The genesis: chain id, members, validator set", None, 200, Genesis, []),
 ]
 
@@ -263,7 +355,7 @@ def openapi_document(limits: Limits) -> dict[str, Any]:
         if request is not None:
             body = {"schema": by_type[request], "example": request_example(request)}
             operation["requestBody"] = {"required": True, "content": {"application/json": body}}
-        if method == "post":
+        if path == "/v1/transactions" or path == "/v1/transactions/batch":
             operation["responses"]["503"] = {
                 "description": "mempool full: retry after the Retry-After header's seconds",
                 "content": {"application/json": {"schema": error_ref}},
@@ -292,6 +384,10 @@ def request_example(request: Any) -> Any:
     from ..client.signer import sign_tx
     from ..client.vectors import vector_key, vector_txs
 
+    if request is ParseQrRequest:
+        return {"payload": QR_EXAMPLE}
+    if request is NewWallet:
+        return {"account": "w-k3x9q2", "public_key": "d4a0021f3c3447e805907012f13a646988750311c7196ba42e6c50b37b3bc350"}
     pay = next(sign_tx(tx, vector_key(signer)) for _, signer, tx in vector_txs() if type(tx).__name__ == "Pay")
     return msgspec.to_builtins(pay if request is SignedTx else {"txs": [pay]})
 

@@ -16,11 +16,18 @@ TAGS: list[tuple[str, str]] = [
     ("accounts", "Accounts, balances in minor units, and histories in the ledger's order."),
     ("assets", "Assets with their decimals, issuer, policy and supply."),
     ("merchants", "What a merchant's point of sale reads: its payments and what was refunded."),
+    ("qr", "QR codes at the counter: a merchant's code to show, a scanned code checked, a holder's payment code."),
     ("events", "Final blocks, transactions and balance changes as they happen (server-sent events)."),
     ("blocks", "Blocks, certificates and the full blocks peers catch up from."),
-    ("node", "The node's status, limits and the chain's genesis."),
+    ("node", "The node's status, limits, the network as it sees it, and the chain's genesis."),
+    ("demo", "The demo node's member desk: opens wallets for the web wallet (served by the demo node only)."),
 ]
 
+QR_EXAMPLE = (
+    "00020101021226470015org.tallyledger0110tally-demo0210cafe-lumen520459995303999540512.505802KR"
+    "5910Cafe Lumen6005Seoul62780519qr-5f1c2a9b0d3e4f6750510015org.tallyledger0111HARBOR-GIFT"
+    "021318000001800006304A5E4"
+)
 TXID = "9f2c1d0e7b6a5f4e3d2c1b0a99887766554433221100ffeeddccbbaa99887766"
 
 # Per route: its tag and an example of what it answers (a request body's example comes from the test vectors).
@@ -122,6 +129,76 @@ ROUTE_DOCS: dict[str, tuple[str, Any]] = {
             "refunded_minor": 250,
             "txid": TXID,
         },
+    ),
+    "/v1/merchants/{merchant}/qr": (
+        "qr",
+        {
+            "payload": QR_EXAMPLE,
+            "dynamic": True,
+            "merchant": "cafe-lumen",
+            "asset": "HARBOR-GIFT",
+            "amount": "12.50",
+            "amount_minor": 1250,
+            "payment_id": "qr-5f1c2a9b0d3e4f67",
+            "expires_ms": 1800000180000,
+            "svg": '<svg xmlns="http://www.w3.org/2000/svg" ...>...</svg>',
+        },
+    ),
+    "/v1/qr/parse": (
+        "qr",
+        {
+            "chain": "tally-demo",
+            "merchant": "cafe-lumen",
+            "asset": "HARBOR-GIFT",
+            "name": "Cafe Lumen",
+            "city": "Seoul",
+            "mcc": "5999",
+            "country": "KR",
+            "currency": "999",
+            "dynamic": True,
+            "amount": "12.50",
+            "amount_minor": 1250,
+            "payment_id": "qr-5f1c2a9b0d3e4f67",
+            "expires_ms": 1800000180000,
+        },
+    ),
+    "/v1/codes/{code}": (
+        "qr",
+        {
+            "code": "40817365092214738850",
+            "holder": "alice",
+            "asset": "HARBOR-GIFT",
+            "limit_minor": 3000,
+            "expires_ms": 1800000180000,
+            "status": "open",
+            "charged_txid": None,
+        },
+    ),
+    "/v1/network": (
+        "node",
+        {
+            "chain": "tally-dev",
+            "observer": "validator-1",
+            "common_final_height": 118,
+            "digests_agree": True,
+            "validators": [
+                {
+                    "id": "validator-1",
+                    "url": "http://127.0.0.1:8761",
+                    "reachable": True,
+                    "error": "",
+                    "height": 120,
+                    "final_height": 119,
+                    "healthy": True,
+                    "digest_at_common": "5eed" + "0" * 60,
+                }
+            ],
+            "time_ms": 1800000000000,
+        },
+    ),
+    "/demo/v1/wallets": (
+        "demo",
+        {"account": "w-k3x9q2", "member": "harbor-bank", "txids": [TXID, TXID.replace("9f", "a0")]},
     ),
     "/v1/events": ("events", "EVENTS"),
     "/v1/blocks": ("blocks", {"items": ["<a block, as GET /v1/blocks/{height}>"], "next_cursor": "11"}),

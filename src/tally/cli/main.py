@@ -336,9 +336,12 @@ def bench_network(nodes: int, accounts: int, payments: int, batch: int, latency_
     run_network_bench(nodes, accounts, payments, batch, latency_payments)
 
 
+from .qr import code, qr  # noqa: E402
 from .queries import COMMANDS  # noqa: E402
 from .tx import tx  # noqa: E402
 
 cli.add_command(tx)
+cli.add_command(qr)
+cli.add_command(code)
 for _command in COMMANDS:
     cli.add_command(_command)

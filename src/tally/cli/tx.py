@@ -23,6 +23,7 @@ from ..client import Signer, TallyClient
 from ..client.amounts import to_minor
 from ..client.keys import KeyFile, read_keyfile
 from ..client.models import TxStatusBody
+from ..client.signer import DEFAULT_TTL_MS
 from ..core.operation import Operation
 from ..core.ops import OPERATIONS, SignedTx
 from .common import emit_json, talking_to, url_option
@@ -33,7 +34,7 @@ def new_ref() -> str:
     return "cli-" + secrets.token_hex(8)
 
 
-def _check_key(client: TallyClient, key_path: Path, keyfile: KeyFile) -> None:
+def check_key(client: TallyClient, key_path: Path, keyfile: KeyFile) -> None:
     """The key file's key must be its account's key on the node: say so before a bad_signature would."""
     account = client.account(keyfile.id)
     if account.public_key != keyfile.public_key:
@@ -49,6 +50,8 @@ def _decimals(client: TallyClient, op: Operation[Any], signer: str, fields: dict
         return client.asset(fields["asset"]).decimals
     if op.type == "refund":
         return client.asset(client.payment(signer, fields["payment_id"]).asset).decimals
+    if op.type == "charge":
+        return client.asset(client.pay_code(fields["code"]).asset).decimals
     raise click.UsageError(f"{op.type} takes --amount-minor")
 
 
@@ -60,7 +63,7 @@ def _amount(client: TallyClient, op: Operation[Any], signer: str, fields: dict[s
     fields["amount_minor"] = minor if minor is not None else to_minor(text, _decimals(client, op, signer, fields))
 
 
-def _send(
+def send(
     op: Operation[Any],
     key_path: Path,
     url: str,
@@ -69,15 +72,16 @@ def _send(
     as_json: bool,
     fields: dict[str, Any],
     made_ref: bool,
+    ttl_ms: int = DEFAULT_TTL_MS,
 ) -> None:
     with talking_to(url) as client:
         keyfile = read_keyfile(key_path)
-        _check_key(client, key_path, keyfile)
+        check_key(client, key_path, keyfile)
         if "amount_minor" in op.fields:
             _amount(client, op, keyfile.id, fields)
         chain = client.genesis().chain
         next_seq = client.next_seq(keyfile.id) if seq is None else seq
-        signed: SignedTx = Signer(keyfile.id, keyfile.keypair(), chain, next_seq).build(op.type, **fields)
+        signed: SignedTx = Signer(keyfile.id, keyfile.keypair(), chain, next_seq, ttl_ms).build(op.type, **fields)
         if made_ref:  # said before sending: if the answer never comes, the ref is what makes a retry safe
             click.echo(f"ref {fields['ref']} (to retry safely, run again with --ref {fields['ref']})", err=True)
         txid = client.submit(signed)
@@ -137,7 +141,7 @@ def _command(op: Operation[Any]) -> click.Command:
         made_ref = op.client_ref and fields.get("ref") is None
         if made_ref:
             fields["ref"] = new_ref()
-        _send(op, key_path, url, seq, wait, as_json, fields, made_ref)
+        send(op, key_path, url, seq, wait, as_json, fields, made_ref)
 
     params: list[click.Parameter] = [option for f in own for option in _field_option(op, f)]
     params += [

@@ -41,7 +41,10 @@ from .models import (
     BlocksPage,
     HistoryPage,
     LedgerEvent,
+    MerchantCodeBody,
+    MerchantQrBody,
     NodeStatusBody,
+    PayCodeBody,
     Submitted,
     TxStatusBody,
 )
@@ -153,6 +156,36 @@ class AsyncTallyClient:
     async def payment(self, merchant: str, payment_id: str) -> Payment:
         """A payment a merchant received: payer, asset, amount and what was refunded."""
         return await self._get(f"/v1/merchants/{merchant}/payments/{payment_id}", Payment)
+
+    async def merchant_qr(
+        self,
+        merchant: str,
+        asset: str,
+        amount: str | None = None,
+        payment_id: str | None = None,
+        name: str | None = None,
+        city: str | None = None,
+    ) -> MerchantQrBody:
+        """A merchant's QR code for `asset`: static, or dynamic for one payment of `amount` (in the asset's unit)."""
+        wanted = {"asset": asset, "amount": amount, "payment_id": payment_id, "name": name, "city": city}
+        return await self._get(
+            f"/v1/merchants/{merchant}/qr", MerchantQrBody, {k: v for k, v in wanted.items() if v is not None}
+        )
+
+    async def parse_qr(self, payload: str) -> MerchantCodeBody:
+        """A scanned merchant QR payload, checked by the node (a TallyError `qr_<reason>` when refused)."""
+        response = await self.http.post(
+            "/v1/qr/parse",
+            content=msgspec.json.encode({"payload": payload}),
+            headers={"content-type": "application/json"},
+        )
+        if response.status_code >= 400:
+            raise error_from(response)
+        return msgspec.json.decode(response.content, type=MerchantCodeBody)
+
+    async def pay_code(self, code: str) -> PayCodeBody:
+        """A holder's one-time payment code as the ledger holds it: open, charged or expired."""
+        return await self._get(f"/v1/codes/{code}", PayCodeBody)
 
     async def blocks(self, limit: int = 20, cursor: str | None = None) -> BlocksPage:
         """A page of blocks, newest first."""

@@ -7,7 +7,8 @@ give: the result code and message and the block's write-set (canonical JSON
 of the sorted state changes, a deleted record as null). A ledger in another
 language that reproduces every vector executes as Tally does. The vectors
 run one scenario in order (a member registers a holder and a merchant,
-creates a voucher, issues it, and the holder and merchant use it), ok and
+creates a voucher, issues it, and the holder and merchant use it, by payment
+and by the holder's one-time payment code), ok and
 rejected alike, under the protocol version each vector's block names
 (core/protocol.py): the latest, in which a transaction refused by a rule
 still consumes its seq and value-moving types carry a client `ref`. Checked
@@ -90,6 +91,42 @@ SCENARIO: list[tuple[str, str, str, dict[str, Any]]] = [
         "alice",
         "pay",
         {"asset": "CITY-V", "merchant": "cafe", "amount_minor": 6_001, "payment_id": "order-18"},
+    ),
+    (
+        "a holder opens a payment code",
+        "alice",
+        "open_code",
+        {"code": "40817365092214738850", "asset": "CITY-V", "limit_minor": 3_000},
+    ),
+    (
+        "the merchant charges the code",
+        "cafe",
+        "charge",
+        {"code": "40817365092214738850", "amount_minor": 2_500, "payment_id": "order-19"},
+    ),
+    (
+        "a second charge of the same code",
+        "cafe",
+        "charge",
+        {"code": "40817365092214738850", "amount_minor": 100, "payment_id": "order-20"},
+    ),
+    (
+        "a merchant may not open a code",
+        "cafe",
+        "open_code",
+        {"code": "11111111111111111111", "asset": "CITY-V", "limit_minor": 1},
+    ),
+    (
+        "a holder opens another code",
+        "alice",
+        "open_code",
+        {"code": "99990000111122223333", "asset": "CITY-V", "limit_minor": 1_000},
+    ),
+    (
+        "charge more than the code's limit",
+        "cafe",
+        "charge",
+        {"code": "99990000111122223333", "amount_minor": 1_001, "payment_id": "order-21"},
     ),
 ]
 

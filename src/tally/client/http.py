@@ -31,7 +31,10 @@ from .models import (
     BlocksPage,
     HistoryPage,
     LedgerEvent,
+    MerchantCodeBody,
+    MerchantQrBody,
     NodeStatusBody,
+    PayCodeBody,
     Submitted,
     TxStatusBody,
 )
@@ -228,6 +231,36 @@ class TallyClient:
     def payment(self, merchant: str, payment_id: str) -> Payment:
         """A payment a merchant received: payer, asset, amount and what was refunded."""
         return self._get(f"/v1/merchants/{merchant}/payments/{payment_id}", Payment)
+
+    def merchant_qr(
+        self,
+        merchant: str,
+        asset: str,
+        amount: str | None = None,
+        payment_id: str | None = None,
+        name: str | None = None,
+        city: str | None = None,
+    ) -> MerchantQrBody:
+        """A merchant's QR code for `asset`: static, or dynamic for one payment of `amount` (in the asset's unit)."""
+        wanted = {"asset": asset, "amount": amount, "payment_id": payment_id, "name": name, "city": city}
+        return self._get(
+            f"/v1/merchants/{merchant}/qr", MerchantQrBody, {k: v for k, v in wanted.items() if v is not None}
+        )
+
+    def parse_qr(self, payload: str) -> MerchantCodeBody:
+        """A scanned merchant QR payload, checked by the node (a TallyError `qr_<reason>` when refused)."""
+        response = self.http.post(
+            "/v1/qr/parse",
+            content=msgspec.json.encode({"payload": payload}),
+            headers={"content-type": "application/json"},
+        )
+        if response.status_code >= 400:
+            self._call_error(response)
+        return msgspec.json.decode(response.content, type=MerchantCodeBody)
+
+    def pay_code(self, code: str) -> PayCodeBody:
+        """A holder's one-time payment code as the ledger holds it: open, charged or expired."""
+        return self._get(f"/v1/codes/{code}", PayCodeBody)
 
     def blocks(self, limit: int = 20, cursor: str | None = None) -> BlocksPage:
         """A page of blocks, newest first."""

@@ -8,7 +8,7 @@ import msgspec
 from msgspec import Meta
 
 from ..core.ops import SignedTx
-from ..core.types import Asset
+from ..core.types import AccountId, Asset, PublicKeyHex
 
 MAX_BATCH_TXS_SCHEMA = 2000
 
@@ -195,3 +195,93 @@ EVENT_TYPES: dict[str, type[TxEvent] | type[BalanceEvent] | type[BlockEvent]] = 
     "balance": BalanceEvent,
     "block": BlockEvent,
 }
+
+
+# --- QR codes at the counter (api/qr.py) ---------------------------------------------
+
+
+class MerchantQrBody(msgspec.Struct, frozen=True):
+    """A merchant-presented code: its payload (what the QR holds), its content and an SVG drawing."""
+
+    payload: str
+    dynamic: bool
+    merchant: str
+    asset: str
+    amount: str | None  # in the asset's unit (dynamic codes)
+    amount_minor: int | None
+    payment_id: str | None
+    expires_ms: int | None
+    svg: str
+
+
+class ParseQrRequest(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
+    payload: Annotated[str, Meta(min_length=1, max_length=512)]
+
+
+class MerchantCodeBody(msgspec.Struct, frozen=True):
+    """A scanned merchant code, checked: what a wallet needs to build the payment."""
+
+    chain: str
+    merchant: str
+    asset: str
+    name: str
+    city: str
+    mcc: str
+    country: str
+    currency: str
+    dynamic: bool
+    amount: str | None
+    amount_minor: int | None
+    payment_id: str | None
+    expires_ms: int | None
+
+
+class PayCodeBody(msgspec.Struct, frozen=True):
+    """A consumer-presented payment code as the ledger holds it."""
+
+    code: str
+    holder: str
+    asset: str
+    limit_minor: int
+    expires_ms: int
+    status: Literal["open", "charged", "expired"]
+    charged_txid: str | None
+
+
+# --- the network monitor (api/network.py) ---------------------------------------------
+
+
+class ValidatorView(msgspec.Struct, frozen=True):
+    """One validator as the answering node sees it."""
+
+    id: str
+    url: str
+    reachable: bool
+    error: str  # why it could not be read ("" when reachable)
+    height: int
+    final_height: int
+    healthy: bool
+    digest_at_common: str | None  # its state digest at common_final_height
+
+
+class NetworkBody(msgspec.Struct, frozen=True):
+    chain: str
+    observer: str  # the validator that answered
+    common_final_height: int  # the highest height every reachable validator holds as final
+    digests_agree: bool  # every reachable validator has the same state digest there
+    validators: list[ValidatorView]
+    time_ms: int
+
+
+# --- the demo member desk (api/desk.py) ---------------------------------------------
+
+
+class NewWallet(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
+    account: AccountId
+    public_key: PublicKeyHex
+
+
+class WalletOpened(msgspec.Struct, frozen=True):
+    account: str
+    member: str
+    txids: list[str]

@@ -40,6 +40,14 @@ class Code(StrEnum):
     REF_REQUIRED = "ref_required"
     DUPLICATE_REF = "duplicate_ref"
     REF_NOT_SUPPORTED = "ref_not_supported"
+    # Transaction types a block's protocol version does not have.
+    TYPE_NOT_SUPPORTED = "type_not_supported"
+    # Consumer-presented payment codes (protocol 4 on).
+    DUPLICATE_CODE = "duplicate_code"
+    UNKNOWN_CODE = "unknown_code"
+    CODE_EXPIRED = "code_expired"
+    CODE_USED = "code_used"
+    OVER_CODE_LIMIT = "over_code_limit"
 
 
 # Failures of the envelope every type shares (core/execute.py check_envelope): they change nothing at all.

@@ -71,6 +71,17 @@ def check_envelope(view: TxView, entry: Entry, ctx: BlockContext) -> Account:
     return signer
 
 
+def check_supported(op: Operation[Any], rules: Rules) -> None:
+    ensure(
+        rules.version >= op.since,
+        Code.TYPE_NOT_SUPPORTED,
+        "{} arrives in protocol version {}; this block runs version {}",
+        op.type,
+        op.since,
+        rules.version,
+    )
+
+
 def check_signer_role(signer: Account, op: Operation[Any]) -> None:
     if op.signers == MEMBERS_ONLY:
         ensure(signer.role == "member", Code.NOT_AUTHORIZED, "only a member institution may do this")
@@ -165,6 +176,7 @@ def apply_tx(view: TxView, entry: Entry, ctx: BlockContext, rules: Rules) -> App
     view.put(ACCOUNTS.key(signer.id), advanced)
     c = TxContext(view, signer, entry.txid, ctx, rules)
     try:
+        check_supported(op, rules)
         check_signer_role(signer, op)
         claim_ref(c, op, tx)
         op.rule(c, tx)

@@ -73,6 +73,7 @@ class Operation(Generic[T]):
     example: Example
     signers: frozenset[str] = ANY_ROLE  # roles allowed to sign it
     client_ref: bool = False  # it moves value and carries `ref`, unique per signer (protocol 3 on)
+    since: int = 1  # the protocol version it arrives in (core/protocol.py); earlier: type_not_supported
     cli_defaults: dict[str, Any] = field(default_factory=dict)
 
     @property

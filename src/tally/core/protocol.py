@@ -23,6 +23,12 @@ next transaction is never stranded behind a refused one; envelope failures
 still change nothing. And every value-moving type but `pay` (whose payment
 id is its key) carries a client reference `ref`, unique per signer: a second
 use is rejected `duplicate_ref`, naming the transaction that used it.
+
+Version 4 adds consumer-presented payment codes: a holder opens a one-time
+code (`open_code`: an asset and a limit, good for three minutes of block
+time) and a merchant charges it once (`charge`). A transaction type names the
+version it arrives in (`Operation.since`); under an earlier version it is
+rejected `type_not_supported`, changing nothing but its signer's seq.
 """
 
 from __future__ import annotations
@@ -44,6 +50,7 @@ PROTOCOLS: dict[int, Rules] = {
     1: Rules(version=1, certify_results=False, rejected_consumes_seq=False, client_refs=False),
     2: Rules(version=2, certify_results=True, rejected_consumes_seq=False, client_refs=False),
     3: Rules(version=3, certify_results=True, rejected_consumes_seq=True, client_refs=True),
+    4: Rules(version=4, certify_results=True, rejected_consumes_seq=True, client_refs=True),
 }
 LATEST = max(PROTOCOLS)
 

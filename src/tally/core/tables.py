@@ -15,7 +15,7 @@ from typing import Any, Generic, TypeVar
 
 import msgspec
 
-from .types import Account, Asset, Payment, Payout, RefUse, StateValue
+from .types import Account, Asset, PayCode, Payment, Payout, RefUse, StateValue
 
 R = TypeVar("R")
 
@@ -67,8 +67,9 @@ BALANCES: Table[int] = Table("bal", ("account", "asset"), int)  # minor units; a
 PAYMENTS: Table[Payment] = Table("pay", ("merchant", "payment_id"), Payment)
 PAYOUTS: Table[Payout] = Table("payout", ("txid",), Payout)
 REFS: Table[RefUse] = Table("ref", ("account", "ref"), RefUse)  # a signer's used client references
+PAY_CODES: Table[PayCode] = Table("code", ("code",), PayCode)  # consumer-presented payment codes (protocol 4)
 
-TABLES: dict[str, Table[Any]] = {t.prefix: t for t in (ACCOUNTS, ASSETS, BALANCES, PAYMENTS, PAYOUTS, REFS)}
+TABLES: dict[str, Table[Any]] = {t.prefix: t for t in (ACCOUNTS, ASSETS, BALANCES, PAYMENTS, PAYOUTS, REFS, PAY_CODES)}
 
 _encoder = msgspec.msgpack.Encoder()
 

@@ -24,6 +24,8 @@ TimeMs = Annotated[int, Meta(ge=0, le=MAX_SAFE_INTEGER)]
 PublicKeyHex = Annotated[str, Meta(pattern=r"^[0-9a-f]{64}$(?!\n)")]
 SignatureHex = Annotated[str, Meta(pattern=r"^[0-9a-f]{128}$(?!\n)")]
 PaymentId = Annotated[str, Meta(pattern=r"^[A-Za-z0-9._:-]{1,64}$(?!\n)")]
+# A consumer-presented payment code: 20 digits, made at random by the holder's wallet (about 66 bits).
+PayCodeDigits = Annotated[str, Meta(pattern=r"^[0-9]{20}$(?!\n)")]
 ClientRef = Annotated[str, Meta(pattern=r"^[A-Za-z0-9._:-]{1,64}$(?!\n)")]  # unique per signer (protocol 3)
 Name = Annotated[str, Meta(min_length=1, max_length=80)]
 PayoutRef = Annotated[str, Meta(min_length=1, max_length=80)]
@@ -94,6 +96,18 @@ class Payout(msgspec.Struct, frozen=True):
     height: int
 
 
+class PayCode(msgspec.Struct, frozen=True):
+    """A consumer-presented payment code: one charge by a merchant, up to a limit, before it expires."""
+
+    code: str
+    holder: str
+    asset: str
+    limit_minor: int
+    expires_ms: int  # block time: the block that opened it plus CODE_TTL_MS
+    opened_txid: str
+    charged_txid: str = ""  # the charge that used it ("" while unused)
+
+
 class RefUse(msgspec.Struct, frozen=True):
     """The transaction that used a signer's client reference (protocol 3 on)."""
 
@@ -101,7 +115,7 @@ class RefUse(msgspec.Struct, frozen=True):
     height: int
 
 
-StateValue = Account | Asset | Payment | Payout | RefUse | int
+StateValue = Account | Asset | Payment | Payout | RefUse | PayCode | int
 
 # --- blocks and certificates -----------------------------------------------
 

@@ -3,7 +3,9 @@ merchants, holders and a few hundred payments, loaded through the node's own
 admission and pipeline (so every demo transaction is signed and checked).
 
 Holder and merchant keys are derived from their names: they are demo keys,
-written to DATA_DIR/keys/ so the README's tour can sign with them.
+written to DATA_DIR/keys/ so the README's tour can sign with them. The demo
+also opens the demo member desk (dev/desk.py), so the web wallet can open
+wallets with a welcome balance.
 """
 
 from __future__ import annotations
@@ -12,6 +14,7 @@ import asyncio
 import random
 from collections.abc import Callable
 
+from ..api.desk import DeskConfig, Welcome, write_desk
 from ..client.keys import KeyFile, read_keyfile, write_keyfile
 from ..client.signer import Signer
 from ..core.crypto import KeyPair, sha256
@@ -80,6 +83,8 @@ async def load_demo(node: Node, progress: Callable[[int], None] = lambda n: None
                 raise RuntimeError(f"demo transaction {txid} is {status.status} {status.code} {status.message}")
         total += len(phase)
         progress(len(phase))
+    welcome = [Welcome("harbor-bank", VOUCHER, 10_000), Welcome("skyway", POINTS, 5_000)]
+    write_desk(data.root, DeskConfig(member="harbor-bank", welcome=welcome))
     return total
 
 

@@ -70,10 +70,13 @@ class EventFilter:
         return self.asset is None or asset == self.asset
 
 
+SIGNED_BY_MERCHANT = frozenset({"refund", "charge", "cash_out"})  # a merchant's own: refunds, charged codes, payouts
+
+
 def _merchant_of(tx_type: str, tx: dict[str, Any], merchant: str) -> bool:
-    """A payment to the merchant, or a refund by it."""
+    """A payment to the merchant, or a refund, a charged payment code or a cash-out it signed."""
     return (tx_type == "pay" and tx.get("merchant") == merchant) or (
-        tx_type == "refund" and tx.get("signer") == merchant
+        tx_type in SIGNED_BY_MERCHANT and tx.get("signer") == merchant
     )
 
 

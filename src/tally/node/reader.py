@@ -12,8 +12,8 @@ import msgspec
 
 from ..core.block import FullBlock, Receipt, make_receipt
 from ..core.ops import SignedTx
-from ..core.tables import ACCOUNTS, ASSETS, BALANCES, PAYMENTS
-from ..core.types import Account, Asset, BlockHeader, Certificate, Payment
+from ..core.tables import ACCOUNTS, ASSETS, BALANCES, PAY_CODES, PAYMENTS
+from ..core.types import Account, Asset, BlockHeader, Certificate, PayCode, Payment
 from ..store.base import HistoryItem, Store
 
 
@@ -45,6 +45,9 @@ class LedgerReader:
 
     def payment(self, merchant: str, payment_id: str) -> Payment | None:
         return PAYMENTS.read(self._store.get_state, merchant, payment_id)
+
+    def pay_code(self, code: str) -> PayCode | None:
+        return PAY_CODES.read(self._store.get_state, code)
 
     def asset(self, asset_id: str) -> Asset | None:
         return ASSETS.read(self._store.get_state, asset_id)

@@ -1,0 +1,293 @@
+// The explorer and network monitor: blocks, transactions, accounts, certificates with their
+// validators, a receipt checker anyone can paste into, and each validator's height, final height and
+// digest agreement with live charts of throughput and finality latency.
+
+import uPlot from "../vendor/uPlot.esm.js";
+import { t, time } from "../shared/i18n.js";
+import { verifyReceipt } from "../shared/receipt.js";
+import { canonicalBytes, fromHex, verify } from "../shared/tally.js";
+import {
+  Amount, ErrorLine, Shell, assetName, html, mount, node, useAction, useAssets, useEffect, useRef, useState,
+} from "../shared/ui.js";
+
+const CHART_POINTS = 120; // the charts keep the last 120 blocks
+const MONITOR_POLL_MS = 2_000;
+
+function useRoute() {
+  const [route, setRoute] = useState(location.hash.slice(1) || "/");
+  useEffect(() => {
+    const changed = () => setRoute(location.hash.slice(1) || "/");
+    addEventListener("hashchange", changed);
+    return () => removeEventListener("hashchange", changed);
+  }, []);
+  return route;
+}
+
+let genesisOnce = null;
+function genesis() {
+  genesisOnce = genesisOnce || node.get("/v1/genesis");
+  return genesisOnce;
+}
+
+function useLoad(load, deps) {
+  const [value, setValue] = useState(null);
+  const [error, setError] = useState(null);
+  useEffect(() => {
+    setValue(null);
+    setError(null);
+    load().then(setValue, setError);
+  }, deps);
+  return [value, error];
+}
+
+const short = (hex) => (hex ? `${hex.slice(0, 10)}…` : "");
+
+function Search() {
+  const [text, setText] = useState("");
+  function go(e) {
+    e.preventDefault();
+    const q = text.trim();
+    if (/^[0-9]{1,16}$/.test(q)) location.hash = `/block/${q}`;
+    else if (/^[0-9a-f]{64}$/.test(q)) location.hash = `/tx/${q}`;
+    else if (q) location.hash = `/account/${q}`;
+  }
+  return html`<form class="search" onSubmit=${go}>
+    <input name="q" placeholder=${t("explorer.search")} value=${text} onInput=${(e) => setText(e.target.value)} />
+    <button>${t("explorer.go")}</button>
+  </form>`;
+}
+
+function Tabs() {
+  return html`<nav class="tabs">
+    <a href="#/">${t("explorer.blocks")}</a>
+    <a href="#/receipt">${t("explorer.check_receipt")}</a>
+    <a href="#/monitor" data-test="to-monitor">${t("explorer.monitor")}</a>
+  </nav>`;
+}
+
+// --- blocks ----------------------------------------------------------------------------------------------------
+
+function Blocks() {
+  const [tick, setTick] = useState(0);
+  const [page, error] = useLoad(() => node.get("/v1/blocks", { limit: 20 }), [tick]);
+  useEffect(() => {
+    const events = new EventSource("/v1/events?types=block");
+    events.addEventListener("block", () => setTick((n) => n + 1));
+    return () => events.close();
+  }, []);
+  return html`<section class="card">
+    <h1>${t("explorer.latest_blocks")}</h1>
+    <${ErrorLine} error=${error} />
+    <table class="grid" data-test="blocks">
+      <thead><tr><th>${t("explorer.height")}</th><th>${t("explorer.time")}</th><th>${t("explorer.txs")}</th><th>${t("explorer.hash")}</th><th>${t("explorer.final")}</th></tr></thead>
+      <tbody>${(page ? page.items : []).map((b) => html`<tr>
+        <td><a href=${`#/block/${b.height}`}>${b.height}</a></td><td>${time(b.header.timestamp_ms)}</td>
+        <td>${b.header.tx_count}</td><td class="mono">${short(b.hash)}</td><td>${b.final ? "✓" : "…"}</td></tr>`)}</tbody>
+    </table>
+  </section>`;
+}
+
+async function certificateView(height) {
+  const [block, cert, g] = await Promise.all([
+    node.get(`/v1/blocks/${height}`), node.get(`/v1/blocks/${height}/certificate`).catch(() => null), genesis(),
+  ]);
+  let signers = [];
+  if (cert) {
+    const vote = { kind: typeof cert.results_root === "string" ? "tally-block-vote-v2" : "tally-block-vote-v1",
+      chain: cert.chain, height: cert.height, block_hash: cert.block_hash, state_digest: cert.state_digest };
+    if (typeof cert.results_root === "string") vote.results_root = cert.results_root;
+    const message = canonicalBytes(vote);
+    const keys = new Map(g.validators.map((v) => [v.id, v.public_key]));
+    signers = await Promise.all(cert.signatures.map(async (s) => ({
+      validator: s.validator, valid: keys.has(s.validator) && (await verify(keys.get(s.validator), message, fromHex(s.sig))),
+    })));
+  }
+  return { block, cert, signers, validators: g.validators.length };
+}
+
+function Block({ height }) {
+  const [view, error] = useLoad(() => certificateView(height), [height]);
+  if (error) return html`<section class="card"><${ErrorLine} error=${error} /></section>`;
+  if (!view) return html`<section class="card">…</section>`;
+  const { block, cert, signers, validators } = view;
+  const good = signers.filter((s) => s.valid).length;
+  return html`<section class="card" data-test="block">
+    <h1>${t("explorer.block")} ${block.height}</h1>
+    <dl class="facts">
+      <dt>${t("explorer.time")}</dt><dd>${time(block.header.timestamp_ms)}</dd>
+      <dt>${t("explorer.hash")}</dt><dd class="mono">${block.hash}</dd>
+      <dt>${t("explorer.state_digest")}</dt><dd class="mono">${block.state_digest}</dd>
+      <dt>${t("explorer.proposer")}</dt><dd>${block.header.proposer}</dd>
+      <dt>${t("explorer.final")}</dt><dd>${block.final ? t("explorer.yes") : t("explorer.no")}</dd>
+    </dl>
+    <h2>${t("explorer.certificate")}</h2>
+    ${cert ? html`<p data-test="cert-count">${t("explorer.signed_by", { good, all: validators })}</p>
+      <ul class="signers">${signers.map((s) => html`<li class=${s.valid ? "verified" : "error"}>${s.valid ? "✓" : "✗"} ${s.validator}</li>`)}</ul>`
+      : html`<p class="muted">${t("explorer.no_certificate")}</p>`}
+    <h2>${t("explorer.txs")}</h2>
+    <ul class="mono list">${block.txids.map((id) => html`<li><a href=${`#/tx/${id}`}>${id}</a></li>`)}</ul>
+    <p><a href=${`#/block/${block.height - 1}`}>← ${block.height - 1}</a> · <a href=${`#/block/${block.height + 1}`}>${block.height + 1} →</a></p>
+  </section>`;
+}
+
+function Tx({ txid }) {
+  const assets = useAssets();
+  const [view, error] = useLoad(async () => {
+    const status = await node.get(`/v1/transactions/${txid}`);
+    if (status.status !== "final") return { status };
+    const receipt = await node.get(`/v1/transactions/${txid}/receipt`);
+    const [ok, reason] = await verifyReceipt(receipt, await genesis());
+    return { status, receipt, ok, reason };
+  }, [txid]);
+  if (error) return html`<section class="card"><${ErrorLine} error=${error} /></section>`;
+  if (!view) return html`<section class="card">…</section>`;
+  const { status, receipt, ok, reason } = view;
+  const tx = receipt && receipt.signed_tx.tx;
+  return html`<section class="card" data-test="tx">
+    <h1>${t("explorer.tx")}</h1>
+    <dl class="facts">
+      <dt>txid</dt><dd class="mono">${txid}</dd>
+      <dt>${t("explorer.status")}</dt><dd>${status.status} ${status.code ? `· ${status.code}` : ""} ${status.message}</dd>
+      ${status.height ? html`<dt>${t("explorer.block")}</dt><dd><a href=${`#/block/${status.height}`}>${status.height}</a></dd>` : null}
+      ${tx ? html`<dt>${t("receipt.type")}</dt><dd>${t(`tx.${tx.type}`)}</dd>
+        <dt>${t("explorer.signer")}</dt><dd><a href=${`#/account/${tx.signer}`}>${tx.signer}</a></dd>
+        ${tx.amount_minor && tx.asset ? html`<dt>${t("wallet.amount")}</dt><dd><${Amount} minor=${tx.amount_minor} asset=${assets[tx.asset]} /> ${assetName(assets[tx.asset], tx.asset)}</dd>` : null}` : null}
+    </dl>
+    ${receipt ? html`<p class=${ok ? "verified" : "error"}>${ok ? t("receipt.verified") : `${t("receipt.refused")}: ${reason}`}</p>
+      <details><summary>${t("explorer.receipt_json")}</summary><pre>${JSON.stringify(receipt, null, 2)}</pre></details>` : null}
+  </section>`;
+}
+
+function Account({ id }) {
+  const assets = useAssets();
+  const [view, error] = useLoad(async () => {
+    const [account, balances, history] = await Promise.all([
+      node.get(`/v1/accounts/${id}`), node.get(`/v1/accounts/${id}/balances`), node.get(`/v1/accounts/${id}/history`, { limit: 20 }),
+    ]);
+    return { account, balances: balances.balances, history: history.items };
+  }, [id]);
+  if (error) return html`<section class="card"><${ErrorLine} error=${error} /></section>`;
+  if (!view) return html`<section class="card">…</section>`;
+  return html`<section class="card" data-test="account">
+    <h1>${id}</h1>
+    <p>${t(`role.${view.account.role}`)} · ${t("explorer.registered_by", { member: view.account.member })} · seq ${view.account.seq}</p>
+    <ul class="balances">${Object.entries(view.balances).map(([a, minor]) => html`<li><span>${assetName(assets[a], a)}</span><strong><${Amount} minor=${minor} asset=${assets[a]} /></strong></li>`)}</ul>
+    <table class="grid"><tbody>${view.history.map((item) => html`<tr>
+      <td>${time(item.time_ms)}</td><td>${t(`tx.${item.type}`)}</td>
+      <td>${(item.movements || []).map((m) => html`<${Amount} minor=${m.amount_minor} asset=${assets[m.asset]} signed /> `)}</td>
+      <td>${item.status === "applied" ? "" : item.code}</td><td><a class="mono" href=${`#/tx/${item.txid}`}>${short(item.txid)}</a></td></tr>`)}</tbody></table>
+  </section>`;
+}
+
+// --- the receipt checker -----------------------------------------------------------------------------------------
+
+function ReceiptChecker() {
+  const [text, setText] = useState("");
+  const [result, setResult] = useState(null);
+  const [run, busy, error] = useAction();
+  const check = () => run(async () => {
+    let receipt;
+    try {
+      receipt = JSON.parse(text);
+    } catch {
+      throw Object.assign(new Error("not JSON"), { code: "receipt_not_json" });
+    }
+    setResult(await verifyReceipt(receipt, await genesis()));
+  });
+  return html`<section class="card">
+    <h1>${t("explorer.check_receipt")}</h1>
+    <p>${t("explorer.receipt_text")}</p>
+    <textarea name="receipt" rows="10" value=${text} onInput=${(e) => { setText(e.target.value); setResult(null); }}></textarea>
+    <button class="primary" disabled=${busy || !text} onClick=${check} data-test="check">${t("explorer.check")}</button>
+    <${ErrorLine} error=${error} />
+    ${result ? html`<p class=${result[0] ? "verified" : "error"} data-test="verdict">${result[0] ? t("receipt.verified") : `${t("receipt.refused")}: ${result[1]}`}</p>` : null}
+  </section>`;
+}
+
+// --- the network monitor ------------------------------------------------------------------------------------------
+
+function Chart({ title, unit, data }) {
+  const box = useRef(null);
+  const plot = useRef(null);
+  useEffect(() => {
+    const width = Math.max(280, Math.min(960, box.current.clientWidth || 320));
+    plot.current = new uPlot({
+      width, height: 160, title,
+      scales: { x: { time: true } },
+      series: [{}, { label: unit, stroke: "#0b6e4f", width: 2 }],
+      axes: [{}, { size: 60 }],
+    }, data, box.current);
+    return () => plot.current.destroy();
+  }, [title]);
+  useEffect(() => {
+    if (plot.current) plot.current.setData(data);
+  }, [data]);
+  return html`<div class="chart" ref=${box} data-points=${data[0].length}></div>`;
+}
+
+function Monitor() {
+  const [network, setNetwork] = useState(null);
+  const [error, setError] = useState(null);
+  const [series, setSeries] = useState({ x: [], tps: [], latency: [] });
+  useEffect(() => {
+    let stop = false;
+    const poll = async () => {
+      try {
+        setNetwork(await node.get("/v1/network"));
+        setError(null);
+      } catch (err) {
+        setError(err);
+      }
+      if (!stop) setTimeout(poll, MONITOR_POLL_MS);
+    };
+    poll();
+    let last = null;
+    const events = new EventSource("/v1/events?types=block");
+    events.addEventListener("block", (e) => {
+      const block = JSON.parse(e.data);
+      const now = Date.now();
+      const seconds = last ? Math.max(0.001, (block.time_ms - last) / 1000) : 1;
+      last = block.time_ms;
+      setSeries((s) => ({
+        x: [...s.x, now / 1000].slice(-CHART_POINTS),
+        tps: [...s.tps, block.tx_count / seconds].slice(-CHART_POINTS),
+        latency: [...s.latency, Math.max(0, now - block.time_ms)].slice(-CHART_POINTS),
+      }));
+    });
+    return () => {
+      stop = true;
+      events.close();
+    };
+  }, []);
+  return html`<section class="card" data-test="monitor">
+    <h1>${t("explorer.monitor")}</h1>
+    <${ErrorLine} error=${error} />
+    ${network ? html`
+      <p data-test="agreement" class=${network.digests_agree ? "verified" : "error"}>
+        ${network.digests_agree ? t("monitor.agree", { n: network.validators.filter((v) => v.reachable).length, height: network.common_final_height })
+          : t("monitor.disagree", { height: network.common_final_height })}</p>
+      <table class="grid" data-test="validators">
+        <thead><tr><th>${t("monitor.validator")}</th><th>${t("explorer.height")}</th><th>${t("monitor.final")}</th><th>${t("monitor.health")}</th><th>${t("monitor.digest", { height: network.common_final_height })}</th></tr></thead>
+        <tbody>${network.validators.map((v) => html`<tr class=${v.reachable && v.healthy ? "" : "bad"}>
+          <td>${v.id}${v.id === network.observer ? " *" : ""}</td><td>${v.height}</td><td>${v.final_height}</td>
+          <td>${v.reachable ? (v.healthy ? "✓" : "✗") : `${t("monitor.unreachable")} (${v.error})`}</td>
+          <td class="mono">${short(v.digest_at_common)}</td></tr>`)}</tbody>
+      </table>` : html`<p>…</p>`}
+    <${Chart} title=${t("monitor.throughput")} unit="tx/s" data=${[series.x, series.tps]} />
+    <${Chart} title=${t("monitor.latency")} unit="ms" data=${[series.x, series.latency]} />
+  </section>`;
+}
+
+function Explorer() {
+  const route = useRoute();
+  let page;
+  if (route.startsWith("/block/")) page = html`<${Block} height=${Number(route.slice(7))} />`;
+  else if (route.startsWith("/tx/")) page = html`<${Tx} txid=${route.slice(4)} />`;
+  else if (route.startsWith("/account/")) page = html`<${Account} id=${decodeURIComponent(route.slice(9))} />`;
+  else if (route === "/receipt") page = html`<${ReceiptChecker} />`;
+  else if (route === "/monitor") page = html`<${Monitor} />`;
+  else page = html`<${Blocks} />`;
+  return html`<${Shell} app="explorer" wide><${Tabs} /><${Search} />${page}<//>`;
+}
+
+mount(Explorer);

@@ -1,0 +1,209 @@
+// Tally in the browser: the node's API, canonical bytes, Ed25519 keys and signatures (Web Crypto),
+// and amounts in an asset's unit. The same rules as the Python SDK (tally.client): a transaction is
+// signed over its RFC 8785 canonical JSON, its id is the SHA-256 of those bytes, and a key file is
+// {id, public_key, seed} with the 32-byte Ed25519 seed in hex. The node never sees a seed.
+
+import canonicalize from "../vendor/canonicalize.mjs";
+
+export const DEFAULT_TTL_MS = 600_000; // a transaction the wallet signs expires 10 minutes later
+const PKCS8_ED25519 = "302e020100300506032b657004220420"; // PKCS #8 header of a 32-byte Ed25519 seed
+
+// --- bytes ------------------------------------------------------------------------------------
+
+export function toHex(bytes) {
+  return Array.from(bytes, (b) => b.toString(16).padStart(2, "0")).join("");
+}
+
+export function fromHex(text) {
+  if (typeof text !== "string" || text.length % 2 || !/^[0-9a-f]*$/.test(text)) {
+    throw new Error("not lower-case hex");
+  }
+  const out = new Uint8Array(text.length / 2);
+  for (let i = 0; i < out.length; i++) out[i] = parseInt(text.slice(2 * i, 2 * i + 2), 16);
+  return out;
+}
+
+export function concat(...parts) {
+  const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
+  let at = 0;
+  for (const p of parts) {
+    out.set(p, at);
+    at += p.length;
+  }
+  return out;
+}
+
+export async function sha256(bytes) {
+  return new Uint8Array(await crypto.subtle.digest("SHA-256", bytes));
+}
+
+export function canonicalBytes(value) {
+  return new TextEncoder().encode(canonicalize(value));
+}
+
+// --- keys and signatures ------------------------------------------------------------------------
+
+async function privateKey(seedHex) {
+  const der = concat(fromHex(PKCS8_ED25519), fromHex(seedHex));
+  return crypto.subtle.importKey("pkcs8", der, { name: "Ed25519" }, true, ["sign"]);
+}
+
+function base64urlToBytes(text) {
+  const b64 = text.replace(/-/g, "+").replace(/_/g, "/").padEnd(Math.ceil(text.length / 4) * 4, "=");
+  return Uint8Array.from(atob(b64), (c) => c.charCodeAt(0));
+}
+
+/** A key file for a new account: the seed is made here, by the browser's Web Crypto. */
+export async function newKeyFile(id) {
+  const pair = await crypto.subtle.generateKey({ name: "Ed25519" }, true, ["sign", "verify"]);
+  const pkcs8 = new Uint8Array(await crypto.subtle.exportKey("pkcs8", pair.privateKey));
+  const publicKey = new Uint8Array(await crypto.subtle.exportKey("raw", pair.publicKey));
+  return { id, public_key: toHex(publicKey), seed: toHex(pkcs8.slice(-32)) };
+}
+
+/** The public key of a seed (hex), as the key file must state it. */
+export async function publicKeyOf(seedHex) {
+  const jwk = await crypto.subtle.exportKey("jwk", await privateKey(seedHex));
+  return toHex(base64urlToBytes(jwk.x));
+}
+
+/** A key file read from text (a backup): well formed, and its public key is its seed's. */
+export async function readKeyFile(text) {
+  let parsed;
+  try {
+    parsed = JSON.parse(text);
+  } catch {
+    throw new Error("key_file_not_json");
+  }
+  const { id, public_key: publicKey, seed } = parsed || {};
+  if (typeof id !== "string" || !/^[a-z0-9][a-z0-9._-]{0,63}$/.test(id)) throw new Error("key_file_bad_id");
+  if (typeof seed !== "string" || !/^[0-9a-f]{64}$/.test(seed)) throw new Error("key_file_bad_seed");
+  if ((await publicKeyOf(seed)) !== publicKey) throw new Error("key_file_key_mismatch");
+  return { id, public_key: publicKey, seed };
+}
+
+export async function sign(seedHex, message) {
+  return new Uint8Array(await crypto.subtle.sign({ name: "Ed25519" }, await privateKey(seedHex), message));
+}
+
+export async function verify(publicKeyHex, message, signature) {
+  try {
+    const key = await crypto.subtle.importKey("raw", fromHex(publicKeyHex), { name: "Ed25519" }, false, ["verify"]);
+    return await crypto.subtle.verify({ name: "Ed25519" }, key, signature, message);
+  } catch {
+    return false;
+  }
+}
+
+// --- transactions -------------------------------------------------------------------------------
+
+export async function txidOf(tx) {
+  return toHex(await sha256(canonicalBytes(tx)));
+}
+
+/** Sign a transaction (its envelope included) with a key file: {tx, sig}, as POST /v1/transactions takes. */
+export async function signTx(keyFile, tx) {
+  return { tx, sig: toHex(await sign(keyFile.seed, canonicalBytes(tx))) };
+}
+
+export function newRef(prefix = "web") {
+  return `${prefix}-${toHex(crypto.getRandomValues(new Uint8Array(8)))}`;
+}
+
+// --- the node's API -----------------------------------------------------------------------------
+
+export class ApiError extends Error {
+  constructor(status, code, message) {
+    super(message);
+    this.status = status;
+    this.code = code;
+  }
+}
+
+export class Node {
+  constructor(base = "") {
+    this.base = base;
+  }
+
+  async request(method, path, body) {
+    let response;
+    try {
+      response = await fetch(this.base + path, {
+        method,
+        headers: body === undefined ? {} : { "content-type": "application/json" },
+        body: body === undefined ? undefined : JSON.stringify(body),
+      });
+    } catch (err) {
+      throw new ApiError(0, "unreachable", String(err));
+    }
+    const text = await response.text();
+    let data = null;
+    try {
+      data = text ? JSON.parse(text) : null;
+    } catch {
+      data = null;
+    }
+    if (!response.ok) {
+      const error = (data && data.error) || {};
+      throw new ApiError(response.status, error.code || `http_${response.status}`, error.message || text);
+    }
+    return data;
+  }
+
+  get(path, params) {
+    const query = params ? "?" + new URLSearchParams(Object.entries(params).filter(([, v]) => v != null)) : "";
+    return this.request("GET", path + query);
+  }
+
+  post(path, body) {
+    return this.request("POST", path, body);
+  }
+
+  async submit(signed) {
+    return (await this.post("/v1/transactions", signed)).txids[0];
+  }
+
+  /** The status once final (or the last known one after `timeoutMs`). */
+  async waitFinal(txid, timeoutMs = 30_000) {
+    const deadline = Date.now() + timeoutMs;
+    for (;;) {
+      const left = Math.max(0, Math.min(10_000, deadline - Date.now()));
+      const status = await this.get(`/v1/transactions/${txid}`, { wait_ms: left });
+      if (status.status === "final" || status.status === "unknown" || Date.now() >= deadline) return status;
+    }
+  }
+
+  /** Build, sign and submit a transaction from `keyFile`, then wait until final. */
+  async send(keyFile, chain, type, fields, ttlMs = DEFAULT_TTL_MS) {
+    const account = await this.get(`/v1/accounts/${keyFile.id}`);
+    const tx = { type, ...fields, chain, signer: keyFile.id, seq: account.seq, expires_ms: Date.now() + ttlMs };
+    const signed = await signTx(keyFile, tx);
+    return this.waitFinal(await this.submit(signed));
+  }
+}
+
+// --- amounts ------------------------------------------------------------------------------------
+
+/** Minor units as the asset's unit, with the locale's grouping and decimal mark (exact, no floats). */
+export function formatMinor(minor, decimals, locale) {
+  const negative = minor < 0;
+  const digits = String(Math.abs(minor)).padStart(decimals + 1, "0");
+  const whole = BigInt(digits.slice(0, digits.length - decimals));
+  const grouped = new Intl.NumberFormat(locale).format(whole);
+  const mark = new Intl.NumberFormat(locale, { minimumFractionDigits: 1 }).formatToParts(1.5)
+    .find((p) => p.type === "decimal").value;
+  const fraction = decimals ? mark + digits.slice(digits.length - decimals) : "";
+  return (negative ? "-" : "") + grouped + fraction;
+}
+
+/** Text in the asset's unit ("12.50") as minor units; throws with a reason code. */
+export function toMinor(text, decimals) {
+  const cleaned = String(text).trim().replace(/[_,\s]/g, "");
+  const found = /^([0-9]{1,16})(?:\.([0-9]{1,8}))?$/.exec(cleaned);
+  if (!found) throw new Error("amount_not_a_number");
+  const fraction = (found[2] || "").replace(/0+$/, "");
+  if (fraction.length > decimals) throw new Error("amount_too_many_decimals");
+  const minor = Number(found[1] + fraction.padEnd(decimals, "0"));
+  if (!Number.isSafeInteger(minor) || minor < 1) throw new Error("amount_out_of_range");
+  return minor;
+}

@@ -1,0 +1,196 @@
+// Shared components of the three apps: one pattern for a page (a function of state, rendered with
+// Preact and htm: no build step), the frame with the language switch, amounts, errors, codes.
+
+import { h, render } from "preact";
+import { useEffect, useMemo, useRef, useState } from "preact/hooks";
+import htm from "../vendor/htm.mjs";
+import qrcode from "../vendor/qrcode.mjs";
+import { lang, onLang, setLang, t, locale } from "./i18n.js";
+import { formatMinor, Node } from "./tally.js";
+
+export const html = htm.bind(h);
+export { render, useEffect, useMemo, useRef, useState };
+
+export const node = new Node("");
+
+const APPS = [
+  ["wallet", "/wallet/"],
+  ["pos", "/pos/"],
+  ["explorer", "/explorer/"],
+];
+
+/** Re-render on a language change. */
+export function useLang() {
+  const [, setCurrent] = useState(lang());
+  useEffect(() => onLang(setCurrent), []);
+  return lang();
+}
+
+/** The frame of every page: the app's name, the other apps, the language switch. */
+export function Shell({ app, wide, children }) {
+  useLang();
+  return html`
+    <header class="bar">
+      <strong class="brand">Tally ${t(`app.${app}`)}</strong>
+      <nav>
+        ${APPS.filter(([name]) => name !== app).map(
+          ([name, href]) => html`<a href=${href}>${t(`app.${name}`)}</a>`,
+        )}
+      </nav>
+      <span class="langs" role="group" aria-label=${t("lang.choose")}>
+        <button class=${lang() === "ko" ? "on" : ""} onClick=${() => setLang("ko")}>한국어</button>
+        <button class=${lang() === "en" ? "on" : ""} onClick=${() => setLang("en")}>English</button>
+      </span>
+    </header>
+    <main class=${wide ? "wide" : "narrow"}>${children}</main>
+  `;
+}
+
+/** Assets by id, read once per page. */
+let assetsOnce = null;
+export function useAssets() {
+  const [assets, setAssets] = useState({});
+  useEffect(() => {
+    assetsOnce = assetsOnce || node.get("/v1/assets", { limit: 500 }).then((page) =>
+      Object.fromEntries(page.items.map((a) => [a.id, a])),
+    );
+    assetsOnce.then(setAssets, () => setAssets({}));
+  }, []);
+  return assets;
+}
+
+export function amountText(minor, asset) {
+  const decimals = asset ? asset.decimals : 0;
+  return formatMinor(minor, decimals, locale());
+}
+
+export function Amount({ minor, asset, signed }) {
+  const text = amountText(minor, asset);
+  const shown = signed && minor > 0 ? `+${text}` : text;
+  return html`<span class=${`amount ${signed ? (minor < 0 ? "out" : "in") : ""}`}>${shown}</span>`;
+}
+
+export function assetName(asset, id) {
+  return asset ? asset.name : id;
+}
+
+/** An error as one line: the API's stable code in words where we have them, else its message. */
+export function ErrorLine({ error }) {
+  if (!error) return null;
+  const code = error.code || error.message;
+  const known = t(`error.${code}`);
+  const text = known === `error.${code}` ? `${code}: ${error.message || ""}` : known;
+  return html`<p class="error" role="alert" data-code=${code}>${text}</p>`;
+}
+
+/** A QR code of `text`, drawn here (qrcode-generator), as SVG. */
+export function QrCode({ text, label }) {
+  const svg = useMemo(() => {
+    const code = qrcode(0, "M");
+    code.addData(unescape(encodeURIComponent(text)), "Byte");
+    code.make();
+    return code.createSvgTag({ cellSize: 4, margin: 4, scalable: true });
+  }, [text]);
+  return html`<div class="qr" role="img" aria-label=${label || text} dangerouslySetInnerHTML=${{ __html: svg }} />`;
+}
+
+/** A Code 128 barcode of digits (JsBarcode, loaded as a classic script). */
+export function Barcode({ digits }) {
+  const ref = useRef(null);
+  useEffect(() => {
+    if (ref.current && window.JsBarcode) {
+      window.JsBarcode(ref.current, digits, { format: "CODE128", displayValue: true, margin: 0, height: 60 });
+    }
+  }, [digits]);
+  return html`<svg class="barcode" ref=${ref} aria-label=${digits}></svg>`;
+}
+
+/** The camera, read for a QR code (jsQR, loaded as a classic script); `onPayload` gets its text. */
+export function Scanner({ onPayload }) {
+  const video = useRef(null);
+  const [state, setState] = useState("off");
+  useEffect(() => () => video.current && video.current.srcObject && video.current.srcObject.getTracks().forEach((tr) => tr.stop()), []);
+
+  async function start() {
+    try {
+      const stream = await navigator.mediaDevices.getUserMedia({ video: { facingMode: "environment" } });
+      video.current.srcObject = stream;
+      await video.current.play();
+      setState("on");
+      const canvas = document.createElement("canvas");
+      const context = canvas.getContext("2d", { willReadFrequently: true });
+      const look = () => {
+        if (!video.current || !video.current.srcObject) return;
+        const { videoWidth: w, videoHeight: h } = video.current;
+        if (w && h) {
+          canvas.width = w;
+          canvas.height = h;
+          context.drawImage(video.current, 0, 0, w, h);
+          const found = window.jsQR(context.getImageData(0, 0, w, h).data, w, h);
+          if (found && found.data) {
+            stream.getTracks().forEach((tr) => tr.stop());
+            video.current.srcObject = null;
+            setState("off");
+            onPayload(found.data);
+            return;
+          }
+        }
+        setTimeout(look, 150);
+      };
+      look();
+    } catch (err) {
+      setState("denied");
+    }
+  }
+
+  return html`
+    <div class="scanner">
+      <video ref=${video} playsinline muted class=${state === "on" ? "" : "hidden"}></video>
+      ${state !== "on" ? html`<button onClick=${start} data-test="scan">${t("wallet.scan")}</button>` : null}
+      ${state === "denied" ? html`<p class="error">${t("wallet.camera_denied")}</p>` : null}
+    </div>`;
+}
+
+/** Seconds left until `untilMs`, ticking. */
+export function useCountdown(untilMs) {
+  const [now, setNow] = useState(Date.now());
+  useEffect(() => {
+    const timer = setInterval(() => setNow(Date.now()), 500);
+    return () => clearInterval(timer);
+  }, []);
+  return Math.max(0, Math.ceil((untilMs - now) / 1000));
+}
+
+export function Countdown({ untilMs }) {
+  const left = useCountdown(untilMs);
+  const text = left > 0 ? t("countdown.left", { m: Math.floor(left / 60), s: String(left % 60).padStart(2, "0") }) : t("countdown.expired");
+  return html`<span class=${`countdown ${left > 0 ? "" : "expired"}`}>${text}</span>`;
+}
+
+/** Run an async action with a busy flag and an error; returns [run, busy, error, setError]. */
+export function useAction() {
+  const [busy, setBusy] = useState(false);
+  const [error, setError] = useState(null);
+  async function run(action) {
+    setBusy(true);
+    setError(null);
+    try {
+      return await action();
+    } catch (err) {
+      setError(err);
+      return undefined;
+    } finally {
+      setBusy(false);
+    }
+  }
+  return [run, busy, error, setError];
+}
+
+/** Render the app; a language change re-renders all of it. */
+export function mount(App) {
+  function Root() {
+    const current = useLang();
+    return html`<${App} lang=${current} />`;
+  }
+  render(html`<${Root} />`, document.getElementById("app"));
+}

@@ -1,0 +1,394 @@
+// The wallet: a holder's key made and kept in this browser, balances, history, sending, paying a
+// merchant's QR code, a one-time payment code to show, and e-receipts checked in the page.
+// Pages are hash routes (#/pay, #/code, ...); each is a function of the wallet's state.
+
+import { t, time } from "../shared/i18n.js";
+import { verifyReceipt } from "../shared/receipt.js";
+import { newKeyFile, newRef, readKeyFile, toMinor } from "../shared/tally.js";
+import {
+  Amount, Barcode, Countdown, ErrorLine, QrCode, Scanner, Shell, assetName, html, mount, node,
+  useAction, useAssets, useEffect, useState,
+} from "../shared/ui.js";
+
+const KEY_STORE = "tally.wallet.key";
+const CODE_LIMIT_DEFAULT = "30";
+
+function storedKey() {
+  try {
+    return JSON.parse(localStorage.getItem(KEY_STORE));
+  } catch {
+    return null;
+  }
+}
+
+function useRoute() {
+  const [route, setRoute] = useState(location.hash.slice(1) || "/");
+  useEffect(() => {
+    const changed = () => setRoute(location.hash.slice(1) || "/");
+    addEventListener("hashchange", changed);
+    return () => removeEventListener("hashchange", changed);
+  }, []);
+  return route;
+}
+
+function go(path) {
+  location.hash = path;
+}
+
+let genesisOnce = null;
+function genesis() {
+  genesisOnce = genesisOnce || node.get("/v1/genesis");
+  return genesisOnce;
+}
+
+// --- no wallet yet --------------------------------------------------------------------------------
+
+function Welcome({ onKey }) {
+  const [id, setId] = useState(() => `w-${Math.random().toString(36).slice(2, 8)}`);
+  const [backup, setBackup] = useState("");
+  const [run, busy, error] = useAction();
+
+  async function create() {
+    await run(async () => {
+      const key = await newKeyFile(id.trim());
+      await node.post("/demo/v1/wallets", { account: key.id, public_key: key.public_key });
+      onKey(key);
+    });
+  }
+
+  async function restore() {
+    await run(async () => {
+      const key = await readKeyFile(backup);
+      await node.get(`/v1/accounts/${key.id}`);
+      onKey(key);
+    });
+  }
+
+  return html`
+    <section class="card">
+      <h1>${t("wallet.welcome")}</h1>
+      <p>${t("wallet.welcome_text")}</p>
+      <label>${t("wallet.account_id")}<input name="account" value=${id} onInput=${(e) => setId(e.target.value)} /></label>
+      <button class="primary" disabled=${busy} onClick=${create} data-test="create">${t("wallet.create")}</button>
+    </section>
+    <section class="card">
+      <h2>${t("wallet.restore")}</h2>
+      <label>${t("wallet.backup_paste")}<textarea name="backup" rows="4" value=${backup}
+        onInput=${(e) => setBackup(e.target.value)}></textarea></label>
+      <button disabled=${busy || !backup} onClick=${restore} data-test="restore">${t("wallet.restore")}</button>
+    </section>
+    <${ErrorLine} error=${error} />
+  `;
+}
+
+// --- home: balances and history -----------------------------------------------------------------------
+
+function useLedger(key, tick) {
+  const [balances, setBalances] = useState(null);
+  const [history, setHistory] = useState([]);
+  const [error, setError] = useState(null);
+  useEffect(() => {
+    Promise.all([
+      node.get(`/v1/accounts/${key.id}/balances`),
+      node.get(`/v1/accounts/${key.id}/history`, { limit: 20 }),
+    ]).then(([b, h]) => {
+      setBalances(b.balances);
+      setHistory(h.items);
+    }, setError);
+  }, [key.id, tick]);
+  return { balances, history, error };
+}
+
+function HistoryList({ items, assets, account }) {
+  if (!items.length) return html`<p class="muted">${t("wallet.no_history")}</p>`;
+  return html`
+    <ul class="history" data-test="history">
+      ${items.map((item) => html`
+        <li class=${item.status} data-type=${item.type}>
+          <div class="row">
+            <span class="what">${t(`tx.${item.type}`)}</span>
+            ${(item.movements || []).filter((m) => m.asset).map((m) => html`
+              <span><${Amount} minor=${m.amount_minor} asset=${assets[m.asset]} signed /> ${assetName(assets[m.asset], m.asset)}</span>`)}
+          </div>
+          <div class="row muted">
+            <span>${counterparty(item, account)}</span>
+            <span>${time(item.time_ms)}</span>
+          </div>
+          ${item.status === "rejected" ? html`<div class="error">${t("wallet.rejected")}: ${item.code}</div>` : null}
+          ${item.status === "applied" ? html`<a class="small" href=${`#/receipt/${item.txid}`}>${t("wallet.receipt")}</a>` : null}
+        </li>`)}
+    </ul>`;
+}
+
+function counterparty(item, account) {
+  const other = (item.movements || []).map((m) => m.counterparty).find((c) => c && c !== account);
+  return other || item.tx.merchant || item.tx.to || "";
+}
+
+function Home({ wallet }) {
+  const assets = useAssets();
+  const [tick, setTick] = useState(0);
+  const { balances, history, error } = useLedger(wallet, tick);
+  useEffect(() => {
+    const events = new EventSource(`/v1/events?account=${encodeURIComponent(wallet.id)}&types=tx`);
+    events.addEventListener("tx", () => setTick((n) => n + 1));
+    return () => events.close();
+  }, [wallet.id]);
+  return html`
+    <section class="card">
+      <div class="row"><h1>${wallet.id}</h1></div>
+      <ul class="balances" data-test="balances">
+        ${balances === null ? html`<li class="muted">…</li>` : Object.entries(balances).map(([id, minor]) => html`
+          <li data-asset=${id}><span>${assetName(assets[id], id)}</span><strong><${Amount} minor=${minor} asset=${assets[id]} /></strong></li>`)}
+      </ul>
+      <div class="actions">
+        <a class="button primary" href="#/pay" data-test="to-pay">${t("wallet.pay")}</a>
+        <a class="button" href="#/code" data-test="to-code">${t("wallet.show_code")}</a>
+        <a class="button" href="#/send">${t("wallet.send")}</a>
+        <a class="button" href="#/backup">${t("wallet.backup")}</a>
+      </div>
+    </section>
+    <section class="card">
+      <h2>${t("wallet.history")}</h2>
+      <${ErrorLine} error=${error} />
+      <${HistoryList} items=${history} assets=${assets} account=${wallet.id} />
+    </section>
+  `;
+}
+
+// --- paying a merchant's QR code ------------------------------------------------------------------------------
+
+function Pay({ wallet }) {
+  const assets = useAssets();
+  const [payload, setPayload] = useState("");
+  const [code, setCode] = useState(null);
+  const [amount, setAmount] = useState("");
+  const [done, setDone] = useState(null);
+  const [run, busy, error] = useAction();
+
+  const read = (text) => run(async () => {
+    setPayload(text);
+    setCode(await node.post("/v1/qr/parse", { payload: text.trim() }));
+  });
+
+  const pay = () => run(async () => {
+    const { chain } = await genesis();
+    const asset = assets[code.asset];
+    const amountMinor = code.dynamic ? code.amount_minor : toMinor(amount, asset.decimals);
+    const paymentId = code.payment_id || newRef("qr");
+    const ttl = code.expires_ms ? Math.max(1, code.expires_ms - Date.now()) : undefined;
+    const status = await node.send(wallet, chain, "pay",
+      { asset: code.asset, merchant: code.merchant, amount_minor: amountMinor, payment_id: paymentId }, ttl);
+    setDone(status);
+  });
+
+  if (done) {
+    return html`<section class="card">
+      <h1>${done.code === "ok" ? t("wallet.paid") : t("wallet.not_paid")}</h1>
+      ${done.code !== "ok" ? html`<${ErrorLine} error=${{ code: done.code, message: done.message }} />` : null}
+      <p><a href=${`#/receipt/${done.txid}`} data-test="receipt-link">${t("wallet.receipt")}</a></p>
+      <a class="button" href="#/">${t("wallet.done")}</a>
+    </section>`;
+  }
+  return html`
+    <section class="card">
+      <h1>${t("wallet.pay")}</h1>
+      ${code === null ? html`
+        <${Scanner} onPayload=${read} />
+        <label>${t("wallet.paste_payload")}<textarea name="payload" rows="3" value=${payload}
+          onInput=${(e) => setPayload(e.target.value)}></textarea></label>
+        <button disabled=${busy || !payload} onClick=${() => read(payload)} data-test="read">${t("wallet.read_code")}</button>
+      ` : html`
+        <dl class="facts" data-test="code">
+          <dt>${t("wallet.merchant")}</dt><dd>${code.name} (${code.merchant}), ${code.city}</dd>
+          <dt>${t("wallet.asset")}</dt><dd>${assetName(assets[code.asset], code.asset)}</dd>
+          ${code.dynamic ? html`
+            <dt>${t("wallet.amount")}</dt><dd><strong><${Amount} minor=${code.amount_minor} asset=${assets[code.asset]} /></strong></dd>
+            <dt>${t("wallet.valid")}</dt><dd><${Countdown} untilMs=${code.expires_ms} /></dd>` : null}
+        </dl>
+        ${code.dynamic ? null : html`<label>${t("wallet.amount")}<input name="amount" inputmode="decimal" value=${amount}
+          onInput=${(e) => setAmount(e.target.value)} /></label>`}
+        <button class="primary" disabled=${busy} onClick=${pay} data-test="pay">${t("wallet.confirm_pay")}</button>
+        <button onClick=${() => setCode(null)}>${t("wallet.cancel")}</button>
+      `}
+      <${ErrorLine} error=${error} />
+    </section>`;
+}
+
+// --- a one-time payment code for the merchant to scan ---------------------------------------------------------
+
+/** `count` uniformly random decimal digits (bytes of 250 and up are drawn again, so no digit is likelier). */
+function randomDigits(count) {
+  let out = "";
+  while (out.length < count) {
+    for (const b of crypto.getRandomValues(new Uint8Array(count))) if (b < 250 && out.length < count) out += String(b % 10);
+  }
+  return out;
+}
+
+function PayCode({ wallet }) {
+  const assets = useAssets();
+  const [asset, setAsset] = useState("");
+  const [limit, setLimit] = useState(CODE_LIMIT_DEFAULT);
+  const [opened, setOpened] = useState(null);
+  const [state, setState] = useState(null);
+  const [run, busy, error] = useAction();
+  const ids = Object.keys(assets);
+  const chosen = asset || ids[0] || "";
+
+  useEffect(() => {
+    if (!opened) return undefined;
+    const timer = setInterval(async () => {
+      try {
+        setState(await node.get(`/v1/codes/${opened.code}`));
+      } catch {
+        /* the next poll tries again */
+      }
+    }, 1000);
+    return () => clearInterval(timer);
+  }, [opened]);
+
+  const open = () => run(async () => {
+    const { chain } = await genesis();
+    const digits = randomDigits(20);
+    const limitMinor = toMinor(limit, assets[chosen].decimals);
+    const status = await node.send(wallet, chain, "open_code", { code: digits, asset: chosen, limit_minor: limitMinor });
+    if (status.code !== "ok") throw Object.assign(new Error(status.message), { code: status.code });
+    setOpened({ code: digits, asset: chosen, limitMinor, expiresMs: Date.now() + 180_000 });
+  });
+
+  if (opened) {
+    const charged = state && state.status === "charged";
+    return html`<section class="card center" data-test="paycode">
+      <h1>${charged ? t("wallet.code_charged") : t("wallet.show_this_code")}</h1>
+      ${charged ? null : html`
+        <${QrCode} text=${opened.code} label=${t("wallet.show_code")} />
+        <${Barcode} digits=${opened.code} />
+        <p class="digits" data-test="digits">${opened.code.replace(/(\d{4})(?=\d)/g, "$1 ")}</p>
+        <p>${t("wallet.code_limit")}: <${Amount} minor=${opened.limitMinor} asset=${assets[opened.asset]} /> ${assetName(assets[opened.asset], opened.asset)}</p>
+        <p><${Countdown} untilMs=${(state && state.expires_ms) || opened.expiresMs} /></p>`}
+      <a class="button" href="#/">${t("wallet.done")}</a>
+    </section>`;
+  }
+  return html`
+    <section class="card">
+      <h1>${t("wallet.show_code")}</h1>
+      <p>${t("wallet.code_text")}</p>
+      <label>${t("wallet.asset")}<select value=${chosen} onChange=${(e) => setAsset(e.target.value)}>
+        ${ids.map((id) => html`<option value=${id}>${assetName(assets[id], id)}</option>`)}
+      </select></label>
+      <label>${t("wallet.code_limit")}<input name="limit" inputmode="decimal" value=${limit} onInput=${(e) => setLimit(e.target.value)} /></label>
+      <button class="primary" disabled=${busy || !chosen} onClick=${open} data-test="open-code">${t("wallet.make_code")}</button>
+      <${ErrorLine} error=${error} />
+    </section>`;
+}
+
+// --- send, backup, receipts ----------------------------------------------------------------------------------------
+
+function Send({ wallet }) {
+  const assets = useAssets();
+  const transferable = Object.values(assets).filter((a) => a.transferable);
+  const [to, setTo] = useState("");
+  const [asset, setAsset] = useState("");
+  const [amount, setAmount] = useState("");
+  const [done, setDone] = useState(null);
+  const [run, busy, error] = useAction();
+  const chosen = asset || (transferable[0] && transferable[0].id) || "";
+
+  const send = () => run(async () => {
+    const { chain } = await genesis();
+    const status = await node.send(wallet, chain, "transfer",
+      { asset: chosen, to: to.trim(), amount_minor: toMinor(amount, assets[chosen].decimals), ref: newRef() });
+    if (status.code !== "ok") throw Object.assign(new Error(status.message), { code: status.code });
+    setDone(status);
+  });
+
+  if (done) return html`<section class="card"><h1>${t("wallet.sent")}</h1><a class="button" href="#/">${t("wallet.done")}</a></section>`;
+  return html`
+    <section class="card">
+      <h1>${t("wallet.send")}</h1>
+      <label>${t("wallet.to")}<input name="to" value=${to} onInput=${(e) => setTo(e.target.value)} /></label>
+      <label>${t("wallet.asset")}<select value=${chosen} onChange=${(e) => setAsset(e.target.value)}>
+        ${transferable.map((a) => html`<option value=${a.id}>${a.name}</option>`)}
+      </select></label>
+      <label>${t("wallet.amount")}<input name="amount" inputmode="decimal" value=${amount} onInput=${(e) => setAmount(e.target.value)} /></label>
+      <button class="primary" disabled=${busy || !to || !amount} onClick=${send}>${t("wallet.send")}</button>
+      <${ErrorLine} error=${error} />
+    </section>`;
+}
+
+function Backup({ wallet, onForget }) {
+  const text = JSON.stringify(wallet, null, 2);
+  const href = `data:application/json;charset=utf-8,${encodeURIComponent(text)}`;
+  return html`
+    <section class="card">
+      <h1>${t("wallet.backup")}</h1>
+      <p class="warn">${t("wallet.backup_text")}</p>
+      <textarea readonly rows="6" data-test="backup">${text}</textarea>
+      <a class="button" download=${`${wallet.id}.json`} href=${href}>${t("wallet.download")}</a>
+      <button class="danger" onClick=${() => confirm(t("wallet.forget_confirm")) && onForget()}>${t("wallet.forget")}</button>
+    </section>`;
+}
+
+export function ReceiptView({ txid }) {
+  const assets = useAssets();
+  const [result, setResult] = useState(null);
+  const [error, setError] = useState(null);
+  useEffect(() => {
+    (async () => {
+      const receipt = await node.get(`/v1/transactions/${txid}/receipt`, { wait_ms: 5000 });
+      const [ok, reason] = await verifyReceipt(receipt, await genesis());
+      setResult({ receipt, ok, reason });
+    })().catch(setError);
+  }, [txid]);
+  if (error) return html`<section class="card"><${ErrorLine} error=${error} /></section>`;
+  if (!result) return html`<section class="card"><p>…</p></section>`;
+  const { receipt, ok, reason } = result;
+  const tx = receipt.signed_tx.tx;
+  return html`
+    <section class="card" data-test="receipt">
+      <h1>${t("wallet.receipt")}</h1>
+      <p class=${ok ? "verified" : "error"} data-test="receipt-check">${ok ? t("receipt.verified") : `${t("receipt.refused")}: ${reason}`}</p>
+      <dl class="facts">
+        <dt>${t("receipt.type")}</dt><dd>${t(`tx.${tx.type}`)}</dd>
+        ${tx.merchant ? html`<dt>${t("wallet.merchant")}</dt><dd>${tx.merchant}</dd>` : null}
+        ${tx.amount_minor ? html`<dt>${t("wallet.amount")}</dt><dd><${Amount} minor=${tx.amount_minor} asset=${assets[tx.asset]} /> ${assetName(assets[tx.asset], tx.asset || "")}</dd>` : null}
+        <dt>${t("receipt.result")}</dt><dd>${receipt.code}</dd>
+        <dt>${t("receipt.block")}</dt><dd>${receipt.header.height} · ${time(receipt.header.timestamp_ms)}</dd>
+        <dt>${t("receipt.signed_by")}</dt><dd>${receipt.certificate.signatures.map((s) => s.validator).join(", ")}</dd>
+        <dt>txid</dt><dd class="mono">${receipt.txid}</dd>
+      </dl>
+      <a class="button" href="#/">${t("wallet.done")}</a>
+    </section>`;
+}
+
+// --- the app ----------------------------------------------------------------------------------------------------------
+
+function Wallet() {
+  const [wallet, setWallet] = useState(storedKey);
+  const route = useRoute();
+
+  function keep(key) {
+    localStorage.setItem(KEY_STORE, JSON.stringify(key));
+    setWallet(key);
+    go("/");
+  }
+
+  function forget() {
+    localStorage.removeItem(KEY_STORE);
+    setWallet(null);
+    go("/");
+  }
+
+  let page;
+  if (!wallet) page = html`<${Welcome} onKey=${keep} />`;
+  else if (route === "/pay") page = html`<${Pay} wallet=${wallet} />`;
+  else if (route === "/code") page = html`<${PayCode} wallet=${wallet} />`;
+  else if (route === "/send") page = html`<${Send} wallet=${wallet} />`;
+  else if (route === "/backup") page = html`<${Backup} wallet=${wallet} onForget=${forget} />`;
+  else if (route.startsWith("/receipt/")) page = html`<${ReceiptView} txid=${route.slice(9)} />`;
+  else page = html`<${Home} wallet=${wallet} />`;
+  return html`<${Shell} app="wallet">${page}<//>`;
+}
+
+mount(Wallet);

@@ -1,0 +1,363 @@
+"""The web apps in headless Chromium (Debian's), driven by Playwright, against real nodes.
+
+A holder creates a wallet, gets the demo desk's welcome value, pays a merchant's
+dynamic QR code scanned through Chromium's fake camera (a video file of the
+code), and the merchant's open point of sale shows the payment without a
+reload; the merchant charges the holder's one-time code; a partial refund
+reaches the holder's history; the explorer verifies a receipt and refuses a
+tampered one; the monitor shows four agreeing validators. No request the
+wallet sends carries its private key. JavaScript computes the canonical bytes,
+ids and signatures of every transaction vector and checks every receipt
+vector. Screenshots of every app, phone-sized and desktop-sized, go to
+artifacts/screenshots/.
+"""
+
+from __future__ import annotations
+
+import base64
+import io
+import json
+import re
+import shutil
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+from PIL import Image
+from playwright.sync_api import Browser, BrowserContext, Page, Playwright, expect, sync_playwright
+
+from helpers import NodeProcess, free_port
+from tally.client import Signer, TallyClient, read_keyfile
+from tally.core.crypto import KeyPair
+from tally.core.limits import Limits
+from tally.core.ops import OPERATIONS
+from tally.dev.network import Network, init_network
+from tally.dev.process import free_ports
+from tally.qr import render
+
+ROOT = Path(__file__).resolve().parent.parent
+SHOTS = ROOT / "artifacts" / "screenshots"
+VECTORS = ROOT / "docs" / "test-vectors"
+CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
+PHONE = {"width": 360, "height": 740}
+DESKTOP = {"width": 1280, "height": 800}
+ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
+        "--disable-sync", "--no-first-run", "--disable-quic"]  # fmt: skip
+TIMEOUT_MS = 30_000
+
+
+def y4m_of(png: bytes, path: Path, frames: int = 30) -> Path:
+    """A Y4M video (what Chromium's fake camera plays) showing the image on a white frame."""
+    image = Image.open(io.BytesIO(png)).convert("RGB")
+    side = 640
+    frame = Image.new("RGB", (side, side // 4 * 3), "white")
+    image = image.resize((400, 400))
+    frame.paste(image, ((frame.width - 400) // 2, (frame.height - 400) // 2))
+    y, cb, cr = frame.convert("YCbCr").split()
+    half = (frame.width // 2, frame.height // 2)
+    planes = y.tobytes() + cb.resize(half).tobytes() + cr.resize(half).tobytes()
+    with path.open("wb") as out:
+        out.write(f"YUV4MPEG2 W{frame.width} H{frame.height} F10:1 Ip A1:1 C420jpeg\n".encode())
+        for _ in range(frames):
+            out.write(b"FRAME\n" + planes)
+    return path
+
+
+def shoot(page: Page, name: str) -> None:
+    """Save the page at phone and desktop size."""
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    for label, size in (("phone", PHONE), ("desktop", DESKTOP)):
+        page.set_viewport_size(size)
+        page.screenshot(path=str(SHOTS / f"{name}-{label}.png"), full_page=True)
+    page.set_viewport_size(PHONE)
+
+
+@pytest.fixture(scope="module")
+def demo(tmp_path_factory: pytest.TempPathFactory) -> Iterator[NodeProcess]:
+    """`tally demo` (demo data and the demo desk) served by a real node."""
+    data_dir = tmp_path_factory.mktemp("web") / "demo"
+    loaded = subprocess.run(
+        [sys.executable, "-m", "tally.cli", "demo", "--data-dir", str(data_dir)], capture_output=True, text=True
+    )
+    assert loaded.returncode == 0, loaded.stderr
+    node = NodeProcess(data_dir, free_port()).start()
+    yield node
+    node.stop()
+
+
+@pytest.fixture(scope="module")
+def playwright() -> Iterator[Playwright]:
+    with sync_playwright() as p:
+        yield p
+
+
+@pytest.fixture(scope="module")
+def browser(playwright: Playwright) -> Iterator[Browser]:
+    browser = playwright.chromium.launch(executable_path=CHROMIUM, args=ARGS)
+    try:
+        yield browser
+    finally:
+        browser.close()
+
+
+def new_page(browser: Browser, url: str, lang: str = "en-US") -> tuple[BrowserContext, Page]:
+    context = browser.new_context(viewport=PHONE, locale=lang)
+    context.set_default_timeout(TIMEOUT_MS)
+    page = context.new_page()
+    page.goto(url)
+    return context, page
+
+
+def test_javascript_signs_every_transaction_vector_and_checks_every_receipt_vector(
+    demo: NodeProcess, browser: Browser
+) -> None:
+    context, page = new_page(browser, demo.url + "/wallet/")
+    transactions = json.loads((VECTORS / "transactions.json").read_text("utf-8"))
+    receipts = json.loads((VECTORS / "receipts.json").read_text("utf-8"))
+    results = page.evaluate(
+        """async ([vectors, receipts]) => {
+            const tally = await import("/web/shared/tally.js");
+            const { verifyReceipt } = await import("/web/shared/receipt.js");
+            const signed = [];
+            for (const v of vectors) {
+                const canonical = new TextDecoder().decode(tally.canonicalBytes(v.tx));
+                const sig = tally.toHex(await tally.sign(v.seed, tally.canonicalBytes(v.tx)));
+                const publicKey = await tally.publicKeyOf(v.seed);
+                signed.push({canonical, txid: await tally.txidOf(v.tx), sig, publicKey,
+                             verifies: await tally.verify(publicKey, tally.canonicalBytes(v.tx), tally.fromHex(sig))});
+            }
+            const valid = [];
+            for (const v of receipts.valid) valid.push(await verifyReceipt(v.receipt, receipts.genesis));
+            const tampered = [];
+            for (const v of receipts.tampered) tampered.push(await verifyReceipt(v.receipt, receipts.genesis));
+            return {signed, valid, tampered};
+        }""",
+        [transactions, receipts],
+    )
+    context.close()
+    assert len(results["signed"]) == len(transactions) >= 10
+    for vector, got in zip(transactions, results["signed"], strict=True):
+        assert got["canonical"] == vector["canonical"], vector["description"]
+        assert got["txid"] == vector["txid"], vector["description"]
+        assert got["sig"] == vector["sig"], vector["description"]
+        assert got["publicKey"] == vector["public_key"] and got["verifies"], vector["description"]
+    assert results["valid"] == [[True, "ok"]] * len(receipts["valid"])
+    assert results["tampered"] == [[False, case["reason"]] for case in receipts["tampered"]]
+
+
+def test_wallet_pos_and_explorer_at_the_counter(demo: NodeProcess, browser: Browser, playwright: Playwright,
+                                                tmp_path: Path) -> None:  # fmt: skip
+    # The merchant opens its point of sale with its key file and asks for 12.50 by QR code.
+    merchant_key = (demo.data_dir / "keys" / "cafe-lumen.json").read_text()
+    pos_context, pos = new_page(browser, demo.url + "/pos/")
+    pos.fill("textarea[name=key]", merchant_key)
+    pos.click("[data-test=sign-in]")
+    expect(pos.locator("[data-test=sales-count]")).to_be_visible()
+    pos.click("[data-test=to-sale]")
+    pos.select_option("select", "HARBOR-GIFT")
+    pos.fill("input[name=amount]", "12.50")
+    pos.click("[data-test=make-qr]")
+    payload = pos.locator("[data-test=merchant-qr]").get_attribute("data-payload")
+    assert payload and payload.startswith("000201010212")
+    shoot(pos, "pos-sale-qr")
+
+    # The holder's phone: its camera sees the shop's QR code (a video file of it).
+    video = y4m_of(render.png(payload), tmp_path / "qr.y4m")
+    camera = playwright.chromium.launch(
+        executable_path=CHROMIUM,
+        args=[
+            *ARGS,
+            "--use-fake-ui-for-media-stream",
+            "--use-fake-device-for-media-stream",
+            f"--use-file-for-fake-video-capture={video}",
+        ],
+    )
+    try:
+        wallet_context = camera.new_context(viewport=PHONE, locale="ko-KR", permissions=["camera"])
+        wallet_context.set_default_timeout(TIMEOUT_MS)
+        sent: list[str] = []
+        wallet_context.on("request", lambda r: sent.append(f"{r.method} {r.url} {r.post_data or ''}"))
+        wallet = wallet_context.new_page()
+        wallet.goto(demo.url + "/wallet/")
+        expect(wallet.locator("h1")).to_have_text("내 지갑")  # Korean, from the browser's language
+        wallet.fill("input[name=account]", "w-test1")
+        wallet.click("[data-test=create]")
+        balances = wallet.locator("[data-test=balances]")
+        expect(balances.locator("[data-asset=HARBOR-GIFT]")).to_contain_text("100.00")
+        expect(balances.locator("[data-asset=SKYMILES]")).to_contain_text("5,000")
+        shoot(wallet, "wallet-home")
+
+        wallet.click("[data-test=to-pay]")
+        wallet.click("[data-test=scan]")
+        expect(wallet.locator("[data-test=code]")).to_contain_text("12.50")
+        shoot(wallet, "wallet-pay")
+        wallet.click("[data-test=pay]")
+        expect(wallet.locator("[data-test=receipt-link]")).to_be_visible()
+        expect(pos.locator("[data-test=paid]")).to_contain_text("w-test1")  # live, no reload
+        shoot(pos, "pos-paid")
+
+        # The e-receipt verifies in the page against the genesis.
+        wallet.click("[data-test=receipt-link]")
+        expect(wallet.locator("[data-test=receipt-check]")).to_have_class(re.compile("verified"))
+        shoot(wallet, "wallet-receipt")
+
+        # A one-time code: the wallet shows it, the merchant charges 21.50 of its 30.00 limit.
+        wallet.goto(demo.url + "/wallet/#/code")
+        wallet.select_option("select", "HARBOR-GIFT")
+        wallet.fill("input[name=limit]", "30")
+        wallet.click("[data-test=open-code]")
+        digits = wallet.locator("[data-test=digits]").inner_text().replace(" ", "")
+        assert re.fullmatch(r"[0-9]{20}", digits)
+        shoot(wallet, "wallet-code")
+        pos.goto(demo.url + "/pos/#/charge")
+        pos.fill("input[name=code]", digits)
+        pos.click("[data-test=look-code]")
+        expect(pos.locator("[data-test=code]")).to_contain_text("w-test1")
+        pos.fill("input[name=amount]", "21.50")
+        pos.click("[data-test=charge]")
+        expect(pos.locator("[data-test=charged]")).to_be_visible()
+        expect(wallet.locator("[data-test=paycode] h1")).to_have_text("가맹점이 코드로 결제했습니다")
+
+        # A partial refund of the QR payment reaches the holder's history.
+        pos.goto(demo.url + "/pos/#/")
+        expect(pos.locator("[data-test=sales] li").first).to_have_attribute("data-type", "charge")  # newest first
+        shoot(pos, "pos-today")
+        paid_row = pos.locator("[data-test=sales] li[data-type=pay]").first
+        paid_row.locator("[data-test=to-refund]").click()
+        pos.fill("input[name=amount]", "2.50")
+        pos.click("[data-test=refund-part]")
+        expect(pos.locator("[data-test=refunded]")).to_contain_text("2.50")
+        wallet.goto(demo.url + "/wallet/#/")
+        history = wallet.locator("[data-test=history]")
+        expect(history.locator("li[data-type=refund]")).to_contain_text("+2.50")
+        expect(balances.locator("[data-asset=HARBOR-GIFT]")).to_contain_text("68.50")  # 100 - 12.50 - 21.50 + 2.50
+        shoot(wallet, "wallet-history")
+
+        # Backup shows the key file; nothing the wallet sent carried the seed.
+        key = wallet.evaluate("() => JSON.parse(localStorage.getItem('tally.wallet.key'))")
+        seed = key["seed"]
+        forms = [seed, seed.upper(), base64.b64encode(bytes.fromhex(seed)).decode(),
+                 base64.urlsafe_b64encode(bytes.fromhex(seed)).decode().rstrip("=")]  # fmt: skip
+        assert any("/demo/v1/wallets" in s for s in sent) and any("/v1/transactions" in s for s in sent)
+        assert not [s for s in sent for form in forms if form in s]
+        wallet_context.close()
+    finally:
+        camera.close()
+
+    # The explorer checks the holder's payment receipt, and refuses it with its result changed.
+    with TallyClient(demo.url) as client:
+        entry = next(i for i in client.history("w-test1").items if i.type == "pay")
+        receipt = json.loads(client.http.get(f"/v1/transactions/{entry.txid}/receipt").text)
+    explorer_context, explorer = new_page(browser, demo.url + "/explorer/#/receipt")
+    explorer.fill("textarea[name=receipt]", json.dumps(receipt))
+    explorer.click("[data-test=check]")
+    expect(explorer.locator("[data-test=verdict]")).to_have_class(re.compile("verified"))
+    shoot(explorer, "explorer-receipt")
+    receipt["code"] = "insufficient_funds"
+    explorer.fill("textarea[name=receipt]", json.dumps(receipt))
+    explorer.click("[data-test=check]")
+    expect(explorer.locator("[data-test=verdict]")).to_contain_text("results path does not lead")
+    explorer.goto(demo.url + f"/explorer/#/block/{entry.height}")
+    expect(explorer.locator("[data-test=cert-count]")).to_contain_text("1 of 1")
+    shoot(explorer, "explorer-block")
+    explorer.goto(demo.url + "/explorer/#/")
+    expect(explorer.locator("[data-test=blocks] tbody tr").first).to_be_visible()
+    shoot(explorer, "explorer-blocks")
+    explorer_context.close()
+    pos_context.close()
+
+
+def test_the_wallet_refuses_a_bad_backup_and_a_tampered_code(demo: NodeProcess, browser: Browser) -> None:
+    context, page = new_page(browser, demo.url + "/wallet/")
+    page.fill("textarea[name=backup]", '{"id": "alice", "public_key": "00", "seed": "' + "11" * 32 + '"}')
+    page.click("[data-test=restore]")
+    expect(page.locator(".error")).to_have_attribute("data-code", "key_file_key_mismatch")
+    page.fill("textarea[name=backup]", (demo.data_dir / "keys" / "alice.json").read_text())
+    page.click("[data-test=restore]")
+    expect(page.locator("[data-test=balances] [data-asset=HARBOR-GIFT]")).to_be_visible()
+    page.goto(demo.url + "/wallet/#/pay")
+    with TallyClient(demo.url) as client:
+        payload = client.merchant_qr("cafe-lumen", "HARBOR-GIFT", amount="1").payload
+    page.fill("textarea[name=payload]", payload[:-1] + ("0" if payload[-1] != "0" else "1"))
+    page.click("[data-test=read]")
+    expect(page.locator(".error")).to_have_attribute("data-code", "qr_bad_crc")
+    context.close()
+
+
+def test_the_monitor_shows_four_agreeing_validators(browser: Browser, tmp_path_factory: pytest.TempPathFactory) -> None:
+    root = tmp_path_factory.mktemp("web-net") / "net"
+    ports = free_ports(10)
+    layout = init_network(
+        root,
+        4,
+        chain="tally-web-net",
+        node_ports=ports[:4],
+        etcd_ports=[(ports[4], ports[5]), (ports[6], ports[7]), (ports[8], ports[9])],
+        limits=Limits(),
+    )
+    net = Network(root, layout)
+    net.up()
+    try:
+        url = net.nodes["node-1"].url
+        with TallyClient(url) as client:  # one final block, so that there is a height to agree on
+            member = Signer("member-1", read_keyfile(root / "keys" / "member-1.json").keypair(), client.genesis().chain)
+            assert (
+                client.wait_final(client.submit(member.create_asset("WEB", "Web", "points", 0, True, "none"))).code
+                == "ok"
+            )
+        context, page = new_page(browser, url + "/explorer/#/monitor")
+        expect(page.locator("[data-test=validators] tbody tr")).to_have_count(4)
+        expect(page.locator("[data-test=agreement]")).to_contain_text("4 validators agree")
+        with TallyClient(url) as client:  # blocks while the page watches: the charts draw them
+            for n in range(4):
+                client.wait_final(client.submit(member.create_asset(f"WEB{n}", "Web", "points", 0, True, "none")))
+        expect(page.locator(".chart").first).to_have_attribute("data-points", re.compile(r"^[4-9]|^[1-9][0-9]"))
+        shoot(page, "explorer-monitor")
+        context.close()
+    finally:
+        net.stop()
+
+
+def test_the_demo_desk_and_the_network_view(demo: NodeProcess, node: NodeProcess) -> None:
+    """The demo node's desk opens a wallet once, with welcome value; other nodes open none."""
+    key = KeyPair(bytes([0x61]) * 32).public_key_hex
+    opened = httpx.post(f"{demo.url}/demo/v1/wallets", json={"account": "w-desk", "public_key": key})
+    assert opened.status_code == 201, opened.text
+    with TallyClient(demo.url) as client:
+        assert client.account("w-desk").public_key == key and client.account("w-desk").member == "harbor-bank"
+        assert client.balances("w-desk") == {"HARBOR-GIFT": 10_000, "SKYMILES": 5_000}
+        view = client.http.get("/v1/network").json()
+    again = httpx.post(f"{demo.url}/demo/v1/wallets", json={"account": "w-desk", "public_key": key})
+    assert again.status_code == 409 and again.json()["error"]["code"] == "account_exists"
+    bad = httpx.post(f"{demo.url}/demo/v1/wallets", json={"account": "W desk", "public_key": key})
+    assert bad.status_code == 400 and bad.json()["error"]["code"] == "invalid_field"
+    closed = httpx.post(f"{node.url}/demo/v1/wallets", json={"account": "w-desk", "public_key": key})
+    assert closed.status_code == 404 and closed.json()["error"]["code"] == "demo_desk_closed"
+    assert view["digests_agree"] and [v["id"] for v in view["validators"]] == ["validator-1"]
+    assert view["validators"][0]["final_height"] == view["common_final_height"] > 0
+
+
+def test_apps_are_served_with_their_security_policy(demo: NodeProcess) -> None:
+    for app in ("wallet", "pos", "explorer"):
+        page = httpx.get(f"{demo.url}/{app}/")
+        assert page.status_code == 200 and f"/web/{app}/app.js" in page.text
+        assert "script-src 'self' 'sha256-" in page.headers["content-security-policy"]
+        assert httpx.get(f"{demo.url}/{app}").status_code == 308
+    script = httpx.get(f"{demo.url}/web/vendor/preact.mjs")
+    assert script.status_code == 200 and script.headers["content-type"].startswith("text/javascript")
+    assert httpx.get(f"{demo.url}/").json()["apps"] == {"wallet": "/wallet/", "pos": "/pos/", "explorer": "/explorer/"}
+
+
+def test_both_languages_have_every_string() -> None:
+    messages = (ROOT / "src" / "tally" / "web" / "static" / "shared" / "messages.js").read_text("utf-8")
+    en, ko = messages.split("export const ko")
+    keys = [set(re.findall(r'^  "([a-z_.]+)":', part, re.M)) for part in (en, ko)]
+    assert keys[0] == keys[1] and len(keys[0]) > 100
+    used = set()
+    for script in (ROOT / "src" / "tally" / "web" / "static").glob("*/*.js"):
+        used |= set(re.findall(r'\bt\("([a-z_.]+)"', script.read_text("utf-8")))
+    assert used <= keys[0], used - keys[0]
+    assert {f"tx.{op.type}" for op in OPERATIONS} <= keys[0]  # every transaction type has its name

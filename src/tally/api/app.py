@@ -23,16 +23,13 @@ from ..client.models import (
     BalancesBody,
     BlockBody,
     BlocksPage,
-    DivergenceBody,
     ErrorDetail,
     HistoryEntry,
     HistoryPage,
     MovementBody,
-    NodeStatusBody,
     SubmitBatch,
     Submitted,
     TxStatusBody,
-    UnavailableBody,
 )
 from ..core.block import block_hash
 from ..core.encoding import to_plain
@@ -50,6 +47,7 @@ from .observe import HttpMetrics, RequestLog
 from .openapi import openapi_document
 from .params import Params
 from .qr import merchant_qr_endpoint, parse_qr_endpoint, pay_code_endpoint
+from .status import node_status_body
 
 log = logging.getLogger("tally.api")
 
@@ -167,18 +165,6 @@ def refuse_duplicate_keys(body: bytes, txs: list[SignedTx], outer_keys: int) -> 
 
 def json(value: Any, status: int = 200, headers: dict[str, str] | None = None) -> Response:
     return Response(msgspec.json.encode(value), status_code=status, media_type="application/json", headers=headers)
-
-
-def divergence_body(node: Node) -> DivergenceBody | None:
-    found = node.diverged()
-    if found is None:
-        return None
-    return DivergenceBody(height=found.height, our_digest=found.ours, certified_digest=found.certified)
-
-
-def unavailable_body(node: Node) -> UnavailableBody | None:
-    found = node.unavailable()
-    return None if found is None else UnavailableBody(found.code, found.message)
 
 
 def create_app(node: Node) -> Starlette:
@@ -343,24 +329,7 @@ def create_app(node: Node) -> Starlette:
         return json(cert)
 
     async def node_status(request: Request) -> Response:
-        head = node.stored_head
-        return json(
-            NodeStatusBody(
-                chain=node.genesis.chain,
-                validator=node.settings.validator_id,
-                height=head.height,
-                final_height=node.final_height,
-                state_digest=head.state_digest,
-                mempool_txs=node.mempool_size,
-                mempool_max_txs=limits.mempool_max_txs,
-                healthy=node.healthy,
-                orderer=node.settings.orderer,
-                divergence=divergence_body(node),
-                limits=msgspec.structs.asdict(limits),
-                unavailable=unavailable_body(node),
-                event_streams=node.event_streams,
-            )
-        )
+        return json(node_status_body(node))
 
     async def genesis(request: Request) -> Response:
         return json(node.genesis)

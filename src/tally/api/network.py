@@ -23,6 +23,7 @@ from ..client.http import tls_verify
 from ..client.models import NetworkBody, NodeStatusBody, ValidatorView
 from ..node.config import tls_paths
 from ..node.node import Node
+from .status import node_status_body
 
 Handler = Callable[[Request], Awaitable[Response]]
 
@@ -49,23 +50,6 @@ async def _digest_at(client: httpx.AsyncClient, url: str, height: int) -> str | 
         return None
 
 
-def _own_status(node: Node) -> NodeStatusBody:
-    head = node.stored_head
-    return NodeStatusBody(
-        chain=node.genesis.chain,
-        validator=node.validator_id,
-        height=head.height,
-        final_height=node.final_height,
-        state_digest=head.state_digest,
-        mempool_txs=node.mempool_size,
-        mempool_max_txs=node.limits.mempool_max_txs,
-        healthy=node.healthy,
-        orderer=node.settings.orderer,
-        divergence=None,
-        limits={},
-    )
-
-
 def _own_digest(node: Node, height: int) -> str | None:
     found = node.ledger.block(height)
     return found.state_digest if found is not None else None
@@ -81,7 +65,7 @@ async def network_view(node: Node) -> NetworkBody:
         answers: dict[str, NodeStatusBody | str] = dict(
             zip(peers, await asyncio.gather(*(_status(client, urls[i]) for i in peers)), strict=True)
         )
-        answers[node.validator_id] = _own_status(node)
+        answers[node.validator_id] = node_status_body(node)
         reached = {i: a for i, a in answers.items() if isinstance(a, NodeStatusBody)}
         common = min((a.final_height for a in reached.values()), default=0)
         digests: dict[str, str | None] = {}

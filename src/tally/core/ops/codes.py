@@ -18,9 +18,9 @@ import msgspec
 
 from ..errors import Code, ensure
 from ..operation import Example, Operation, TxContext, require_asset
-from ..postings import move
 from ..tables import PAY_CODES, PAYMENTS
-from ..types import AmountMinor, AssetId, PayCode, PayCodeDigits, Payment, PaymentId, TxBase
+from ..types import AmountMinor, AssetId, PayCode, PayCodeDigits, PaymentId, TxBase
+from .payments import ensure_new_payment, record_payment
 
 CODE_TTL_MS = 180_000  # a code is good for three minutes after the block that opened it
 CODES_SINCE = 4  # the protocol version codes arrive in
@@ -77,29 +77,8 @@ def _usable_code(c: TxContext, tx: Charge) -> PayCode:
 def charge(c: TxContext, tx: Charge) -> None:
     code = _usable_code(c, tx)
     require_asset(c.view, code.asset)
-    merchant = c.signer.id
-    first = c.view.read(PAYMENTS, merchant, tx.payment_id)
-    ensure(
-        first is None,
-        Code.DUPLICATE_PAYMENT,
-        "payment {!r} to {!r} already made{}",
-        tx.payment_id,
-        merchant,
-        f" by transaction {first.txid}" if first is not None and isinstance(first.txid, str) else "",
-    )
-    c.post(*move(code.holder, merchant, code.asset, tx.amount_minor))
-    c.view.put(
-        PAYMENTS.key(merchant, tx.payment_id),
-        Payment(
-            merchant=merchant,
-            payment_id=tx.payment_id,
-            payer=code.holder,
-            asset=code.asset,
-            amount_minor=tx.amount_minor,
-            refunded_minor=0,
-            txid=c.txid,
-        ),
-    )
+    ensure_new_payment(c, c.signer.id, tx.payment_id)
+    record_payment(c, c.signer.id, tx.payment_id, code.holder, code.asset, tx.amount_minor)
     c.view.put(PAY_CODES.key(tx.code), msgspec.structs.replace(code, charged_txid=c.txid))
 
 

@@ -56,33 +56,43 @@ def transfer(c: TxContext, tx: Transfer) -> None:
     c.post(*move(c.signer.id, tx.to, tx.asset, tx.amount_minor))
 
 
+def ensure_new_payment(c: TxContext, merchant: str, payment_id: str) -> None:
+    """A merchant's payment id is used once: a second payment with it is `duplicate_payment`, naming the first."""
+    first = c.view.read(PAYMENTS, merchant, payment_id)
+    ensure(
+        first is None,
+        Code.DUPLICATE_PAYMENT,
+        "payment {!r} to {!r} already made{}",
+        payment_id,
+        merchant,
+        f" by transaction {first.txid}" if first is not None and isinstance(first.txid, str) else "",
+    )
+
+
+def record_payment(c: TxContext, merchant: str, payment_id: str, payer: str, asset: str, amount_minor: int) -> None:
+    """Move the value from the payer to the merchant and record the payment (what refunds read)."""
+    c.post(*move(payer, merchant, asset, amount_minor))
+    c.view.put(
+        PAYMENTS.key(merchant, payment_id),
+        Payment(
+            merchant=merchant,
+            payment_id=payment_id,
+            payer=payer,
+            asset=asset,
+            amount_minor=amount_minor,
+            refunded_minor=0,
+            txid=c.txid if c.rules.client_refs else msgspec.UNSET,  # a payment's key is its payment id
+        ),
+    )
+
+
 def pay(c: TxContext, tx: Pay) -> None:
     require_asset(c.view, tx.asset)
     merchant = require_account(c.view, tx.merchant)
     ensure(merchant.role == "merchant", Code.NOT_MERCHANT, "{!r} is not a merchant", tx.merchant)
     ensure(tx.merchant != c.signer.id, Code.SELF_TRANSFER, "a merchant cannot pay itself")
-    first = c.view.read(PAYMENTS, tx.merchant, tx.payment_id)
-    ensure(
-        first is None,
-        Code.DUPLICATE_PAYMENT,
-        "payment {!r} to {!r} already made{}",
-        tx.payment_id,
-        tx.merchant,
-        f" by transaction {first.txid}" if first is not None and isinstance(first.txid, str) else "",
-    )
-    c.post(*move(c.signer.id, tx.merchant, tx.asset, tx.amount_minor))
-    c.view.put(
-        PAYMENTS.key(tx.merchant, tx.payment_id),
-        Payment(
-            merchant=tx.merchant,
-            payment_id=tx.payment_id,
-            payer=c.signer.id,
-            asset=tx.asset,
-            amount_minor=tx.amount_minor,
-            refunded_minor=0,
-            txid=c.txid if c.rules.client_refs else msgspec.UNSET,  # a payment's key is its payment id
-        ),
-    )
+    ensure_new_payment(c, tx.merchant, tx.payment_id)
+    record_payment(c, tx.merchant, tx.payment_id, c.signer.id, tx.asset, tx.amount_minor)
 
 
 def refund(c: TxContext, tx: Refund) -> None:

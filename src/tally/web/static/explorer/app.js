@@ -7,27 +7,12 @@ import { t, time } from "../shared/i18n.js";
 import { verifyReceipt } from "../shared/receipt.js";
 import { canonicalBytes, fromHex, verify } from "../shared/tally.js";
 import {
-  Amount, ErrorLine, Shell, assetName, html, mount, node, useAction, useAssets, useEffect, useRef, useState,
+  Amount, ErrorLine, Shell, assetName, genesis, html, mount, node, useAction, useAssets, useEffect, useRef,
+  useRoute, useState,
 } from "../shared/ui.js";
 
 const CHART_POINTS = 120; // the charts keep the last 120 blocks
 const MONITOR_POLL_MS = 2_000;
-
-function useRoute() {
-  const [route, setRoute] = useState(location.hash.slice(1) || "/");
-  useEffect(() => {
-    const changed = () => setRoute(location.hash.slice(1) || "/");
-    addEventListener("hashchange", changed);
-    return () => removeEventListener("hashchange", changed);
-  }, []);
-  return route;
-}
-
-let genesisOnce = null;
-function genesis() {
-  genesisOnce = genesisOnce || node.get("/v1/genesis");
-  return genesisOnce;
-}
 
 function useLoad(load, deps) {
   const [value, setValue] = useState(null);

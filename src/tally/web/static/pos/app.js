@@ -5,36 +5,16 @@
 import { t, time } from "../shared/i18n.js";
 import { newRef, readKeyFile, toMinor } from "../shared/tally.js";
 import {
-  Amount, Countdown, ErrorLine, Scanner, Shell, amountText, assetName, html, mount, node, useAction, useAssets,
-  useEffect, useRef, useState,
+  Amount, Countdown, ErrorLine, Scanner, Shell, amountText, assetName, genesis, html, mount, node, stored,
+  useAction, useAssets, useEffect, useRef, useRoute, useState,
 } from "../shared/ui.js";
 
 const KEY_STORE = "tally.pos.key";
 const SALE_TYPES = new Set(["pay", "charge"]);
 const LISTED_SALES = 30; // today's list shows the newest 30; the count and totals cover the whole day
 
-function storedKey() {
-  try {
-    return JSON.parse(localStorage.getItem(KEY_STORE));
-  } catch {
-    return null;
-  }
-}
-
-function useRoute() {
-  const [route, setRoute] = useState(location.hash.slice(1) || "/");
-  useEffect(() => {
-    const changed = () => setRoute(location.hash.slice(1) || "/");
-    addEventListener("hashchange", changed);
-    return () => removeEventListener("hashchange", changed);
-  }, []);
-  return route;
-}
-
-let chainOnce = null;
-function chain() {
-  chainOnce = chainOnce || node.get("/v1/genesis").then((g) => g.chain);
-  return chainOnce;
+async function chain() {
+  return (await genesis()).chain;
 }
 
 /** Final transactions of this merchant as they happen (payments to it, its refunds and charges). */
@@ -295,7 +275,7 @@ function CashOut({ merchant, keyFile }) {
 }
 
 function Pos() {
-  const [keyFile, setKeyFile] = useState(storedKey);
+  const [keyFile, setKeyFile] = useState(() => stored(KEY_STORE));
   const route = useRoute();
   function keep(key) {
     localStorage.setItem(KEY_STORE, JSON.stringify(key));

@@ -13,6 +13,33 @@ export { render, useEffect, useMemo, useRef, useState };
 
 export const node = new Node("");
 
+/** The page's route: the URL's hash without '#' ("/" when none), following changes. */
+export function useRoute() {
+  const [route, setRoute] = useState(location.hash.slice(1) || "/");
+  useEffect(() => {
+    const changed = () => setRoute(location.hash.slice(1) || "/");
+    addEventListener("hashchange", changed);
+    return () => removeEventListener("hashchange", changed);
+  }, []);
+  return route;
+}
+
+/** A JSON value kept in this browser's storage (null when absent or unreadable). */
+export function stored(name) {
+  try {
+    return JSON.parse(localStorage.getItem(name));
+  } catch {
+    return null;
+  }
+}
+
+let genesisOnce = null;
+/** The chain's genesis, read once per page. */
+export function genesis() {
+  genesisOnce = genesisOnce || node.get("/v1/genesis");
+  return genesisOnce;
+}
+
 const APPS = [
   ["wallet", "/wallet/"],
   ["pos", "/pos/"],

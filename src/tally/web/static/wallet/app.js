@@ -6,39 +6,15 @@ import { t, time } from "../shared/i18n.js";
 import { verifyReceipt } from "../shared/receipt.js";
 import { newKeyFile, newRef, readKeyFile, toMinor } from "../shared/tally.js";
 import {
-  Amount, Barcode, Countdown, ErrorLine, QrCode, Scanner, Shell, assetName, html, mount, node,
-  useAction, useAssets, useEffect, useState,
+  Amount, Barcode, Countdown, ErrorLine, QrCode, Scanner, Shell, assetName, genesis, html, mount, node,
+  stored, useAction, useAssets, useEffect, useRoute, useState,
 } from "../shared/ui.js";
 
 const KEY_STORE = "tally.wallet.key";
 const CODE_LIMIT_DEFAULT = "30";
 
-function storedKey() {
-  try {
-    return JSON.parse(localStorage.getItem(KEY_STORE));
-  } catch {
-    return null;
-  }
-}
-
-function useRoute() {
-  const [route, setRoute] = useState(location.hash.slice(1) || "/");
-  useEffect(() => {
-    const changed = () => setRoute(location.hash.slice(1) || "/");
-    addEventListener("hashchange", changed);
-    return () => removeEventListener("hashchange", changed);
-  }, []);
-  return route;
-}
-
 function go(path) {
   location.hash = path;
-}
-
-let genesisOnce = null;
-function genesis() {
-  genesisOnce = genesisOnce || node.get("/v1/genesis");
-  return genesisOnce;
 }
 
 // --- no wallet yet --------------------------------------------------------------------------------
@@ -365,7 +341,7 @@ export function ReceiptView({ txid }) {
 // --- the app ----------------------------------------------------------------------------------------------------------
 
 function Wallet() {
-  const [wallet, setWallet] = useState(storedKey);
+  const [wallet, setWallet] = useState(() => stored(KEY_STORE));
   const route = useRoute();
 
   function keep(key) {

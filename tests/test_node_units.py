@@ -21,6 +21,7 @@ import msgspec
 import pytest
 
 from helpers import CHAIN, T0_MS, Chain, key, make_genesis, setup_chain
+from tally.api.backpressure import RefusedBatches
 from tally.client.signer import Signer
 from tally.core.block import tx_signing_bytes, txid_of
 from tally.core.errors import Code
@@ -798,3 +799,23 @@ def test_mempool_add_all_counts_each_new_transaction_once_and_refuses_a_seq_twic
     other = Mempool(10)
     assert other.add_all([admitted(a), admitted(b)]) == [admitted(b).txid]  # one (signer, seq), two transactions
     assert len(other) == 0
+
+
+def test_a_refused_batch_is_remembered_while_there_is_no_room_for_it() -> None:
+    """The API refuses a retried batch unread while the mempool still lacks room; room makes it forget."""
+    mempool = Mempool(3)
+    memo = RefusedBatches(mempool, remembered=2)
+    first, second, third = (RefusedBatches.key(b) for b in (b"a", b"b", b"c"))
+    assert not memo.still_full(first)
+    memo.refused(first, 4)  # more than the mempool can ever hold: refused for good
+    memo.refused(second, 2)
+    assert memo.still_full(first) and not memo.still_full(second)  # 2 fit now: forgotten, read again
+    held = [
+        Admitted(f"t{i}", signer(name).transfer("MILES", "cafe", 1), b"{}", 0)
+        for i, name in enumerate(["alice", "bob"])
+    ]
+    assert mempool.add_all(held) == []
+    memo.refused(second, 2)
+    assert memo.still_full(second)  # 2 + 2 > 3
+    memo.refused(third, 1)  # the oldest is forgotten past `remembered`
+    assert not memo.still_full(first) and memo.still_full(second) is True and not memo.still_full(third)

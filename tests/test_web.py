@@ -236,6 +236,19 @@ def test_wallet_pos_and_explorer_at_the_counter(demo: NodeProcess, browser: Brow
         expect(balances.locator("[data-asset=HARBOR-GIFT]")).to_contain_text("68.50")  # 100 - 12.50 - 21.50 + 2.50
         shoot(wallet, "wallet-history")
 
+        # The merchant refunds the code payment in full, then asks for a cash-out.
+        pos.goto(demo.url + "/pos/#/")
+        pos.locator("[data-test=sales] li[data-type=charge]").first.locator("[data-test=to-refund]").click()
+        pos.click("[data-test=refund-full]")
+        expect(pos.locator("[data-test=refunded]")).to_contain_text("21.50")
+        expect(balances.locator("[data-asset=HARBOR-GIFT]")).to_contain_text("90.00")  # the wallet, live
+        pos.goto(demo.url + "/pos/#/cashout")
+        pos.select_option("select", "HARBOR-GIFT")
+        pos.fill("input[name=amount]", "10")
+        pos.fill("input[name=payout]", "HARBOR-BANK/ACC-1001")
+        pos.click("[data-test=cash-out]")
+        expect(pos.locator("[data-test=cashed-out]")).to_be_visible()
+
         # Backup shows the key file; nothing the wallet sent carried the seed.
         key = wallet.evaluate("() => JSON.parse(localStorage.getItem('tally.wallet.key'))")
         seed = key["seed"]

@@ -39,6 +39,7 @@ from ..node.node import Node, NodeUnavailable
 from ..ordering.mempool import MempoolFull
 from ..store.base import HistoryItem
 from ..web import APPS, web_routes
+from .backpressure import RefusedBatches
 from .desk import desk_endpoint
 from .errors import ApiError, error_response
 from .events import events_endpoint
@@ -173,20 +174,27 @@ def create_app(node: Node) -> Starlette:
     path_param, int_query, string_query, cursor_query = params.path, params.integer, params.string, params.cursor
     read_body, decode = params.body, params.decode
 
-    async def admit(batch: list[SignedTx]) -> Response:
+    refused_batches = RefusedBatches(node.mempool)
+
+    def mempool_full() -> ApiError:
+        return ApiError(
+            503,
+            "mempool_full",
+            "the node's mempool is full; retry later",
+            headers={"Retry-After": str(limits.retry_after_s)},
+        )
+
+    async def admit(batch: list[SignedTx], body_key: bytes | None = None) -> Response:
         if len(batch) > limits.max_batch_txs:
             raise ApiError(413, "batch_too_large", f"a batch holds at most {limits.max_batch_txs} transactions")
         try:
             txids = await node.submit(batch)
         except NodeUnavailable as unavailable:
             raise ApiError(503, unavailable.code, unavailable.message) from None
-        except MempoolFull:
-            raise ApiError(
-                503,
-                "mempool_full",
-                "the node's mempool is full; retry later",
-                headers={"Retry-After": str(limits.retry_after_s)},
-            ) from None
+        except MempoolFull as full:
+            if body_key is not None:
+                refused_batches.refused(body_key, full.new_txs)
+            raise mempool_full() from None
         except BatchRejected as rejected:
             for f in rejected.failures:
                 node.metrics.refused.labels(f.code).inc()
@@ -207,6 +215,9 @@ def create_app(node: Node) -> Starlette:
 
     async def submit_batch(request: Request) -> Response:
         body = await read_body(request)
+        body_key = RefusedBatches.key(body)
+        if refused_batches.still_full(body_key):  # a retry of a batch refused for room, still no room
+            raise mempool_full()
         try:
             batch: SubmitBatch = decode(_batch_decoder, body)
         except ApiError as err:
@@ -216,7 +227,7 @@ def create_app(node: Node) -> Starlette:
                 ) from None
             raise
         refuse_duplicate_keys(body, batch.txs, _BATCH_KEYS)
-        return await admit(batch.txs)
+        return await admit(batch.txs, body_key)
 
     def status_body(txid: str) -> TxStatusBody:
         s = node.status(txid)

@@ -130,8 +130,9 @@ class Admission:
         # A batch that cannot fit is refused before its checks and signature verification: a node
         # flooded by retries spends nothing on batches it would refuse anyway. A resubmission of
         # pending or stored transactions needs no room and still goes through.
-        if not self.mempool.has_room(len(set(txids) - pending - known)):
-            raise MempoolFull()
+        new_txs = len(set(txids) - pending - known)
+        if not self.mempool.has_room(new_txs):
+            raise MempoolFull(new_txs)
         for index, (signed, message, txid) in enumerate(zip(batch, messages, txids, strict=True)):
             if txid in seen_txids or txid in known or txid in pending or self.mempool.contains(txid):
                 continue

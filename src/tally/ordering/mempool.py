@@ -27,7 +27,11 @@ class Admitted:
 
 
 class MempoolFull(Exception):
-    pass
+    """No room: `new_txs` is how many new transactions the refused batch carried."""
+
+    def __init__(self, new_txs: int = 0) -> None:
+        super().__init__(f"no room for {new_txs} transaction(s)")
+        self.new_txs = new_txs
 
 
 class Mempool:
@@ -71,7 +75,7 @@ class Mempool:
             if clashes:
                 return clashes
             if len(self._pending) + len(fresh) > self.max_txs:
-                raise MempoolFull()
+                raise MempoolFull(len(fresh))
             for item in fresh:
                 self._pending[item.txid] = item
                 self._pending_seqs.add((item.signed.tx.signer, item.signed.tx.seq))

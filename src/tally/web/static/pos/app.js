@@ -261,7 +261,7 @@ function CashOut({ merchant, keyFile }) {
     if (status.code !== "ok") throw Object.assign(new Error(status.message), { code: status.code });
     setDone(status);
   });
-  if (done) return html`<section class="card"><h1>${t("pos.cash_out_done")}</h1><a class="button" href="#/">${t("wallet.done")}</a></section>`;
+  if (done) return html`<section class="card"><h1 data-test="cashed-out">${t("pos.cash_out_done")}</h1><a class="button" href="#/">${t("wallet.done")}</a></section>`;
   return html`
     <section class="card">
       <h1>${t("pos.cash_out")}</h1>
@@ -269,7 +269,7 @@ function CashOut({ merchant, keyFile }) {
         ${ids.map((id) => html`<option value=${id}>${assetName(assets[id], id)}</option>`)}</select></label>
       <label>${t("wallet.amount")}<input name="amount" inputmode="decimal" value=${amount} onInput=${(e) => setAmount(e.target.value)} /></label>
       <label>${t("pos.bank_account")}<input name="payout" value=${account} onInput=${(e) => setAccount(e.target.value)} /></label>
-      <button class="primary" disabled=${busy || !amount || !account} onClick=${send}>${t("pos.cash_out")}</button>
+      <button class="primary" disabled=${busy || !amount || !account} onClick=${send} data-test="cash-out">${t("pos.cash_out")}</button>
       <${ErrorLine} error=${error} />
     </section>`;
 }

@@ -32,6 +32,7 @@ from .http import (
     error_from,
     event_params,
     page_params,
+    qr_params,
     tls_verify,
 )
 from .models import (
@@ -77,6 +78,12 @@ class AsyncTallyClient:
 
     async def _get(self, path: str, into: type[T], params: dict[str, Any] | None = None) -> T:
         response = await self.http.get(path, params=params)
+        if response.status_code >= 400:
+            raise error_from(response)
+        return msgspec.json.decode(response.content, type=into)
+
+    async def _post_json(self, path: str, content: bytes, into: type[T]) -> T:
+        response = await self.http.post(path, content=content, headers={"content-type": "application/json"})
         if response.status_code >= 400:
             raise error_from(response)
         return msgspec.json.decode(response.content, type=into)
@@ -167,21 +174,12 @@ class AsyncTallyClient:
         city: str | None = None,
     ) -> MerchantQrBody:
         """A merchant's QR code for `asset`: static, or dynamic for one payment of `amount` (in the asset's unit)."""
-        wanted = {"asset": asset, "amount": amount, "payment_id": payment_id, "name": name, "city": city}
-        return await self._get(
-            f"/v1/merchants/{merchant}/qr", MerchantQrBody, {k: v for k, v in wanted.items() if v is not None}
-        )
+        params = qr_params(asset, amount=amount, payment_id=payment_id, name=name, city=city)
+        return await self._get(f"/v1/merchants/{merchant}/qr", MerchantQrBody, params)
 
     async def parse_qr(self, payload: str) -> MerchantCodeBody:
         """A scanned merchant QR payload, checked by the node (a TallyError `qr_<reason>` when refused)."""
-        response = await self.http.post(
-            "/v1/qr/parse",
-            content=msgspec.json.encode({"payload": payload}),
-            headers={"content-type": "application/json"},
-        )
-        if response.status_code >= 400:
-            raise error_from(response)
-        return msgspec.json.decode(response.content, type=MerchantCodeBody)
+        return await self._post_json("/v1/qr/parse", msgspec.json.encode({"payload": payload}), MerchantCodeBody)
 
     async def pay_code(self, code: str) -> PayCodeBody:
         """A holder's one-time payment code as the ledger holds it: open, charged or expired."""

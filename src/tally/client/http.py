@@ -106,6 +106,11 @@ def page_params(limit: int, cursor: str | None, **extra: str | None) -> dict[str
     return params
 
 
+def qr_params(asset: str, **optional: str | None) -> dict[str, Any]:
+    """GET /v1/merchants/{m}/qr's query: the asset, and the optional fields given."""
+    return {"asset": asset, **{k: v for k, v in optional.items() if v is not None}}
+
+
 def tls_verify(verify: str | bool | ssl.SSLContext) -> bool | ssl.SSLContext:
     """How a node's certificate is checked: a CA file's path becomes a context that trusts only it."""
     return ssl.create_default_context(cafile=verify) if isinstance(verify, str) else verify
@@ -140,10 +145,14 @@ class TallyClient:
         self.close()
 
     def _post(self, path: str, content: bytes) -> Submitted:
+        return self._post_json(path, content, Submitted)
+
+    def _post_json(self, path: str, content: bytes, into: type[T]) -> T:
+        """POST a JSON body, the answer decoded into its typed form (a TallyError for an error answer)."""
         response = self.http.post(path, content=content, headers={"content-type": "application/json"})
         if response.status_code >= 400:
             self._call_error(response)
-        return msgspec.json.decode(response.content, type=Submitted)
+        return msgspec.json.decode(response.content, type=into)
 
     def _submit(self, path: str, body: bytes) -> list[str]:
         """POST signed transactions, retried per `self.retry` (safe: see the module's docstring)."""
@@ -242,21 +251,12 @@ class TallyClient:
         city: str | None = None,
     ) -> MerchantQrBody:
         """A merchant's QR code for `asset`: static, or dynamic for one payment of `amount` (in the asset's unit)."""
-        wanted = {"asset": asset, "amount": amount, "payment_id": payment_id, "name": name, "city": city}
-        return self._get(
-            f"/v1/merchants/{merchant}/qr", MerchantQrBody, {k: v for k, v in wanted.items() if v is not None}
-        )
+        params = qr_params(asset, amount=amount, payment_id=payment_id, name=name, city=city)
+        return self._get(f"/v1/merchants/{merchant}/qr", MerchantQrBody, params)
 
     def parse_qr(self, payload: str) -> MerchantCodeBody:
         """A scanned merchant QR payload, checked by the node (a TallyError `qr_<reason>` when refused)."""
-        response = self.http.post(
-            "/v1/qr/parse",
-            content=msgspec.json.encode({"payload": payload}),
-            headers={"content-type": "application/json"},
-        )
-        if response.status_code >= 400:
-            self._call_error(response)
-        return msgspec.json.decode(response.content, type=MerchantCodeBody)
+        return self._post_json("/v1/qr/parse", msgspec.json.encode({"payload": payload}), MerchantCodeBody)
 
     def pay_code(self, code: str) -> PayCodeBody:
         """A holder's one-time payment code as the ledger holds it: open, charged or expired."""

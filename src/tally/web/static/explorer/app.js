@@ -4,8 +4,7 @@
 
 import uPlot from "../vendor/uPlot.esm.js";
 import { t, time } from "../shared/i18n.js";
-import { verifyReceipt } from "../shared/receipt.js";
-import { canonicalBytes, fromHex, verify } from "../shared/tally.js";
+import { validSigners, verifyReceipt } from "../shared/receipt.js";
 import {
   Amount, ErrorLine, Shell, assetName, genesis, html, mount, node, useAction, useAssets, useEffect, useRef,
   useRoute, useState,
@@ -76,17 +75,8 @@ async function certificateView(height) {
   const [block, cert, g] = await Promise.all([
     node.get(`/v1/blocks/${height}`), node.get(`/v1/blocks/${height}/certificate`).catch(() => null), genesis(),
   ]);
-  let signers = [];
-  if (cert) {
-    const vote = { kind: typeof cert.results_root === "string" ? "tally-block-vote-v2" : "tally-block-vote-v1",
-      chain: cert.chain, height: cert.height, block_hash: cert.block_hash, state_digest: cert.state_digest };
-    if (typeof cert.results_root === "string") vote.results_root = cert.results_root;
-    const message = canonicalBytes(vote);
-    const keys = new Map(g.validators.map((v) => [v.id, v.public_key]));
-    signers = await Promise.all(cert.signatures.map(async (s) => ({
-      validator: s.validator, valid: keys.has(s.validator) && (await verify(keys.get(s.validator), message, fromHex(s.sig))),
-    })));
-  }
+  const good = cert ? await validSigners(cert, g) : new Set();
+  const signers = cert ? cert.signatures.map((s) => ({ validator: s.validator, valid: good.has(s.validator) })) : [];
   return { block, cert, signers, validators: g.validators.length };
 }
 

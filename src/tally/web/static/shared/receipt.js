@@ -48,17 +48,9 @@ function resultLeaf(index, txidHex, code, signerKeyHex) {
   return concat(at, fromHex(txidHex), key, new TextEncoder().encode(code));
 }
 
-async function certificateFault(cert, genesis, header) {
-  if (cert.chain !== genesis.chain || header.chain !== genesis.chain) return "wrong chain";
-  const hash = toHex(await sha256(canonicalBytes(header)));
-  if (cert.height !== header.height || cert.block_hash !== hash) return "certificate is for another block";
-  const version = versionAt(genesis);
-  const named = Number.isInteger(header.protocol) ? header.protocol : 1;
-  if (named !== version) return `block names protocol ${header.protocol}, the genesis gives its height version ${version}`;
-  const certifiesResults = version >= 2;
-  if (certifiesResults !== (typeof cert.results_root === "string")) {
-    return `certificate ${version > 1 ? "lacks" : "has"} a results root under protocol ${version}`;
-  }
+/** The ids of the validators whose signature on the certificate's vote checks (each counted once). */
+export async function validSigners(cert, genesis) {
+  const certifiesResults = typeof cert.results_root === "string";
   const vote = { kind: certifiesResults ? VOTE_V2 : VOTE_V1, chain: cert.chain, height: cert.height,
     block_hash: cert.block_hash, state_digest: cert.state_digest };
   if (certifiesResults) vote.results_root = cert.results_root;
@@ -72,6 +64,21 @@ async function certificateFault(cert, genesis, header) {
       good.add(validator.id);
     }
   }
+  return good;
+}
+
+async function certificateFault(cert, genesis, header) {
+  if (cert.chain !== genesis.chain || header.chain !== genesis.chain) return "wrong chain";
+  const hash = toHex(await sha256(canonicalBytes(header)));
+  if (cert.height !== header.height || cert.block_hash !== hash) return "certificate is for another block";
+  const version = versionAt(genesis);
+  const named = Number.isInteger(header.protocol) ? header.protocol : 1;
+  if (named !== version) return `block names protocol ${header.protocol}, the genesis gives its height version ${version}`;
+  const certifiesResults = version >= 2;
+  if (certifiesResults !== (typeof cert.results_root === "string")) {
+    return `certificate ${version > 1 ? "lacks" : "has"} a results root under protocol ${version}`;
+  }
+  const good = await validSigners(cert, genesis);
   const quorum = Math.floor((2 * genesis.validators.length) / 3) + 1;
   return good.size >= quorum ? null : "certificate lacks a quorum of valid validator signatures";
 }

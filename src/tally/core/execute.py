@@ -106,10 +106,12 @@ def claim_ref(c: TxContext, op: Operation[Any], tx: Tx) -> None:
 
 
 def _parties(tx: Tx, named: Sequence[str], c: TxContext | None) -> tuple[str, ...]:
-    accounts = [tx.signer, *named]
+    accounts = dict.fromkeys((tx.signer, *named))  # first mention first, once
     if c is not None:
-        accounts += [p.account for p in c.postings]
-    return tuple(a for a in dict.fromkeys(accounts) if a != SUPPLY)
+        for posting in c.postings:
+            accounts[posting.account] = None
+    accounts.pop(SUPPLY, None)
+    return tuple(accounts)
 
 
 def movements(c: TxContext) -> tuple[Movement, ...]:

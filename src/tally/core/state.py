@@ -60,8 +60,15 @@ class TxView:
         return value  # type: ignore[return-value]
 
     def read(self, table: Table[R], *parts: str) -> R | None:
-        """A typed record, or None when absent."""
-        return table.read(self.get, *parts)
+        """A typed record, or None when absent (`get` inlined: rules read several records per transaction)."""
+        key = table.key(*parts)
+        value = self.writes.get(key, _MISSING)
+        if value is _MISSING:
+            value = self.block_writes.get(key, _MISSING)
+            if value is _MISSING:
+                value = self.base.get(key)
+        assert value is None or isinstance(value, table.record), (key, value)
+        return value
 
     def put(self, key: str, value: StateValue | None) -> None:
         """Write (None deletes) a record within this transaction."""

@@ -5,6 +5,12 @@ prefix, its key fields and its record type; from that come every key, the
 storage encoding (msgpack, the type following from the prefix) and typed
 reads. Nothing else in the project spells a key.
 
+A record is stored as a msgpack array of its fields in declaration order (a
+trailing unset field left out), without the field names a map would repeat
+in every row: state rows are most of what a block writes. Rows written
+before that (msgpack maps) still decode. Only storage changes: the state
+digest is taken of canonical JSON (execute.py), never of these bytes.
+
 Keys sort so that an account's balances sit together: `bal/<account>/<asset>`.
 """
 
@@ -20,23 +26,35 @@ from .types import Account, Asset, PayCode, Payment, Payout, RefUse, StateValue
 R = TypeVar("R")
 
 SEPARATOR = "/"
+_encoder = msgspec.msgpack.Encoder()
+MSGPACK_MAP_MARKERS = (0xDE, 0xDF)  # map 16 and map 32 (fixmaps are 0x80-0x8f)
+
+
+def _row_type(record: type[Any]) -> type[Any]:
+    """The stored form of a record type: the same fields and types, as an array (int stays int)."""
+    if record is int:
+        return int
+    fields = [(f.name, f.type) if f.required else (f.name, f.type, f.default) for f in msgspec.structs.fields(record)]
+    return msgspec.defstruct(f"Stored{record.__name__}", fields, array_like=True, frozen=True)
 
 
 class Table(Generic[R]):
     """One kind of state record: `prefix/field1/field2...` -> R."""
 
-    __slots__ = ("_decoder", "fields", "prefix", "record")
+    __slots__ = ("_decoder", "_head", "_map_decoder", "fields", "prefix", "record")
 
     def __init__(self, prefix: str, fields: tuple[str, ...], record: type[R]) -> None:
         assert SEPARATOR not in prefix and fields
         self.prefix = prefix
         self.fields = fields
         self.record = record
-        self._decoder: msgspec.msgpack.Decoder[R] = msgspec.msgpack.Decoder(record)
+        self._head = prefix + SEPARATOR
+        self._decoder: msgspec.msgpack.Decoder[Any] = msgspec.msgpack.Decoder(_row_type(record))
+        self._map_decoder: msgspec.msgpack.Decoder[R] = msgspec.msgpack.Decoder(record)  # rows stored as maps
 
     def key(self, *parts: str) -> str:
         assert len(parts) == len(self.fields), f"{self.prefix} keys have {len(self.fields)} parts"
-        return self.prefix + SEPARATOR + SEPARATOR.join(parts)
+        return self._head + SEPARATOR.join(parts)
 
     def scan_prefix(self, *parts: str) -> str:
         """The key prefix of every record whose first key fields are `parts` (all records when none)."""
@@ -49,7 +67,12 @@ class Table(Generic[R]):
         return tuple(parts[1:])
 
     def decode(self, data: bytes) -> R:
-        return self._decoder.decode(data)
+        """A stored row: a field array (or, written by an older version, a map) as the table's record."""
+        if self.record is int:
+            return self._decoder.decode(data)  # type: ignore[no-any-return]
+        if data[:1] and (data[0] & 0xF0 == 0x80 or data[0] in MSGPACK_MAP_MARKERS):
+            return self._map_decoder.decode(data)
+        return self.record(*msgspec.structs.astuple(self._decoder.decode(data)))
 
     def read(self, get: Callable[[str], Any], *parts: str) -> R | None:
         """The record at these key parts through a reader's `get`, or None."""
@@ -71,16 +94,20 @@ PAY_CODES: Table[PayCode] = Table("code", ("code",), PayCode)  # consumer-presen
 
 TABLES: dict[str, Table[Any]] = {t.prefix: t for t in (ACCOUNTS, ASSETS, BALANCES, PAYMENTS, PAYOUTS, REFS, PAY_CODES)}
 
-_encoder = msgspec.msgpack.Encoder()
-
 
 def table_of(key: str) -> Table[Any]:
     return TABLES[key.split(SEPARATOR, 1)[0]]
 
 
 def encode_value(value: StateValue) -> bytes:
-    """A state record as stored (msgpack; its table follows from the key)."""
-    return _encoder.encode(value)
+    """A state record as stored: msgpack, a record as the array of its fields (its table follows from the key)."""
+    if isinstance(value, int):
+        return _encoder.encode(value)
+    row = msgspec.structs.astuple(value)
+    while row and row[-1] is msgspec.UNSET:  # an unset trailing field is left out, as a map leaves it out
+        row = row[:-1]
+    assert msgspec.UNSET not in row, "only trailing fields may be unset"
+    return _encoder.encode(row)
 
 
 def decode_value(key: str, data: bytes) -> StateValue:

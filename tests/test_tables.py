@@ -1,0 +1,125 @@
+"""How state records are stored: a msgpack array of their fields, and older rows (maps) still read."""
+
+from __future__ import annotations
+
+import sqlite3
+from pathlib import Path
+
+import msgspec
+import pytest
+
+from tally.core.tables import (
+    ACCOUNTS,
+    ASSETS,
+    BALANCES,
+    PAY_CODES,
+    PAYMENTS,
+    PAYOUTS,
+    REFS,
+    TABLES,
+    Table,
+    decode_value,
+    encode_value,
+)
+from tally.core.types import Account, Asset, PayCode, Payment, Payout, RefUse, StateValue
+from tally.store import open_store
+
+TXID = "ab" * 32
+RECORDS: list[tuple[Table[object], StateValue]] = [
+    (ACCOUNTS, Account(id="alice", role="holder", public_key="01" * 32, member="bank", seq=7)),
+    (
+        ASSETS,
+        Asset(
+            id="PTS",
+            name="Points",
+            kind="points",
+            decimals=0,
+            issuer="bank",
+            transferable=True,
+            cash_out="none",
+            status="active",
+            issued_minor=10**12,
+            burned_minor=3,
+        ),
+    ),
+    (BALANCES, 2**53 - 1),
+    (
+        PAYMENTS,
+        Payment(merchant="cafe", payment_id="p-1", payer="alice", asset="PTS", amount_minor=5, refunded_minor=0),
+    ),
+    (
+        PAYMENTS,
+        Payment(
+            merchant="cafe", payment_id="p-2", payer="alice", asset="PTS", amount_minor=5, refunded_minor=2, txid=TXID
+        ),
+    ),
+    (PAYOUTS, Payout(txid=TXID, account="cafe", asset="PTS", amount_minor=9, payout_ref="iban-1", height=4)),
+    (REFS, RefUse(txid=TXID, height=3)),
+    (
+        PAY_CODES,
+        PayCode(code="c" * 20, holder="alice", asset="PTS", limit_minor=50, expires_ms=1_000, opened_txid=TXID),
+    ),
+]
+
+
+def test_every_table_has_a_record_here() -> None:
+    assert {table.prefix for table, _ in RECORDS} == set(TABLES)
+
+
+@pytest.mark.parametrize(("table", "record"), RECORDS, ids=lambda x: getattr(x, "prefix", type(x).__name__))
+def test_a_record_is_stored_as_its_fields_without_their_names(table: Table[object], record: StateValue) -> None:
+    stored = encode_value(record)
+    assert table.decode(stored) == record
+    if isinstance(record, int):
+        assert stored == msgspec.msgpack.encode(record)
+        return
+    values = msgspec.msgpack.decode(stored)
+    assert isinstance(values, list)
+    assert values == [v for v in msgspec.structs.astuple(record) if v is not msgspec.UNSET]
+    assert len(stored) < len(msgspec.msgpack.encode(record))
+    assert not any(name.encode() in stored for name in record.__struct_fields__)
+
+
+@pytest.mark.parametrize(("table", "record"), RECORDS, ids=lambda x: getattr(x, "prefix", type(x).__name__))
+def test_a_row_stored_as_a_map_by_an_older_version_reads_the_same(table: Table[object], record: StateValue) -> None:
+    assert table.decode(msgspec.msgpack.encode(record)) == record
+
+
+def test_a_payment_made_before_protocol_3_is_stored_without_its_txid() -> None:
+    old = RECORDS[3][1]
+    assert isinstance(old, Payment) and old.txid is msgspec.UNSET
+    assert len(msgspec.msgpack.decode(encode_value(old))) == len(Payment.__struct_fields__) - 1
+
+
+def test_a_row_of_the_wrong_shape_is_refused() -> None:
+    account = RECORDS[0][1]
+    assert isinstance(account, Account)
+    with pytest.raises(msgspec.ValidationError):
+        ACCOUNTS.decode(msgspec.msgpack.encode(["alice", "holder", "01" * 32, "bank"]))  # a field short
+    with pytest.raises(msgspec.ValidationError):
+        ACCOUNTS.decode(msgspec.msgpack.encode(["alice", "emperor", "01" * 32, "bank", 7]))  # no such role
+    with pytest.raises(msgspec.ValidationError):
+        BALANCES.decode(encode_value(account))
+
+
+def _key(table: Table[object], i: int) -> str:
+    return table.key(*(f"k{i}" for _ in table.fields))
+
+
+def test_a_store_reads_old_and_new_rows_side_by_side(tmp_path: Path) -> None:
+    store = open_store(tmp_path / "ledger.db")
+    store.put_state({_key(table, i): record for i, (table, record) in enumerate(RECORDS)})
+    store.close()
+    db = sqlite3.connect(tmp_path / "ledger.db")
+    for i in (0, 4):  # an account and a payment as an older version wrote them
+        table, record = RECORDS[i]
+        db.execute("UPDATE state SET value = ? WHERE key = ?", (msgspec.msgpack.encode(record), _key(table, i)))
+    db.commit()
+    db.close()
+    store = open_store(tmp_path / "ledger.db")
+    assert store.get_states([_key(table, i) for i, (table, _) in enumerate(RECORDS)]) == {
+        _key(table, i): record for i, (table, record) in enumerate(RECORDS)
+    }
+    for i, (table, record) in enumerate(RECORDS):
+        assert decode_value(_key(table, i), encode_value(record)) == record
+    store.close()

@@ -35,8 +35,7 @@ from .types import OK, Account, RefUse, StateValue, TxResult
 __all__ = ["BlockContext", "BlockOutcome", "Entry", "Movement", "execute_block", "prefetch_keys", "write_set_bytes"]
 
 
-@dataclass(frozen=True, slots=True)
-class Entry:
+class Entry(msgspec.Struct, frozen=True):
     """A transaction to execute, named by its id (SHA-256 of its canonical bytes)."""
 
     txid: str

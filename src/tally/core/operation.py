@@ -13,6 +13,8 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any, Generic, TypeVar, get_args
 
+import msgspec
+
 from .errors import Code, ensure
 from .postings import Posting, post
 from .protocol import Rules
@@ -33,8 +35,7 @@ class BlockContext:
     timestamp_ms: int
 
 
-@dataclass(slots=True)
-class TxContext:
+class TxContext(msgspec.Struct):
     """What a rule sees: the state view, the signer's account, the transaction's id, its block and rules."""
 
     view: TxView
@@ -42,8 +43,8 @@ class TxContext:
     txid: str
     block: BlockContext
     rules: Rules
-    postings: list[Posting] = field(default_factory=list)
-    balances_after: list[int] = field(default_factory=list)  # per posting, as the engine left it
+    postings: list[Posting] = msgspec.field(default_factory=list)
+    balances_after: list[int] = msgspec.field(default_factory=list)  # per posting, as the engine left it
 
     def post(self, *postings: Posting) -> None:
         """Move value through the posting engine; the postings and balances after are kept for history."""

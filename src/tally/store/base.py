@@ -12,6 +12,8 @@ from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from typing import Protocol
 
+import msgspec
+
 from ..core.chain import BlockResult, Head
 from ..core.execute import Movement
 from ..core.ops import SignedTx, tx_type
@@ -20,9 +22,8 @@ from ..core.types import BlockHeader, Certificate, StateValue
 __all__ = ["BlockRecord", "Head", "HistoryItem", "Store", "StoredTx", "TxLocation", "record_of"]
 
 
-@dataclass(frozen=True, slots=True)
-class StoredTx:
-    """One transaction as the block stores it, with its result."""
+class StoredTx(msgspec.Struct, frozen=True):
+    """One transaction as the block stores it, with its result (a Struct: one per transaction, cheap to make)."""
 
     txid: str
     envelope: bytes  # the signed transaction as JSON

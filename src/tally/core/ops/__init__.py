@@ -36,13 +36,16 @@ class SignedTx(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     sig: SignatureHex
 
 
+_TAGS: dict[type, str] = {op.tx: str(op.tx.__struct_config__.tag) for op in OPERATIONS}
+
+
 def operation_of(tx: TxBase) -> Operation[Any]:
     return BY_STRUCT[type(tx)]
 
 
 def tx_type(tx: TxBase) -> str:
     """The transaction's `type` tag, e.g. "pay"."""
-    return str(type(tx).__struct_config__.tag)
+    return _TAGS[type(tx)]
 
 
 __all__ = ["BY_TYPE", "OPERATIONS", "SignedTx", "Tx", "operation_of", "tx_type"]

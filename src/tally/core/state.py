@@ -60,14 +60,9 @@ class TxView:
         return value  # type: ignore[return-value]
 
     def read(self, table: Table[R], *parts: str) -> R | None:
-        """A typed record, or None when absent (`get` inlined: rules read several records per transaction)."""
-        key = table.key(*parts)
-        value = self.writes.get(key, _MISSING)
-        if value is _MISSING:
-            value = self.block_writes.get(key, _MISSING)
-            if value is _MISSING:
-                value = self.base.get(key)
-        assert value is None or isinstance(value, table.record), (key, value)
+        """A typed record, or None when absent."""
+        value = self.get(table.key(*parts))
+        assert value is None or isinstance(value, table.record), (table.prefix, value)
         return value
 
     def put(self, key: str, value: StateValue | None) -> None:

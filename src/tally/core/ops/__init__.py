@@ -36,7 +36,7 @@ class SignedTx(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     sig: SignatureHex
 
 
-_TAGS: dict[type, str] = {op.tx: str(op.tx.__struct_config__.tag) for op in OPERATIONS}
+_TAGS: dict[type, str] = {op.tx: op.type for op in OPERATIONS}  # Operation.type, looked up once
 
 
 def operation_of(tx: TxBase) -> Operation[Any]:

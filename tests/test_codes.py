@@ -86,10 +86,10 @@ def test_a_code_expires_by_block_time() -> None:
 
 def test_who_may_open_and_charge() -> None:
     c = opened()
-    assert c.one(c.signer("cafe").open_code(OTHER, "MILES", 1)).code == Code.NOT_AUTHORIZED
-    assert c.one(c.signer("bank-a").open_code(OTHER, "MILES", 1)).code == Code.NOT_AUTHORIZED
-    assert c.one(c.signer("bob").charge(CODE, 1, "x")).code == Code.NOT_AUTHORIZED  # a holder cannot charge
-    assert c.one(c.signer("bank-a").charge(CODE, 1, "x")).code == Code.NOT_AUTHORIZED
+    assert c.one(c.signer("cafe").open_code(OTHER, "MILES", 1)).code == Code.WRONG_ROLE
+    assert c.one(c.signer("bank-a").open_code(OTHER, "MILES", 1)).code == Code.WRONG_ROLE
+    assert c.one(c.signer("bob").charge(CODE, 1, "x")).code == Code.WRONG_ROLE  # a holder cannot charge
+    assert c.one(c.signer("bank-a").charge(CODE, 1, "x")).code == Code.WRONG_ROLE
     assert c.balance("alice", "MILES") == 1000
 
 

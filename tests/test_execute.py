@@ -34,8 +34,8 @@ def test_register_existing_account_is_rejected() -> None:
 def test_only_members_register_or_create_assets() -> None:
     c = setup_chain()
     alice = c.signer("alice")
-    assert c.one(alice.register_account("eve", key("eve").public_key_hex, "holder")).code == Code.NOT_AUTHORIZED
-    assert c.one(alice.create_asset("EVE", "Eve", "points", 0, True, "none")).code == Code.NOT_AUTHORIZED
+    assert c.one(alice.register_account("eve", key("eve").public_key_hex, "holder")).code == Code.WRONG_ROLE
+    assert c.one(alice.create_asset("EVE", "Eve", "points", 0, True, "none")).code == Code.WRONG_ROLE
 
 
 def test_create_asset_and_duplicate() -> None:

@@ -9,9 +9,10 @@ from pathlib import Path
 import msgspec
 
 from helpers import Chain, key, setup_chain
+from tally.core.genesis import DEFAULT_RECOVERY_DELAY_MS
 from tally.core.ops import BY_TYPE, SignedTx
-from tally.core.tables import ACCOUNTS, BALANCES, TABLES, table_of
-from tally.core.types import StateValue
+from tally.core.tables import ACCOUNTS, BALANCES, FREEZES, LIMITS, RECOVERIES, TABLES, table_of
+from tally.core.types import AdmitMember, SetParam, StateValue
 from tally.store import open_store
 
 
@@ -19,6 +20,24 @@ def _burn(c: Chain) -> SignedTx:
     """An issuer burns what it holds: issue to itself first (a block of its own), then burn."""
     assert c.one(c.signer("bank-a").issue("CASH", "bank-a", 5)).code == "ok"
     return c.signer("bank-a").burn("CASH", 1)
+
+
+ADMIT_FSC = AdmitMember(account="fsc", name="Regulator", public_key=key("fsc").public_key_hex, role="regulator")
+
+
+def _vote(c: Chain) -> SignedTx:
+    """bank-b's vote passes bank-a's admission of auditor `aud` (the council first needs two votes)."""
+    assert c.one(c.signer("bank-a").propose("two", SetParam(name="threshold", value=2))).code == "ok"
+    admit = AdmitMember(account="aud", name="Auditor", public_key=key("aud").public_key_hex, role="auditor")
+    assert c.one(c.signer("bank-a").propose("aud-in", admit)).code == "ok"
+    return c.signer("bank-b").vote("aud-in")
+
+
+def _complete_recovery(c: Chain) -> SignedTx:
+    """bank-a recovers bob to a new key once the delay has passed."""
+    assert c.one(c.signer("bank-a").start_recovery("bob", key("bob-2").public_key_hex)).code == "ok"
+    c.now_ms += DEFAULT_RECOVERY_DELAY_MS
+    return c.signer("bank-a").complete_recovery("bob")
 
 
 # One transaction of every type, each ok, each in a block of its own (after setup_chain).
@@ -33,12 +52,24 @@ SCENARIO: dict[str, Callable[[Chain], SignedTx]] = {
     "burn": _burn,
     "open_code": lambda c: c.signer("alice").open_code("12345678901234567890", "GIFT", 300),
     "charge": lambda c: c.signer("shop").charge("12345678901234567890", 250, "code-1"),
+    # Governance (protocol 5): the test council is bank-a and bank-b, one vote passes until "vote" raises it.
+    "propose": lambda c: c.signer("bank-a").propose("fsc-in", ADMIT_FSC),
+    "vote": _vote,
+    "freeze": lambda c: c.signer("fsc").freeze("account", "bob", "court_order"),
+    "unfreeze": lambda c: c.signer("fsc").unfreeze("account", "bob"),
+    "set_limits": lambda c: c.signer("bank-a").set_limits("alice", "MILES", 500, 0, 0),
+    "start_recovery": lambda c: c.signer("bank-a").start_recovery("bob", key("bob-2").public_key_hex),
+    "cancel_recovery": lambda c: c.signer("bob").cancel_recovery("bob"),
+    "complete_recovery": _complete_recovery,
+    "rotate_key": lambda c: c.signer("shop").rotate_key(key("shop-2").public_key_hex),  # last: shop's key changes
 }
 
 
 def _touched(writes: dict[str, StateValue | None]) -> set[str]:
-    """Accounts whose record or balances a block wrote: the oracle, read from the write-set alone."""
-    return {table_of(k).key_parts(k)[0] for k in writes if table_of(k) in (ACCOUNTS, BALANCES)}
+    """Accounts whose records a block wrote (record, balances, freeze, limits, recovery): the oracle, from
+    the write-set alone."""
+    touched = {table_of(k).key_parts(k)[0] for k in writes if table_of(k) in (ACCOUNTS, BALANCES, LIMITS, RECOVERIES)}
+    return touched | {FREEZES.key_parts(k)[1] for k in writes if k.startswith(FREEZES.scan_prefix("account"))}
 
 
 def test_every_party_of_every_transaction_type_sees_it(tmp_path: Path) -> None:

@@ -128,6 +128,50 @@ SCENARIO: list[tuple[str, str, str, dict[str, Any]]] = [
         "charge",
         {"code": "99990000111122223333", "amount_minor": 1_001, "payment_id": "order-21"},
     ),
+    # Governance (protocol 5): the council is bank-a alone (threshold 1), so a proposal runs at once.
+    (
+        "the council sets a quota",
+        "bank-a",
+        "propose",
+        {"proposal": "quota-1", "action": {"kind": "set_quota", "asset": "CITY-V", "quota_minor": 12_000}},
+    ),
+    ("issue beyond the quota", "bank-a", "issue", {"asset": "CITY-V", "to": "alice", "amount_minor": 10_000}),
+    (
+        "a member limits a holder's payments",
+        "bank-a",
+        "set_limits",
+        {"account": "alice", "asset": "CITY-V", "max_payment_minor": 100, "daily_out_minor": 0, "balance_cap_minor": 0},
+    ),
+    (
+        "pay one minor unit above the limit",
+        "alice",
+        "pay",
+        {"asset": "CITY-V", "merchant": "cafe", "amount_minor": 101, "payment_id": "order-22"},
+    ),
+    (
+        "the council admits a regulator",
+        "bank-a",
+        "propose",
+        {
+            "proposal": "admit-fsc",
+            "action": {
+                "kind": "admit_member",
+                "account": "fsc",
+                "name": "Regulator",
+                "public_key": vector_key("fsc").public_key_hex,
+                "role": "regulator",
+            },
+        },
+    ),
+    (
+        "the regulator freezes a merchant",
+        "fsc",
+        "freeze",
+        {"subject_kind": "account", "subject": "cafe", "reason": "court_order"},
+    ),
+    ("a frozen merchant refunds", "cafe", "refund", {"payment_id": "order-19", "amount_minor": 1}),
+    ("a holder may not freeze", "alice", "freeze", {"subject_kind": "account", "subject": "cafe", "reason": "x"}),
+    ("a holder rotates its key", "alice", "rotate_key", {"new_public_key": vector_key("alice-2").public_key_hex}),
 ]
 
 

@@ -19,9 +19,12 @@ import time
 from collections.abc import Callable
 from typing import Any
 
+import msgspec
+
 from ..core.crypto import KeyPair
 from ..core.encoding import canonical
 from ..core.ops import BY_TYPE, SignedTx, Tx
+from ..core.types import Action
 
 DEFAULT_TTL_MS = 3_600_000
 
@@ -69,7 +72,7 @@ class Signer:
         op = BY_TYPE.get(tx_type)
         if op is None:
             raise UnknownTxType(f"no transaction type {tx_type!r}; known: {', '.join(sorted(BY_TYPE))}")
-        missing = [f for f in op.fields if f not in fields and f != "ref"]
+        missing = [f for f in op.required_fields if f not in fields and f != "ref"]
         if missing:
             raise TypeError(f"{tx_type} needs {', '.join(missing)}")
         envelope = self._envelope()
@@ -77,6 +80,8 @@ class Signer:
             fields["ref"] = f"seq-{envelope['seq']}"
         elif fields.get("ref") is None:
             fields.pop("ref", None)
+        if isinstance(fields.get("action"), dict):  # a proposal's action, as JSON would give it
+            fields["action"] = msgspec.convert(fields["action"], Action)
         return self.sign(op.tx(**envelope, **fields))
 
     def __getattr__(self, tx_type: str) -> Callable[..., SignedTx]:

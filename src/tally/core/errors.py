@@ -48,6 +48,28 @@ class Code(StrEnum):
     CODE_EXPIRED = "code_expired"
     CODE_USED = "code_used"
     OVER_CODE_LIMIT = "over_code_limit"
+    # Governance (protocol 5 on).
+    WRONG_ROLE = "wrong_role"
+    NOT_COUNCIL_MEMBER = "not_council_member"
+    DUPLICATE_PROPOSAL = "duplicate_proposal"
+    UNKNOWN_PROPOSAL = "unknown_proposal"
+    PROPOSAL_EXPIRED = "proposal_expired"
+    PROPOSAL_CLOSED = "proposal_closed"
+    ALREADY_VOTED = "already_voted"
+    BAD_PARAMETER = "bad_parameter"
+    ASSET_NOT_ACTIVE = "asset_not_active"
+    OVER_QUOTA = "over_quota"
+    ACCOUNT_FROZEN = "account_frozen"
+    ASSET_FROZEN = "asset_frozen"
+    ALREADY_FROZEN = "already_frozen"
+    NOT_FROZEN = "not_frozen"
+    OVER_PAYMENT_LIMIT = "over_payment_limit"
+    OVER_DAILY_LIMIT = "over_daily_limit"
+    OVER_BALANCE_CAP = "over_balance_cap"
+    SAME_KEY = "same_key"
+    RECOVERY_PENDING = "recovery_pending"
+    NO_RECOVERY = "no_recovery"
+    RECOVERY_NOT_DUE = "recovery_not_due"
 
 
 # Failures of the envelope every type shares (core/execute.py check_envelope): they change nothing at all.

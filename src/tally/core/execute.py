@@ -81,8 +81,14 @@ def check_supported(op: Operation[Any], rules: Rules) -> None:
     )
 
 
-def check_signer_role(signer: Account, op: Operation[Any]) -> None:
-    if op.signers == MEMBERS_ONLY:
+def check_signer_role(signer: Account, op: Operation[Any], rules: Rules) -> None:
+    """The signer's role is one the type names (`Operation.signers`): `wrong_role` from protocol 5 on.
+
+    Before version 5 the code was `not_authorized`, as it was then.
+    """
+    if rules.governance:
+        ensure(signer.role in op.signers, Code.WRONG_ROLE, "a {} may not sign {}", signer.role, op.type)
+    elif op.signers == MEMBERS_ONLY:
         ensure(signer.role == "member", Code.NOT_AUTHORIZED, "only a member institution may do this")
     else:
         ensure(signer.role in op.signers, Code.NOT_AUTHORIZED, "a {} may not sign {}", signer.role, op.type)
@@ -109,6 +115,8 @@ def _parties(tx: Tx, named: Sequence[str], c: TxContext | None) -> tuple[str, ..
     if c is not None:
         for posting in c.postings:
             accounts[posting.account] = None
+        for account in c.named:  # e.g. the member a passed proposal admitted
+            accounts[account] = None
     accounts.pop(SUPPLY, None)
     return tuple(accounts)
 
@@ -178,7 +186,7 @@ def apply_tx(view: TxView, entry: Entry, ctx: BlockContext, rules: Rules) -> App
     c = TxContext(view, signer, entry.txid, ctx, rules)
     try:
         check_supported(op, rules)
-        check_signer_role(signer, op)
+        check_signer_role(signer, op, rules)
         claim_ref(c, op, tx)
         op.rule(c, tx)
     except Rejected as rejected:

@@ -15,17 +15,22 @@ from typing import Any, Generic, TypeVar, get_args
 
 import msgspec
 
+from .controls import check_caps, check_outgoing
 from .errors import Code, ensure
 from .postings import Posting, post
 from .protocol import Rules
 from .state import TxView
-from .tables import ACCOUNTS, ASSETS
-from .types import Account, Asset, Role, TxBase
+from .tables import ACCOUNTS, ASSETS, COUNCIL_PARAMS, PARAMS
+from .types import Account, Asset, Params, Role, TxBase
 
 T = TypeVar("T", bound=TxBase)
 
-ANY_ROLE: frozenset[str] = frozenset(get_args(Role))
+# Who may sign a type (`Operation.signers`), enforced from protocol 5 on (before: members-only types only).
+ANY_ROLE: frozenset[str] = frozenset(get_args(Role)) - {"retired"}
 MEMBERS_ONLY: frozenset[str] = frozenset({"member"})
+VALUE_HOLDERS: frozenset[str] = frozenset({"member", "holder", "merchant"})  # accounts that hold and move value
+MERCHANTS_ONLY: frozenset[str] = frozenset({"merchant"})
+REGULATORS_ONLY: frozenset[str] = frozenset({"regulator"})
 
 
 @dataclass(frozen=True, slots=True)
@@ -45,10 +50,21 @@ class TxContext(msgspec.Struct):
     rules: Rules
     postings: list[Posting] = msgspec.field(default_factory=list)
     balances_after: list[int] = msgspec.field(default_factory=list)  # per posting, as the engine left it
+    named: list[str] = msgspec.field(default_factory=list)  # accounts a rule changed beyond those the tx names
 
     def post(self, *postings: Posting) -> None:
-        """Move value through the posting engine; the postings and balances after are kept for history."""
-        self.balances_after.extend(post(self.view, postings))
+        """Move value through the posting engine; the postings and balances after are kept for history.
+
+        From protocol 5 on, freezes and limits are checked first (core/controls.py), and
+        balance caps after.
+        """
+        if self.rules.governance:
+            check_outgoing(self, postings)
+            after = post(self.view, postings)
+            check_caps(self, postings, after)
+        else:
+            after = post(self.view, postings)
+        self.balances_after.extend(after)
         self.postings.extend(postings)
 
 
@@ -72,7 +88,7 @@ class Operation(Generic[T]):
     parties: Callable[[T], Iterable[str]]  # accounts the transaction names; the engine adds those it posts to
     summary: str  # one line: CLI help, OpenAPI, docs
     example: Example
-    signers: frozenset[str] = ANY_ROLE  # roles allowed to sign it
+    signers: frozenset[str] = VALUE_HOLDERS  # roles allowed to sign it
     client_ref: bool = False  # it moves value and carries `ref`, unique per signer (protocol 3 on)
     since: int = 1  # the protocol version it arrives in (core/protocol.py); earlier: type_not_supported
     cli_defaults: dict[str, Any] = field(default_factory=dict)
@@ -85,6 +101,12 @@ class Operation(Generic[T]):
     def fields(self) -> tuple[str, ...]:
         """The transaction's own fields, beyond the envelope, in declaration order."""
         return tuple(f for f in self.tx.__struct_fields__ if f not in ENVELOPE_FIELDS)
+
+    @property
+    def required_fields(self) -> tuple[str, ...]:
+        """The own fields a transaction must carry (the others have defaults)."""
+        required = {f.name for f in msgspec.structs.fields(self.tx) if f.required}
+        return tuple(f for f in self.fields if f in required)
 
     def ref(self, tx: T) -> str | None:
         """The transaction's client reference (None: it carries none)."""
@@ -110,3 +132,27 @@ def require_asset(view: TxView, asset_id: str) -> Asset:
     ensure(asset is not None, Code.UNKNOWN_ASSET, "no asset {!r}", asset_id)
     assert asset is not None
     return asset
+
+
+def require_active_asset(view: TxView, asset_id: str) -> Asset:
+    asset = require_asset(view, asset_id)
+    ensure(asset.status == "active", Code.ASSET_NOT_ACTIVE, "asset {!r} awaits the council's approval", asset_id)
+    return asset
+
+
+def council_params(view: TxView) -> Params:
+    """The council's parameters (protocol 5 on: the genesis writes them)."""
+    params = view.read(PARAMS, COUNCIL_PARAMS)
+    assert params is not None, "a protocol 5 ledger's genesis holds the council's parameters"
+    return params
+
+
+def ensure_registrar_or_regulator(signer: Account, account: Account) -> None:
+    """An account's controls are set by the member that registered it, or by a regulator."""
+    ensure(
+        signer.role == "regulator" or account.member == signer.id,
+        Code.NOT_AUTHORIZED,
+        "only {!r}'s member ({}) or a regulator may do this",
+        account.id,
+        account.member,
+    )

@@ -49,6 +49,10 @@ def _post_supply(view: TxView, asset_id: str, amount_minor: int) -> None:
     if amount_minor < 0:
         issued = asset.issued_minor - amount_minor
         ensure(issued <= MAX_SAFE_INTEGER, Code.SUPPLY_OVERFLOW, "issued supply too large")
+        quota = asset.quota_minor  # protocol 5 on: outstanding value stays within the council's quota
+        if isinstance(quota, int):
+            outstanding = issued - asset.burned_minor
+            ensure(outstanding <= quota, Code.OVER_QUOTA, "{} outstanding would pass its quota {}", outstanding, quota)
         view.put(ASSETS.key(asset_id), msgspec.structs.replace(asset, issued_minor=issued))
     else:
         view.put(ASSETS.key(asset_id), msgspec.structs.replace(asset, burned_minor=asset.burned_minor + amount_minor))

@@ -29,6 +29,16 @@ code (`open_code`: an asset and a limit, good for three minutes of block
 time) and a merchant charges it once (`charge`). A transaction type names the
 version it arrives in (`Operation.since`); under an earlier version it is
 rejected `type_not_supported`, changing nothing but its signer's seq.
+
+Version 5 adds governance (docs/governance.md). The genesis members form a
+council whose proposals pass with M of N votes (`propose`, `vote`); assets
+start `proposed` and become `active` when the council approves them, and
+their outstanding value stays within a quota. Roles add auditor and
+regulator, and each transaction type's roles are enforced with the stable
+code `wrong_role` (before: `not_authorized`). Accounts and assets can be
+frozen, accounts carry limits (largest payment, daily outgoing total, balance
+cap), and keys can be rotated or recovered by the registering member after a
+delay. The genesis state holds the council's parameters (`params/council`).
 """
 
 from __future__ import annotations
@@ -44,6 +54,7 @@ class Rules:
     certify_results: bool  # votes and certificates carry the results root (version 2 on)
     rejected_consumes_seq: bool  # a rule rejection still advances the signer's seq (version 3 on)
     client_refs: bool  # value-moving types carry a `ref`, unique per signer (version 3 on)
+    governance: bool = False  # council, quotas, roles, freezes, limits and key recovery (version 5 on)
 
 
 PROTOCOLS: dict[int, Rules] = {
@@ -51,6 +62,7 @@ PROTOCOLS: dict[int, Rules] = {
     2: Rules(version=2, certify_results=True, rejected_consumes_seq=False, client_refs=False),
     3: Rules(version=3, certify_results=True, rejected_consumes_seq=True, client_refs=True),
     4: Rules(version=4, certify_results=True, rejected_consumes_seq=True, client_refs=True),
+    5: Rules(version=5, certify_results=True, rejected_consumes_seq=True, client_refs=True, governance=True),
 }
 LATEST = max(PROTOCOLS)
 

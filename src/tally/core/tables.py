@@ -21,7 +21,21 @@ from typing import Any, Generic, TypeVar
 
 import msgspec
 
-from .types import Account, Asset, PayCode, Payment, Payout, RefUse, StateValue
+from .types import (
+    Account,
+    AccountLimits,
+    Asset,
+    DailyOut,
+    Freeze,
+    Params,
+    PayCode,
+    Payment,
+    Payout,
+    Proposal,
+    Recovery,
+    RefUse,
+    StateValue,
+)
 
 R = TypeVar("R")
 
@@ -91,8 +105,33 @@ PAYMENTS: Table[Payment] = Table("pay", ("merchant", "payment_id"), Payment)
 PAYOUTS: Table[Payout] = Table("payout", ("txid",), Payout)
 REFS: Table[RefUse] = Table("ref", ("account", "ref"), RefUse)  # a signer's used client references
 PAY_CODES: Table[PayCode] = Table("code", ("code",), PayCode)  # consumer-presented payment codes (protocol 4)
+# Governance (protocol 5 on).
+PARAMS: Table[Params] = Table("params", ("name",), Params)  # one record, PARAMS.key(COUNCIL_PARAMS)
+PROPOSALS: Table[Proposal] = Table("proposal", ("proposal",), Proposal)
+FREEZES: Table[Freeze] = Table("freeze", ("kind", "subject"), Freeze)  # kind: "account" or "asset"
+LIMITS: Table[AccountLimits] = Table("limits", ("account", "asset"), AccountLimits)
+DAILY_OUT: Table[DailyOut] = Table("daily", ("account", "asset"), DailyOut)  # only where a daily limit applies
+RECOVERIES: Table[Recovery] = Table("recovery", ("account",), Recovery)
+COUNCIL_PARAMS = "council"
 
-TABLES: dict[str, Table[Any]] = {t.prefix: t for t in (ACCOUNTS, ASSETS, BALANCES, PAYMENTS, PAYOUTS, REFS, PAY_CODES)}
+TABLES: dict[str, Table[Any]] = {
+    t.prefix: t
+    for t in (
+        ACCOUNTS,
+        ASSETS,
+        BALANCES,
+        PAYMENTS,
+        PAYOUTS,
+        REFS,
+        PAY_CODES,
+        PARAMS,
+        PROPOSALS,
+        FREEZES,
+        LIMITS,
+        DAILY_OUT,
+        RECOVERIES,
+    )
+}
 
 
 def table_of(key: str) -> Table[Any]:

@@ -31,8 +31,15 @@ Name = Annotated[str, Meta(min_length=1, max_length=80)]
 PayoutRef = Annotated[str, Meta(min_length=1, max_length=80)]
 Decimals = Annotated[int, Meta(ge=0, le=8)]
 ProtocolVersion = Annotated[int, Meta(ge=1, le=1_000)]
+ProposalId = Annotated[str, Meta(pattern=r"^[A-Za-z0-9._:-]{1,64}$(?!\n)")]
+ReasonCode = Annotated[str, Meta(pattern=r"^[a-z0-9_]{1,32}$(?!\n)")]  # why an account or asset is frozen
+FreezeTarget = Annotated[str, Meta(pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$(?!\n)")]  # an account or asset id
+LimitMinor = Annotated[int, Meta(ge=0, le=MAX_SAFE_INTEGER)]  # 0: no limit
+CouncilSize = Annotated[int, Meta(ge=1, le=1_000)]
+UtcOffsetMin = Annotated[int, Meta(ge=-14 * 60, le=14 * 60)]  # the chain's time zone, minutes east of UTC
 
-Role = Literal["member", "holder", "merchant"]
+# Who an account is (protocol 5 adds auditor, regulator and retired: an institution the council removed).
+Role = Literal["member", "holder", "merchant", "auditor", "regulator", "retired"]
 AssetKind = Literal["points", "voucher", "local_currency", "emoney", "coupon"]
 CashOutPolicy = Literal["none", "merchants", "all"]
 
@@ -71,9 +78,15 @@ class Asset(msgspec.Struct, frozen=True):
     issuer: str
     transferable: bool
     cash_out: CashOutPolicy
-    status: Literal["active"]  # "proposed" arrives with council approval
+    status: Literal["active", "proposed"]  # protocol 5 on: "proposed" until the council approves it
     issued_minor: int
     burned_minor: int
+    # Protocol 5 on: issued minus burned may not exceed it. Older assets leave it out, so their bytes hold.
+    quota_minor: int | msgspec.UnsetType = msgspec.UNSET
+
+    @property
+    def outstanding_minor(self) -> int:
+        return self.issued_minor - self.burned_minor
 
 
 class Payment(msgspec.Struct, frozen=True):
@@ -115,7 +128,160 @@ class RefUse(msgspec.Struct, frozen=True):
     height: int
 
 
-StateValue = Account | Asset | Payment | Payout | RefUse | PayCode | int
+# --- governance records (protocol 5 on; core/ops/council.py, core/ops/controls.py) ---
+
+
+class DefaultLimits(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
+    """The limits an account of a role has in an asset unless its own are set (0: no limit)."""
+
+    role: Literal["holder", "merchant"]
+    asset: AssetId
+    max_payment_minor: LimitMinor = 0
+    daily_out_minor: LimitMinor = 0
+    balance_cap_minor: LimitMinor = 0
+
+
+class Params(msgspec.Struct, frozen=True):
+    """The council and the parameters it changes: one record (`PARAMS`), from the genesis on."""
+
+    council: list[str]  # the members whose votes count, in admission order
+    threshold: int  # votes a proposal needs (M of N = len(council))
+    proposal_ttl_ms: int  # a proposal expires this long (block time) after the block that opened it
+    recovery_delay_ms: int  # a key recovery completes no sooner than this after it started
+    utc_offset_min: int  # the chain's time zone: daily limits reset at its midnight
+    default_limits: list[DefaultLimits] = []
+
+
+# What a council proposal does when it passes (core/ops/council.py runs it): a tagged union on `kind`.
+
+
+class ActionBase(msgspec.Struct, kw_only=True, frozen=True, forbid_unknown_fields=True, tag_field="kind"):
+    pass
+
+
+class ApproveAsset(ActionBase, frozen=True, tag="approve_asset"):
+    """A proposed asset becomes active, with its quota (create_asset opens this proposal)."""
+
+    asset: AssetId
+    quota_minor: LimitMinor
+
+
+class SetQuota(ActionBase, frozen=True, tag="set_quota"):
+    """An asset's issuance quota: its outstanding value (issued minus burned) may not exceed it."""
+
+    asset: AssetId
+    quota_minor: LimitMinor
+
+
+class AdmitMember(ActionBase, frozen=True, tag="admit_member"):
+    """An institution joins: a member (with a council vote), an auditor or a regulator."""
+
+    account: AccountId
+    name: Name
+    public_key: PublicKeyHex
+    role: Literal["member", "auditor", "regulator"]
+
+
+class RemoveMember(ActionBase, frozen=True, tag="remove_member"):
+    """An institution leaves: its account is retired (signs nothing), its vote no longer counts."""
+
+    account: AccountId
+
+
+ParamName = Literal["threshold", "proposal_ttl_ms", "recovery_delay_ms", "utc_offset_min"]
+
+
+class SetParam(ActionBase, frozen=True, tag="set_param"):
+    name: ParamName
+    value: Annotated[int, Meta(ge=-(14 * 60), le=MAX_SAFE_INTEGER)]
+
+
+class SetDefaultLimits(ActionBase, frozen=True, tag="set_default_limits"):
+    """The limits every account of a role has in an asset unless its own are set."""
+
+    limits: DefaultLimits
+
+
+class FreezeSubject(ActionBase, frozen=True, tag="freeze"):
+    subject_kind: Literal["account", "asset"]
+    subject: FreezeTarget
+    reason: ReasonCode
+
+
+class UnfreezeSubject(ActionBase, frozen=True, tag="unfreeze"):
+    subject_kind: Literal["account", "asset"]
+    subject: FreezeTarget
+
+
+Action = (
+    ApproveAsset | SetQuota | AdmitMember | RemoveMember | SetParam | SetDefaultLimits | FreezeSubject | UnfreezeSubject
+)
+
+
+class Proposal(msgspec.Struct, frozen=True):
+    id: str
+    action: Action
+    proposer: str
+    votes: list[str]  # the members that approved it, in order
+    opened_height: int
+    expires_ms: int  # block time after which it takes no more votes
+    status: Literal["open", "executed", "failed"]
+    closed_height: int = 0
+    closed_txid: str = ""
+    result_code: str = ""  # "ok" when executed, the action's rejection code when failed
+    result_message: str = ""
+
+
+class Freeze(msgspec.Struct, frozen=True):
+    """An account or an asset frozen: value cannot leave it (an asset: cannot move at all)."""
+
+    reason: str
+    by: str
+    height: int
+    txid: str
+
+
+class AccountLimits(msgspec.Struct, frozen=True):
+    """An account's own limits in one asset (0: no limit), set by its member or a regulator."""
+
+    max_payment_minor: int
+    daily_out_minor: int
+    balance_cap_minor: int
+    set_by: str
+
+
+class DailyOut(msgspec.Struct, frozen=True):
+    """What left an account in an asset on one day of the chain's time zone."""
+
+    day: int  # days since 1970-01-01 in the chain's time zone
+    out_minor: int
+
+
+class Recovery(msgspec.Struct, frozen=True):
+    """A member moving its account to a new key (the lost phone); the old key may cancel it until it completes."""
+
+    new_public_key: str
+    member: str
+    started_height: int
+    completes_ms: int  # block time from which the member may complete it
+    txid: str
+
+
+StateValue = (
+    Account
+    | Asset
+    | Payment
+    | Payout
+    | RefUse
+    | PayCode
+    | Params
+    | Proposal
+    | Freeze
+    | AccountLimits
+    | DailyOut
+    | Recovery
+    | int
+)
 
 # --- blocks and certificates -----------------------------------------------
 
@@ -199,3 +365,7 @@ class Genesis(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     validators: list[Validator]
     etcd_endpoints: list[str] = []  # empty: each node orders alone (solo)
     protocol: ProtocolVersion | msgspec.UnsetType = msgspec.UNSET  # the rules from height 1; absent: version 1
+    # Protocol 5 on: votes a council proposal needs (absent: 1, any member, as before the council) and the
+    # chain's time zone (absent: UTC), where daily limits reset.
+    council_threshold: CouncilSize | msgspec.UnsetType = msgspec.UNSET
+    utc_offset_min: UtcOffsetMin | msgspec.UnsetType = msgspec.UNSET

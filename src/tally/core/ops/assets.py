@@ -6,26 +6,38 @@ from typing import Any
 
 import msgspec
 
+from ..encoding import MAX_SAFE_INTEGER
 from ..errors import Code, ensure
-from ..operation import MEMBERS_ONLY, Example, Operation, TxContext, require_account, require_asset
+from ..operation import (
+    MEMBERS_ONLY,
+    Example,
+    Operation,
+    TxContext,
+    require_account,
+    require_active_asset,
+    require_asset,
+)
 from ..postings import SUPPLY, move
-from ..tables import ACCOUNTS, ASSETS, BALANCES
+from ..tables import ACCOUNTS, ASSETS, BALANCES, COUNCIL_PARAMS, PARAMS, PROPOSALS
 from ..types import (
     AccountId,
     AmountMinor,
+    ApproveAsset,
     Asset,
     AssetId,
     AssetKind,
     CashOutPolicy,
     ClientRef,
     Decimals,
+    LimitMinor,
     Name,
     TxBase,
 )
+from .council import open_proposal
 
 
 class CreateAsset(TxBase, frozen=True, tag="create_asset"):
-    """A member creates an asset it will issue (council approval: later)."""
+    """A member creates an asset it will issue; from protocol 5 the council approves it and its quota."""
 
     asset: AssetId
     name: Name
@@ -33,6 +45,9 @@ class CreateAsset(TxBase, frozen=True, tag="create_asset"):
     decimals: Decimals
     transferable: bool
     cash_out: CashOutPolicy
+    # Protocol 5 on: the most it may have outstanding (issued minus burned) once approved (absent: no bound
+    # below the largest amount).
+    quota_minor: LimitMinor | msgspec.UnsetType = msgspec.UNSET
 
 
 class Issue(TxBase, frozen=True, tag="issue"):
@@ -54,6 +69,10 @@ class Burn(TxBase, frozen=True, tag="burn"):
 
 def create_asset(c: TxContext, tx: CreateAsset) -> None:
     ensure(c.view.read(ASSETS, tx.asset) is None, Code.ASSET_EXISTS, "asset {!r} exists", tx.asset)
+    if c.rules.governance:
+        propose_asset(c, tx)
+        return
+    ensure(tx.quota_minor is msgspec.UNSET, Code.BAD_PARAMETER, "quotas arrive in protocol version 5")
     c.view.put(
         ASSETS.key(tx.asset),
         Asset(
@@ -64,15 +83,39 @@ def create_asset(c: TxContext, tx: CreateAsset) -> None:
             issuer=c.signer.id,
             transferable=tx.transferable,
             cash_out=tx.cash_out,
-            status="active",  # council approval (a later issue) will start assets "proposed"
+            status="active",
             issued_minor=0,
             burned_minor=0,
         ),
     )
 
 
+def propose_asset(c: TxContext, tx: CreateAsset) -> None:
+    """Protocol 5 on: the asset starts `proposed`; its approval is the council proposal `asset:<ID>`."""
+    quota_minor = tx.quota_minor if isinstance(tx.quota_minor, int) else MAX_SAFE_INTEGER
+    asset = Asset(
+        id=tx.asset,
+        name=tx.name,
+        kind=tx.kind,
+        decimals=tx.decimals,
+        issuer=c.signer.id,
+        transferable=tx.transferable,
+        cash_out=tx.cash_out,
+        status="proposed",
+        issued_minor=0,
+        burned_minor=0,
+        quota_minor=0,
+    )
+    c.view.put(ASSETS.key(tx.asset), asset)
+    open_proposal(c, asset_proposal_id(tx.asset), ApproveAsset(asset=tx.asset, quota_minor=quota_minor))
+
+
+def asset_proposal_id(asset_id: str) -> str:
+    return f"asset:{asset_id}"
+
+
 def issue(c: TxContext, tx: Issue) -> None:
-    asset = require_asset(c.view, tx.asset)
+    asset = require_active_asset(c.view, tx.asset)
     ensure(asset.issuer == c.signer.id, Code.NOT_AUTHORIZED, "only the asset's issuer may issue it")
     require_account(c.view, tx.to)
     c.post(*move(SUPPLY, tx.to, tx.asset, tx.amount_minor))
@@ -88,7 +131,7 @@ OPERATIONS: tuple[Operation[Any], ...] = (
     Operation(
         tx=CreateAsset,
         rule=create_asset,
-        reads=lambda tx: [ASSETS.key(tx.asset)],
+        reads=lambda tx: [ASSETS.key(tx.asset), PARAMS.key(COUNCIL_PARAMS), PROPOSALS.key(asset_proposal_id(tx.asset))],
         parties=lambda tx: [],
         signers=MEMBERS_ONLY,
         summary="A member creates an asset it issues.",

@@ -1,0 +1,288 @@
+"""The council: members propose, vote, and a proposal runs once at M of N votes (protocol 5 on).
+
+The council is the genesis members, changed by its own proposals; its
+parameters (`params/council`) say who votes and how many votes pass a
+proposal. A member opens a proposal (`propose`, its own vote counting
+first) and others approve it (`vote`) until the block time passes its
+expiry. The vote that reaches the threshold runs the proposal's action in
+that transaction, once: the proposal is then `executed`, or `failed` with
+the action's rejection code when the action cannot apply (the asset it
+names is gone, the member it admits exists), and takes no more votes.
+Only the votes of current council members count.
+
+`create_asset` opens the proposal that approves its asset (`asset:<ID>`),
+so with a threshold of 1 an asset is active as soon as it is created.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import msgspec
+
+from ..encoding import MAX_SAFE_INTEGER
+from ..errors import Code, Rejected, ensure
+from ..operation import (
+    MEMBERS_ONLY,
+    Example,
+    Operation,
+    TxContext,
+    council_params,
+    require_account,
+    require_asset,
+)
+from ..state import TxView
+from ..tables import ACCOUNTS, ASSETS, COUNCIL_PARAMS, FREEZES, PARAMS, PROPOSALS
+from ..types import (
+    Account,
+    Action,
+    AdmitMember,
+    ApproveAsset,
+    Freeze,
+    FreezeSubject,
+    Params,
+    Proposal,
+    ProposalId,
+    RemoveMember,
+    SetDefaultLimits,
+    SetParam,
+    SetQuota,
+    TxBase,
+    UnfreezeSubject,
+)
+
+GOVERNANCE_SINCE = 5  # the protocol version governance arrives in
+MAX_PROPOSAL_TTL_MS = 365 * 24 * 3600 * 1000
+MAX_RECOVERY_DELAY_MS = 365 * 24 * 3600 * 1000
+
+
+class Propose(TxBase, frozen=True, tag="propose"):
+    """A council member proposes an action; its own vote counts first."""
+
+    proposal: ProposalId
+    action: Action
+
+
+class CouncilVote(TxBase, frozen=True, tag="vote"):
+    """A council member approves an open proposal."""
+
+    proposal: ProposalId
+
+
+# --- proposals ----------------------------------------------------------------
+
+
+def ensure_council_member(c: TxContext) -> Params:
+    params = council_params(c.view)
+    ensure(c.signer.id in params.council, Code.NOT_COUNCIL_MEMBER, "{!r} has no council vote", c.signer.id)
+    return params
+
+
+def open_proposal(c: TxContext, proposal_id: str, action: Action) -> None:
+    params = ensure_council_member(c)
+    ensure(c.view.read(PROPOSALS, proposal_id) is None, Code.DUPLICATE_PROPOSAL, "proposal {!r} exists", proposal_id)
+    proposal = Proposal(
+        id=proposal_id,
+        action=action,
+        proposer=c.signer.id,
+        votes=[c.signer.id],
+        opened_height=c.block.height,
+        expires_ms=c.block.timestamp_ms + params.proposal_ttl_ms,
+        status="open",
+    )
+    settle(c, params, proposal)
+
+
+def propose(c: TxContext, tx: Propose) -> None:
+    open_proposal(c, tx.proposal, tx.action)
+
+
+def vote(c: TxContext, tx: CouncilVote) -> None:
+    params = ensure_council_member(c)
+    proposal = c.view.read(PROPOSALS, tx.proposal)
+    ensure(proposal is not None, Code.UNKNOWN_PROPOSAL, "no proposal {!r}", tx.proposal)
+    assert proposal is not None
+    ensure(proposal.status == "open", Code.PROPOSAL_CLOSED, "proposal {!r} is {}", tx.proposal, proposal.status)
+    ensure(c.block.timestamp_ms <= proposal.expires_ms, Code.PROPOSAL_EXPIRED, "proposal {!r} expired", tx.proposal)
+    ensure(c.signer.id not in proposal.votes, Code.ALREADY_VOTED, "{!r} voted for it already", c.signer.id)
+    settle(c, params, msgspec.structs.replace(proposal, votes=[*proposal.votes, c.signer.id]))
+
+
+def settle(c: TxContext, params: Params, proposal: Proposal) -> None:
+    """Store the proposal; at the threshold, run its action first (once) and close it."""
+    counted = sum(1 for member in proposal.votes if member in params.council)
+    if counted < params.threshold:
+        c.view.put(PROPOSALS.key(proposal.id), proposal)
+        return
+    code, message = run_action(c, proposal.action)
+    if code == "ok":
+        c.named.extend(action_accounts(proposal.action))
+    closed = msgspec.structs.replace(
+        proposal,
+        status="executed" if code == "ok" else "failed",
+        closed_height=c.block.height,
+        closed_txid=c.txid,
+        result_code=code,
+        result_message=message,
+    )
+    c.view.put(PROPOSALS.key(proposal.id), closed)
+
+
+def run_action(c: TxContext, action: Action) -> tuple[str, str]:
+    """Apply the action whole in a layer of its own, or not at all: ("ok", "") or its rejection."""
+    layer = TxView(c.view, {})
+    inner = TxContext(layer, c.signer, c.txid, c.block, c.rules)
+    try:
+        ACTIONS[type(action)](inner, action)
+    except Rejected as rejected:
+        return rejected.code.value, rejected.message
+    layer.commit()
+    for key, value in layer.block_writes.items():
+        c.view.put(key, value)
+    return "ok", ""
+
+
+def action_accounts(action: Action) -> list[str]:
+    """The accounts an action changes (their histories list the transaction that ran it)."""
+    if isinstance(action, AdmitMember | RemoveMember):
+        return [action.account]
+    if isinstance(action, FreezeSubject | UnfreezeSubject) and action.subject_kind == "account":
+        return [action.subject]
+    return []
+
+
+# --- what a passed proposal does ----------------------------------------------
+
+
+def approve_asset(c: TxContext, a: ApproveAsset) -> None:
+    asset = require_asset(c.view, a.asset)
+    ensure(asset.status == "proposed", Code.BAD_PARAMETER, "asset {!r} is {} already", a.asset, asset.status)
+    c.view.put(ASSETS.key(a.asset), msgspec.structs.replace(asset, status="active", quota_minor=a.quota_minor))
+
+
+def set_quota(c: TxContext, a: SetQuota) -> None:
+    asset = require_asset(c.view, a.asset)
+    c.view.put(ASSETS.key(a.asset), msgspec.structs.replace(asset, quota_minor=a.quota_minor))
+
+
+def admit_member(c: TxContext, a: AdmitMember) -> None:
+    ensure(c.view.read(ACCOUNTS, a.account) is None, Code.ACCOUNT_EXISTS, "account {!r} exists", a.account)
+    c.view.put(
+        ACCOUNTS.key(a.account), Account(id=a.account, role=a.role, public_key=a.public_key, member=a.account, seq=0)
+    )
+    if a.role == "member":
+        params = council_params(c.view)
+        put_params(c.view, msgspec.structs.replace(params, council=[*params.council, a.account]))
+
+
+def remove_member(c: TxContext, a: RemoveMember) -> None:
+    account = require_account(c.view, a.account)
+    ensure(
+        account.role in ("member", "auditor", "regulator"),
+        Code.BAD_PARAMETER,
+        "{!r} is a {}, not an institution the council admits",
+        a.account,
+        account.role,
+    )
+    params = council_params(c.view)
+    council = [m for m in params.council if m != a.account]
+    ensure(
+        len(council) >= params.threshold,
+        Code.BAD_PARAMETER,
+        "the council would have {} members, fewer than its threshold {}",
+        len(council),
+        params.threshold,
+    )
+    put_params(c.view, msgspec.structs.replace(params, council=council))
+    c.view.put(ACCOUNTS.key(a.account), msgspec.structs.replace(account, role="retired"))
+
+
+PARAM_BOUNDS: dict[str, tuple[int, int]] = {
+    "proposal_ttl_ms": (60_000, MAX_PROPOSAL_TTL_MS),
+    "recovery_delay_ms": (0, MAX_RECOVERY_DELAY_MS),
+    "utc_offset_min": (-14 * 60, 14 * 60),
+}
+
+
+def set_param(c: TxContext, a: SetParam) -> None:
+    params = council_params(c.view)
+    low, high = (1, len(params.council)) if a.name == "threshold" else PARAM_BOUNDS[a.name]
+    ensure(low <= a.value <= high, Code.BAD_PARAMETER, "{} must be within {}..{}", a.name, low, high)
+    assert high <= MAX_SAFE_INTEGER
+    put_params(c.view, msgspec.structs.replace(params, **{a.name: a.value}))
+
+
+def set_default_limits(c: TxContext, a: SetDefaultLimits) -> None:
+    require_asset(c.view, a.limits.asset)
+    params = council_params(c.view)
+    others = [d for d in params.default_limits if (d.role, d.asset) != (a.limits.role, a.limits.asset)]
+    given = a.limits.max_payment_minor or a.limits.daily_out_minor or a.limits.balance_cap_minor
+    put_params(c.view, msgspec.structs.replace(params, default_limits=[*others, a.limits] if given else others))
+
+
+def put_params(view: TxView, params: Params) -> None:
+    view.put(PARAMS.key(COUNCIL_PARAMS), params)
+
+
+def require_subject(c: TxContext, kind: str, subject: str) -> None:
+    if kind == "account":
+        require_account(c.view, subject)
+    else:
+        require_asset(c.view, subject)
+
+
+COUNCIL = "council"  # who froze it, when a proposal did
+
+
+def freeze_subject(c: TxContext, kind: str, subject: str, reason: str, by: str) -> None:
+    require_subject(c, kind, subject)
+    ensure(c.view.read(FREEZES, kind, subject) is None, Code.ALREADY_FROZEN, "{} {} is frozen already", kind, subject)
+    c.view.put(FREEZES.key(kind, subject), Freeze(reason=reason, by=by, height=c.block.height, txid=c.txid))
+
+
+def unfreeze_subject(c: TxContext, kind: str, subject: str) -> None:
+    require_subject(c, kind, subject)
+    ensure(c.view.read(FREEZES, kind, subject) is not None, Code.NOT_FROZEN, "{} {} is not frozen", kind, subject)
+    c.view.put(FREEZES.key(kind, subject), None)
+
+
+ACTIONS: dict[type, Callable[[TxContext, Any], None]] = {
+    ApproveAsset: approve_asset,
+    SetQuota: set_quota,
+    AdmitMember: admit_member,
+    RemoveMember: remove_member,
+    SetParam: set_param,
+    SetDefaultLimits: set_default_limits,
+    FreezeSubject: lambda c, a: freeze_subject(c, a.subject_kind, a.subject, a.reason, COUNCIL),
+    UnfreezeSubject: lambda c, a: unfreeze_subject(c, a.subject_kind, a.subject),
+}
+
+
+OPERATIONS: tuple[Operation[Any], ...] = (
+    Operation(
+        tx=Propose,
+        rule=propose,
+        reads=lambda tx: [PARAMS.key(COUNCIL_PARAMS), PROPOSALS.key(tx.proposal)],
+        parties=lambda tx: [],
+        signers=MEMBERS_ONLY,
+        since=GOVERNANCE_SINCE,
+        summary="A council member proposes an action (its vote counts first).",
+        example=Example(
+            "propose a quota",
+            "bank-a",
+            4,
+            {"proposal": "quota:CITY-V:2026-12", "action": {"kind": "set_quota", "asset": "CITY-V", "quota_minor": 10}},
+        ),
+    ),
+    Operation(
+        tx=CouncilVote,
+        rule=vote,
+        reads=lambda tx: [PARAMS.key(COUNCIL_PARAMS), PROPOSALS.key(tx.proposal)],
+        parties=lambda tx: [],
+        signers=MEMBERS_ONLY,
+        since=GOVERNANCE_SINCE,
+        summary="A council member approves an open proposal.",
+        example=Example("vote", "bank-b", 0, {"proposal": "quota:CITY-V:2026-12"}),
+    ),
+)

@@ -24,9 +24,12 @@ from tally.core.types import (
     AssetId,
     ChainId,
     ClientRef,
+    FreezeTarget,
     PayCodeDigits,
     PaymentId,
+    ProposalId,
     PublicKeyHex,
+    ReasonCode,
     SignatureHex,
 )
 
@@ -163,11 +166,13 @@ PARAM_EXAMPLES = {
     "name": "Cafe Lumen",
     "city": "Seoul",
     "mcc": "5812",
+    "proposal": "quota:PTS:2027",
 }
 # Where one name means another thing: each list's cursor is its own next_cursor.
 PATH_EXAMPLES = {
     ("/v1/blocks", "cursor"): "12",
     ("/v1/assets", "cursor"): "PTS",
+    ("/v1/proposals", "cursor"): "quota:PTS:2027",
     ("/v1/events", "cursor"): "12:3:0",
     ("/v1/events", "Last-Event-ID"): "12:3:0",
 }
@@ -180,6 +185,9 @@ FIELD_TYPES: list[tuple[Any, str]] = [
     (PayCodeDigits, "40817365092214738850"),
     (PublicKeyHex, "ab" * 32),
     (SignatureHex, "cd" * 64),
+    (ProposalId, "quota:PTS:2027"),
+    (ReasonCode, "court_order"),
+    (FreezeTarget, "HARBOR-GIFT"),
 ]
 
 
@@ -233,6 +241,8 @@ def test_openapi_publishes_parameter_patterns_and_bounds_that_refuse_a_trailing_
         ("/v1/blocks", "cursor"),
         ("/v1/assets", "limit"),
         ("/v1/assets", "cursor"),
+        ("/v1/proposals", "limit"),
+        ("/v1/proposals", "cursor"),
         ("/v1/events", "types"),
         ("/v1/events", "account"),
         ("/v1/events", "merchant"),

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Awaitable, Callable
 from json import JSONDecoder
 from pathlib import Path
 from typing import Any
@@ -43,11 +42,14 @@ from .backpressure import RefusedBatches
 from .desk import desk_endpoint
 from .errors import ApiError, error_response
 from .events import events_endpoint
+from .governance import controls_endpoint, council_endpoint, proposal_endpoint, proposals_endpoint, supply_endpoint
 from .network import network_endpoint
 from .observe import HttpMetrics, RequestLog
 from .openapi import openapi_document
 from .params import Params
 from .qr import merchant_qr_endpoint, parse_qr_endpoint, pay_code_endpoint
+from .responses import Handler
+from .responses import json_response as json
 from .status import node_status_body
 
 log = logging.getLogger("tally.api")
@@ -81,9 +83,6 @@ def history_entry(account_id: str, item: HistoryItem) -> HistoryEntry:
         movements=movements,
         tx=_plain_decoder.decode(item.envelope)["tx"],
     )
-
-
-Handler = Callable[[Request], Awaitable[Response]]
 
 
 # --- duplicate keys -----------------------------------------------------------
@@ -162,10 +161,6 @@ def refuse_duplicate_keys(body: bytes, txs: list[SignedTx], outer_keys: int) -> 
         ) from None
     except (ValueError, RecursionError) as exc:
         raise ApiError(400, "malformed_json", str(exc)) from None
-
-
-def json(value: Any, status: int = 200, headers: dict[str, str] | None = None) -> Response:
-    return Response(msgspec.json.encode(value), status_code=status, media_type="application/json", headers=headers)
 
 
 def create_app(node: Node) -> Starlette:
@@ -391,8 +386,13 @@ def create_app(node: Node) -> Starlette:
         Route("/v1/accounts/{account}", guarded(account)),
         Route("/v1/accounts/{account}/balances", guarded(balances)),
         Route("/v1/accounts/{account}/history", guarded(history)),
+        Route("/v1/accounts/{account}/controls", guarded(controls_endpoint(node, params))),
         Route("/v1/assets", guarded(assets)),
         Route("/v1/assets/{asset}", guarded(asset)),
+        Route("/v1/assets/{asset}/supply", guarded(supply_endpoint(node, params))),
+        Route("/v1/council", guarded(council_endpoint(node))),
+        Route("/v1/proposals", guarded(proposals_endpoint(node, params))),
+        Route("/v1/proposals/{proposal}", guarded(proposal_endpoint(node, params))),
         Route("/v1/merchants/{merchant}/payments/{payment_id}", guarded(payment)),
         Route("/v1/merchants/{merchant}/qr", guarded(merchant_qr_endpoint(node, params))),
         Route("/v1/qr/parse", guarded(parse_qr_endpoint(node, params)), methods=["POST"]),

@@ -11,6 +11,7 @@ from ..client.models import (
     BalancesBody,
     BlockBody,
     BlocksPage,
+    ControlsBody,
     ErrorResponse,
     HistoryPage,
     MerchantCodeBody,
@@ -20,8 +21,11 @@ from ..client.models import (
     NodeStatusBody,
     ParseQrRequest,
     PayCodeBody,
+    ProposalBody,
+    ProposalsPage,
     SubmitBatch,
     Submitted,
+    SupplyBody,
     TxStatusBody,
     WalletOpened,
 )
@@ -29,7 +33,19 @@ from ..core.block import FullBlock, Receipt
 from ..core.encoding import MAX_SAFE_INTEGER
 from ..core.limits import Limits
 from ..core.ops import SignedTx
-from ..core.types import Account, AccountId, Asset, AssetId, Certificate, Genesis, PayCodeDigits, Payment, PaymentId
+from ..core.types import (
+    Account,
+    AccountId,
+    Asset,
+    AssetId,
+    Certificate,
+    Genesis,
+    Params,
+    PayCodeDigits,
+    Payment,
+    PaymentId,
+    ProposalId,
+)
 from .openapi_docs import EVENTS_EXAMPLE, QR_EXAMPLE, ROUTE_DOCS, TAGS, limits_table
 
 
@@ -56,6 +72,7 @@ MAX_BLOCKS_PAGE = 100
 EVENT_ID_PATTERN = r"^[0-9]{1,16}:[0-9]{1,8}:[0-9]{1,6}$(?!\n)"
 EVENT_TYPES_PATTERN = r"^(block|tx|balance)(,(block|tx|balance)){0,2}$(?!\n)"
 MAX_ASSETS_PAGE = 500
+MAX_PROPOSALS_PAGE = 500
 QR_AMOUNT_PATTERN = r"^[0-9]{1,16}(\.[0-9]{1,8})?$(?!\n)"
 QR_PAYMENT_ID_PATTERN = r"^[A-Za-z0-9._:-]{1,25}$(?!\n)"  # an EMV reference label holds 25 characters
 # Printable text, no control characters, no space at either end.
@@ -69,6 +86,7 @@ PATH_PARAMS: dict[str, dict[str, Any]] = {
     "payment_id": {"type": "string", "pattern": field_pattern(PaymentId), "minLength": 1, "maxLength": 64},
     "height": {"type": "integer", "minimum": 1, "maximum": MAX_SAFE_INTEGER},
     "code": {"type": "string", "pattern": field_pattern(PayCodeDigits), "minLength": 20, "maxLength": 20},
+    "proposal": {"type": "string", "pattern": field_pattern(ProposalId), "minLength": 1, "maxLength": 64},
 }
 
 
@@ -178,6 +196,16 @@ def query_params(limits: Limits) -> dict[str, dict[str, Any]]:
             "description": "The previous page's next_cursor: assets after that id (ids in ascending order)",
             "schema": {"type": "string", "pattern": field_pattern(AssetId), "minLength": 1, "maxLength": 32},
         },
+        "proposals_limit": {
+            "name": "limit",
+            "description": "Page size",
+            "schema": {"type": "integer", "minimum": 1, "maximum": MAX_PROPOSALS_PAGE, "default": 100},
+        },
+        "proposals_cursor": {
+            "name": "cursor",
+            "description": "The previous page's next_cursor: proposals after that id (ids in ascending order)",
+            "schema": {"type": "string", "pattern": field_pattern(ProposalId), "minLength": 1, "maxLength": 64},
+        },
     }
 
 
@@ -224,6 +252,35 @@ ROUTES: list[tuple[str, str, str, Any, int, Any, list[str]]] = [
     ),
     ("get", "/v1/assets", "Assets, by id", None, 200, AssetsPage, ["assets_limit", "assets_cursor"]),
     ("get", "/v1/assets/{asset}", "An asset", None, 200, Asset, []),
+    (
+        "get",
+        "/v1/assets/{asset}/supply",
+        "An asset's quota, issued, burned and outstanding value, and its freeze",
+        None,
+        200,
+        SupplyBody,
+        [],
+    ),
+    (
+        "get",
+        "/v1/accounts/{account}/controls",
+        "What limits an account: its freeze and reason, its limits and today's total, a pending key recovery",
+        None,
+        200,
+        ControlsBody,
+        [],
+    ),
+    ("get", "/v1/council", "The council: its members, threshold and parameters", None, 200, Params, []),
+    (
+        "get",
+        "/v1/proposals",
+        "Council proposals, by id, with their votes and outcome",
+        None,
+        200,
+        ProposalsPage,
+        ["proposals_limit", "proposals_cursor"],
+    ),
+    ("get", "/v1/proposals/{proposal}", "A council proposal", None, 200, ProposalBody, []),
     (
         "get",
         "/v1/merchants/{merchant}/payments/{payment_id}",

@@ -17,6 +17,10 @@ TAGS: list[tuple[str, str]] = [
     ("assets", "Assets with their decimals, issuer, policy and supply."),
     ("merchants", "What a merchant's point of sale reads: its payments and what was refunded."),
     ("qr", "QR codes at the counter: a merchant's code to show, a scanned code checked, a holder's payment code."),
+    (
+        "governance",
+        "The council and its proposals, an asset's quota and supply, an account's freeze, limits and key recovery.",
+    ),
     ("events", "Final blocks, transactions and balance changes as they happen (server-sent events)."),
     ("blocks", "Blocks, certificates and the full blocks peers catch up from."),
     ("node", "The node's status, limits, the network as it sees it, and the chain's genesis."),
@@ -29,6 +33,23 @@ QR_EXAMPLE = (
     "021318000001800006304A5E4"
 )
 TXID = "9f2c1d0e7b6a5f4e3d2c1b0a99887766554433221100ffeeddccbbaa99887766"
+
+PROPOSAL_EXAMPLE = {
+    "id": "quota:SKYMILES:2027",
+    "action": {"kind": "set_quota", "asset": "SKYMILES", "quota_minor": 2000000},
+    "proposer": "skyway",
+    "votes": ["skyway", "harbor-bank"],
+    "opened_height": 120,
+    "expires_ms": 1800604800000,
+    "status": "executed",
+    "closed_height": 131,
+    "closed_txid": TXID,
+    "result_code": "ok",
+    "result_message": "",
+    "state": "executed",
+    "votes_counted": 2,
+    "threshold": 2,
+}
 
 # Per route: its tag and an example of what it answers (a request body's example comes from the test vectors).
 ROUTE_DOCS: dict[str, tuple[str, Any]] = {
@@ -269,6 +290,58 @@ ROUTE_DOCS: dict[str, tuple[str, Any]] = {
             "protocol": 3,
         },
     ),
+    "/v1/assets/{asset}/supply": (
+        "governance",
+        {
+            "asset": "SKYMILES",
+            "status": "active",
+            "quota_minor": 1000000,
+            "issued_minor": 450000,
+            "burned_minor": 2000,
+            "outstanding_minor": 448000,
+            "frozen": None,
+        },
+    ),
+    "/v1/accounts/{account}/controls": (
+        "governance",
+        {
+            "account": "alice",
+            "frozen": {"reason": "court_order", "by": "fsc", "height": 41, "txid": TXID},
+            "limits": [
+                {
+                    "asset": "HARBOR-GIFT",
+                    "source": "own",
+                    "max_payment_minor": 50000,
+                    "daily_out_minor": 200000,
+                    "balance_cap_minor": 0,
+                    "set_by": "harbor-bank",
+                    "sent_today_minor": 4500,
+                }
+            ],
+            "recovery": None,
+        },
+    ),
+    "/v1/council": (
+        "governance",
+        {
+            "council": ["harbor-bank", "skyway", "city-hall"],
+            "threshold": 2,
+            "proposal_ttl_ms": 604800000,
+            "recovery_delay_ms": 86400000,
+            "utc_offset_min": 540,
+            "default_limits": [
+                {
+                    "role": "holder",
+                    "asset": "HARBOR-GIFT",
+                    "max_payment_minor": 100000,
+                    "daily_out_minor": 0,
+                    "balance_cap_minor": 0,
+                }
+            ],
+        },
+    ),
+    "/v1/proposals": ("governance", {"items": [PROPOSAL_EXAMPLE], "next_cursor": None}),
+    "/v1/proposals/{proposal}": ("governance", PROPOSAL_EXAMPLE),
 }
 
 EVENTS_EXAMPLE = (

@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import secrets
 import time
-from collections.abc import Awaitable, Callable
 from typing import Literal
 
 import msgspec
@@ -29,15 +28,11 @@ from ..node.node import Node
 from ..qr import render
 from .errors import ApiError
 from .params import Params
-
-Handler = Callable[[Request], Awaitable[Response]]
+from .responses import Handler
+from .responses import json_response as _json
 
 DEFAULT_CITY = "Seoul"
 _parse_decoder = msgspec.json.Decoder(ParseQrRequest)
-
-
-def _json(value: object) -> Response:
-    return Response(msgspec.json.encode(value), media_type="application/json")
 
 
 def _now_ms() -> int:

@@ -163,4 +163,4 @@ def status(url: str, as_json: bool) -> None:
     )
 
 
-COMMANDS = (balance, history, account, assets, status)
+COMMANDS = (balance, history, assets, status)  # `account`: cli/governance.py groups it

@@ -29,6 +29,20 @@ from ..core.ops import OPERATIONS, SignedTx
 from .common import emit_json, talking_to, url_option
 
 
+def structured(info: msgspec.inspect.Type) -> bool:
+    """A struct, or a union of structs (a proposal's action): given on the command line as JSON."""
+    if isinstance(info, msgspec.inspect.UnionType):
+        return all(isinstance(t, msgspec.inspect.StructType) for t in info.types)
+    return isinstance(info, msgspec.inspect.StructType)
+
+
+def json_field(name: str, text: str) -> Any:
+    try:
+        return msgspec.json.decode(text)
+    except msgspec.DecodeError as error:
+        raise click.BadParameter(f"not JSON: {error}", param_hint=f"--{name.replace('_', '-')}") from None
+
+
 def new_ref() -> str:
     """A fresh client reference for a command run without --ref."""
     return "cli-" + secrets.token_hex(8)
@@ -105,11 +119,12 @@ def _report(status: TxStatusBody, as_json: bool) -> None:
     click.echo(f"{status.status} at block {status.height}: {outcome} (txid {status.txid})")
 
 
-def _field_option(op: Operation[Any], field: msgspec.inspect.Field) -> list[click.Option]:
+def field_options(field: msgspec.inspect.Field, defaults: dict[str, Any]) -> list[click.Option]:
+    """The options of one field: its type's kind, required unless it has a CLI default or a default of its own."""
     name = field.name.replace("_", "-")
     info = field.type
-    default = op.cli_defaults.get(field.name)
-    required = field.name not in op.cli_defaults
+    default = defaults.get(field.name)
+    required = field.name not in defaults and field.required
     if field.name == "ref":
         help_ref = "Client reference, unique per signer (default: a new one, printed). Reuse it to retry safely."
         return [click.Option(["--ref", "ref"], default=None, help=help_ref)]
@@ -121,6 +136,8 @@ def _field_option(op: Operation[Any], field: msgspec.inspect.Field) -> list[clic
     if isinstance(info, msgspec.inspect.BoolType):
         return [click.Option([f"--{name}/--not-{name}", field.name], default=bool(default), show_default=True)]
     kind: Any = str
+    if structured(info):
+        return [click.Option([f"--{name}", field.name], required=required, help="JSON, e.g. a proposal's action.")]
     if isinstance(info, msgspec.inspect.IntType):
         kind = int
     elif isinstance(info, msgspec.inspect.LiteralType):
@@ -139,19 +156,30 @@ def _command(op: Operation[Any]) -> click.Command:
 
     def callback(key_path: Path, url: str, seq: int | None, wait: bool, as_json: bool, **fields: Any) -> None:
         made_ref = op.client_ref and fields.get("ref") is None
+        for f in own:  # a field of structured type (a proposal's action) is given as JSON
+            if isinstance(fields.get(f.name), str) and structured(f.type):
+                fields[f.name] = json_field(f.name, fields[f.name])
+            if not f.required and f.name != "ref" and fields.get(f.name) is None:
+                fields.pop(f.name, None)  # an optional field not given: left out (its default holds)
         if made_ref:
             fields["ref"] = new_ref()
         send(op, key_path, url, seq, wait, as_json, fields, made_ref)
 
-    params: list[click.Parameter] = [option for f in own for option in _field_option(op, f)]
-    params += [
+    params: list[click.Parameter] = [option for f in own for option in field_options(f, op.cli_defaults)]
+    command = click.Command(
+        op.type.replace("_", "-"), callback=callback, params=params + signing_options(), help=op.summary
+    )
+    return url_option(command)
+
+
+def signing_options() -> list[click.Parameter]:
+    """What every signing command takes: the key file, an optional seq, whether to wait, --json."""
+    return [
         click.Option(["--key", "key_path"], required=True, type=click.Path(path_type=Path), help="Signer's key file."),
         click.Option(["--seq"], type=int, default=None, help="Sequence number (default: ask the node)."),
         click.Option(["--wait/--no-wait"], default=True, show_default=True, help="Wait until final."),
         click.Option(["--json", "as_json"], is_flag=True, help="Print the status as JSON."),
     ]
-    command = click.Command(op.type.replace("_", "-"), callback=callback, params=params, help=op.summary)
-    return url_option(command)
 
 
 @click.group()

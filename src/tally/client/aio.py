@@ -23,7 +23,7 @@ from httpx_sse import SSEError, aconnect_sse
 
 from ..core.block import Receipt
 from ..core.ops import SignedTx
-from ..core.types import Account, Asset, Genesis, Payment
+from ..core.types import Account, Asset, Genesis, Params, Payment
 from .http import (
     MAX_WAIT_SLICE_MS,
     RETRYABLE_STATUS,
@@ -40,13 +40,17 @@ from .models import (
     AssetsPage,
     BalancesBody,
     BlocksPage,
+    ControlsBody,
     HistoryPage,
     LedgerEvent,
     MerchantCodeBody,
     MerchantQrBody,
     NodeStatusBody,
     PayCodeBody,
+    ProposalBody,
+    ProposalsPage,
     Submitted,
+    SupplyBody,
     TxStatusBody,
 )
 
@@ -155,6 +159,26 @@ class AsyncTallyClient:
     async def asset(self, asset_id: str) -> Asset:
         """An asset: name, kind, decimals, issuer, policy and supply."""
         return await self._get(f"/v1/assets/{asset_id}", Asset)
+
+    async def supply(self, asset_id: str) -> SupplyBody:
+        """An asset's quota, issued, burned and outstanding value, and its freeze."""
+        return await self._get(f"/v1/assets/{asset_id}/supply", SupplyBody)
+
+    async def controls(self, account_id: str) -> ControlsBody:
+        """What limits an account: its freeze and reason, its limits, a pending key recovery."""
+        return await self._get(f"/v1/accounts/{account_id}/controls", ControlsBody)
+
+    async def council(self) -> Params:
+        """The council: members, threshold and parameters (protocol 5 ledgers)."""
+        return await self._get("/v1/council", Params)
+
+    async def proposals(self, limit: int = 100, cursor: str | None = None) -> ProposalsPage:
+        """A page of council proposals in id order."""
+        return await self._get("/v1/proposals", ProposalsPage, page_params(limit, cursor))
+
+    async def proposal(self, proposal_id: str) -> ProposalBody:
+        """A council proposal: its action, votes and outcome."""
+        return await self._get(f"/v1/proposals/{proposal_id}", ProposalBody)
 
     async def assets(self, limit: int = 100, cursor: str | None = None) -> AssetsPage:
         """A page of assets in id order."""

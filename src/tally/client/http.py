@@ -23,19 +23,23 @@ from httpx_sse import SSEError, connect_sse
 
 from ..core.block import Receipt
 from ..core.ops import SignedTx
-from ..core.types import Account, Asset, Genesis, Payment
+from ..core.types import Account, Asset, Genesis, Params, Payment
 from .models import (
     EVENT_TYPES,
     AssetsPage,
     BalancesBody,
     BlocksPage,
+    ControlsBody,
     HistoryPage,
     LedgerEvent,
     MerchantCodeBody,
     MerchantQrBody,
     NodeStatusBody,
     PayCodeBody,
+    ProposalBody,
+    ProposalsPage,
     Submitted,
+    SupplyBody,
     TxStatusBody,
 )
 
@@ -232,6 +236,26 @@ class TallyClient:
     def asset(self, asset_id: str) -> Asset:
         """An asset: name, kind, decimals, issuer, policy and supply."""
         return self._get(f"/v1/assets/{asset_id}", Asset)
+
+    def supply(self, asset_id: str) -> SupplyBody:
+        """An asset's quota, issued, burned and outstanding value, and its freeze."""
+        return self._get(f"/v1/assets/{asset_id}/supply", SupplyBody)
+
+    def controls(self, account_id: str) -> ControlsBody:
+        """What limits an account: its freeze and reason, its limits, a pending key recovery."""
+        return self._get(f"/v1/accounts/{account_id}/controls", ControlsBody)
+
+    def council(self) -> Params:
+        """The council: members, threshold and parameters (protocol 5 ledgers)."""
+        return self._get("/v1/council", Params)
+
+    def proposals(self, limit: int = 100, cursor: str | None = None) -> ProposalsPage:
+        """A page of council proposals in id order."""
+        return self._get("/v1/proposals", ProposalsPage, page_params(limit, cursor))
+
+    def proposal(self, proposal_id: str) -> ProposalBody:
+        """A council proposal: its action, votes and outcome."""
+        return self._get(f"/v1/proposals/{proposal_id}", ProposalBody)
 
     def assets(self, limit: int = 100, cursor: str | None = None) -> AssetsPage:
         """A page of assets in id order."""

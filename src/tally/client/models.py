@@ -8,7 +8,7 @@ import msgspec
 from msgspec import Meta
 
 from ..core.ops import SignedTx
-from ..core.types import AccountId, Asset, PublicKeyHex
+from ..core.types import AccountId, Action, Asset, Freeze, PublicKeyHex, Recovery
 
 MAX_BATCH_TXS_SCHEMA = 2000
 
@@ -101,6 +101,63 @@ class BlocksPage(msgspec.Struct, frozen=True):
 class AssetsPage(msgspec.Struct, frozen=True):
     items: list[Asset]
     next_cursor: str | None
+
+
+class ProposalBody(msgspec.Struct, frozen=True):
+    """A council proposal; `state` is its status, or `expired` once an open one is past `expires_ms`."""
+
+    id: str
+    action: Action
+    proposer: str
+    votes: list[str]
+    opened_height: int
+    expires_ms: int
+    status: Literal["open", "executed", "failed"]
+    closed_height: int
+    closed_txid: str
+    result_code: str
+    result_message: str
+    state: Literal["open", "expired", "executed", "failed"]
+    votes_counted: int  # the votes of current council members
+    threshold: int  # votes it needs now
+
+
+class ProposalsPage(msgspec.Struct, frozen=True):
+    items: list[ProposalBody]
+    next_cursor: str | None
+
+
+class LimitsBody(msgspec.Struct, frozen=True):
+    """An account's limits in one asset (0: none): its own, or its role's default."""
+
+    asset: str
+    source: Literal["own", "default"]
+    max_payment_minor: int
+    daily_out_minor: int
+    balance_cap_minor: int
+    set_by: str  # "" for a default
+    sent_today_minor: int = 0  # counted where a daily limit applies, in the chain's time zone
+
+
+class ControlsBody(msgspec.Struct, frozen=True):
+    """What limits an account: a freeze and its reason, its limits, a pending key recovery."""
+
+    account: str
+    frozen: Freeze | None
+    limits: list[LimitsBody]
+    recovery: Recovery | None
+
+
+class SupplyBody(msgspec.Struct, frozen=True):
+    """An asset's supply: quota (null: none), issued, burned, outstanding (issued minus burned), a freeze."""
+
+    asset: str
+    status: Literal["active", "proposed"]
+    quota_minor: int | None
+    issued_minor: int
+    burned_minor: int
+    outstanding_minor: int
+    frozen: Freeze | None
 
 
 class UnavailableBody(msgspec.Struct, frozen=True):

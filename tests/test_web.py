@@ -354,14 +354,16 @@ def test_the_demo_desk_and_the_network_view(demo: NodeProcess, node: NodeProcess
 
 
 def test_apps_are_served_with_their_security_policy(demo: NodeProcess) -> None:
-    for app in ("wallet", "pos", "explorer"):
+    for app in ("wallet", "pos", "explorer", "console"):
         page = httpx.get(f"{demo.url}/{app}/")
         assert page.status_code == 200 and f"/web/{app}/app.js" in page.text
         assert "script-src 'self' 'sha256-" in page.headers["content-security-policy"]
         assert httpx.get(f"{demo.url}/{app}").status_code == 308
     script = httpx.get(f"{demo.url}/web/vendor/preact.mjs")
     assert script.status_code == 200 and script.headers["content-type"].startswith("text/javascript")
-    assert httpx.get(f"{demo.url}/").json()["apps"] == {"wallet": "/wallet/", "pos": "/pos/", "explorer": "/explorer/"}
+    assert httpx.get(f"{demo.url}/").json()["apps"] == {
+        "wallet": "/wallet/", "pos": "/pos/", "explorer": "/explorer/", "console": "/console/"
+    }  # fmt: skip
 
 
 def test_both_languages_have_every_string() -> None:

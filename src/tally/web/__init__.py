@@ -1,5 +1,6 @@
-"""The web apps the node serves: the wallet (/wallet/), the merchant's point of sale (/pos/) and the
-explorer with the network monitor (/explorer/).
+"""The web apps the node serves: the wallet (/wallet/), the merchant's point of sale (/pos/), the
+explorer with the network monitor (/explorer/) and the member console (/console/: the council, its
+proposals and votes, assets' supply, accounts' freezes, limits and key recovery).
 
 Each app is a folder under `static/` with its `app.js`; `static/shared/` holds what they share (the
 API client, canonical bytes and Web Crypto signatures, the receipt check, amounts, Korean and English
@@ -24,7 +25,7 @@ from starlette.staticfiles import StaticFiles
 mimetypes.add_type("text/javascript", ".mjs")  # module scripts must be served as JavaScript
 mimetypes.add_type("text/javascript", ".js")
 STATIC = Path(__file__).parent / "static"
-APPS = {"wallet": "Tally Wallet", "pos": "Tally POS", "explorer": "Tally Explorer"}
+APPS = {"wallet": "Tally Wallet", "pos": "Tally POS", "explorer": "Tally Explorer", "console": "Tally Console"}
 IMPORT_MAP = '{"imports": {"preact": "/web/vendor/preact.mjs", "preact/hooks": "/web/vendor/preact-hooks.mjs"}}'
 _MAP_HASH = base64.b64encode(hashlib.sha256(IMPORT_MAP.encode()).digest()).decode()
 CSP = (

@@ -180,6 +180,15 @@ export class Node {
     const signed = await signTx(keyFile, tx);
     return this.waitFinal(await this.submit(signed));
   }
+
+  /** `send`, then the final status; throws an ApiError with the ledger's stable code unless applied ("ok").
+   *  A rejection that is final carries `final: true` (the transaction will never apply). */
+  async sendOk(keyFile, chain, type, fields, ttlMs = DEFAULT_TTL_MS) {
+    const status = await this.send(keyFile, chain, type, fields, ttlMs);
+    if (status.status !== "final") throw new ApiError(0, "not_final", `the transaction is ${status.status}`);
+    if (status.code !== "ok") throw Object.assign(new ApiError(0, status.code, status.message || ""), { final: true });
+    return status;
+  }
 }
 
 // --- amounts ------------------------------------------------------------------------------------
@@ -206,4 +215,11 @@ export function toMinor(text, decimals) {
   const minor = Number(found[1] + fraction.padEnd(decimals, "0"));
   if (!Number.isSafeInteger(minor) || minor < 1) throw new Error("amount_out_of_range");
   return minor;
+}
+
+/** A limit in the asset's unit as minor units: blank or zero is 0 (no limit); throws with a reason code. */
+export function limitToMinor(text, decimals) {
+  const cleaned = String(text ?? "").trim();
+  if (!cleaned || /^0+(\.0*)?$/.test(cleaned)) return 0;
+  return toMinor(cleaned, decimals);
 }

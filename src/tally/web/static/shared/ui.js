@@ -1,8 +1,8 @@
-// Shared components of the three apps: one pattern for a page (a function of state, rendered with
+// Shared components of the apps: one pattern for a page (a function of state, rendered with
 // Preact and htm: no build step), the frame with the language switch, amounts, errors, codes.
 
 import { h, render } from "preact";
-import { useEffect, useMemo, useRef, useState } from "preact/hooks";
+import { useEffect, useErrorBoundary, useMemo, useRef, useState } from "preact/hooks";
 import htm from "../vendor/htm.mjs";
 import qrcode from "../vendor/qrcode.mjs";
 import { lang, onLang, setLang, t, locale } from "./i18n.js";
@@ -44,6 +44,7 @@ const APPS = [
   ["wallet", "/wallet/"],
   ["pos", "/pos/"],
   ["explorer", "/explorer/"],
+  ["console", "/console/"],
 ];
 
 /** Re-render on a language change. */
@@ -69,8 +70,20 @@ export function Shell({ app, wide, children }) {
         <button class=${lang() === "en" ? "on" : ""} onClick=${() => setLang("en")}>English</button>
       </span>
     </header>
-    <main class=${wide ? "wide" : "narrow"}>${children}</main>
+    <main class=${wide ? "wide" : "narrow"}><${Guard}>${children}<//></main>
   `;
+}
+
+/** A page that fails to render shows its error (never a blank page) and a way to try again. */
+function Guard({ children }) {
+  const [error, reset] = useErrorBoundary();
+  if (error) {
+    return html`<section class="card" data-test="page-error">
+      <${ErrorLine} error=${error} />
+      <button onClick=${reset}>${t("ui.try_again")}</button>
+    </section>`;
+  }
+  return children;
 }
 
 /** Assets by id, read once per page. */
@@ -101,13 +114,23 @@ export function assetName(asset, id) {
   return asset ? asset.name : id;
 }
 
-/** An error as one line: the API's stable code in words where we have them, else its message. */
+/** A freeze's reason code in words where we have them, the code beside them. */
+export function reasonText(code) {
+  const known = t(`reason.${code}`);
+  return known === `reason.${code}` ? code : `${known} (${code})`;
+}
+
+/** An error as one line: the API's stable code in words where we have them (the code beside them),
+ *  else the code and its message. */
 export function ErrorLine({ error }) {
   if (!error) return null;
-  const code = error.code || error.message;
+  const code = error.code || error.message || String(error);
   const known = t(`error.${code}`);
-  const text = known === `error.${code}` ? `${code}: ${error.message || ""}` : known;
-  return html`<p class="error" role="alert" data-code=${code}>${text}</p>`;
+  if (known === `error.${code}`) {
+    const message = error.message && error.message !== code ? error.message : "";
+    return html`<p class="error" role="alert" data-code=${code}><span class="code">${code}</span>${message ? `: ${message}` : ""}</p>`;
+  }
+  return html`<p class="error" role="alert" data-code=${code}>${known} <span class="code">(${code})</span></p>`;
 }
 
 /** A QR code of `text`, drawn here (qrcode-generator), as SVG. */

@@ -1,16 +1,23 @@
 // The wallet: a holder's key made and kept in this browser, balances, history, sending, paying a
-// merchant's QR code, a one-time payment code to show, and e-receipts checked in the page.
+// merchant's QR code, a one-time payment code to show, and e-receipts checked in the page; the
+// account's freeze and limits; replacing the key (rotate_key) and, after a lost phone, a new key the
+// holder's member moves the account to (start_recovery, complete_recovery in the member console).
 // Pages are hash routes (#/pay, #/code, ...); each is a function of the wallet's state.
 
 import { t, time } from "../shared/i18n.js";
 import { verifyReceipt } from "../shared/receipt.js";
 import { newKeyFile, newRef, readKeyFile, toMinor } from "../shared/tally.js";
 import {
-  Amount, Barcode, Countdown, ErrorLine, QrCode, Scanner, Shell, assetName, genesis, html, mount, node,
-  stored, useAction, useAssets, useEffect, useRoute, useState,
+  Amount, Barcode, Countdown, ErrorLine, QrCode, Scanner, Shell, amountText, assetName, genesis, html, mount, node,
+  reasonText, stored, useAction, useAssets, useEffect, useRoute, useState,
 } from "../shared/ui.js";
 
 const KEY_STORE = "tally.wallet.key";
+// Keys a rotation made whose rotate_key was sent but not yet seen final: whichever the ledger ends up
+// holding is adopted, so a page closed mid-rotation never loses the account's new key.
+const PENDING_STORE = "tally.wallet.pending_keys";
+const RECOVERY_STORE = "tally.wallet.recovery"; // the new key of a lost-phone recovery, until it completes
+const RECOVERY_POLL_MS = 2_000;
 const CODE_LIMIT_DEFAULT = "30";
 
 function go(path) {
@@ -40,7 +47,9 @@ function Welcome({ onKey }) {
     });
   }
 
+  const recovering = stored(RECOVERY_STORE) !== null; // a recovery under way comes first
   return html`
+    ${recovering ? html`<${Recover} onKey=${onKey} />` : null}
     <section class="card">
       <h1>${t("wallet.welcome")}</h1>
       <p>${t("wallet.welcome_text")}</p>
@@ -54,7 +63,79 @@ function Welcome({ onKey }) {
       <button disabled=${busy || !backup} onClick=${restore} data-test="restore">${t("wallet.restore")}</button>
     </section>
     <${ErrorLine} error=${error} />
+    ${recovering ? null : html`<${Recover} onKey=${onKey} />`}
   `;
+}
+
+/** A lost phone: a new key made here for an existing account; the holder's member moves the account to
+ *  it (start_recovery, then complete_recovery after the council's delay) and the wallet opens then. */
+function Recover({ onKey }) {
+  const [pending, setPending] = useState(() => stored(RECOVERY_STORE));
+  const [id, setId] = useState("");
+  const [seen, setSeen] = useState(null);
+  const [run, busy, error] = useAction();
+
+  useEffect(() => {
+    if (!pending) return undefined;
+    let live = true;
+    const check = async () => {
+      try {
+        const [account, controls] = await Promise.all([
+          node.get(`/v1/accounts/${pending.id}`), node.get(`/v1/accounts/${pending.id}/controls`),
+        ]);
+        if (!live) return;
+        if (account.public_key === pending.public_key) {
+          live = false;
+          localStorage.removeItem(RECOVERY_STORE);
+          onKey(pending);
+          return;
+        }
+        setSeen({ account, recovery: controls.recovery });
+      } catch {
+        /* the next poll tries again */
+      }
+    };
+    check();
+    const timer = setInterval(check, RECOVERY_POLL_MS);
+    return () => {
+      live = false;
+      clearInterval(timer);
+    };
+  }, [pending]);
+
+  const start = () => run(async () => {
+    const account = await node.get(`/v1/accounts/${id.trim()}`);
+    const key = await newKeyFile(account.id);
+    localStorage.setItem(RECOVERY_STORE, JSON.stringify(key));
+    setPending(key);
+  });
+  const stop = () => {
+    localStorage.removeItem(RECOVERY_STORE);
+    setPending(null);
+    setSeen(null);
+  };
+
+  if (pending) {
+    const started = seen && seen.recovery && seen.recovery.new_public_key === pending.public_key;
+    return html`
+      <section class="card" data-test="recovering">
+        <h2>${t("wallet.recovering", { account: pending.id })}</h2>
+        <p>${t("wallet.recovery_tell", { member: seen ? seen.account.member : "…" })}</p>
+        <div class="qr-small"><${QrCode} text=${pending.public_key} label=${t("wallet.new_public_key")} /></div>
+        <p class="mono" data-test="recovery-key">${pending.public_key}</p>
+        <p class=${started ? "verified" : "muted"} data-test="recovery-state">${started
+          ? t("wallet.recovery_started", { when: time(seen.recovery.completes_ms) }) : t("wallet.recovery_waiting")}</p>
+        <button onClick=${stop}>${t("wallet.recovery_stop")}</button>
+      </section>`;
+  }
+  return html`
+    <section class="card">
+      <h2>${t("wallet.lost_phone")}</h2>
+      <p class="muted">${t("wallet.lost_phone_text")}</p>
+      <label>${t("wallet.account_id")}<input name="recover_account" value=${id} onInput=${(e) => setId(e.target.value)} /></label>
+      <button disabled=${busy || !id.trim()} onClick=${start} data-test="recover">${t("wallet.make_recovery_key")}</button>
+      <${ErrorLine} error=${error} />
+    </section>`;
 }
 
 // --- home: balances and history -----------------------------------------------------------------------
@@ -62,17 +143,67 @@ function Welcome({ onKey }) {
 function useLedger(key, tick) {
   const [balances, setBalances] = useState(null);
   const [history, setHistory] = useState([]);
+  const [controls, setControls] = useState(null);
+  const [account, setAccount] = useState(null);
   const [error, setError] = useState(null);
   useEffect(() => {
     Promise.all([
       node.get(`/v1/accounts/${key.id}/balances`),
       node.get(`/v1/accounts/${key.id}/history`, { limit: 20 }),
-    ]).then(([b, h]) => {
+      node.get(`/v1/accounts/${key.id}/controls`).catch(() => null), // none on a node before governance
+      node.get(`/v1/accounts/${key.id}`),
+    ]).then(([b, h, c, a]) => {
       setBalances(b.balances);
       setHistory(h.items);
+      setControls(c);
+      setAccount(a);
     }, setError);
   }, [key.id, tick]);
-  return { balances, history, error };
+  return { balances, history, controls, account, error };
+}
+
+/** What limits the account: a freeze and its reason, its limits, a key recovery its member started. */
+function Controls({ wallet, controls, account, assets, onChanged }) {
+  const [run, busy, error] = useAction();
+  if (!controls) return null;
+  const { frozen, limits, recovery } = controls;
+  const replaced = account && account.public_key !== wallet.public_key;
+  if (!frozen && !limits.length && !recovery && !replaced) return null;
+  const cancel = () => run(async () => {
+    await node.sendOk(wallet, (await genesis()).chain, "cancel_recovery", { account: wallet.id });
+    onChanged();
+  });
+  return html`
+    <section class="card" data-test="controls">
+      ${replaced ? html`<p class="error" data-test="key-replaced">${t("wallet.key_replaced")}</p>` : null}
+      ${frozen ? html`
+        <div class="warn" data-test="frozen">
+          <strong>${t("wallet.frozen")}</strong>
+          <p data-test="frozen-reason">${t("wallet.frozen_reason", { reason: reasonText(frozen.reason) })}</p>
+          <p class="small">${t("wallet.frozen_help", { by: frozen.by })}</p>
+        </div>` : null}
+      ${recovery && !replaced ? html`
+        <div class="warn" data-test="recovery">
+          <p>${t("wallet.recovery_pending", { member: recovery.member, when: time(recovery.completes_ms) })}</p>
+          <button class="danger" disabled=${busy} onClick=${cancel} data-test="cancel-recovery">${t("wallet.recovery_cancel")}</button>
+        </div>` : null}
+      ${limits.length ? html`
+        <h2>${t("wallet.limits")}</h2>
+        <ul class="limits" data-test="limits">
+          ${limits.map((l) => {
+            const asset = assets[l.asset];
+            const parts = [];
+            if (l.max_payment_minor) parts.push(t("wallet.limit_payment", { amount: amountText(l.max_payment_minor, asset) }));
+            if (l.daily_out_minor) {
+              parts.push(t("wallet.limit_daily", { amount: amountText(l.daily_out_minor, asset), sent: amountText(l.sent_today_minor, asset) }));
+            }
+            if (l.balance_cap_minor) parts.push(t("wallet.limit_cap", { amount: amountText(l.balance_cap_minor, asset) }));
+            return html`<li data-asset=${l.asset}><strong>${assetName(asset, l.asset)}</strong>
+              ${parts.map((part) => html`<div class="small">${part}</div>`)}</li>`;
+          })}
+        </ul>` : null}
+      <${ErrorLine} error=${error} />
+    </section>`;
 }
 
 function HistoryList({ items, assets, account }) {
@@ -104,7 +235,7 @@ function counterparty(item, account) {
 function Home({ wallet }) {
   const assets = useAssets();
   const [tick, setTick] = useState(0);
-  const { balances, history, error } = useLedger(wallet, tick);
+  const { balances, history, controls, account, error } = useLedger(wallet, tick);
   useEffect(() => {
     const events = new EventSource(`/v1/events?account=${encodeURIComponent(wallet.id)}&types=tx`);
     events.addEventListener("tx", () => setTick((n) => n + 1));
@@ -121,9 +252,10 @@ function Home({ wallet }) {
         <a class="button primary" href="#/pay" data-test="to-pay">${t("wallet.pay")}</a>
         <a class="button" href="#/code" data-test="to-code">${t("wallet.show_code")}</a>
         <a class="button" href="#/send">${t("wallet.send")}</a>
-        <a class="button" href="#/backup">${t("wallet.backup")}</a>
+        <a class="button" href="#/backup" data-test="to-backup">${t("wallet.backup")}</a>
       </div>
     </section>
+    <${Controls} wallet=${wallet} controls=${controls} account=${account} assets=${assets} onChanged=${() => setTick((n) => n + 1)} />
     <section class="card">
       <h2>${t("wallet.history")}</h2>
       <${ErrorLine} error=${error} />
@@ -293,15 +425,52 @@ function Send({ wallet }) {
     </section>`;
 }
 
-function Backup({ wallet, onForget }) {
+function pendingKeys() {
+  const found = stored(PENDING_STORE);
+  return Array.isArray(found) ? found : [];
+}
+
+function setPendingKeys(keys) {
+  if (keys.length) localStorage.setItem(PENDING_STORE, JSON.stringify(keys));
+  else localStorage.removeItem(PENDING_STORE);
+}
+
+function Backup({ wallet, onForget, onRotated }) {
+  const [rotated, setRotated] = useState(false);
+  const [run, busy, error] = useAction();
   const text = JSON.stringify(wallet, null, 2);
   const href = `data:application/json;charset=utf-8,${encodeURIComponent(text)}`;
+
+  // A new key made here; the current one signs rotate_key; the new one is kept once that is final.
+  const rotate = () => run(async () => {
+    setRotated(false);
+    const next = await newKeyFile(wallet.id);
+    setPendingKeys([...pendingKeys(), next]);
+    try {
+      await node.sendOk(wallet, (await genesis()).chain, "rotate_key", { new_public_key: next.public_key });
+    } catch (err) {
+      if (err.final) setPendingKeys(pendingKeys().filter((k) => k.public_key !== next.public_key));
+      throw err;
+    }
+    onRotated(next);
+    setRotated(true);
+  });
+
   return html`
     <section class="card">
       <h1>${t("wallet.backup")}</h1>
+      ${rotated ? html`<p class="verified" data-test="rotated">${t("wallet.rotated")}</p>` : null}
       <p class="warn">${t("wallet.backup_text")}</p>
       <textarea readonly rows="6" data-test="backup">${text}</textarea>
       <a class="button" download=${`${wallet.id}.json`} href=${href}>${t("wallet.download")}</a>
+    </section>
+    <section class="card" data-test="rotate-card">
+      <h2>${t("wallet.rotate")}</h2>
+      <p class="muted">${t("wallet.rotate_text")}</p>
+      <button disabled=${busy} onClick=${rotate} data-test="rotate">${busy ? "…" : t("wallet.rotate_now")}</button>
+      <${ErrorLine} error=${error} />
+    </section>
+    <section class="card">
       <button class="danger" onClick=${() => confirm(t("wallet.forget_confirm")) && onForget()}>${t("wallet.forget")}</button>
     </section>`;
 }
@@ -344,24 +513,36 @@ function Wallet() {
   const [wallet, setWallet] = useState(() => stored(KEY_STORE));
   const route = useRoute();
 
-  function keep(key) {
+  function keep(key, path = "/") {
     localStorage.setItem(KEY_STORE, JSON.stringify(key));
+    setPendingKeys(pendingKeys().filter((k) => k.id !== key.id));
     setWallet(key);
-    go("/");
+    if (path !== null) go(path);
   }
 
   function forget() {
     localStorage.removeItem(KEY_STORE);
+    localStorage.removeItem(PENDING_STORE);
     setWallet(null);
     go("/");
   }
+
+  // A rotation the page did not see end: adopt its key if the ledger holds it now.
+  useEffect(() => {
+    const pending = pendingKeys().filter((k) => wallet && k.id === wallet.id);
+    if (!pending.length) return;
+    node.get(`/v1/accounts/${wallet.id}`).then((account) => {
+      const found = pending.find((k) => k.public_key === account.public_key);
+      if (found) keep(found, null);
+    }, () => {});
+  }, [wallet && wallet.id]);
 
   let page;
   if (!wallet) page = html`<${Welcome} onKey=${keep} />`;
   else if (route === "/pay") page = html`<${Pay} wallet=${wallet} />`;
   else if (route === "/code") page = html`<${PayCode} wallet=${wallet} />`;
   else if (route === "/send") page = html`<${Send} wallet=${wallet} />`;
-  else if (route === "/backup") page = html`<${Backup} wallet=${wallet} onForget=${forget} />`;
+  else if (route === "/backup") page = html`<${Backup} wallet=${wallet} onForget=${forget} onRotated=${(key) => keep(key, null)} />`;
   else if (route.startsWith("/receipt/")) page = html`<${ReceiptView} txid=${route.slice(9)} />`;
   else page = html`<${Home} wallet=${wallet} />`;
   return html`<${Shell} app="wallet">${page}<//>`;

@@ -1,0 +1,733 @@
+// The member console: a council member (or a regulator or an auditor) signs in with its key file,
+// which this page keeps in memory only (never in the browser's storage: a reload signs out). It shows
+// the council and its parameters; the proposals with their votes, state and outcome, with a vote
+// button on open ones; a form for every kind of proposal; each asset's supply against its quota; and
+// an account's freeze, limits and key recovery, with the forms a member uses on them. Every
+// transaction is signed in this page. Pages are hash routes (#/propose, #/assets, #/account/alice).
+
+import { t, time } from "../shared/i18n.js";
+import { formatMinor, limitToMinor, readKeyFile } from "../shared/tally.js";
+import {
+  Amount, ErrorLine, Shell, amountText, genesis, html, mount, node, reasonText, useAction, useEffect, useMemo,
+  useRoute, useState,
+} from "../shared/ui.js";
+
+const NO_QUOTA = 9_007_199_254_740_991; // create_asset's quota when it names none: the largest safe integer
+const PAGE = 500;
+const MAX_PAGES = 10; // lists read at most 5,000 proposals or assets
+const INSTITUTIONS = new Set(["member", "regulator", "auditor"]);
+const KINDS = ["set_quota", "approve_asset", "set_param", "admit_member", "remove_member", "set_default_limits",
+  "freeze", "unfreeze"];
+const PARAMS = ["threshold", "proposal_ttl_ms", "recovery_delay_ms", "utc_offset_min"];
+const MINUTE_MS = 60_000;
+const REASONS = ["court_order", "suspected_fraud", "sanctions", "lost_device", "aml_review"]; // suggestions only
+const ID_RE = /^[A-Za-z0-9._:-]{1,64}$/;
+
+function fail(code, message = "") {
+  return Object.assign(new Error(message || code), { code });
+}
+
+function go(path) {
+  location.hash = path;
+}
+
+async function send(session, type, fields) {
+  const { chain } = await genesis();
+  return node.sendOk(session.key, chain, type, fields);
+}
+
+/** Every item of a paged list (bounded). */
+async function allPages(path) {
+  const items = [];
+  let cursor = null;
+  for (let i = 0; i < MAX_PAGES; i++) {
+    const page = await node.get(path, { limit: PAGE, cursor });
+    items.push(...page.items);
+    if (!page.next_cursor) break;
+    cursor = page.next_cursor;
+  }
+  return items;
+}
+
+async function assetsById() {
+  return Object.fromEntries((await allPages("/v1/assets")).map((a) => [a.id, a]));
+}
+
+/** A value loaded by `load`, loaded again when `deps` change; the previous value stays while it reloads. */
+function useLoad(load, deps) {
+  const [state, setState] = useState({ value: null, error: null });
+  useEffect(() => {
+    let live = true;
+    load().then(
+      (value) => live && setState({ value, error: null }),
+      (error) => live && setState((s) => ({ value: s.value, error })),
+    );
+    return () => {
+      live = false;
+    };
+  }, deps);
+  return [state.value, state.error];
+}
+
+/** A counter that moves with every new block (the event stream) and with `bump()`: pages reload on it. */
+function useTick() {
+  const [tick, setTick] = useState(0);
+  useEffect(() => {
+    const events = new EventSource("/v1/events?types=block");
+    events.addEventListener("block", () => setTick((n) => n + 1));
+    return () => events.close();
+  }, []);
+  return [tick, () => setTick((n) => n + 1)];
+}
+
+// --- words for values ---------------------------------------------------------------------------------
+
+function quotaText(minor, asset) {
+  if (minor == null || minor >= NO_QUOTA) return t("console.no_quota");
+  return amountText(minor, asset);
+}
+
+function limitText(minor, asset) {
+  return minor ? amountText(minor, asset) : t("console.no_limit");
+}
+
+function durationText(ms) {
+  if (ms % (24 * 3600_000) === 0 && ms > 0) return t("console.days", { n: ms / (24 * 3600_000) });
+  if (ms % 3600_000 === 0 && ms > 0) return t("console.hours", { n: ms / 3600_000 });
+  if (ms % MINUTE_MS === 0) return t("console.minutes", { n: ms / MINUTE_MS });
+  return t("console.ms", { n: ms });
+}
+
+function offsetText(minutes) {
+  const sign = minutes < 0 ? "-" : "+";
+  const abs = Math.abs(minutes);
+  return `UTC${sign}${String(Math.floor(abs / 60)).padStart(2, "0")}:${String(abs % 60).padStart(2, "0")}`;
+}
+
+function paramText(name, value) {
+  if (name === "threshold") return String(value);
+  if (name === "utc_offset_min") return offsetText(value);
+  return durationText(value);
+}
+
+function codeText(code) {
+  const known = t(`error.${code}`);
+  return known === `error.${code}` ? code : `${known} (${code})`;
+}
+
+/** What a proposal's action does, in words. */
+function describe(action, assets) {
+  const asset = assets[action.asset];
+  switch (action.kind) {
+    case "set_quota":
+      return t("action.set_quota", { asset: action.asset, quota: quotaText(action.quota_minor, asset) });
+    case "approve_asset":
+      return t("action.approve_asset", { asset: action.asset, quota: quotaText(action.quota_minor, asset) });
+    case "admit_member":
+      return t("action.admit_member", { account: action.account, name: action.name, role: t(`role.${action.role}`) });
+    case "remove_member":
+      return t("action.remove_member", { account: action.account });
+    case "set_param":
+      return t("action.set_param", { name: t(`param.${action.name}`), value: paramText(action.name, action.value) });
+    case "set_default_limits": {
+      const l = action.limits;
+      const a = assets[l.asset];
+      return t("action.set_default_limits", {
+        role: t(`role.${l.role}`), asset: l.asset, payment: limitText(l.max_payment_minor, a),
+        daily: limitText(l.daily_out_minor, a), cap: limitText(l.balance_cap_minor, a),
+      });
+    }
+    case "freeze":
+      return t("action.freeze", { kind: t(`subject.${action.subject_kind}`), subject: action.subject, reason: reasonText(action.reason) });
+    case "unfreeze":
+      return t("action.unfreeze", { kind: t(`subject.${action.subject_kind}`), subject: action.subject });
+    default:
+      return JSON.stringify(action);
+  }
+}
+
+// --- signing in -----------------------------------------------------------------------------------------
+
+function SignIn({ onSession }) {
+  const [text, setText] = useState("");
+  const [run, busy, error] = useAction();
+  const signIn = (keyText) => run(async () => {
+    const key = await readKeyFile(keyText);
+    const account = await node.get(`/v1/accounts/${key.id}`);
+    if (!INSTITUTIONS.has(account.role)) throw fail("not_institution", `${key.id} is a ${account.role}`);
+    if (account.public_key !== key.public_key) throw fail("key_not_in_force", key.id);
+    setText("");
+    onSession({ key, account });
+  });
+  const fromFile = async (e) => {
+    const file = e.target.files[0];
+    e.target.value = "";
+    if (file) await signIn(await file.text());
+  };
+  return html`
+    <section class="card narrow-card">
+      <h1>${t("console.sign_in")}</h1>
+      <p>${t("console.sign_in_text")}</p>
+      <label>${t("console.key_file_choose")}<input type="file" accept="application/json,.json" onChange=${fromFile} data-test="key-file" /></label>
+      <label>${t("wallet.backup_paste")}<textarea name="key" rows="4" autocomplete="off" spellcheck="false" value=${text}
+        onInput=${(e) => setText(e.target.value)}></textarea></label>
+      <button class="primary" disabled=${busy || !text} onClick=${() => signIn(text)} data-test="sign-in">${t("console.sign_in")}</button>
+      <${ErrorLine} error=${error} />
+    </section>`;
+}
+
+function SessionBar({ session, onSignOut }) {
+  const { key, account } = session;
+  return html`
+    <section class="card session" data-test="session">
+      <span>${t("console.signed_in_as")} <strong data-test="me">${key.id}</strong> · ${t(`role.${account.role}`)}</span>
+      <nav class="tabs">
+        <a href="#/">${t("console.council")}</a>
+        <a href="#/propose" data-test="to-propose">${t("console.propose")}</a>
+        <a href="#/assets" data-test="to-assets">${t("console.assets")}</a>
+        <a href="#/account" data-test="to-accounts">${t("console.accounts")}</a>
+      </nav>
+      <button class="link" onClick=${onSignOut} data-test="sign-out">${t("console.sign_out")}</button>
+    </section>`;
+}
+
+// --- the council and its proposals ----------------------------------------------------------------------
+
+function sortProposals(items) {
+  const rank = (p) => (p.state === "open" ? 0 : 1);
+  return [...items].sort((a, b) => rank(a) - rank(b) || b.opened_height - a.opened_height || (a.id < b.id ? -1 : 1));
+}
+
+async function loadCouncil() {
+  const [council, proposals, g, assets] = await Promise.all([
+    node.get("/v1/council"), allPages("/v1/proposals"), genesis(), assetsById(),
+  ]);
+  const names = Object.fromEntries(g.members.map((m) => [m.id, m.name]));
+  return { council, proposals: sortProposals(proposals), names, assets };
+}
+
+function CouncilCard({ council, names, me, assets }) {
+  return html`
+    <section class="card" data-test="council">
+      <h1>${t("console.council")}</h1>
+      <p class="big" data-test="threshold">${t("console.m_of_n", { m: council.threshold, n: council.council.length })}</p>
+      <p class="muted">${t("console.threshold_text")}</p>
+      <ul class="list members" data-test="members">
+        ${council.council.map((id) => html`<li data-member=${id}>
+          <strong>${id}</strong>${names[id] ? html` <span class="muted">${names[id]}</span>` : null}
+          ${id === me ? html` <span class="badge">${t("console.you")}</span>` : null}</li>`)}
+      </ul>
+      <h2>${t("console.parameters")}</h2>
+      <dl class="facts">
+        <dt>${t("param.proposal_ttl_ms")}</dt><dd>${durationText(council.proposal_ttl_ms)}</dd>
+        <dt>${t("param.recovery_delay_ms")}</dt><dd data-test="recovery-delay">${durationText(council.recovery_delay_ms)}</dd>
+        <dt>${t("param.utc_offset_min")}</dt><dd>${offsetText(council.utc_offset_min)}</dd>
+      </dl>
+      ${council.default_limits.length ? html`
+        <h2>${t("console.default_limits")}</h2>
+        <ul class="list small">${council.default_limits.map((d) => html`<li>
+          ${t(`role.${d.role}`)} · ${d.asset}: ${t("console.limits_line", { payment: limitText(d.max_payment_minor, assets[d.asset]),
+            daily: limitText(d.daily_out_minor, assets[d.asset]), cap: limitText(d.balance_cap_minor, assets[d.asset]) })}</li>`)}
+        </ul>` : null}
+    </section>`;
+}
+
+function ProposalItem({ proposal: p, session, council, assets, onChanged }) {
+  const [run, busy, error] = useAction();
+  const me = session.key.id;
+  const member = council.council.includes(me);
+  const voted = p.votes.includes(me);
+  const vote = () => run(async () => {
+    await send(session, "vote", { proposal: p.id });
+    onChanged();
+  });
+  return html`
+    <li class="proposal" data-proposal=${p.id} data-state=${p.state}>
+      <div class="row">
+        <a class="mono" href=${`#/proposal/${p.id}`}>${p.id}</a>
+        <span class=${`badge ${p.state}`} data-test="state">${t(`state.${p.state}`)}</span>
+      </div>
+      <p class="what">${describe(p.action, assets)}</p>
+      <div class="row muted small">
+        <span data-test="votes">${p.status === "open"
+          ? t("console.votes_of", { n: p.votes_counted, m: p.threshold })
+          : t("console.votes")}: ${p.votes.join(", ")}</span>
+        <span>${t("console.opened_by", { who: p.proposer, height: p.opened_height })}</span>
+      </div>
+      ${p.state === "open" ? html`<div class="muted small">${t("console.expires", { when: time(p.expires_ms) })}</div>` : null}
+      ${p.status === "executed" ? html`<div class="verified small" data-test="result">${t("console.executed_at", { height: p.closed_height })}</div>` : null}
+      ${p.status === "failed" ? html`<div class="error small" data-test="result">${t("console.failed_at", { height: p.closed_height })}: ${codeText(p.result_code)}${p.result_message ? ` — ${p.result_message}` : ""}</div>` : null}
+      ${p.state === "open" && member && !voted ? html`
+        <button class="primary inline" disabled=${busy} onClick=${vote} data-test="vote">${t("console.vote")}</button>` : null}
+      ${p.state === "open" && voted ? html`<div class="muted small" data-test="you-voted">${t("console.you_voted")}</div>` : null}
+      <${ErrorLine} error=${error} />
+    </li>`;
+}
+
+function CouncilPage({ session, tick, bump, only }) {
+  const [data, error] = useLoad(loadCouncil, [tick]);
+  if (!data) return html`<section class="card">${error ? html`<${ErrorLine} error=${error} />` : html`<p>…</p>`}</section>`;
+  const { council, proposals, names, assets } = data;
+  const shown = only ? proposals.filter((p) => p.id === only) : proposals;
+  return html`
+    <div class="columns">
+      <${CouncilCard} council=${council} names=${names} me=${session.key.id} assets=${assets} />
+      <section class="card">
+        <div class="row">
+          <h1>${only ? t("console.proposal") : t("console.proposals")}</h1>
+          ${only ? html`<a href="#/">${t("console.all_proposals")}</a>` : html`<a class="button primary inline" href="#/propose">${t("console.new_proposal")}</a>`}
+        </div>
+        <${ErrorLine} error=${error} />
+        ${shown.length ? html`
+          <ul class="list proposals" data-test="proposals">
+            ${shown.map((p) => html`<${ProposalItem} key=${p.id} proposal=${p} session=${session} council=${council}
+              assets=${assets} onChanged=${bump} />`)}
+          </ul>` : html`<p class="muted">${only ? t("console.no_such_proposal") : t("console.no_proposals")}</p>`}
+      </section>
+    </div>`;
+}
+
+// --- proposing --------------------------------------------------------------------------------------------
+
+const SUBJECT_KINDS = ["account", "asset"];
+
+function integerOf(text, code = "value_not_integer") {
+  const cleaned = String(text).trim();
+  if (!/^-?[0-9]{1,15}$/.test(cleaned)) throw fail(code);
+  return Number(cleaned);
+}
+
+function need(value, code) {
+  const cleaned = String(value || "").trim();
+  if (!cleaned) throw fail(code);
+  return cleaned;
+}
+
+/** The action the form describes, as the ledger takes it (amounts in minor units). */
+function buildAction(kind, f, assets) {
+  const assetOf = (id) => {
+    const asset = assets[need(id, "choose_asset")];
+    if (!asset) throw fail("unknown_asset", id);
+    return asset;
+  };
+  switch (kind) {
+    case "set_quota":
+    case "approve_asset": {
+      const asset = assetOf(f.asset);
+      const quota = String(f.quota || "").trim() ? limitToMinor(f.quota, asset.decimals) : NO_QUOTA;
+      return { kind, asset: asset.id, quota_minor: quota };
+    }
+    case "set_param": {
+      const value = integerOf(f.value);
+      const ms = f.param === "proposal_ttl_ms" || f.param === "recovery_delay_ms";
+      return { kind, name: f.param, value: ms ? value * MINUTE_MS : value };
+    }
+    case "admit_member":
+      return { kind, account: need(f.account, "account_required"), name: need(f.name, "name_required"),
+        public_key: need(f.public_key, "public_key_required").toLowerCase(), role: f.role };
+    case "remove_member":
+      return { kind, account: need(f.account, "account_required") };
+    case "set_default_limits": {
+      const asset = assetOf(f.asset);
+      return { kind, limits: { role: f.limit_role, asset: asset.id,
+        max_payment_minor: limitToMinor(f.max_payment, asset.decimals),
+        daily_out_minor: limitToMinor(f.daily_out, asset.decimals),
+        balance_cap_minor: limitToMinor(f.balance_cap, asset.decimals) } };
+    }
+    case "freeze":
+      return { kind, subject_kind: f.subject_kind, subject: need(f.subject, "subject_required"),
+        reason: need(f.reason, "reason_required") };
+    case "unfreeze":
+      return { kind, subject_kind: f.subject_kind, subject: need(f.subject, "subject_required") };
+    default:
+      throw fail("bad_parameter", kind);
+  }
+}
+
+/** A proposal id for the action: kind, what it is about, a few random characters. */
+function suggestId(kind, f, salt) {
+  const about = { set_quota: f.asset, approve_asset: f.asset, set_param: f.param, admit_member: f.account,
+    remove_member: f.account, set_default_limits: f.asset, freeze: f.subject, unfreeze: f.subject }[kind] || "";
+  const clean = String(about).replace(/[^A-Za-z0-9._-]/g, "").slice(0, 32);
+  return [kind, clean, salt].filter(Boolean).join(":");
+}
+
+function Field({ label, hint, children }) {
+  return html`<label>${label}${children}${hint ? html`<span class="hint">${hint}</span>` : null}</label>`;
+}
+
+function AssetSelect({ assets, value, onChange, name = "asset" }) {
+  return html`<select name=${name} value=${value} onChange=${onChange}>
+    ${Object.values(assets).map((a) => html`<option value=${a.id}>${a.id} · ${a.name}</option>`)}
+  </select>`;
+}
+
+function ProposeForm({ session, preset, bump }) {
+  const [data, loadError] = useLoad(async () => {
+    const [assets, council] = await Promise.all([assetsById(), node.get("/v1/council")]);
+    return { assets, council };
+  }, []);
+  const [kind, setKind] = useState(KINDS.includes(preset.kind) ? preset.kind : "set_quota");
+  const presetSubject = preset.subject || "";
+  const [f, setF] = useState({
+    asset: /^[A-Z0-9]/.test(presetSubject) ? presetSubject : "", quota: "", param: "threshold", value: "",
+    account: "", name: "", public_key: "", role: "member", limit_role: "holder", max_payment: "", daily_out: "",
+    balance_cap: "", subject_kind: "account", subject: presetSubject, reason: "court_order",
+  });
+  const [proposalId, setProposalId] = useState("");
+  const salt = useMemo(() => Math.random().toString(36).slice(2, 6), []);
+  const [run, busy, error] = useAction();
+  if (!data) return html`<section class="card">${loadError ? html`<${ErrorLine} error=${loadError} />` : html`<p>…</p>`}</section>`;
+  const { assets, council } = data;
+  const ids = Object.keys(assets);
+  const fields = { ...f, asset: f.asset || ids[0] || "" };
+  const set = (name) => (e) => setF({ ...f, [name]: e.target.value });
+  const suggested = suggestId(kind, fields, salt);
+  const asset = assets[fields.asset];
+  const isMember = council.council.includes(session.key.id);
+
+  const submit = () => run(async () => {
+    const action = buildAction(kind, fields, assets);
+    const id = proposalId.trim() || suggested;
+    if (!ID_RE.test(id)) throw fail("bad_proposal_id", id);
+    await send(session, "propose", { proposal: id, action });
+    bump();
+    go(`/proposal/${id}`);
+  });
+
+  const current = (name) => html`<span class="hint">${t("console.now", { value: paramText(name, council[name]) })}</span>`;
+  let body;
+  if (kind === "set_quota" || kind === "approve_asset") {
+    body = html`
+      <${Field} label=${t("wallet.asset")}><${AssetSelect} assets=${assets} value=${fields.asset} onChange=${set("asset")} /><//>
+      <${Field} label=${t("console.quota")} hint=${t("console.quota_hint", { now: asset ? quotaText(asset.quota_minor, asset) : "-" })}>
+        <input name="quota" inputmode="decimal" value=${f.quota} onInput=${set("quota")} /><//>`;
+  } else if (kind === "set_param") {
+    const unit = { threshold: "console.unit_votes", proposal_ttl_ms: "console.unit_minutes",
+      recovery_delay_ms: "console.unit_minutes", utc_offset_min: "console.unit_offset" }[f.param];
+    body = html`
+      <${Field} label=${t("console.parameter")}>
+        <select name="param" value=${f.param} onChange=${set("param")}>
+          ${PARAMS.map((p) => html`<option value=${p}>${t(`param.${p}`)}</option>`)}
+        </select>${current(f.param)}<//>
+      <${Field} label=${`${t("console.value")} (${t(unit)})`}>
+        <input name="value" inputmode="numeric" value=${f.value} onInput=${set("value")} /><//>`;
+  } else if (kind === "admit_member") {
+    body = html`
+      <div class="form-grid">
+        <${Field} label=${t("console.account")}><input name="account" value=${f.account} onInput=${set("account")} /><//>
+        <${Field} label=${t("console.name")}><input name="name" value=${f.name} onInput=${set("name")} /><//>
+      </div>
+      <${Field} label=${t("console.public_key")}><input name="public_key" class="mono" value=${f.public_key} onInput=${set("public_key")} /><//>
+      <${Field} label=${t("console.role")}>
+        <select name="role" value=${f.role} onChange=${set("role")}>
+          ${["member", "auditor", "regulator"].map((r) => html`<option value=${r}>${t(`role.${r}`)}</option>`)}
+        </select><//>`;
+  } else if (kind === "remove_member") {
+    body = html`
+      <${Field} label=${t("console.account")} hint=${t("console.remove_hint")}>
+        <input name="account" list="council-members" value=${f.account} onInput=${set("account")} />
+        <datalist id="council-members">${council.council.map((m) => html`<option value=${m} />`)}</datalist><//>`;
+  } else if (kind === "set_default_limits") {
+    body = html`
+      <div class="form-grid">
+        <${Field} label=${t("console.role")}>
+          <select name="limit_role" value=${f.limit_role} onChange=${set("limit_role")}>
+            ${["holder", "merchant"].map((r) => html`<option value=${r}>${t(`role.${r}`)}</option>`)}
+          </select><//>
+        <${Field} label=${t("wallet.asset")}><${AssetSelect} assets=${assets} value=${fields.asset} onChange=${set("asset")} /><//>
+      </div>
+      <${LimitInputs} f=${f} set=${set} />`;
+  } else {
+    body = html`
+      <div class="form-grid">
+        <${Field} label=${t("console.subject_kind")}>
+          <select name="subject_kind" value=${f.subject_kind} onChange=${set("subject_kind")}>
+            ${SUBJECT_KINDS.map((k) => html`<option value=${k}>${t(`subject.${k}`)}</option>`)}
+          </select><//>
+        <${Field} label=${f.subject_kind === "asset" ? t("wallet.asset") : t("console.account")}>
+          <input name="subject" value=${f.subject} onInput=${set("subject")} /><//>
+      </div>
+      ${kind === "freeze" ? html`
+        <${Field} label=${t("console.reason")} hint=${t("console.reason_hint")}>
+          <input name="reason" list="reasons" value=${f.reason} onInput=${set("reason")} />
+          <datalist id="reasons">${REASONS.map((r) => html`<option value=${r} />`)}</datalist><//>` : null}`;
+  }
+
+  return html`
+    <section class="card form-card" data-test="propose-form">
+      <h1>${t("console.new_proposal")}</h1>
+      <p class="muted">${t("console.propose_text", { m: council.threshold, n: council.council.length })}</p>
+      ${isMember ? null : html`<p class="warn">${t("console.not_a_voter")}</p>`}
+      <${Field} label=${t("console.action")}>
+        <select name="kind" value=${kind} onChange=${(e) => setKind(e.target.value)}>
+          ${KINDS.map((k) => html`<option value=${k}>${t(`kind.${k}`)}</option>`)}
+        </select><//>
+      ${body}
+      <${Field} label=${t("console.proposal_id")} hint=${t("console.proposal_id_hint")}>
+        <input name="proposal" class="mono" placeholder=${suggested} value=${proposalId} onInput=${(e) => setProposalId(e.target.value)} /><//>
+      <button class="primary" disabled=${busy} onClick=${submit} data-test="propose">${t("console.propose_it")}</button>
+      <${ErrorLine} error=${error} />
+    </section>`;
+}
+
+function LimitInputs({ f, set }) {
+  return html`
+    <div class="form-grid three">
+      <${Field} label=${t("limits.max_payment")}><input name="max_payment" inputmode="decimal" placeholder="0" value=${f.max_payment} onInput=${set("max_payment")} /><//>
+      <${Field} label=${t("limits.daily_out")}><input name="daily_out" inputmode="decimal" placeholder="0" value=${f.daily_out} onInput=${set("daily_out")} /><//>
+      <${Field} label=${t("limits.balance_cap")}><input name="balance_cap" inputmode="decimal" placeholder="0" value=${f.balance_cap} onInput=${set("balance_cap")} /><//>
+    </div>
+    <p class="hint">${t("console.limits_hint")}</p>`;
+}
+
+// --- assets ---------------------------------------------------------------------------------------------------
+
+function AssetsPage({ tick }) {
+  const [list, error] = useLoad(async () => {
+    const assets = await allPages("/v1/assets");
+    const supplies = await Promise.all(assets.map((a) => node.get(`/v1/assets/${a.id}/supply`)));
+    return assets.map((a, i) => ({ asset: a, supply: supplies[i] }));
+  }, [tick]);
+  return html`
+    <section class="card">
+      <h1>${t("console.assets")}</h1>
+      <p class="muted">${t("console.assets_text")}</p>
+      <${ErrorLine} error=${error} />
+      ${list === null ? html`<p>…</p>` : null}
+    </section>
+    ${list ? html`<div class="cards" data-test="assets">
+      ${list.map(({ asset, supply }) => html`<${AssetCard} key=${asset.id} asset=${asset} supply=${supply} />`)}
+    </div>` : null}`;
+}
+
+function AssetCard({ asset, supply }) {
+  const finite = supply.quota_minor != null && supply.quota_minor < NO_QUOTA;
+  const used = finite && supply.quota_minor > 0 ? Math.min(100, (100 * supply.outstanding_minor) / supply.quota_minor) : 0;
+  return html`
+    <section class="card" data-asset=${asset.id}>
+      <div class="row">
+        <h2>${asset.name}</h2>
+        <span class=${`badge ${supply.status}`} data-test="status">${t(`state.${supply.status}`)}</span>
+      </div>
+      <p class="muted small"><span class="mono">${asset.id}</span> · ${asset.kind} · ${t("console.issuer")}: ${asset.issuer}</p>
+      ${supply.frozen ? html`<p class="warn" data-test="frozen">${t("console.frozen_because", { reason: reasonText(supply.frozen.reason), by: supply.frozen.by })}</p>` : null}
+      <dl class="facts">
+        <dt>${t("console.quota")}</dt><dd data-test="quota">${quotaText(supply.quota_minor, asset)}</dd>
+        <dt>${t("console.issued")}</dt><dd data-test="issued"><${Amount} minor=${supply.issued_minor} asset=${asset} /></dd>
+        <dt>${t("console.burned")}</dt><dd data-test="burned"><${Amount} minor=${supply.burned_minor} asset=${asset} /></dd>
+        <dt>${t("console.outstanding")}</dt><dd data-test="outstanding"><strong><${Amount} minor=${supply.outstanding_minor} asset=${asset} /></strong></dd>
+      </dl>
+      ${finite ? html`<div class="meter" title=${`${used.toFixed(1)}%`}><span style=${`width:${used}%`}></span></div>
+        <p class="muted small">${t("console.of_quota", { pct: used.toFixed(1) })}</p>` : null}
+      <p class="small">
+        <a href=${`#/propose/set_quota/${asset.id}`} data-test="propose-quota">${t("console.propose_quota")}</a>
+        ${supply.status === "proposed" ? html` · <a href=${`#/proposal/asset:${asset.id}`}>${t("console.see_approval")}</a>` : null}
+      </p>
+    </section>`;
+}
+
+// --- accounts: freeze, limits, recovery -------------------------------------------------------------------------
+
+function AccountSearch({ id }) {
+  const [text, setText] = useState(id || "");
+  const submit = (e) => {
+    e.preventDefault();
+    if (text.trim()) go(`/account/${text.trim()}`);
+  };
+  return html`<section class="card">
+    <h1>${t("console.accounts")}</h1>
+    <form class="search" onSubmit=${submit}>
+      <input name="lookup" placeholder=${t("console.account_lookup")} value=${text} onInput=${(e) => setText(e.target.value)} />
+      <button data-test="look-up">${t("pos.look_up")}</button>
+    </form>
+  </section>`;
+}
+
+function AccountPage({ session, id, tick, bump }) {
+  const [view, error] = useLoad(async () => {
+    const [account, controls, balances, assets] = await Promise.all([
+      node.get(`/v1/accounts/${id}`), node.get(`/v1/accounts/${id}/controls`),
+      node.get(`/v1/accounts/${id}/balances`), assetsById(),
+    ]);
+    return { account, controls, balances: balances.balances, assets };
+  }, [id, tick]);
+  if (!view) return html`<section class="card">${error ? html`<${ErrorLine} error=${error} />` : html`<p>…</p>`}</section>`;
+  const { account, controls, balances, assets } = view;
+  const limited = account.role === "holder" || account.role === "merchant";
+  return html`
+    <div class="columns even">
+      <section class="card" data-test="account">
+        <h1>${account.id}</h1>
+        <dl class="facts">
+          <dt>${t("console.role")}</dt><dd>${t(`role.${account.role}`)}</dd>
+          <dt>${t("console.registered_by")}</dt><dd>${account.member}</dd>
+          <dt>${t("console.public_key")}</dt><dd class="mono" data-test="public-key">${account.public_key}</dd>
+        </dl>
+        ${controls.frozen ? html`<p class="warn" data-test="frozen">${t("console.frozen_because", {
+          reason: reasonText(controls.frozen.reason), by: controls.frozen.by })} · ${t("console.at_height", { height: controls.frozen.height })}</p>`
+          : html`<p class="muted" data-test="not-frozen">${t("console.not_frozen")}</p>`}
+        <${FreezeActions} session=${session} account=${account} frozen=${controls.frozen} onDone=${bump} />
+        <h2>${t("console.balances")}</h2>
+        <ul class="balances">${Object.entries(balances).map(([asset, minor]) => html`
+          <li><span>${asset}</span><strong><${Amount} minor=${minor} asset=${assets[asset]} /></strong></li>`)}
+        </ul>
+        ${Object.keys(balances).length ? null : html`<p class="muted">${t("console.no_balances")}</p>`}
+      </section>
+      <div>
+        <${LimitsCard} session=${session} account=${account} limits=${controls.limits} assets=${assets} limited=${limited} onDone=${bump} />
+        ${limited ? html`<${RecoveryCard} session=${session} account=${account} recovery=${controls.recovery} onDone=${bump} />` : null}
+      </div>
+    </div>`;
+}
+
+function FreezeActions({ session, account, frozen, onDone }) {
+  const [reason, setReason] = useState("court_order");
+  const [run, busy, error] = useAction();
+  if (session.account.role === "regulator") {
+    const act = () => run(async () => {
+      if (frozen) await send(session, "unfreeze", { subject_kind: "account", subject: account.id });
+      else await send(session, "freeze", { subject_kind: "account", subject: account.id, reason: need(reason, "reason_required") });
+      onDone();
+    });
+    return html`<div>
+      ${frozen ? null : html`<${Field} label=${t("console.reason")}><input name="freeze_reason" list="reasons" value=${reason} onInput=${(e) => setReason(e.target.value)} />
+        <datalist id="reasons">${REASONS.map((r) => html`<option value=${r} />`)}</datalist><//>`}
+      <button class=${frozen ? "" : "danger"} disabled=${busy} onClick=${act} data-test=${frozen ? "unfreeze" : "freeze"}>
+        ${frozen ? t("console.unfreeze_now") : t("console.freeze_now")}</button>
+      <${ErrorLine} error=${error} />
+    </div>`;
+  }
+  if (session.account.role !== "member") return null;
+  const kind = frozen ? "unfreeze" : "freeze";
+  return html`<p><a class="button inline" href=${`#/propose/${kind}/${account.id}`} data-test=${`propose-${kind}`}>
+    ${frozen ? t("console.propose_unfreeze") : t("console.propose_freeze")}</a></p>`;
+}
+
+/** A limit as the form shows it: in the asset's unit, blank for none. */
+function limitInput(minor, asset) {
+  return minor ? formatMinor(minor, asset ? asset.decimals : 0, "en-US").replace(/,/g, "") : "";
+}
+
+function LimitsCard({ session, account, limits, assets, limited, onDone }) {
+  const ids = Object.keys(assets);
+  // The form starts from the account's own limits in the chosen asset (none: blank).
+  const fill = (assetId) => {
+    const own = limits.find((l) => l.asset === assetId && l.source === "own");
+    const asset = assets[assetId];
+    return {
+      asset: assetId, max_payment: own ? limitInput(own.max_payment_minor, asset) : "",
+      daily_out: own ? limitInput(own.daily_out_minor, asset) : "",
+      balance_cap: own ? limitInput(own.balance_cap_minor, asset) : "",
+    };
+  };
+  const [f, setF] = useState(() => fill(ids[0] || ""));
+  const [run, busy, error] = useAction();
+  const [saved, setSaved] = useState(false);
+  const set = (name) => (e) => {
+    setSaved(false);
+    setF(name === "asset" ? fill(e.target.value) : { ...f, [name]: e.target.value });
+  };
+  const chosen = f.asset || ids[0] || "";
+  const save = () => run(async () => {
+    const asset = assets[chosen];
+    if (!asset) throw fail("choose_asset");
+    await send(session, "set_limits", {
+      account: account.id, asset: asset.id, max_payment_minor: limitToMinor(f.max_payment, asset.decimals),
+      daily_out_minor: limitToMinor(f.daily_out, asset.decimals), balance_cap_minor: limitToMinor(f.balance_cap, asset.decimals),
+    });
+    setSaved(true);
+    onDone();
+  });
+  return html`
+    <section class="card" data-test="limits-card">
+      <h2>${t("console.limits")}</h2>
+      ${limits.length ? html`
+        <table class="grid" data-test="limits">
+          <thead><tr><th>${t("wallet.asset")}</th><th>${t("limits.max_payment")}</th><th>${t("limits.daily_out")}</th><th>${t("limits.balance_cap")}</th></tr></thead>
+          <tbody>${limits.map((l) => html`<tr data-asset=${l.asset}>
+            <td>${l.asset}<div class="muted small">${l.source === "own" ? t("console.set_by", { who: l.set_by }) : t("console.default")}</div></td>
+            <td>${limitText(l.max_payment_minor, assets[l.asset])}</td>
+            <td>${limitText(l.daily_out_minor, assets[l.asset])}${l.daily_out_minor ? html`<div class="muted small">${t("console.sent_today", { amount: amountText(l.sent_today_minor, assets[l.asset]) })}</div>` : null}</td>
+            <td>${limitText(l.balance_cap_minor, assets[l.asset])}</td></tr>`)}
+          </tbody>
+        </table>` : html`<p class="muted">${t("console.no_limits")}</p>`}
+      ${limited ? html`
+        <h2>${t("console.set_limits")}</h2>
+        <p class="hint">${t("console.set_limits_who", { member: account.member })}</p>
+        <${Field} label=${t("wallet.asset")}><${AssetSelect} name="limit_asset" assets=${assets} value=${chosen} onChange=${set("asset")} /><//>
+        <${LimitInputs} f=${f} set=${set} />
+        <button class="primary" disabled=${busy} onClick=${save} data-test="set-limits">${t("console.save_limits")}</button>
+        ${saved ? html`<p class="verified" data-test="limits-saved">${t("console.limits_saved")}</p>` : null}
+        <${ErrorLine} error=${error} />` : null}
+    </section>`;
+}
+
+function RecoveryCard({ session, account, recovery, onDone }) {
+  const [newKey, setNewKey] = useState("");
+  const [run, busy, error] = useAction();
+  const start = () => run(async () => {
+    const key = need(newKey, "public_key_required").toLowerCase();
+    if (!/^[0-9a-f]{64}$/.test(key)) throw fail("bad_public_key");
+    await send(session, "start_recovery", { account: account.id, new_public_key: key });
+    setNewKey("");
+    onDone();
+  });
+  const complete = () => run(async () => {
+    await send(session, "complete_recovery", { account: account.id });
+    onDone();
+  });
+  const cancel = () => run(async () => {
+    await send(session, "cancel_recovery", { account: account.id });
+    onDone();
+  });
+  return html`
+    <section class="card" data-test="recovery">
+      <h2>${t("console.recovery")}</h2>
+      ${recovery ? html`
+        <p class="warn" data-test="recovery-pending">${t("console.recovery_pending", { member: recovery.member, when: time(recovery.completes_ms) })}</p>
+        <dl class="facts">
+          <dt>${t("console.new_key")}</dt><dd class="mono">${recovery.new_public_key}</dd>
+          <dt>${t("console.started_at")}</dt><dd>${t("console.at_height", { height: recovery.started_height })}</dd>
+        </dl>
+        <div class="actions">
+          <button class="primary" disabled=${busy} onClick=${complete} data-test="complete-recovery">${t("console.complete_recovery")}</button>
+          <button disabled=${busy} onClick=${cancel} data-test="cancel-recovery">${t("console.cancel_recovery")}</button>
+        </div>` : html`
+        <p class="muted">${t("console.recovery_text", { member: account.member })}</p>
+        <${Field} label=${t("console.holder_new_key")}>
+          <input name="new_key" class="mono" autocomplete="off" spellcheck="false" value=${newKey} onInput=${(e) => setNewKey(e.target.value)} /><//>
+        <button class="primary" disabled=${busy || !newKey} onClick=${start} data-test="start-recovery">${t("console.start_recovery")}</button>`}
+      <${ErrorLine} error=${error} />
+    </section>`;
+}
+
+// --- the app ---------------------------------------------------------------------------------------------------
+
+function Console() {
+  const [session, setSession] = useState(null); // {key, account}: in memory only
+  const route = useRoute();
+  const [tick, bump] = useTick();
+  const parts = route.split("/").filter(Boolean).map((p) => decodeURIComponent(p));
+
+  let page;
+  if (!session) page = html`<${SignIn} onSession=${setSession} />`;
+  else if (parts[0] === "propose") {
+    page = html`<${ProposeForm} key=${route} session=${session} preset=${{ kind: parts[1], subject: parts[2] }} bump=${bump} />`;
+  } else if (parts[0] === "assets") page = html`<${AssetsPage} tick=${tick} />`;
+  else if (parts[0] === "account") {
+    page = html`<${AccountSearch} key=${`s-${parts[1] || ""}`} id=${parts[1]} />
+      ${parts[1] ? html`<${AccountPage} key=${parts[1]} session=${session} id=${parts[1]} tick=${tick} bump=${bump} />` : null}`;
+  } else if (parts[0] === "proposal" && parts[1]) {
+    page = html`<${CouncilPage} session=${session} tick=${tick} bump=${bump} only=${parts[1]} />`;
+  } else page = html`<${CouncilPage} session=${session} tick=${tick} bump=${bump} />`;
+
+  return html`<${Shell} app="console" wide>
+    <div class="console">
+      ${session ? html`<${SessionBar} session=${session} onSignOut=${() => { setSession(null); go("/"); }} />` : null}
+      ${page}
+    </div>
+  <//>`;
+}
+
+mount(Console);

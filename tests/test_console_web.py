@@ -1,0 +1,263 @@
+"""The member console and the wallet's controls in headless Chromium (Debian's), driven by Playwright,
+against a demo node (the fixtures and helpers of test_web.py).
+
+The council first needs two votes (harbor-bank raises the threshold through the Python SDK). In the
+console harbor-bank proposes a quota for HARBOR-GIFT and sees it open with 1 of 2 votes; skyway,
+signed in from its key file, votes and sees it executed, and harbor-bank's open page follows without
+a reload; the ledger holds the quota. harbor-bank sets a holder's limits and proposes freezing the
+holder; the holder's wallet shows the limits, replaces its key (rotate_key, the new key made in the
+page and never sent) and shows the freeze's reason. A holder who lost the phone makes a new key in a
+fresh wallet; harbor-bank recovers the account to it and the wallet opens. Screenshots go to
+artifacts/screenshots/ (console-*, wallet-*).
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import re
+from pathlib import Path
+
+import pytest
+from playwright.sync_api import Browser, Page, expect
+
+from helpers import NodeProcess
+from tally.client import Signer, TallyClient, read_keyfile
+from test_web import browser, demo, new_page, playwright, shoot  # noqa: F401  (fixtures, shared with test_web)
+
+QUOTA_PROPOSAL = "quota:HARBOR-GIFT:web"
+
+
+def signer(client: TallyClient, node: NodeProcess, name: str) -> Signer:
+    """The demo institution `name`'s signer at its account's next seq (the console signs with it too)."""
+    key = read_keyfile(node.data_dir / "keys" / f"{name}.json").keypair()
+    return Signer(name, key, client.genesis().chain, next_seq=client.account(name).seq)
+
+
+def key_text(node: NodeProcess, name: str) -> str:
+    return (node.data_dir / "keys" / f"{name}.json").read_text()
+
+
+def sign_in(page: Page, node: NodeProcess, name: str) -> None:
+    page.fill("textarea[name=key]", key_text(node, name))
+    page.click("[data-test=sign-in]")
+    expect(page.locator("[data-test=me]")).to_have_text(name)
+
+
+def to(page: Page, route: str) -> None:
+    """Another page of the same app (the hash only: the console keeps its key in memory, a reload signs out)."""
+    page.evaluate("route => { location.hash = route; }", route)
+
+
+@pytest.fixture(scope="module")
+def council(demo: NodeProcess) -> NodeProcess:  # noqa: F811
+    """The demo node with a council of two that needs both votes, and no delay before a recovery completes."""
+    with TallyClient(demo.url) as client:
+        for proposal, name, value in (("web:delay-0", "recovery_delay_ms", 0), ("web:threshold-2", "threshold", 2)):
+            action = {"kind": "set_param", "name": name, "value": value}
+            status = client.wait_final(client.submit(signer(client, demo, "harbor-bank").propose(proposal, action)))
+            assert status.code == "ok" and client.proposal(proposal).state == "executed"
+        assert client.council().threshold == 2 and client.council().recovery_delay_ms == 0
+    return demo
+
+
+def test_two_members_pass_a_quota_in_the_console(council: NodeProcess, browser: Browser) -> None:  # noqa: F811
+    harbor_context, harbor = new_page(browser, council.url + "/console/")
+    harbor.set_viewport_size({"width": 1280, "height": 800})
+    shoot(harbor, "console-sign-in")
+    sign_in(harbor, council, "harbor-bank")
+    expect(harbor.locator("[data-test=threshold]")).to_have_text("2 of 2 votes pass a proposal")
+    expect(harbor.locator("[data-test=members] li")).to_have_count(2)
+    expect(harbor.locator("[data-proposal='web:threshold-2']")).to_have_attribute("data-state", "executed")
+    shoot(harbor, "console-council")
+
+    # harbor-bank proposes a quota: its own vote is the first of two.
+    harbor.click("[data-test=to-propose]")
+    harbor.select_option("select[name=kind]", "set_quota")
+    harbor.select_option("select[name=asset]", "HARBOR-GIFT")
+    harbor.fill("input[name=quota]", "8,000")
+    harbor.fill("input[name=proposal]", QUOTA_PROPOSAL)
+    shoot(harbor, "console-propose")
+    harbor.click("[data-test=propose]")
+    item = harbor.locator(f"[data-proposal='{QUOTA_PROPOSAL}']")
+    expect(item).to_have_attribute("data-state", "open")
+    expect(item.locator("[data-test=votes]")).to_contain_text("1/2 votes: harbor-bank")
+    expect(item).to_contain_text("Quota of HARBOR-GIFT: 8,000.00")
+    expect(item.locator("[data-test=you-voted]")).to_be_visible()
+    expect(item.locator("[data-test=vote]")).to_have_count(0)
+    shoot(harbor, "console-proposal-open")
+
+    # The same id again: the ledger's stable code, in words and as the code.
+    harbor.click("[data-test=to-propose]")
+    harbor.fill("input[name=quota]", "9000")
+    harbor.fill("input[name=proposal]", QUOTA_PROPOSAL)
+    harbor.click("[data-test=propose]")
+    expect(harbor.locator(".error")).to_have_attribute("data-code", "duplicate_proposal")
+    expect(harbor.locator(".error")).to_contain_text("(duplicate_proposal)")
+    shoot(harbor, "console-propose-refused")
+    to(harbor, f"/proposal/{QUOTA_PROPOSAL}")
+    expect(item).to_have_attribute("data-state", "open")
+
+    # skyway signs in from its key file (the file chooser) and casts the second vote.
+    sky_context, sky = new_page(browser, council.url + "/console/")
+    sky.set_input_files("[data-test=key-file]", str(council.data_dir / "keys" / "skyway.json"))
+    expect(sky.locator("[data-test=me]")).to_have_text("skyway")
+    sky_item = sky.locator(f"[data-proposal='{QUOTA_PROPOSAL}']")
+    expect(sky_item).to_have_attribute("data-state", "open")
+    shoot(sky, "console-vote")
+    sky_item.locator("[data-test=vote]").click()
+    expect(sky_item).to_have_attribute("data-state", "executed")
+    expect(sky_item.locator("[data-test=result]")).to_contain_text("Executed in block")
+    expect(sky_item.locator("[data-test=votes]")).to_contain_text("harbor-bank, skyway")
+    shoot(sky, "console-proposal-executed")
+    expect(item).to_have_attribute("data-state", "executed")  # harbor-bank's page follows the blocks
+
+    with TallyClient(council.url) as client:
+        supply = client.supply("HARBOR-GIFT")
+        assert supply.quota_minor == 800_000 and supply.status == "active"
+        assert client.proposal(QUOTA_PROPOSAL).votes == ["harbor-bank", "skyway"]
+
+    # The assets page: status and supply against the quota.
+    sky.click("[data-test=to-assets]")
+    card = sky.locator("[data-asset=HARBOR-GIFT]")
+    expect(card.locator("[data-test=quota]")).to_have_text("8,000.00")
+    expect(card.locator("[data-test=status]")).to_have_text("active")
+    assert card.locator("[data-test=outstanding]").inner_text() == f"{supply.outstanding_minor / 100:,.2f}"
+    expect(sky.locator("[data-asset=SKYMILES] [data-test=quota]")).to_have_text("none")
+    shoot(sky, "console-assets")
+    sky.click("button:has-text('한국어')")
+    expect(card.locator("[data-test=status]")).to_have_text("사용 중")
+    shoot(sky, "console-assets-ko")
+    sky_context.close()
+
+    # Signing out forgets the key; a holder's key does not open the console.
+    harbor.click("[data-test=sign-out]")
+    harbor.fill("textarea[name=key]", key_text(council, "alice"))
+    harbor.click("[data-test=sign-in]")
+    expect(harbor.locator(".error")).to_have_attribute("data-code", "not_institution")
+    assert harbor.evaluate("() => JSON.stringify(localStorage)").find("seed") == -1
+    harbor_context.close()
+
+
+def test_a_holder_sees_its_limits_and_freeze_and_replaces_its_key(council: NodeProcess, browser: Browser) -> None:  # noqa: F811
+    console_context, console = new_page(browser, council.url + "/console/")
+    console.set_viewport_size({"width": 1280, "height": 800})
+    sign_in(console, council, "harbor-bank")
+    console.click("[data-test=to-accounts]")
+    console.fill("input[name=lookup]", "alice")
+    console.click("[data-test=look-up]")
+    expect(console.locator("[data-test=not-frozen]")).to_be_visible()
+    console.select_option("select[name=limit_asset]", "HARBOR-GIFT")
+    console.fill("input[name=max_payment]", "50")
+    console.fill("input[name=daily_out]", "200.00")
+    console.click("[data-test=set-limits]")
+    expect(console.locator("[data-test=limits-saved]")).to_be_visible()
+    row = console.locator("[data-test=limits] tr[data-asset=HARBOR-GIFT]")
+    expect(row).to_contain_text("50.00")
+    expect(row).to_contain_text("set by harbor-bank")
+    shoot(console, "console-account-limits")
+    with TallyClient(council.url) as client:
+        [limits] = client.controls("alice").limits
+        assert (limits.asset, limits.source, limits.max_payment_minor, limits.daily_out_minor) == (
+            "HARBOR-GIFT", "own", 5_000, 20_000
+        )  # fmt: skip
+        old_key = client.account("alice").public_key
+
+    # The holder's wallet shows the limits, then replaces its key: made here, signed by the old one.
+    wallet_context, wallet = new_page(browser, council.url + "/wallet/")
+    sent: list[str] = []
+    wallet_context.on("request", lambda r: sent.append(f"{r.method} {r.url} {r.post_data or ''}"))
+    wallet.fill("textarea[name=backup]", key_text(council, "alice"))
+    wallet.click("[data-test=restore]")
+    limits_list = wallet.locator("[data-test=limits] li[data-asset=HARBOR-GIFT]")
+    expect(limits_list).to_contain_text("Up to 50.00 a payment")
+    expect(limits_list).to_contain_text("Up to 200.00 a day (0.00 sent today)")
+    shoot(wallet, "wallet-limits")
+    wallet.click("[data-test=to-backup]")
+    wallet.click("[data-test=rotate]")
+    expect(wallet.locator("[data-test=rotated]")).to_be_visible()
+    shoot(wallet, "wallet-rotated")
+    kept = wallet.evaluate("() => JSON.parse(localStorage.getItem('tally.wallet.key'))")
+    assert kept["id"] == "alice" and kept["public_key"] != old_key
+    assert wallet.evaluate("() => localStorage.getItem('tally.wallet.pending_keys')") is None
+    assert json.loads(wallet.locator("[data-test=backup]").input_value())["public_key"] == kept["public_key"]
+    with TallyClient(council.url) as client:
+        assert client.account("alice").public_key == kept["public_key"]
+    seed = bytes.fromhex(kept["seed"])
+    forms = [kept["seed"], kept["seed"].upper(), base64.b64encode(seed).decode(),
+             base64.urlsafe_b64encode(seed).decode().rstrip("=")]  # fmt: skip
+    assert any("rotate_key" in s for s in sent) and not [s for s in sent for form in forms if form in s]
+
+    # harbor-bank proposes freezing alice from her account page; skyway's vote (the SDK) passes it.
+    console.click("[data-test=propose-freeze]")
+    expect(console.locator("select[name=kind]")).to_have_value("freeze")
+    expect(console.locator("input[name=subject]")).to_have_value("alice")
+    console.fill("input[name=reason]", "court_order")
+    console.click("[data-test=propose]")
+    opened = console.locator("[data-proposal][data-state=open]")
+    expect(opened).to_contain_text("Freeze account alice: court order (court_order)")
+    proposal = opened.get_attribute("data-proposal")
+    assert proposal and proposal.startswith("freeze:alice:")
+    with TallyClient(council.url) as client:
+        assert client.wait_final(client.submit(signer(client, council, "skyway").vote(proposal))).code == "ok"
+        frozen = client.controls("alice").frozen
+        assert frozen is not None and frozen.reason == "court_order"
+    expect(console.locator(f"[data-proposal='{proposal}']")).to_have_attribute("data-state", "executed")
+    to(console, "/account/alice")
+    frozen_line = console.locator("[data-test=frozen]")
+    expect(frozen_line).to_contain_text("Frozen: court order (court_order), by council")  # a proposal froze it
+    expect(console.locator("[data-test=propose-unfreeze]")).to_be_visible()
+    expect(console.locator("input[name=max_payment]")).to_have_value("50.00")  # the form starts from her limits
+    expect(console.locator("input[name=balance_cap]")).to_have_value("")
+    shoot(console, "console-account-frozen")
+
+    # The wallet, opened again, says why the account is frozen (with its new key still in use).
+    wallet.goto(council.url + "/wallet/#/")
+    expect(wallet.locator("[data-test=frozen-reason]")).to_have_text("Reason: court order (court_order)")
+    expect(wallet.locator("[data-test=key-replaced]")).to_have_count(0)
+    shoot(wallet, "wallet-frozen")
+    wallet_context.close()
+    console_context.close()
+
+
+def test_a_member_recovers_a_lost_wallet_to_a_new_key(council: NodeProcess, browser: Browser) -> None:  # noqa: F811
+    # The new phone: a wallet (in Korean) makes a new key for chen and shows its public key.
+    wallet_context, wallet = new_page(browser, council.url + "/wallet/", lang="ko-KR")
+    wallet.fill("input[name=recover_account]", "chen")
+    wallet.click("[data-test=recover]")
+    new_key = wallet.locator("[data-test=recovery-key]").inner_text()
+    assert re.fullmatch(r"[0-9a-f]{64}", new_key)
+    expect(wallet.locator("[data-test=recovering]")).to_contain_text("harbor-bank")
+    shoot(wallet, "wallet-recovering")
+
+    # chen's member starts the recovery in the console and, the delay being 0 here, completes it.
+    console_context, console = new_page(browser, council.url + "/console/#/account/chen")
+    console.set_viewport_size({"width": 1280, "height": 800})
+    sign_in(console, council, "harbor-bank")
+    console.fill("input[name=new_key]", new_key)
+    console.click("[data-test=start-recovery]")
+    expect(console.locator("[data-test=recovery-pending]")).to_contain_text("A recovery by harbor-bank is pending")
+    expect(wallet.locator("[data-test=recovery-state]")).to_have_class(re.compile("verified"))
+    shoot(console, "console-recovery-pending")
+    console.click("[data-test=complete-recovery]")
+    expect(console.locator("[data-test=start-recovery]")).to_be_visible()
+    expect(console.locator("[data-test=public-key]")).to_have_text(new_key)
+
+    # The new phone's wallet opens on chen's balances by itself.
+    expect(wallet.locator("[data-test=balances] [data-asset=HARBOR-GIFT]")).to_be_visible()
+    assert wallet.evaluate("() => JSON.parse(localStorage.getItem('tally.wallet.key')).public_key") == new_key
+    with TallyClient(council.url) as client:
+        assert client.account("chen").public_key == new_key and client.controls("chen").recovery is None
+    shoot(wallet, "wallet-recovered")
+    console_context.close()
+    wallet_context.close()
+
+
+def test_the_console_is_served_with_the_other_apps(council: NodeProcess) -> None:
+    root = Path(__file__).resolve().parent.parent
+    script = (root / "src" / "tally" / "web" / "static" / "console" / "app.js").read_text("utf-8")
+    assert "localStorage" not in script  # the member's key is kept in the page's memory only
+    with TallyClient(council.url) as client:
+        assert client.http.get("/").json()["apps"]["console"] == "/console/"
+        page = client.http.get("/console/")
+        assert page.status_code == 200 and "/web/console/app.js" in page.text

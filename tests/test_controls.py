@@ -96,9 +96,11 @@ def test_a_frozen_account_cannot_send_but_receives_and_shows_its_reason() -> Non
     assert c.one(cafe.refund("order-1", 40)).code == "ok"  # incoming refunds arrive, and stay frozen
     assert c.one(c.signer("bank-a").issue("MILES", "alice", 5)).code == "ok"
     assert c.balance("alice", "MILES") == 1_000 - 100 + 40 + 5
+    assert c.account("alice").frozen  # type: ignore[union-attr]  # what a payment reads, not the freeze record
     assert c.one(fsc.freeze("account", "alice", "again")).code == Code.ALREADY_FROZEN
     assert c.one(fsc.unfreeze("account", "alice")).code == "ok"
     assert c.one(fsc.unfreeze("account", "alice")).code == Code.NOT_FROZEN
+    assert not c.account("alice").frozen  # type: ignore[union-attr]
     assert c.one(alice.transfer("MILES", "bob", 1)).code == "ok"
 
 
@@ -246,8 +248,11 @@ def test_role_defaults_apply_until_an_account_has_its_own_and_only_its_member_or
     assert c.one(c.signer("bank-b").set_limits("alice", "MILES", 20, 0, 0)).code == Code.NOT_AUTHORIZED
     assert c.one(c.signer("bank-a").set_limits("alice", "MILES", 20, 0, 0)).code == "ok"
     assert c.one(alice.transfer("MILES", "bob", 20)).code == "ok"
+    assert c.one(c.signer("fsc").set_limits("alice", "GIFT", 0, 0, 5_000)).code == "ok"
+    assert c.account("alice").limited_assets == 2  # type: ignore[union-attr]
     assert c.one(c.signer("bank-a").set_limits("alice", "MILES", 0, 0, 0)).code == "ok"  # back to the default
     assert c.state_read(LIMITS, "alice", "MILES") is None
+    assert c.account("alice").limited_assets == 1  # type: ignore[union-attr]
     assert c.one(alice.transfer("MILES", "bob", 11)).code == Code.OVER_PAYMENT_LIMIT
     assert c.one(c.signer("cafe").transfer("MILES", "bob", 11)).code == "ok"  # a merchant: not a holder's default
 

@@ -25,7 +25,7 @@ from tally.core.ops import SignedTx, tx_type
 from tally.core.ops.codes import CODE_TTL_MS, Charge
 from tally.core.ops.controls import UnfreezeTx
 from tally.core.ops.keys import RotateKey
-from tally.core.tables import ACCOUNTS, BALANCES, COUNCIL_PARAMS, FREEZES, PARAMS
+from tally.core.tables import ACCOUNTS, BALANCES, COUNCIL_PARAMS, FREEZES, LIMITS, PARAMS
 from tally.core.types import AdmitMember, TxResult
 
 HOLDERS = ["alice", "bob"]
@@ -192,6 +192,11 @@ def test_money_rules_hold_over_random_streams(blocks: list[list[tuple]]) -> None
         before = dict(c.state.values)
         results = c.block(txs)  # asserts conservation and no negative balance
         frozen_through(c, before, txs, results)
+        for name in PEOPLE:  # what a payment reads of an account's controls agrees with their records
+            account = c.account(name)
+            assert account is not None
+            assert account.frozen == (c.state_read(FREEZES, "account", name) is not None)
+            assert account.limited_assets == sum(c.state_read(LIMITS, name, a) is not None for a in ASSETS)
         adopt_rotated_keys(c, txs, results)
         recorded.append((c.now_ms, txs))
         for signed, result in zip(txs, results, strict=True):

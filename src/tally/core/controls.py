@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING
 from .errors import Code, ensure
 from .postings import SUPPLY, Posting
 from .tables import ACCOUNTS, COUNCIL_PARAMS, DAILY_OUT, FREEZES, LIMITS, PARAMS
-from .types import AccountLimits, DailyOut, DefaultLimits
+from .types import Account, AccountLimits, DailyOut, DefaultLimits
 
 if TYPE_CHECKING:
     from .operation import TxContext
@@ -33,17 +33,26 @@ def chain_day(timestamp_ms: int, utc_offset_min: int) -> int:
     return (timestamp_ms + utc_offset_min * MS_PER_MINUTE) // MS_PER_DAY
 
 
-def limits_of(view: TxView, account_id: str, asset_id: str) -> AccountLimits | DefaultLimits | None:
-    """The account's own limits in the asset, else its role's default, else None."""
-    own = view.read(LIMITS, account_id, asset_id)
-    if own is not None:
-        return own
+def limits_of(view: TxView, account: Account, asset_id: str) -> AccountLimits | DefaultLimits | None:
+    """The account's own limits in the asset, else its role's default, else None.
+
+    An account without limits of its own (`limited_assets` 0: most) reads only the council's parameters,
+    which every block reads: a payment costs no extra state read.
+    """
+    if account.limited_assets:
+        own = view.read(LIMITS, account.id, asset_id)
+        if own is not None:
+            return own
     params = view.read(PARAMS, COUNCIL_PARAMS)
     if params is None or not params.default_limits:
         return None
+    return next((d for d in params.default_limits if d.role == account.role and d.asset == asset_id), None)
+
+
+def _account(view: TxView, account_id: str) -> Account:
     account = view.read(ACCOUNTS, account_id)
-    role = account.role if account is not None else ""
-    return next((d for d in params.default_limits if d.role == role and d.asset == asset_id), None)
+    assert account is not None, "rules check an account exists before moving its value"
+    return account
 
 
 def ensure_asset_not_frozen(view: TxView, asset_id: str) -> None:
@@ -52,12 +61,11 @@ def ensure_asset_not_frozen(view: TxView, asset_id: str) -> None:
         ensure(False, Code.ASSET_FROZEN, "asset {} is frozen ({})", asset_id, frozen.reason)
 
 
-def ensure_account_not_frozen(view: TxView, account_id: str) -> None:
-    frozen = view.read(FREEZES, "account", account_id)
-    if frozen is not None:
-        ensure(
-            False, Code.ACCOUNT_FROZEN, "account {} is frozen ({}): value cannot leave it", account_id, frozen.reason
-        )
+def ensure_account_not_frozen(view: TxView, account: Account) -> None:
+    if account.frozen:
+        frozen = view.read(FREEZES, "account", account.id)
+        reason = frozen.reason if frozen is not None else "?"
+        ensure(False, Code.ACCOUNT_FROZEN, "account {} is frozen ({}): value cannot leave it", account.id, reason)
 
 
 def _debits(postings: Sequence[Posting]) -> dict[tuple[str, str], int]:
@@ -75,8 +83,9 @@ def check_outgoing(c: TxContext, postings: Sequence[Posting]) -> None:
     for asset_id in dict.fromkeys(p.asset for p in postings):
         ensure_asset_not_frozen(view, asset_id)
     for (account_id, asset_id), amount_minor in _debits(postings).items():
-        ensure_account_not_frozen(view, account_id)
-        limits = limits_of(view, account_id, asset_id)
+        account = _account(view, account_id)
+        ensure_account_not_frozen(view, account)
+        limits = limits_of(view, account, asset_id)
         if limits is not None:
             check_payment_limits(c, account_id, asset_id, amount_minor, limits)
 
@@ -121,7 +130,7 @@ def check_caps(c: TxContext, postings: Sequence[Posting], balances_after: Sequen
     for p, after in zip(postings, balances_after, strict=True):
         if p.amount_minor <= 0 or p.account == SUPPLY:
             continue
-        limits = limits_of(c.view, p.account, p.asset)
+        limits = limits_of(c.view, _account(c.view, p.account), p.asset)
         if limits is None or not limits.balance_cap_minor:
             continue
         ensure(

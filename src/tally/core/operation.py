@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
+from functools import cached_property
 from typing import Any, Generic, TypeVar, get_args
 
 import msgspec
@@ -102,7 +103,7 @@ class Operation(Generic[T]):
         """The transaction's own fields, beyond the envelope, in declaration order."""
         return tuple(f for f in self.tx.__struct_fields__ if f not in ENVELOPE_FIELDS)
 
-    @property
+    @cached_property
     def required_fields(self) -> tuple[str, ...]:
         """The own fields a transaction must carry (the others have defaults)."""
         required = {f.name for f in msgspec.structs.fields(self.tx) if f.required}

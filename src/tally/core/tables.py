@@ -143,12 +143,26 @@ def encode_value(value: StateValue) -> bytes:
     if isinstance(value, int):
         return _encoder.encode(value)
     row = msgspec.structs.astuple(value)
-    while row and row[-1] is msgspec.UNSET:  # an unset trailing field is left out, as a map leaves it out
-        row = row[:-1]
+    defaults = _TRAILING_DEFAULTS.get(type(value), ())
+    while row and (row[-1] is msgspec.UNSET or (len(row) <= len(defaults) and row[-1] == defaults[len(row) - 1])):
+        row = row[:-1]  # an unset (or, omit_defaults, default) trailing field is left out, as a map leaves it out
     assert msgspec.UNSET not in row, "only trailing fields may be unset"
     return _encoder.encode(row)
+
+
+def _defaults(record: type[Any]) -> tuple[Any, ...]:
+    """Per field, its default where the record omits defaults (msgspec's omit_defaults), else a marker."""
+    marker = object()
+    if not record.__struct_config__.omit_defaults:
+        return ()
+    return tuple(marker if f.required else f.default for f in msgspec.structs.fields(record))
 
 
 def decode_value(key: str, data: bytes) -> StateValue:
     value: StateValue = table_of(key).decode(data)
     return value
+
+
+_TRAILING_DEFAULTS: dict[type, tuple[Any, ...]] = {
+    t.record: _defaults(t.record) for t in TABLES.values() if t.record is not int
+}

@@ -62,12 +62,17 @@ class TxBase(msgspec.Struct, kw_only=True, frozen=True, forbid_unknown_fields=Tr
 # --- state records ---------------------------------------------------------
 
 
-class Account(msgspec.Struct, frozen=True):
+class Account(msgspec.Struct, frozen=True, omit_defaults=True):
     id: str
     role: Role
     public_key: str
     member: str  # the member that registered it (itself for a member)
     seq: int  # the next sequence number this account must sign with
+    # Protocol 5 on, so that a payment reads nothing more when neither holds (core/controls.py): the account
+    # is frozen (its `freeze/account/<id>` record says why), and in how many assets it has limits of its own.
+    # Left out while false and 0, so older accounts keep their bytes and digests.
+    frozen: bool = False
+    limited_assets: int = 0
 
 
 class Asset(msgspec.Struct, frozen=True):

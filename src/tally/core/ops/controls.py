@@ -11,6 +11,8 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
+import msgspec
+
 from ..errors import Code, ensure
 from ..operation import (
     MEMBERS_ONLY,
@@ -72,7 +74,12 @@ def set_limits(c: TxContext, tx: SetLimits) -> None:
         account.role,
     )
     require_asset(c.view, tx.asset)
-    given = tx.max_payment_minor or tx.daily_out_minor or tx.balance_cap_minor
+    given = bool(tx.max_payment_minor or tx.daily_out_minor or tx.balance_cap_minor)
+    had = c.view.read(LIMITS, tx.account, tx.asset) is not None
+    if given != had:  # the account's record counts the assets it has limits of its own in
+        account = require_account(c.view, tx.account)  # again: the signer's seq may have moved it
+        counted = account.limited_assets + (1 if given else -1)
+        c.view.put(ACCOUNTS.key(tx.account), msgspec.structs.replace(account, limited_assets=counted))
     limits = AccountLimits(
         max_payment_minor=tx.max_payment_minor,
         daily_out_minor=tx.daily_out_minor,

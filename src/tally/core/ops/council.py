@@ -239,12 +239,21 @@ def freeze_subject(c: TxContext, kind: str, subject: str, reason: str, by: str) 
     require_subject(c, kind, subject)
     ensure(c.view.read(FREEZES, kind, subject) is None, Code.ALREADY_FROZEN, "{} {} is frozen already", kind, subject)
     c.view.put(FREEZES.key(kind, subject), Freeze(reason=reason, by=by, height=c.block.height, txid=c.txid))
+    mark_frozen(c, kind, subject, True)
 
 
 def unfreeze_subject(c: TxContext, kind: str, subject: str) -> None:
     require_subject(c, kind, subject)
     ensure(c.view.read(FREEZES, kind, subject) is not None, Code.NOT_FROZEN, "{} {} is not frozen", kind, subject)
     c.view.put(FREEZES.key(kind, subject), None)
+    mark_frozen(c, kind, subject, False)
+
+
+def mark_frozen(c: TxContext, kind: str, subject: str, frozen: bool) -> None:
+    """An account's record says whether it is frozen, so a payment need not read its freeze record."""
+    if kind == "account":
+        account = require_account(c.view, subject)
+        c.view.put(ACCOUNTS.key(subject), msgspec.structs.replace(account, frozen=frozen))
 
 
 ACTIONS: dict[type, Callable[[TxContext, Any], None]] = {

@@ -41,4 +41,4 @@ def test_the_governance_example_prints_its_checked_in_output(tmp_path: Path) -> 
         OUTPUT.write_text(masked(ran.stdout), "utf-8")
     assert masked(ran.stdout) == OUTPUT.read_text("utf-8"), "regenerate: see this module's docstring"
     assert "rejected over_quota" in ran.stdout and "rejected account_frozen" in ran.stdout
-    assert ran.stdout.count("(exit 1)") == 4, "four transactions are refused, each with its code"
+    assert ran.stdout.count("(exit 1)") == 6, "six commands are refused, each saying why"

@@ -43,4 +43,15 @@ run account limits bob --asset HARBOR-GIFT --max-payment-minor 5000 --key "$KEYS
 run tx pay --asset HARBOR-GIFT --merchant cafe-lumen --amount 50.01 --payment-id limit-1 --key "$KEYS/bob.json"
 run tx pay --asset HARBOR-GIFT --merchant cafe-lumen --amount 50.00 --payment-id limit-2 --key "$KEYS/bob.json"
 run account controls bob
+# dana lost her phone: skyway, her member, starts moving her account to a new key. Until the council's
+# recovery delay has passed (24 hours by default) her old key can cancel it; after it, skyway completes it.
+"$TALLY" keys new --id dana --out "$KEYS/dana-new.json" >/dev/null
+run account recover start dana --new-key "$KEYS/dana-new.json" --key "$KEYS/skyway.json"
+run account recover complete dana --key "$KEYS/skyway.json"
+run account recover cancel dana --key "$KEYS/dana.json"
+# chen replaces his key himself; from the next block only the new key signs for him.
+"$TALLY" keys new --id chen --out "$KEYS/chen-new.json" >/dev/null
+run account rotate-key --new-key "$KEYS/chen-new.json" --key "$KEYS/chen.json"
+run tx transfer --asset SKYMILES --to bob --amount 1 --ref after-rotation --key "$KEYS/chen.json"
+run tx transfer --asset SKYMILES --to bob --amount 1 --ref after-rotation --key "$KEYS/chen-new.json"
 run council list

@@ -34,10 +34,13 @@ from .tx import field_options, send, signing_options
 ACTION_TYPES: tuple[type, ...] = get_args(Action)
 
 
-def _sign(
-    op_type: str, fields: dict[str, Any], key_path: Path, url: str, seq: int | None, wait: bool, as_json: bool
-) -> None:
-    send(BY_TYPE[op_type], key_path, url, seq, wait, as_json, fields, made_ref=False)
+def _sign(op_type: str, fields: dict[str, Any], signing: dict[str, Any]) -> None:
+    """Sign and submit one transaction with the signing options a command took (--key, --seq, --wait, --json)."""
+    s = signing
+    send(BY_TYPE[op_type], s["key_path"], s["url"], s["seq"], s["wait"], s["as_json"], fields, made_ref=False)
+
+
+SIGNING_NAMES = ("key_path", "url", "seq", "wait", "as_json")  # what signing_options() and --url give
 
 
 def _signing(command: click.Command) -> click.Command:
@@ -82,9 +85,8 @@ def _propose_command(action_type: type) -> click.Command:
         if isinstance(f.type, msgspec.inspect.StructType)
     }
 
-    def callback(
-        proposal_id: str | None, key_path: Path, url: str, seq: int | None, wait: bool, as_json: bool, **given: Any
-    ) -> None:
+    def callback(proposal_id: str | None, **given: Any) -> None:
+        signing = {name: given.pop(name) for name in SIGNING_NAMES}
         body: dict[str, Any] = {"kind": kind}
         for name, struct in nested.items():
             own = set(struct.__struct_fields__)
@@ -94,7 +96,7 @@ def _propose_command(action_type: type) -> click.Command:
         if proposal_id is None:
             proposal_id = f"{kind}-{secrets.token_hex(4)}"
             click.echo(f"proposal {proposal_id}", err=True)
-        _sign("propose", {"proposal": proposal_id, "action": action}, key_path, url, seq, wait, as_json)
+        _sign("propose", {"proposal": proposal_id, "action": action}, signing)
 
     params: list[click.Parameter] = [
         click.Option(["--id", "proposal_id"], default=None, help="The proposal's id (default: a new one, printed)."),
@@ -109,9 +111,9 @@ for _action in ACTION_TYPES:
 
 @council.command("vote")
 @click.argument("proposal_id")
-def vote(proposal_id: str, key_path: Path, url: str, seq: int | None, wait: bool, as_json: bool) -> None:
+def vote(proposal_id: str, **signing: Any) -> None:
     """Approve an open proposal."""
-    _sign("vote", {"proposal": proposal_id}, key_path, url, seq, wait, as_json)
+    _sign("vote", {"proposal": proposal_id}, signing)
 
 
 _signing(vote)
@@ -231,17 +233,17 @@ def controls(account_id: str, url: str, as_json: bool) -> None:
 @account.command("freeze")
 @click.argument("account_id")
 @click.option("--reason", required=True, help="A reason code, e.g. court_order (a-z, 0-9, _).")
-def freeze(account_id: str, reason: str, key_path: Path, url: str, seq: int | None, wait: bool, as_json: bool) -> None:
+def freeze(account_id: str, reason: str, **signing: Any) -> None:
     """A regulator freezes an account: value cannot leave it."""
     fields = {"subject_kind": "account", "subject": account_id, "reason": reason}
-    _sign("freeze", fields, key_path, url, seq, wait, as_json)
+    _sign("freeze", fields, signing)
 
 
 @account.command("unfreeze")
 @click.argument("account_id")
-def unfreeze(account_id: str, key_path: Path, url: str, seq: int | None, wait: bool, as_json: bool) -> None:
+def unfreeze(account_id: str, **signing: Any) -> None:
     """A regulator lifts an account's freeze."""
-    _sign("unfreeze", {"subject_kind": "account", "subject": account_id}, key_path, url, seq, wait, as_json)
+    _sign("unfreeze", {"subject_kind": "account", "subject": account_id}, signing)
 
 
 @account.command("limits")
@@ -251,16 +253,7 @@ def unfreeze(account_id: str, key_path: Path, url: str, seq: int | None, wait: b
 @click.option("--daily-out-minor", type=int, default=0, show_default=True, help="Daily outgoing total (0: none).")
 @click.option("--balance-cap-minor", type=int, default=0, show_default=True, help="Largest balance (0: none).")
 def limits(
-    account_id: str,
-    asset: str,
-    max_payment_minor: int,
-    daily_out_minor: int,
-    balance_cap_minor: int,
-    key_path: Path,
-    url: str,
-    seq: int | None,
-    wait: bool,
-    as_json: bool,
+    account_id: str, asset: str, max_payment_minor: int, daily_out_minor: int, balance_cap_minor: int, **signing: Any
 ) -> None:
     """The account's member (or a regulator) sets its limits in an asset; all 0: its role's default."""
     fields = {
@@ -270,7 +263,7 @@ def limits(
         "daily_out_minor": daily_out_minor,
         "balance_cap_minor": balance_cap_minor,
     }
-    _sign("set_limits", fields, key_path, url, seq, wait, as_json)
+    _sign("set_limits", fields, signing)
 
 
 def _public_key(new_key: Path | None, public_key: str | None) -> str:
@@ -286,11 +279,9 @@ NEW_KEY_OPTIONS = [
 
 
 @account.command("rotate-key")
-def rotate_key(
-    new_key: Path | None, public_key: str | None, key_path: Path, url: str, seq: int | None, wait: bool, as_json: bool
-) -> None:
+def rotate_key(new_key: Path | None, public_key: str | None, **signing: Any) -> None:
     """Replace the account's key (signed with the current one, --key); sign with the new one from the next block."""
-    _sign("rotate_key", {"new_public_key": _public_key(new_key, public_key)}, key_path, url, seq, wait, as_json)
+    _sign("rotate_key", {"new_public_key": _public_key(new_key, public_key)}, signing)
 
 
 rotate_key.params[:0] = NEW_KEY_OPTIONS
@@ -303,19 +294,10 @@ def recover() -> None:
 
 @recover.command("start")
 @click.argument("account_id")
-def recover_start(
-    account_id: str,
-    new_key: Path | None,
-    public_key: str | None,
-    key_path: Path,
-    url: str,
-    seq: int | None,
-    wait: bool,
-    as_json: bool,
-) -> None:
+def recover_start(account_id: str, new_key: Path | None, public_key: str | None, **signing: Any) -> None:
     """The account's member starts a recovery to a new key."""
     fields = {"account": account_id, "new_public_key": _public_key(new_key, public_key)}
-    _sign("start_recovery", fields, key_path, url, seq, wait, as_json)
+    _sign("start_recovery", fields, signing)
 
 
 recover_start.params[1:1] = NEW_KEY_OPTIONS
@@ -323,16 +305,16 @@ recover_start.params[1:1] = NEW_KEY_OPTIONS
 
 @recover.command("cancel")
 @click.argument("account_id")
-def recover_cancel(account_id: str, key_path: Path, url: str, seq: int | None, wait: bool, as_json: bool) -> None:
+def recover_cancel(account_id: str, **signing: Any) -> None:
     """The account's old key (or its member) cancels a pending recovery."""
-    _sign("cancel_recovery", {"account": account_id}, key_path, url, seq, wait, as_json)
+    _sign("cancel_recovery", {"account": account_id}, signing)
 
 
 @recover.command("complete")
 @click.argument("account_id")
-def recover_complete(account_id: str, key_path: Path, url: str, seq: int | None, wait: bool, as_json: bool) -> None:
+def recover_complete(account_id: str, **signing: Any) -> None:
     """After the delay, the member completes the recovery."""
-    _sign("complete_recovery", {"account": account_id}, key_path, url, seq, wait, as_json)
+    _sign("complete_recovery", {"account": account_id}, signing)
 
 
 for _command in (freeze, unfreeze, limits, rotate_key, recover_start, recover_cancel, recover_complete):

@@ -8,6 +8,11 @@ frozen with the rest. An account's limits in an asset are its own
 the largest single outgoing amount, the daily outgoing total (days of the
 chain's time zone, counted from when a daily limit applies), and a cap on
 its balance after any incoming value, refunds included. 0 means no limit.
+
+This runs for every payment, so it reads as little as it can: the council's
+parameters once, the asset's freeze record (one key for every payment in the
+asset), and the accounts, which the rules read already; an account's own
+limits only where its record counts some (`Account.limited_assets`).
 """
 
 from __future__ import annotations
@@ -15,10 +20,10 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
-from .errors import Code, ensure
-from .postings import SUPPLY, Posting
+from .errors import Code, Rejected, ensure
+from .postings import SUPPLY, Posting, post
 from .tables import ACCOUNTS, COUNCIL_PARAMS, DAILY_OUT, FREEZES, LIMITS, PARAMS
-from .types import Account, AccountLimits, DailyOut, DefaultLimits
+from .types import Account, AccountLimits, DailyOut, DefaultLimits, Params
 
 if TYPE_CHECKING:
     from .operation import TxContext
@@ -26,6 +31,11 @@ if TYPE_CHECKING:
 
 MS_PER_DAY = 86_400_000
 MS_PER_MINUTE = 60_000
+COUNCIL_KEY = PARAMS.key(COUNCIL_PARAMS)
+_ACCOUNT_KEY = ACCOUNTS.scan_prefix()  # + account id: the key, without Table.key's checks (hot path)
+_ASSET_FREEZE_KEY = FREEZES.scan_prefix("asset")  # + asset id
+
+Limits = AccountLimits | DefaultLimits
 
 
 def chain_day(timestamp_ms: int, utc_offset_min: int) -> int:
@@ -33,65 +43,75 @@ def chain_day(timestamp_ms: int, utc_offset_min: int) -> int:
     return (timestamp_ms + utc_offset_min * MS_PER_MINUTE) // MS_PER_DAY
 
 
-def limits_of(view: TxView, account: Account, asset_id: str) -> AccountLimits | DefaultLimits | None:
-    """The account's own limits in the asset, else its role's default, else None.
+def council_params(view: TxView) -> Params:
+    params = view.get(COUNCIL_KEY)
+    assert isinstance(params, Params), "a protocol 5 ledger's genesis holds the council's parameters"
+    return params
 
-    An account without limits of its own (`limited_assets` 0: most) reads only the council's parameters,
-    which every block reads: a payment costs no extra state read.
-    """
+
+def limits_of(view: TxView, params: Params, account: Account, asset_id: str) -> Limits | None:
+    """The account's own limits in the asset, else its role's default, else None."""
     if account.limited_assets:
         own = view.read(LIMITS, account.id, asset_id)
         if own is not None:
             return own
-    params = view.read(PARAMS, COUNCIL_PARAMS)
-    if params is None or not params.default_limits:
-        return None
-    return next((d for d in params.default_limits if d.role == account.role and d.asset == asset_id), None)
+    for default in params.default_limits:
+        if default.role == account.role and default.asset == asset_id:
+            return default
+    return None
 
 
 def _account(view: TxView, account_id: str) -> Account:
-    account = view.read(ACCOUNTS, account_id)
-    assert account is not None, "rules check an account exists before moving its value"
+    account = view.get(_ACCOUNT_KEY + account_id)
+    assert isinstance(account, Account), "rules check an account exists before moving its value"
     return account
 
 
-def ensure_asset_not_frozen(view: TxView, asset_id: str) -> None:
-    frozen = view.read(FREEZES, "asset", asset_id)
-    if frozen is not None:
-        ensure(False, Code.ASSET_FROZEN, "asset {} is frozen ({})", asset_id, frozen.reason)
-
-
-def ensure_account_not_frozen(view: TxView, account: Account) -> None:
-    if account.frozen:
-        frozen = view.read(FREEZES, "account", account.id)
-        reason = frozen.reason if frozen is not None else "?"
-        ensure(False, Code.ACCOUNT_FROZEN, "account {} is frozen ({}): value cannot leave it", account.id, reason)
-
-
-def _debits(postings: Sequence[Posting]) -> dict[tuple[str, str], int]:
-    """What leaves each account, per asset, net of what the same postings bring back."""
+def _debits(postings: Sequence[Posting]) -> list[tuple[str, str, int]]:
+    """(account, asset, amount) leaving each account, net of what the same postings bring back."""
+    if len(postings) == 2:  # one move(): its debit comes first
+        debit = postings[0]
+        return [(debit.account, debit.asset, -debit.amount_minor)] if debit.account != SUPPLY else []
     net: dict[tuple[str, str], int] = {}
     for p in postings:
         if p.account != SUPPLY:
             net[p.account, p.asset] = net.get((p.account, p.asset), 0) + p.amount_minor
-    return {key: -amount for key, amount in net.items() if amount < 0}
+    return [(account, asset, -amount) for (account, asset), amount in net.items() if amount < 0]
 
 
-def check_outgoing(c: TxContext, postings: Sequence[Posting]) -> None:
-    """Before value moves: no frozen asset or sender, and each sender within its limits."""
+def post_controlled(c: TxContext, postings: Sequence[Posting]) -> list[int]:
+    """Check freezes and outgoing limits, post, then check balance caps; the balances after, as `post` gives."""
     view = c.view
-    for asset_id in dict.fromkeys(p.asset for p in postings):
-        ensure_asset_not_frozen(view, asset_id)
-    for (account_id, asset_id), amount_minor in _debits(postings).items():
+    params = council_params(view)
+    for asset_id in {p.asset for p in postings}:
+        frozen = view.get(_ASSET_FREEZE_KEY + asset_id)
+        if frozen is not None:
+            raise Rejected(Code.ASSET_FROZEN, f"asset {asset_id} is frozen ({frozen.reason})")  # type: ignore[union-attr]
+    for account_id, asset_id, amount_minor in _debits(postings):
         account = _account(view, account_id)
-        ensure_account_not_frozen(view, account)
-        limits = limits_of(view, account, asset_id)
-        if limits is not None:
-            check_payment_limits(c, account_id, asset_id, amount_minor, limits)
+        if account.frozen:
+            reject_frozen(view, account_id)
+        if account.limited_assets or params.default_limits:
+            limits = limits_of(view, params, account, asset_id)
+            if limits is not None:
+                check_outgoing_limits(c, params, account_id, asset_id, amount_minor, limits)
+    after = post(view, postings)
+    for p, balance_after in zip(postings, after, strict=True):
+        if p.amount_minor > 0 and p.account != SUPPLY:
+            account = _account(view, p.account)
+            if account.limited_assets or params.default_limits:
+                check_cap(view, params, account, p.asset, balance_after)
+    return after
 
 
-def check_payment_limits(
-    c: TxContext, account_id: str, asset_id: str, amount_minor: int, limits: AccountLimits | DefaultLimits
+def reject_frozen(view: TxView, account_id: str) -> None:
+    frozen = view.read(FREEZES, "account", account_id)
+    reason = frozen.reason if frozen is not None else "?"
+    raise Rejected(Code.ACCOUNT_FROZEN, f"account {account_id} is frozen ({reason}): value cannot leave it")
+
+
+def check_outgoing_limits(
+    c: TxContext, params: Params, account_id: str, asset_id: str, amount_minor: int, limits: Limits
 ) -> None:
     largest = limits.max_payment_minor
     ensure(
@@ -104,7 +124,7 @@ def check_payment_limits(
     )
     if not limits.daily_out_minor:
         return
-    day = chain_day(c.block.timestamp_ms, _utc_offset_min(c.view))
+    day = chain_day(c.block.timestamp_ms, params.utc_offset_min)
     spent = c.view.read(DAILY_OUT, account_id, asset_id)
     spent_minor = spent.out_minor if spent is not None and spent.day == day else 0
     ensure(
@@ -119,25 +139,14 @@ def check_payment_limits(
     c.view.put(DAILY_OUT.key(account_id, asset_id), DailyOut(day=day, out_minor=spent_minor + amount_minor))
 
 
-def _utc_offset_min(view: TxView) -> int:
-    params = view.read(PARAMS, COUNCIL_PARAMS)
-    assert params is not None, "governance rules run on ledgers whose genesis holds the council's parameters"
-    return params.utc_offset_min
-
-
-def check_caps(c: TxContext, postings: Sequence[Posting], balances_after: Sequence[int]) -> None:
-    """After value moved: no receiving account above its balance cap."""
-    for p, after in zip(postings, balances_after, strict=True):
-        if p.amount_minor <= 0 or p.account == SUPPLY:
-            continue
-        limits = limits_of(c.view, _account(c.view, p.account), p.asset)
-        if limits is None or not limits.balance_cap_minor:
-            continue
-        ensure(
-            after <= limits.balance_cap_minor,
-            Code.OVER_BALANCE_CAP,
-            "{} may hold at most {} {}",
-            p.account,
-            limits.balance_cap_minor,
-            p.asset,
-        )
+def check_cap(view: TxView, params: Params, account: Account, asset_id: str, balance_after_minor: int) -> None:
+    limits = limits_of(view, params, account, asset_id)
+    cap = limits.balance_cap_minor if limits is not None else 0
+    ensure(
+        not cap or balance_after_minor <= cap,
+        Code.OVER_BALANCE_CAP,
+        "{} may hold at most {} {}",
+        account.id,
+        cap,
+        asset_id,
+    )

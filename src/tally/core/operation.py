@@ -16,13 +16,13 @@ from typing import Any, Generic, TypeVar, get_args
 
 import msgspec
 
-from .controls import check_caps, check_outgoing
+from .controls import post_controlled
 from .errors import Code, ensure
 from .postings import Posting, post
 from .protocol import Rules
 from .state import TxView
-from .tables import ACCOUNTS, ASSETS, COUNCIL_PARAMS, PARAMS
-from .types import Account, Asset, Params, Role, TxBase
+from .tables import ACCOUNTS, ASSETS
+from .types import Account, Asset, Role, TxBase
 
 T = TypeVar("T", bound=TxBase)
 
@@ -59,12 +59,7 @@ class TxContext(msgspec.Struct):
         From protocol 5 on, freezes and limits are checked first (core/controls.py), and
         balance caps after.
         """
-        if self.rules.governance:
-            check_outgoing(self, postings)
-            after = post(self.view, postings)
-            check_caps(self, postings, after)
-        else:
-            after = post(self.view, postings)
+        after = post_controlled(self, postings) if self.rules.governance else post(self.view, postings)
         self.balances_after.extend(after)
         self.postings.extend(postings)
 
@@ -139,13 +134,6 @@ def require_active_asset(view: TxView, asset_id: str) -> Asset:
     asset = require_asset(view, asset_id)
     ensure(asset.status == "active", Code.ASSET_NOT_ACTIVE, "asset {!r} awaits the council's approval", asset_id)
     return asset
-
-
-def council_params(view: TxView) -> Params:
-    """The council's parameters (protocol 5 on: the genesis writes them)."""
-    params = view.read(PARAMS, COUNCIL_PARAMS)
-    assert params is not None, "a protocol 5 ledger's genesis holds the council's parameters"
-    return params
 
 
 def ensure_registrar_or_regulator(signer: Account, account: Account) -> None:

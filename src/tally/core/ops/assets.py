@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Literal
 
 import msgspec
 
@@ -73,27 +73,21 @@ def create_asset(c: TxContext, tx: CreateAsset) -> None:
         propose_asset(c, tx)
         return
     ensure(tx.quota_minor is msgspec.UNSET, Code.BAD_PARAMETER, "quotas arrive in protocol version 5")
-    c.view.put(
-        ASSETS.key(tx.asset),
-        Asset(
-            id=tx.asset,
-            name=tx.name,
-            kind=tx.kind,
-            decimals=tx.decimals,
-            issuer=c.signer.id,
-            transferable=tx.transferable,
-            cash_out=tx.cash_out,
-            status="active",
-            issued_minor=0,
-            burned_minor=0,
-        ),
-    )
+    c.view.put(ASSETS.key(tx.asset), new_asset(c, tx, "active", msgspec.UNSET))
 
 
 def propose_asset(c: TxContext, tx: CreateAsset) -> None:
     """Protocol 5 on: the asset starts `proposed`; its approval is the council proposal `asset:<ID>`."""
     quota_minor = tx.quota_minor if isinstance(tx.quota_minor, int) else MAX_SAFE_INTEGER
-    asset = Asset(
+    c.view.put(ASSETS.key(tx.asset), new_asset(c, tx, "proposed", 0))
+    open_proposal(c, asset_proposal_id(tx.asset), ApproveAsset(asset=tx.asset, quota_minor=quota_minor))
+
+
+def new_asset(
+    c: TxContext, tx: CreateAsset, status: Literal["active", "proposed"], quota_minor: int | msgspec.UnsetType
+) -> Asset:
+    """The asset as created: its signer issues it; nothing issued or burned yet."""
+    return Asset(
         id=tx.asset,
         name=tx.name,
         kind=tx.kind,
@@ -101,13 +95,11 @@ def propose_asset(c: TxContext, tx: CreateAsset) -> None:
         issuer=c.signer.id,
         transferable=tx.transferable,
         cash_out=tx.cash_out,
-        status="proposed",
+        status=status,
         issued_minor=0,
         burned_minor=0,
-        quota_minor=0,
+        quota_minor=quota_minor,
     )
-    c.view.put(ASSETS.key(tx.asset), asset)
-    open_proposal(c, asset_proposal_id(tx.asset), ApproveAsset(asset=tx.asset, quota_minor=quota_minor))
 
 
 def asset_proposal_id(asset_id: str) -> str:

@@ -21,6 +21,7 @@ from typing import Any
 
 import msgspec
 
+from ..controls import council_params
 from ..encoding import MAX_SAFE_INTEGER
 from ..errors import Code, Rejected, ensure
 from ..operation import (
@@ -28,7 +29,6 @@ from ..operation import (
     Example,
     Operation,
     TxContext,
-    council_params,
     require_account,
     require_asset,
 )

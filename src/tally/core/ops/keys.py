@@ -14,8 +14,9 @@ from typing import Any
 
 import msgspec
 
+from ..controls import council_params
 from ..errors import Code, ensure
-from ..operation import ANY_ROLE, MEMBERS_ONLY, Example, Operation, TxContext, council_params, require_account
+from ..operation import ANY_ROLE, MEMBERS_ONLY, Example, Operation, TxContext, require_account
 from ..tables import ACCOUNTS, COUNCIL_PARAMS, PARAMS, RECOVERIES
 from ..types import AccountId, PublicKeyHex, Recovery, TxBase
 from .council import GOVERNANCE_SINCE

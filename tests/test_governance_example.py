@@ -1,6 +1,6 @@
 """docs/examples/governance.sh runs against a fresh demo node and prints the output checked in beside it.
 
-Transaction ids, keys and block heights differ from run to run: both sides show them as <hex> and <n>.
+Transaction ids, keys, block heights and times differ from run to run: both sides show them as <hex>, <n>, <ms>.
 To regenerate after a deliberate change: TALLY_REGENERATE=1 pytest tests/test_governance_example.py
 """
 
@@ -20,8 +20,10 @@ OUTPUT = SCRIPT.with_suffix(".out")
 
 
 def masked(text: str) -> str:
-    """Hex of 12 characters or more (with a letter: not an amount) as <hex>; block heights as <n>."""
+    """Hex of 12 characters or more (with a letter: not an amount) as <hex>; block heights as <n>, block
+    times (milliseconds since 1970) as <ms>."""
     text = re.sub(r"\b(?=[0-9a-f]*[a-f])[0-9a-f]{12,}\b", "<hex>", text)
+    text = re.sub(r"\bblock time [0-9]+", "block time <ms>", text)
     return re.sub(r"\bblock [0-9]+", "block <n>", text)
 
 

@@ -11,7 +11,7 @@ run() {  # show the command, then run it; a rejected transaction exits 1, which 
     local shown
     shown=$(printf '%q ' "$@")
     echo "\$ tally ${shown% }"
-    "$TALLY" "$@" || echo "(exit $?)"
+    "$TALLY" "$@" 2>&1 || echo "(exit $?)"
     echo
 }
 
@@ -49,7 +49,8 @@ run account controls bob
 run account recover start dana --new-key "$KEYS/dana-new.json" --key "$KEYS/skyway.json"
 run account recover complete dana --key "$KEYS/skyway.json"
 run account recover cancel dana --key "$KEYS/dana.json"
-# chen replaces his key himself; from the next block only the new key signs for him.
+# chen replaces his key himself; from the next block only the new key signs for him (the CLI refuses the
+# old key file before signing; the node would refuse its signature, bad_signature).
 "$TALLY" keys new --id chen --out "$KEYS/chen-new.json" >/dev/null
 run account rotate-key --new-key "$KEYS/chen-new.json" --key "$KEYS/chen.json"
 run tx transfer --asset SKYMILES --to bob --amount 1 --ref after-rotation --key "$KEYS/chen.json"

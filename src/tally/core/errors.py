@@ -70,12 +70,21 @@ class Code(StrEnum):
     RECOVERY_PENDING = "recovery_pending"
     NO_RECOVERY = "no_recovery"
     RECOVERY_NOT_DUE = "recovery_not_due"
+    BLOCK_FULL = "block_full"
 
 
 # Failures of the envelope every type shares (core/execute.py check_envelope): they change nothing at all.
 ENVELOPE_CODES: frozenset[str] = frozenset(
     c.value
-    for c in (Code.WRONG_CHAIN, Code.EXPIRED, Code.UNKNOWN_SIGNER, Code.BAD_SIGNATURE, Code.SEQ_STALE, Code.SEQ_FUTURE)
+    for c in (
+        Code.WRONG_CHAIN,
+        Code.EXPIRED,
+        Code.UNKNOWN_SIGNER,
+        Code.BAD_SIGNATURE,
+        Code.SEQ_STALE,
+        Code.SEQ_FUTURE,
+        Code.BLOCK_FULL,  # beyond the council's bound on a block (protocol 5): not executed at all
+    )
 )
 
 

@@ -22,15 +22,17 @@ from typing import Any
 
 import msgspec
 
+from .controls import COUNCIL_KEY
 from .encoding import canonical
 from .errors import Code, Rejected, ensure
+from .limits import MAX_BLOCK_TXS_BOUND
 from .operation import MEMBERS_ONLY, BlockContext, Operation, TxContext
 from .ops import Tx, operation_of
 from .postings import SUPPLY
 from .protocol import Rules
 from .state import StateReader, TxView
 from .tables import ACCOUNTS, REFS
-from .types import OK, Account, RefUse, StateValue, TxResult
+from .types import OK, Account, Params, RefUse, StateValue, TxResult
 
 __all__ = ["BlockContext", "BlockOutcome", "Entry", "Movement", "execute_block", "prefetch_keys", "write_set_bytes"]
 
@@ -199,14 +201,32 @@ def apply_tx(view: TxView, entry: Entry, ctx: BlockContext, rules: Rules) -> App
     return TxResult(txid=entry.txid, code=OK), _parties(tx, named, c), movements(c)
 
 
+def block_txs_bound(state: StateReader, rules: Rules) -> int:
+    """How many of a block's transactions execute: the council's `max_block_txs` (protocol 5), else all."""
+    params = state.get(COUNCIL_KEY) if rules.governance else None
+    return params.max_block_txs if isinstance(params, Params) and params.max_block_txs else MAX_BLOCK_TXS_BOUND
+
+
+def _beyond_bound(entry: Entry, bound: int) -> Applied:
+    """A transaction past the block's bound changes nothing, not even its seq: sign it again and resubmit."""
+    result = TxResult(
+        txid=entry.txid, code=Code.BLOCK_FULL.value, message=f"the block holds {bound} transactions at most"
+    )
+    return result, _parties(entry.tx, list(operation_of(entry.tx).parties(entry.tx)), None), ()
+
+
 def execute_block(state: StateReader, ctx: BlockContext, entries: Sequence[Entry], rules: Rules) -> BlockOutcome:
     block_writes: dict[str, StateValue | None] = {}
     view = TxView(state, block_writes)
     results: list[TxResult] = []
     parties: list[tuple[str, ...]] = []
     moved: list[tuple[Movement, ...]] = []
-    for entry in entries:
-        result, touched, changes = apply_tx(view, entry, ctx, rules)
+    bound = block_txs_bound(state, rules)  # as the block starts: a proposal in it changes the next block's
+    for index, entry in enumerate(entries):
+        if index < bound:
+            result, touched, changes = apply_tx(view, entry, ctx, rules)
+        else:
+            result, touched, changes = _beyond_bound(entry, bound)
         results.append(result)
         parties.append(touched)
         moved.append(changes)

@@ -155,6 +155,7 @@ class Params(msgspec.Struct, frozen=True):
     recovery_delay_ms: int  # a key recovery completes no sooner than this after it started
     utc_offset_min: int  # the chain's time zone: daily limits reset at its midnight
     default_limits: list[DefaultLimits] = []
+    max_block_txs: int = 0  # transactions a block may hold (0: the nodes' own bound, Limits.max_block_txs)
 
 
 # What a council proposal does when it passes (core/ops/council.py runs it): a tagged union on `kind`.
@@ -193,7 +194,7 @@ class RemoveMember(ActionBase, frozen=True, tag="remove_member"):
     account: AccountId
 
 
-ParamName = Literal["threshold", "proposal_ttl_ms", "recovery_delay_ms", "utc_offset_min"]
+ParamName = Literal["threshold", "proposal_ttl_ms", "recovery_delay_ms", "utc_offset_min", "max_block_txs"]
 
 
 class SetParam(ActionBase, frozen=True, tag="set_param"):

@@ -16,8 +16,10 @@ import msgspec
 
 from ..core.block import Receipt
 from ..core.chain import Divergence, Head
+from ..core.controls import COUNCIL_KEY
+from ..core.limits import MAX_BLOCK_TXS_BOUND
 from ..core.ops import SignedTx
-from ..core.types import Certificate
+from ..core.types import Certificate, Params
 from ..ordering.base import Orderer
 from ..ordering.mempool import Mempool
 from ..ordering.solo import SoloOrderer
@@ -110,12 +112,25 @@ class Node:
         self._final_waiters: list[asyncio.Future[None]] = []  # event streams waiting for the next final block
         self.event_streams = 0  # open (api/events.py)
 
+    def _ledger_block_bound(self) -> int:
+        """The council's bound on a block's transactions (protocol 5), as the newest executed block left it.
+
+        Orderers cut batches within it, so execution never has to refuse a transaction `block_full`.
+        """
+        params = self.cache.read(COUNCIL_KEY)
+        return params.max_block_txs if isinstance(params, Params) and params.max_block_txs else MAX_BLOCK_TXS_BOUND
+
     def _ordering(self, next_height: int) -> tuple[Orderer, VoteBoardLike | None]:
         """The solo orderer, or the etcd orderer with its vote board."""
         if self.settings.orderer == "solo":
             limits = self.limits
             orderer = SoloOrderer(
-                self.mempool, self.validator_id, next_height, limits.max_block_txs, limits.block_interval_ms
+                self.mempool,
+                self.validator_id,
+                next_height,
+                limits.max_block_txs,
+                limits.block_interval_ms,
+                ledger_bound=self._ledger_block_bound,
             )
             return orderer, None
         from ..ordering.etcd import EtcdOrderer
@@ -135,6 +150,7 @@ class Node:
             limits=self.limits,
             on_ignored=self._on_ignored,
             tls=tls,
+            ledger_bound=self._ledger_block_bound,
         )
         board = VoteBoard(
             genesis=self.genesis,

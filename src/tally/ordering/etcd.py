@@ -23,6 +23,7 @@ from __future__ import annotations
 import logging
 import queue
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Annotated, Any
 
@@ -32,7 +33,7 @@ from msgspec import Meta
 from ..core.block import tx_signing_bytes, txid_of
 from ..core.crypto import KeyPair, verify
 from ..core.genesis import validators_at
-from ..core.limits import STOP_POLL_S, THREAD_JOIN_TIMEOUT_S, Limits
+from ..core.limits import MAX_BLOCK_TXS_BOUND, STOP_POLL_S, THREAD_JOIN_TIMEOUT_S, Limits
 from ..core.ops import SignedTx
 from ..core.types import Genesis, TimeMs, Validator
 from ..store.base import Store
@@ -136,6 +137,7 @@ class EtcdOrderer:
         limits: Limits,
         on_ignored: OnIgnored = log_ignored,
         tls: TlsPaths | None = None,
+        ledger_bound: Callable[[], int] = lambda: MAX_BLOCK_TXS_BOUND,
     ) -> None:
         self.genesis = genesis
         self.on_ignored = on_ignored
@@ -146,6 +148,7 @@ class EtcdOrderer:
         self.validator_id = validator_id
         self.validator_key = validator_key
         self.limits = limits
+        self.ledger_bound = ledger_bound  # the council's bound on a block (protocol 5), read at each cut
         self.log_key = keys(genesis.chain)["log"]
         head = store.head()
         self.next_height = head.height + 1 if head else 1
@@ -190,7 +193,8 @@ class EtcdOrderer:
 
     def _propose_loop(self) -> None:
         while not self.stop_event.is_set() and not self._halted.is_set():
-            txs = self.mempool.take(self.limits.max_block_txs, self.limits.block_interval_ms, self.stop_event)
+            most = min(self.limits.max_block_txs, self.ledger_bound())
+            txs = self.mempool.take(most, self.limits.block_interval_ms, self.stop_event)
             if self._halted.is_set():
                 log.warning("proposals halted: %d transactions of this node's mempool are not proposed", len(txs))
                 return

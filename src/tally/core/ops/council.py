@@ -24,6 +24,7 @@ import msgspec
 from ..controls import council_params
 from ..encoding import MAX_SAFE_INTEGER
 from ..errors import Code, Rejected, ensure
+from ..limits import MAX_BLOCK_TXS_BOUND
 from ..operation import (
     MEMBERS_ONLY,
     Example,
@@ -202,6 +203,7 @@ PARAM_BOUNDS: dict[str, tuple[int, int]] = {
     "proposal_ttl_ms": (60_000, MAX_PROPOSAL_TTL_MS),
     "recovery_delay_ms": (0, MAX_RECOVERY_DELAY_MS),
     "utc_offset_min": (-14 * 60, 14 * 60),
+    "max_block_txs": (1, MAX_BLOCK_TXS_BOUND),
 }
 
 

@@ -18,7 +18,7 @@ const MAX_PAGES = 10; // lists read at most 5,000 proposals or assets
 const INSTITUTIONS = new Set(["member", "regulator", "auditor"]);
 const KINDS = ["set_quota", "approve_asset", "set_param", "admit_member", "remove_member", "set_default_limits",
   "freeze", "unfreeze"];
-const PARAMS = ["threshold", "proposal_ttl_ms", "recovery_delay_ms", "utc_offset_min"];
+const PARAMS = ["threshold", "proposal_ttl_ms", "recovery_delay_ms", "utc_offset_min", "max_block_txs"];
 const MINUTE_MS = 60_000;
 const REASONS = ["court_order", "suspected_fraud", "sanctions", "lost_device", "aml_review"]; // suggestions only
 const ID_RE = /^[A-Za-z0-9._:-]{1,64}$/;
@@ -106,6 +106,7 @@ function offsetText(minutes) {
 
 function paramText(name, value) {
   if (name === "threshold") return String(value);
+  if (name === "max_block_txs") return value ? String(value) : t("console.node_bound");
   if (name === "utc_offset_min") return offsetText(value);
   return durationText(value);
 }
@@ -222,6 +223,7 @@ function CouncilCard({ council, names, me, assets }) {
         <dt>${t("param.proposal_ttl_ms")}</dt><dd>${durationText(council.proposal_ttl_ms)}</dd>
         <dt>${t("param.recovery_delay_ms")}</dt><dd data-test="recovery-delay">${durationText(council.recovery_delay_ms)}</dd>
         <dt>${t("param.utc_offset_min")}</dt><dd>${offsetText(council.utc_offset_min)}</dd>
+        <dt>${t("param.max_block_txs")}</dt><dd>${paramText("max_block_txs", council.max_block_txs)}</dd>
       </dl>
       ${council.default_limits.length ? html`
         <h2>${t("console.default_limits")}</h2>
@@ -404,7 +406,8 @@ function ProposeForm({ session, preset, bump }) {
         <input name="quota" inputmode="decimal" value=${f.quota} onInput=${set("quota")} /><//>`;
   } else if (kind === "set_param") {
     const unit = { threshold: "console.unit_votes", proposal_ttl_ms: "console.unit_minutes",
-      recovery_delay_ms: "console.unit_minutes", utc_offset_min: "console.unit_offset" }[f.param];
+      recovery_delay_ms: "console.unit_minutes", utc_offset_min: "console.unit_offset",
+      max_block_txs: "console.unit_txs" }[f.param];
     body = html`
       <${Field} label=${t("console.parameter")}>
         <select name="param" value=${f.param} onChange=${set("param")}>

@@ -1,11 +1,18 @@
-"""The council bounds how many transactions a block holds (protocol 5): execution, and a real node's orderer."""
+"""The council bounds how many transactions a block holds (protocol 5): execution, and a real node's orderer;
+and `tally tx propose` with its action as JSON."""
 
 from __future__ import annotations
 
+import json
+import subprocess
+import sys
+
 from helpers import NodeProcess, points_world, setup_chain
+from tally.client import TallyClient
 from tally.core.errors import ENVELOPE_CODES, Code
 from tally.core.tables import PROPOSALS
 from tally.core.types import SetParam
+from tally.node.config import DataDir
 
 
 def test_transactions_past_the_bound_change_nothing_not_even_their_seq() -> None:
@@ -47,3 +54,25 @@ def test_a_node_cuts_its_blocks_within_the_councils_bound(node: NodeProcess) -> 
     heights = [s.height for s in statuses]
     assert max(heights.count(h) for h in set(heights)) <= 3
     assert client.balances("mart")["PTS"] == 10
+
+
+def test_tally_tx_propose_takes_the_action_as_json(node: NodeProcess) -> None:
+    """The generic `tally tx propose` reads a proposal's action as JSON; bad JSON is one line, nothing sent."""
+    key_file = str(DataDir(node.data_dir).key_path("bank-a"))
+    base = [sys.executable, "-m", "tally.cli", "tx", "propose", "--key", key_file, "--url", node.url]
+    action = '{"kind": "set_param", "name": "proposal_ttl_ms", "value": 3600000}'
+    ran = subprocess.run(
+        [*base, "--proposal", "ttl-1h", "--action", action, "--json"], capture_output=True, text=True, timeout=120
+    )
+    assert ran.returncode == 0 and json.loads(ran.stdout)["code"] == "ok", ran.stderr
+    with TallyClient(node.url) as client:
+        assert client.council().proposal_ttl_ms == 3_600_000
+        assert client.proposal("ttl-1h").status == "executed"
+    bad = subprocess.run(
+        [*base, "--proposal", "bad", "--action", "{not json"], capture_output=True, text=True, timeout=120
+    )
+    assert bad.returncode == 2 and "--action" in bad.stderr and "not JSON" in bad.stderr
+    unknown = subprocess.run(
+        [*base, "--proposal", "bad", "--action", '{"kind": "nope"}'], capture_output=True, text=True
+    )
+    assert unknown.returncode != 0 and unknown.stderr.count("\n") == 1, unknown.stderr

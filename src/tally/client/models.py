@@ -8,7 +8,7 @@ import msgspec
 from msgspec import Meta
 
 from ..core.ops import SignedTx
-from ..core.types import AccountId, Action, Asset, Freeze, PublicKeyHex, Recovery
+from ..core.types import AccountId, Asset, Freeze, Proposal, PublicKeyHex, Recovery
 
 MAX_BATCH_TXS_SCHEMA = 2000
 
@@ -103,20 +103,10 @@ class AssetsPage(msgspec.Struct, frozen=True):
     next_cursor: str | None
 
 
-class ProposalBody(msgspec.Struct, frozen=True):
-    """A council proposal; `state` is its status, or `expired` once an open one is past `expires_ms`."""
+class ProposalBody(Proposal, frozen=True, kw_only=True):
+    """A council proposal as stored, and what follows from it now: `state` is its status, or `expired`
+    once an open one is past `expires_ms`."""
 
-    id: str
-    action: Action
-    proposer: str
-    votes: list[str]
-    opened_height: int
-    expires_ms: int
-    status: Literal["open", "executed", "failed"]
-    closed_height: int
-    closed_txid: str
-    result_code: str
-    result_message: str
     state: Literal["open", "expired", "executed", "failed"]
     votes_counted: int  # the votes of current council members
     threshold: int  # votes it needs now

@@ -6,9 +6,11 @@ import msgspec
 
 from ..client.models import ControlsBody, LimitsBody, ProposalBody, SupplyBody
 from ..core.controls import chain_day
+from ..core.ops.council import counted_votes
 from ..core.tables import ASSETS, COUNCIL_PARAMS, DAILY_OUT, FREEZES, LIMITS, PARAMS, PROPOSALS, RECOVERIES
 from ..core.types import AccountLimits, Params, Proposal
 from ..store.base import Store
+from .reader import records_after
 
 
 def council(store: Store) -> Params | None:
@@ -19,11 +21,10 @@ def council(store: Store) -> Params | None:
 def proposal_body(proposal: Proposal, params: Params, now_ms: int) -> ProposalBody:
     """A proposal as the API shows it: `open` past its expiry reads `expired`."""
     state = "expired" if proposal.status == "open" and now_ms > proposal.expires_ms else proposal.status
-    counted = sum(1 for m in proposal.votes if m in params.council)
     return ProposalBody(
         **msgspec.structs.asdict(proposal),
         state=state,
-        votes_counted=counted,
+        votes_counted=counted_votes(proposal, params),
         threshold=params.threshold,
     )
 
@@ -41,15 +42,7 @@ def proposals(store: Store, after: str | None, limit: int, now_ms: int) -> list[
     params = council(store)
     if params is None:
         return []
-    found: list[ProposalBody] = []
-    for key, value in store.state_items(PROPOSALS.scan_prefix()):
-        assert isinstance(value, Proposal)
-        if after is not None and PROPOSALS.key_parts(key)[0] <= after:
-            continue
-        found.append(proposal_body(value, params, now_ms))
-        if len(found) == limit:
-            break
-    return found
+    return [proposal_body(p, params, now_ms) for p in records_after(store, PROPOSALS, after, limit)]
 
 
 def controls(store: Store, account_id: str, role: str, now_ms: int) -> ControlsBody:

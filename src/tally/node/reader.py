@@ -7,14 +7,17 @@ record and its balances) never disagree about which block they reflect.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TypeVar
 
 import msgspec
 
 from ..core.block import FullBlock, Receipt, make_receipt
 from ..core.ops import SignedTx
-from ..core.tables import ACCOUNTS, ASSETS, BALANCES, PAY_CODES, PAYMENTS
+from ..core.tables import ACCOUNTS, ASSETS, BALANCES, PAY_CODES, PAYMENTS, Table
 from ..core.types import Account, Asset, BlockHeader, Certificate, PayCode, Payment
 from ..store.base import HistoryItem, Store
+
+R = TypeVar("R")
 
 
 @dataclass(frozen=True, slots=True)
@@ -25,6 +28,20 @@ class StoredBlock:
 
 
 _signed_decoder = msgspec.json.Decoder(SignedTx)
+
+
+def records_after(store: Store, table: Table[R], after: str | None, limit: int) -> list[R]:
+    """Up to `limit` records of a one-field table in key order, those after `after` when given (a page)."""
+    assert limit > 0 and len(table.fields) == 1
+    found: list[R] = []
+    for key, value in store.state_items(table.scan_prefix()):
+        assert isinstance(value, table.record)
+        if after is not None and table.key_parts(key)[0] <= after:
+            continue
+        found.append(value)
+        if len(found) == limit:
+            break
+    return found
 
 
 class LedgerReader:
@@ -54,16 +71,7 @@ class LedgerReader:
 
     def assets(self, after: str | None = None, limit: int = 100) -> list[Asset]:
         """Up to `limit` assets in id order, those after `after` when given."""
-        assert limit > 0
-        found: list[Asset] = []
-        for key, value in self._store.state_items(ASSETS.scan_prefix()):
-            assert isinstance(value, Asset)
-            if after is not None and ASSETS.key_parts(key)[0] <= after:
-                continue
-            found.append(value)
-            if len(found) == limit:
-                break
-        return found
+        return records_after(self._store, ASSETS, after, limit)
 
     def history(
         self, account_id: str, before: tuple[int, int] | None, limit: int, applied: bool | None = None

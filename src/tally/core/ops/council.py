@@ -112,8 +112,7 @@ def vote(c: TxContext, tx: CouncilVote) -> None:
 
 def settle(c: TxContext, params: Params, proposal: Proposal) -> None:
     """Store the proposal; at the threshold, run its action first (once) and close it."""
-    counted = sum(1 for member in proposal.votes if member in params.council)
-    if counted < params.threshold:
+    if counted_votes(proposal, params) < params.threshold:
         c.view.put(PROPOSALS.key(proposal.id), proposal)
         return
     code, message = run_action(c, proposal.action)
@@ -128,6 +127,11 @@ def settle(c: TxContext, params: Params, proposal: Proposal) -> None:
         result_message=message,
     )
     c.view.put(PROPOSALS.key(proposal.id), closed)
+
+
+def counted_votes(proposal: Proposal, params: Params) -> int:
+    """The proposal's votes that count: those of current council members."""
+    return sum(1 for member in proposal.votes if member in params.council)
 
 
 def run_action(c: TxContext, action: Action) -> tuple[str, str]:

@@ -65,6 +65,8 @@ class Chain:
     def __post_init__(self) -> None:
         self.state = genesis_memory_state(self.genesis)
         self.head = genesis_head(self.genesis)
+        if self.store is not None:
+            self.store.put_state(dict(self.state.values))  # as open_store with the genesis writes it
 
     @property
     def height(self) -> int:

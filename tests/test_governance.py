@@ -17,19 +17,22 @@ import pytest
 from helpers import Chain, key, make_genesis
 from tally.core.errors import Code
 from tally.core.genesis import DEFAULT_PROPOSAL_TTL_MS
-from tally.core.tables import ACCOUNTS, ASSETS, COUNCIL_PARAMS, FREEZES, PARAMS, PROPOSALS
+from tally.core.tables import ACCOUNTS, ASSETS, COUNCIL_PARAMS, FREEZES, PARAMS, PROPOSALS, SCHEDULE, VALIDATOR_SETS
 from tally.core.types import (
     Action,
+    AddValidator,
     AdmitMember,
     ApproveAsset,
     DefaultLimits,
     FreezeSubject,
     Params,
     RemoveMember,
+    RemoveValidator,
     SetDefaultLimits,
     SetParam,
     SetQuota,
     UnfreezeSubject,
+    ValidatorSchedule,
 )
 
 
@@ -110,7 +113,26 @@ KINDS: dict[str, Kind] = {
         lambda c: c.state_read(FREEZES, "account", "alice") is None,
         freeze_alice,
     ),
+    "add_validator": Kind(
+        AddValidator(validator="validator-2", public_key=key("validator-2").public_key_hex, from_height=100),
+        lambda c: [s.from_height for s in schedule(c).sets] == [1, 100],
+    ),
+    "remove_validator": Kind(
+        RemoveValidator(validator="validator-1", from_height=100),
+        lambda c: [v.id for v in schedule(c).sets[-1].validators] == ["validator-2"],
+        lambda c: _pass(
+            c,
+            "add-2",
+            AddValidator(validator="validator-2", public_key=key("validator-2").public_key_hex, from_height=50),
+        ),
+    ),
 }
+
+
+def schedule(c: Chain) -> ValidatorSchedule:
+    found = c.state_read(VALIDATOR_SETS, SCHEDULE)
+    assert found is not None
+    return found
 
 
 @pytest.mark.parametrize("kind", sorted(KINDS))

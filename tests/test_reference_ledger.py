@@ -28,6 +28,7 @@ from tally.core.execute import Entry
 from tally.core.genesis import genesis_memory_state
 from tally.core.ops import SignedTx
 from tally.core.types import BlockHeader, Certificate, Genesis
+from tally.core.validators import genesis_history
 from tally.node.audit import audit_ledger
 from tally.store import open_store
 
@@ -85,7 +86,7 @@ def test_replay_reproduces_every_byte(reference: Reference) -> None:
         assert [(r.code, r.message) for r in block.results] == [(t.code, t.message) for t in ref.txs]
         assert block.write_set == ref.write_set.encode()
         assert block.state_digest == ref.state_digest
-        assert certificate_fault(ref.certificate, genesis, ref.header, block.state_digest) is None
+        assert certificate_fault(ref.certificate, genesis_history(genesis), ref.header, block.state_digest) is None
         state.apply(block.writes)
         head = block.head
         codes.update(t.code for t in ref.txs)

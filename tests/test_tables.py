@@ -23,6 +23,7 @@ from tally.core.tables import (
     RECOVERIES,
     REFS,
     TABLES,
+    VALIDATOR_SETS,
     Table,
     decode_value,
     encode_value,
@@ -43,6 +44,9 @@ from tally.core.types import (
     RefUse,
     SetQuota,
     StateValue,
+    Validator,
+    ValidatorSchedule,
+    ValidatorSet,
 )
 from tally.store import open_store
 
@@ -129,6 +133,19 @@ RECORDS: list[tuple[Table[object], StateValue]] = [
     (LIMITS, AccountLimits(max_payment_minor=1, daily_out_minor=0, balance_cap_minor=2**53 - 1, set_by="bank-a")),
     (DAILY_OUT, DailyOut(day=20_833, out_minor=12)),
     (RECOVERIES, Recovery(new_public_key="ab" * 32, member="bank-a", started_height=2, completes_ms=5, txid=TXID)),
+    (
+        VALIDATOR_SETS,
+        ValidatorSchedule(
+            sets=[
+                ValidatorSet(from_height=1, validators=[Validator(id="v-1", public_key="cd" * 32)]),
+                ValidatorSet(
+                    from_height=40,
+                    validators=[Validator(id="v-2", public_key="ef" * 32, api_url="http://127.0.0.1:8751")],
+                    scheduled_height=9,
+                ),
+            ]
+        ),
+    ),
 ]
 
 

@@ -26,6 +26,7 @@ from helpers import final_at, until
 from tally.client import Signer, TallyClient
 from tally.client.keys import read_keyfile
 from tally.core.types import Genesis
+from tally.core.validators import genesis_history
 from tally.dev.network import Network, init_network
 from tally.dev.process import free_ports
 from tally.dev.tls import issue, make_ca
@@ -139,8 +140,9 @@ def test_a_tls_network_finalises_and_refuses_what_it_does_not_trust(tmp_path: Pa
         tls = tls_paths(node_1.settings(), node_1)
         assert tls is not None
         genesis = node_1.genesis()
-        peers = Peers([urls[1]], genesis, tls)  # catch-up and repair: the peer's certificate against the CA
-        untrusting = Peers([urls[1]], genesis)
+        history = genesis_history(genesis)
+        peers = Peers([urls[1]], lambda: history, tls)  # catch-up and repair: the peer's certificate against the CA
+        untrusting = Peers([urls[1]], lambda: history)
         try:
             assert peers.fetch(height) is not None
             assert untrusting.fetch(height) is None  # the peer's certificate is not from a public CA

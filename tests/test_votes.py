@@ -31,6 +31,7 @@ from tally.core.chain import Divergence
 from tally.core.crypto import KeyPair, sha256
 from tally.core.limits import Limits
 from tally.core.types import Certificate, Validator
+from tally.core.validators import genesis_history
 from tally.dev.etcd_cluster import EtcdCluster, EtcdMember
 from tally.dev.process import free_ports
 from tally.ordering import etcd_client, votes
@@ -62,6 +63,9 @@ class Uncertified:
 
     def write_block(self, record: BlockRecord) -> None:
         self.records.append(dataclasses.replace(record, certificate=None))
+
+    def put_state(self, values: dict[str, object]) -> None:
+        pass  # the genesis state: the board's store has its own
 
 
 def make_blocks(count: int, ahead_ms: int = 0) -> list[BlockRecord]:
@@ -248,15 +252,15 @@ def test_a_quorum_of_matching_votes_certifies_once_and_two_of_four_do_not(h: Har
     h.vote("validator-3", second)  # 3 of 4 on the second
     cert = h.calls.wait_certificate(2)
     assert signers(cert) == {ME, "validator-2", "validator-3"}
-    assert certificate_fault(cert, GENESIS, second.header, second.state_digest) is None
+    assert certificate_fault(cert, genesis_history(GENESIS), second.header, second.state_digest) is None
     # Votes are counted in order (revisions when watching, keys when loading): the first block's two came first.
     assert h.calls.certified(1) == []
 
     h.vote("validator-3", first)
     cert = h.calls.wait_certificate(1)
     assert signers(cert) == {ME, "validator-2", "validator-3"}
-    assert certificate_fault(cert, GENESIS, first.header, first.state_digest) is None
-    assert certificate_fault(cert, GENESIS, second.header, second.state_digest) is not None
+    assert certificate_fault(cert, genesis_history(GENESIS), first.header, first.state_digest) is None
+    assert certificate_fault(cert, genesis_history(GENESIS), second.header, second.state_digest) is not None
 
     h.vote("validator-4", first)  # a fourth matching vote after the certificate
     h.vote("validator-2", third)
@@ -335,7 +339,7 @@ def test_garbage_under_the_votes_prefix_is_ignored_and_never_stops_counting(
     h.vote("validator-3", first)
     cert = h.calls.wait_certificate(1)
     assert signers(cert) == {ME, "validator-2", "validator-3"}  # validator-4's bad signature joined nothing
-    assert certificate_fault(cert, GENESIS, first.header, first.state_digest) is None
+    assert certificate_fault(cert, genesis_history(GENESIS), first.header, first.state_digest) is None
 
     for key_, value in garbage(second):  # put after a certificate: these arrive as watch events
         h.put(key_, value)
@@ -343,7 +347,7 @@ def test_garbage_under_the_votes_prefix_is_ignored_and_never_stops_counting(
     h.vote("validator-3", second)
     cert = h.calls.wait_certificate(2)
     assert signers(cert) == {ME, "validator-2", "validator-3"}
-    assert certificate_fault(cert, GENESIS, second.header, second.state_digest) is None
+    assert certificate_fault(cert, genesis_history(GENESIS), second.header, second.state_digest) is None
     assert h.calls.divergences == []
     # Ignored and reported (key by key, to be counted in a metric), never an error that restarts the
     # watch or fails over to another etcd member.
@@ -393,7 +397,7 @@ def test_publish_puts_our_vote_for_a_stored_block(h: Harness) -> None:
     )
     cert = h.calls.wait_certificate(2)  # stored and voted: the quorum that came first now certifies it
     assert {"validator-2", "validator-3", "validator-4"} <= signers(cert)
-    assert certificate_fault(cert, GENESIS, second.header, second.state_digest) is None
+    assert certificate_fault(cert, genesis_history(GENESIS), second.header, second.state_digest) is None
 
     first_vote = h.stored_vote(1, ME)  # voted as it started (stored before, uncertified)
     assert first_vote is not None and first_vote.block_hash == first.block_hash

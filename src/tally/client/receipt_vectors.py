@@ -25,6 +25,7 @@ from ..core.execute import Entry
 from ..core.genesis import genesis_memory_state
 from ..core.ops import SignedTx
 from ..core.state import MemoryState
+from ..core.tables import SCHEDULE, VALIDATOR_SETS
 from ..core.types import Genesis
 from .execution_vectors import T0_MS, vector_genesis
 from .signer import Signer
@@ -66,8 +67,9 @@ def receipts() -> tuple[Genesis, list[tuple[str, Receipt]]]:
     second = _block(genesis, first.head, state, txs)
     cert = make_certificate(second.vote, [sign_vote(vector_key("validator-1"), "validator-1", second.vote)])
     codes = [r.code for r in second.results]
+    schedule = VALIDATOR_SETS.read(state.get, SCHEDULE)  # the results tree's last leaf (protocol 6)
     return genesis, [
-        (description, make_receipt(txs, codes, second.signer_keys, index, second.header, cert))
+        (description, make_receipt(txs, codes, second.signer_keys, index, second.header, cert, schedule))
         for index, (description, _) in enumerate(described)
     ]
 

@@ -7,12 +7,12 @@ from typing import Final
 import msgspec
 
 from .crypto import PUBLIC_KEY_BYTES, KeyPair, sha256, verify
-from .encoding import canonical
-from .genesis import validators_at
+from .encoding import MAX_SAFE_INTEGER, canonical
 from .merkle import merkle_proof, merkle_root, proof_sides, verify_proof
 from .ops import SignedTx
 from .protocol import rules_for, version_at
-from .types import OK, BlockHeader, Certificate, Genesis, Validator, ValidatorSignature, Vote
+from .types import OK, BlockHeader, Certificate, Genesis, Validator, ValidatorSchedule, ValidatorSignature, Vote
+from .validators import ValidatorHistory, genesis_history, schedule_leaf
 
 GENESIS_HASH = "00" * 32  # the "previous hash" of block 1
 STATE_DOMAIN = b"tally-state-v1"
@@ -59,9 +59,23 @@ def result_leaf(index: int, txid: str, code: str, signer_key: str) -> bytes:
     return index.to_bytes(4, "big") + bytes.fromhex(txid) + key + code.encode()
 
 
-def results_root(results: list[tuple[str, str, str]]) -> str:
-    """Merkle root over (txid, code, signer key) per transaction, in block order."""
-    return merkle_root([result_leaf(i, txid, code, key) for i, (txid, code, key) in enumerate(results)]).hex()
+def results_leaves(results: list[tuple[str, str, str]], schedule: ValidatorSchedule | None = None) -> list[bytes]:
+    """The results tree's leaves: (txid, code, signer key) per transaction, in block order, and from
+    protocol 6 one last leaf, the validator schedule the block leaves (core/validators.py)."""
+    leaves = [result_leaf(i, txid, code, key) for i, (txid, code, key) in enumerate(results)]
+    if schedule is not None:
+        leaves.append(schedule_leaf(schedule))
+    return leaves
+
+
+def results_root(results: list[tuple[str, str, str]], schedule: ValidatorSchedule | None = None) -> str:
+    """Merkle root over `results_leaves`."""
+    return merkle_root(results_leaves(results, schedule)).hex()
+
+
+def results_tree_size(height_version: int, tx_count: int) -> int:
+    """How many leaves a block's results tree has under its protocol version."""
+    return tx_count + (1 if rules_for(height_version).validator_changes else 0)
 
 
 def clamp_timestamp(proposed_ms: int, prev_ms: int) -> int:
@@ -138,7 +152,7 @@ def valid_signers(cert: Certificate, validators: list[Validator]) -> set[str]:
 
 def certificate_fault(
     cert: Certificate,
-    genesis: Genesis,
+    history: ValidatorHistory,
     header: BlockHeader,
     state_digest: str | None = None,
     results_root_hex: str | None = None,
@@ -149,8 +163,9 @@ def certificate_fault(
     protocol version the genesis gives that height, the results root where
     that version certifies results, the state digest and results root when
     the caller knows them, and a quorum of valid signatures of the validator
-    set at that height.
+    set at that height (`history`: core/validators.py).
     """
+    genesis = history.genesis
     if cert.chain != genesis.chain or header.chain != genesis.chain:
         return "wrong chain"
     if cert.height != header.height or cert.block_hash != block_hash(header):
@@ -164,7 +179,9 @@ def certificate_fault(
         return "certificate is for another state digest"
     if results_root_hex is not None and cert.results_root != results_root_hex:
         return "certificate is for other results"
-    validators = validators_at(genesis, header.height)
+    if not history.knows(header.height):
+        return f"the validator set of height {header.height} is not known here yet"
+    validators = history.at(header.height)
     if len(valid_signers(cert, validators)) < quorum_size(len(validators)):
         return "certificate lacks a quorum of valid validator signatures"
     return None
@@ -203,18 +220,16 @@ def make_receipt(
     index: int,
     header: BlockHeader,
     certificate: Certificate,
+    schedule: ValidatorSchedule | None = None,
 ) -> Receipt:
-    """The receipt of the transaction at `index` of a certified block, from the block's transactions and results."""
+    """The receipt of the transaction at `index` of a certified block, from the block's transactions and results.
+
+    `schedule`: the validator schedule the block left, for a protocol 6 block (its results tree's last leaf).
+    """
     txids = [txid_of(tx_signing_bytes(s)) for s in signed_txs]
     tx_path = merkle_proof([bytes.fromhex(t) for t in txids], index)
     results_path = (
-        merkle_proof(
-            [
-                result_leaf(i, t, code, key)
-                for i, (t, code, key) in enumerate(zip(txids, codes, signer_keys, strict=True))
-            ],
-            index,
-        )
+        merkle_proof(results_leaves(list(zip(txids, codes, signer_keys, strict=True)), schedule), index)
         if isinstance(certificate.results_root, str)
         else []
     )
@@ -229,6 +244,62 @@ def make_receipt(
         signer_key=signer_keys[index],
         results_path=[(side, h.hex()) for side, h in results_path],
     )
+
+
+class ValidatorChange(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
+    """A certified change of the validator schedule, for a light client (GET /v1/validators).
+
+    The block that made the change, its certificate, the schedule it left and
+    the path from that schedule's leaf (the results tree's last) to the
+    certificate's results root.
+    """
+
+    header: BlockHeader
+    certificate: Certificate
+    schedule: ValidatorSchedule
+    schedule_path: list[tuple[str, str]]
+
+
+def schedule_proof(results: list[tuple[str, str, str]], schedule: ValidatorSchedule) -> list[tuple[str, str]]:
+    """The path from a protocol 6 block's schedule leaf to its results root."""
+    leaves = results_leaves(results, schedule)
+    return [(side, h.hex()) for side, h in merkle_proof(leaves, len(leaves) - 1)]
+
+
+class ChangeRefused(ValueError):
+    """A validator-set change that does not follow from the sets before it."""
+
+
+def follow_changes(genesis: Genesis, changes: list[ValidatorChange]) -> ValidatorHistory:
+    """The validator history a light client knows from the genesis and the certified changes, in order.
+
+    Each change's certificate must carry a quorum of the set its height had
+    before the change, its schedule must lead to the certified results root,
+    and it may only append sets to the schedule the history had. Raises ChangeRefused naming the first that fails.
+    """
+    history = genesis_history(genesis)
+    if not rules_for(version_at(genesis, 1)).validator_changes:
+        if changes:
+            raise ChangeRefused("this chain's protocol has no validator-set changes")
+        return history
+    for change in changes:
+        header, cert = change.header, change.certificate
+        fault = certificate_fault(cert, history, header)
+        if fault is not None:
+            raise ChangeRefused(f"change at height {header.height}: {fault}")
+        leaf = schedule_leaf(change.schedule)
+        size = header.tx_count + 1
+        assert isinstance(cert.results_root, str)  # certificate_fault holds: protocol 6 certifies results
+        if not _path_leads(change.schedule_path, size - 1, size, leaf, cert.results_root):
+            raise ChangeRefused(f"change at height {header.height}: its schedule is not the certified one")
+        if tuple(change.schedule.sets[: len(history.sets)]) != history.sets:
+            raise ChangeRefused(f"change at height {header.height}: it rewrites sets scheduled before it")
+        try:
+            # a light client takes the changes it is given as all there are: every later height is known
+            history = ValidatorHistory(genesis, tuple(change.schedule.sets), MAX_SAFE_INTEGER)
+        except AssertionError:
+            raise ChangeRefused(f"change at height {header.height}: its sets are out of order") from None
+    return history
 
 
 def _path_leads(path: list[tuple[str, str]], index: int, size: int, leaf: bytes, root_hex: str) -> bool:
@@ -246,22 +317,30 @@ def _signature_fault(receipt: Receipt, message: bytes) -> str | None:
     return None
 
 
-def verify_receipt(receipt: Receipt, genesis: Genesis) -> tuple[bool, str]:
-    """Check a receipt against the genesis; returns (ok, reason).
+def verify_receipt(
+    receipt: Receipt, genesis: Genesis, changes: list[ValidatorChange] | None = None
+) -> tuple[bool, str]:
+    """Check a receipt against the genesis and the validator-set changes; returns (ok, reason).
 
     It holds when the transaction (its id, its signature under the key the
     validators checked it against) sits at `index` of a block that a quorum
     of the validator set at that height certified, together with this
-    result `code`: changing any field makes it fail.
+    result `code`: changing any field makes it fail. `changes`: the
+    certified validator-set changes up to the receipt's block (protocol 6),
+    as GET /v1/validators serves them; none, the genesis's set.
     """
     try:
-        fault = _receipt_fault(receipt, genesis)
+        history = follow_changes(genesis, changes or [])
+        fault = _receipt_fault(receipt, history)
+    except ChangeRefused as refused:
+        fault = str(refused)
     except (ValueError, IndexError):
         fault = "malformed receipt"
     return (False, fault) if fault is not None else (True, "ok")
 
 
-def _receipt_fault(receipt: Receipt, genesis: Genesis) -> str | None:
+def _receipt_fault(receipt: Receipt, history: ValidatorHistory) -> str | None:
+    genesis = history.genesis
     header, cert = receipt.header, receipt.certificate
     message = tx_signing_bytes(receipt.signed_tx)
     if txid_of(message) != receipt.txid:
@@ -277,9 +356,11 @@ def _receipt_fault(receipt: Receipt, genesis: Genesis) -> str | None:
         receipt.merkle_path, receipt.index, header.tx_count, bytes.fromhex(receipt.txid), header.tx_root
     ):
         return "merkle path does not lead from the txid at this index to the block's tx_root"
-    if not rules_for(version_at(genesis, header.height)).certify_results or not isinstance(cert.results_root, str):
+    version = version_at(genesis, header.height)
+    if not rules_for(version).certify_results or not isinstance(cert.results_root, str):
         return "this block's protocol does not certify results"
     leaf = result_leaf(receipt.index, receipt.txid, receipt.code, receipt.signer_key)
-    if not _path_leads(receipt.results_path, receipt.index, header.tx_count, leaf, cert.results_root):
+    size = results_tree_size(version, header.tx_count)
+    if not _path_leads(receipt.results_path, receipt.index, size, leaf, cert.results_root):
         return "results path does not lead from this result to the certified results root"
-    return certificate_fault(cert, genesis, header)
+    return certificate_fault(cert, history, header)

@@ -30,8 +30,8 @@ from .execute import BlockContext, Entry, Movement, execute_block, write_set_byt
 from .ops import SignedTx
 from .protocol import rules_for, version_at
 from .state import StateReader
-from .tables import ACCOUNTS
-from .types import BlockHeader, Genesis, StateValue, TxResult, Vote
+from .tables import ACCOUNTS, SCHEDULE, VALIDATOR_SETS
+from .types import BlockHeader, Genesis, StateValue, TxResult, ValidatorSchedule, Vote
 
 
 @dataclass(frozen=True, slots=True)
@@ -97,8 +97,9 @@ def apply_block(genesis: Genesis, head: Head, state: StateReader, batch: Batch) 
     timestamp_ms = clamp_timestamp(batch.timestamp_ms, head.timestamp_ms)
     keys = verified_keys(state, batch.entries)
     outcome = execute_block(state, BlockContext(genesis.chain, height, timestamp_ms), batch.entries, rules)
+    schedule = schedule_left(state, outcome.writes) if rules.validator_changes else None
     root = (
-        results_root([(r.txid, r.code, k) for r, k in zip(outcome.results, keys, strict=True)])
+        results_root([(r.txid, r.code, k) for r, k in zip(outcome.results, keys, strict=True)], schedule)
         if rules.certify_results
         else None
     )
@@ -129,6 +130,14 @@ def apply_block(genesis: Genesis, head: Head, state: StateReader, batch: Batch) 
         results_root=root,
         vote=vote_for(genesis.chain, height, hash_hex, digest, root),
     )
+
+
+def schedule_left(state: StateReader, writes: dict[str, StateValue | None]) -> ValidatorSchedule:
+    """The validator schedule as a block leaves it: its own write, else the state's (protocol 6)."""
+    key = VALIDATOR_SETS.key(SCHEDULE)
+    schedule = writes[key] if key in writes else state.get(key)
+    assert isinstance(schedule, ValidatorSchedule), "a protocol 6 ledger's genesis holds the validator schedule"
+    return schedule
 
 
 def verified_keys(state: StateReader, entries: Sequence[Entry]) -> list[str]:

@@ -71,6 +71,11 @@ class Code(StrEnum):
     NO_RECOVERY = "no_recovery"
     RECOVERY_NOT_DUE = "recovery_not_due"
     BLOCK_FULL = "block_full"
+    # Validator-set changes (protocol 6 on).
+    NOTICE_TOO_SHORT = "notice_too_short"
+    VALIDATOR_EXISTS = "validator_exists"
+    UNKNOWN_VALIDATOR = "unknown_validator"
+    VALIDATOR_SET_BOUNDS = "validator_set_bounds"
 
 
 # Failures of the envelope every type shares (core/execute.py check_envelope): they change nothing at all.

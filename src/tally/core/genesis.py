@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from .protocol import rules_for, version_at
 from .state import MemoryState
-from .tables import ACCOUNTS, COUNCIL_PARAMS, PARAMS
-from .types import Account, Genesis, Params, StateValue, Validator
+from .tables import ACCOUNTS, COUNCIL_PARAMS, PARAMS, SCHEDULE, VALIDATOR_SETS
+from .types import Account, Genesis, Params, StateValue
+from .validators import genesis_schedule
 
 DEFAULT_PROPOSAL_TTL_MS = 7 * 24 * 3600 * 1000
 DEFAULT_RECOVERY_DELAY_MS = 24 * 3600 * 1000
@@ -24,25 +25,17 @@ def genesis_params(genesis: Genesis) -> Params:
 
 
 def genesis_state(genesis: Genesis) -> dict[str, StateValue]:
-    """The member institutions' accounts (and, from protocol 5, the council's parameters)."""
+    """The member institutions' accounts (from protocol 5 the council's parameters, from 6 the validator schedule)."""
     state: dict[str, StateValue] = {
         ACCOUNTS.key(m.id): Account(id=m.id, role="member", public_key=m.public_key, member=m.id, seq=0)
         for m in genesis.members
     }
     if rules_for(version_at(genesis, 1)).governance:
         state[PARAMS.key(COUNCIL_PARAMS)] = genesis_params(genesis)
+    if rules_for(version_at(genesis, 1)).validator_changes:
+        state[VALIDATOR_SETS.key(SCHEDULE)] = genesis_schedule(genesis)
     return state
 
 
 def genesis_memory_state(genesis: Genesis) -> MemoryState:
     return MemoryState(genesis_state(genesis))
-
-
-def validators_at(genesis: Genesis, height: int) -> list[Validator]:
-    """The validator set that certifies the block at `height`: the one place that says.
-
-    Today the genesis's set at every height; governance (a later issue) makes
-    it ledger state changed by the council at a stated height.
-    """
-    assert height >= 1
-    return genesis.validators

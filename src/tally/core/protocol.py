@@ -39,6 +39,13 @@ code `wrong_role` (before: `not_authorized`). Accounts and assets can be
 frozen, accounts carry limits (largest payment, daily outgoing total, balance
 cap), and keys can be rotated or recovered by the registering member after a
 delay. The genesis state holds the council's parameters (`params/council`).
+
+Version 6 makes the validator set ledger state (core/validators.py). The
+council adds and removes validators from a stated height, at least
+`VALIDATOR_NOTICE_BLOCKS` after the block that decides it; the genesis state
+holds the schedule (`validators/schedule`), and every block's results tree
+gains one last leaf, the schedule as that block leaves it, so a certificate
+proves the set and a light client follows its changes from the genesis.
 """
 
 from __future__ import annotations
@@ -55,6 +62,7 @@ class Rules:
     rejected_consumes_seq: bool  # a rule rejection still advances the signer's seq (version 3 on)
     client_refs: bool  # value-moving types carry a `ref`, unique per signer (version 3 on)
     governance: bool = False  # council, quotas, roles, freezes, limits and key recovery (version 5 on)
+    validator_changes: bool = False  # the validator set is ledger state, certified in every block (version 6 on)
 
 
 PROTOCOLS: dict[int, Rules] = {
@@ -63,6 +71,14 @@ PROTOCOLS: dict[int, Rules] = {
     3: Rules(version=3, certify_results=True, rejected_consumes_seq=True, client_refs=True),
     4: Rules(version=4, certify_results=True, rejected_consumes_seq=True, client_refs=True),
     5: Rules(version=5, certify_results=True, rejected_consumes_seq=True, client_refs=True, governance=True),
+    6: Rules(
+        version=6,
+        certify_results=True,
+        rejected_consumes_seq=True,
+        client_refs=True,
+        governance=True,
+        validator_changes=True,
+    ),
 }
 LATEST = max(PROTOCOLS)
 

@@ -35,6 +35,7 @@ from .types import (
     Recovery,
     RefUse,
     StateValue,
+    ValidatorSchedule,
 )
 
 R = TypeVar("R")
@@ -113,6 +114,9 @@ LIMITS: Table[AccountLimits] = Table("limits", ("account", "asset"), AccountLimi
 DAILY_OUT: Table[DailyOut] = Table("daily", ("account", "asset"), DailyOut)  # only where a daily limit applies
 RECOVERIES: Table[Recovery] = Table("recovery", ("account",), Recovery)
 COUNCIL_PARAMS = "council"
+# Validator-set changes (protocol 6 on): one record, VALIDATOR_SETS.key(SCHEDULE).
+VALIDATOR_SETS: Table[ValidatorSchedule] = Table("validators", ("name",), ValidatorSchedule)
+SCHEDULE = "schedule"
 
 TABLES: dict[str, Table[Any]] = {
     t.prefix: t
@@ -130,6 +134,7 @@ TABLES: dict[str, Table[Any]] = {
         LIMITS,
         DAILY_OUT,
         RECOVERIES,
+        VALIDATOR_SETS,
     )
 }
 

@@ -36,6 +36,8 @@ ReasonCode = Annotated[str, Meta(pattern=r"^[a-z0-9_]{1,32}$(?!\n)")]  # why an 
 FreezeTarget = Annotated[str, Meta(pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$(?!\n)")]  # an account or asset id
 LimitMinor = Annotated[int, Meta(ge=0, le=MAX_SAFE_INTEGER)]  # 0: no limit
 CouncilSize = Annotated[int, Meta(ge=1, le=1_000)]
+Height = Annotated[int, Meta(ge=1, le=MAX_SAFE_INTEGER)]
+ApiUrl = Annotated[str, Meta(pattern=r"^(https?://[A-Za-z0-9.:\[\]_-]{1,200})?$(?!\n)")]  # "" or a node's API base
 UtcOffsetMin = Annotated[int, Meta(ge=-14 * 60, le=14 * 60)]  # the chain's time zone, minutes east of UTC
 
 # Who an account is (protocol 5 adds auditor, regulator and retired: an institution the council removed).
@@ -219,8 +221,33 @@ class UnfreezeSubject(ActionBase, frozen=True, tag="unfreeze"):
     subject: FreezeTarget
 
 
+class AddValidator(ActionBase, frozen=True, tag="add_validator"):
+    """A node joins the validator set from block `from_height` on (protocol 6 on; core/validators.py)."""
+
+    validator: AccountId
+    public_key: PublicKeyHex
+    from_height: Height
+    api_url: ApiUrl = ""  # where peers fetch its blocks
+
+
+class RemoveValidator(ActionBase, frozen=True, tag="remove_validator"):
+    """A node leaves the validator set from block `from_height` on: its signatures no longer count."""
+
+    validator: AccountId
+    from_height: Height
+
+
 Action = (
-    ApproveAsset | SetQuota | AdmitMember | RemoveMember | SetParam | SetDefaultLimits | FreezeSubject | UnfreezeSubject
+    ApproveAsset
+    | SetQuota
+    | AdmitMember
+    | RemoveMember
+    | SetParam
+    | SetDefaultLimits
+    | FreezeSubject
+    | UnfreezeSubject
+    | AddValidator
+    | RemoveValidator
 )
 
 
@@ -273,6 +300,26 @@ class Recovery(msgspec.Struct, frozen=True):
     txid: str
 
 
+class Validator(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
+    id: AccountId
+    public_key: PublicKeyHex
+    api_url: str = ""  # where peers fetch this validator's blocks
+
+
+class ValidatorSet(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
+    """The validators that certify every block from `from_height` until the next set's."""
+
+    from_height: int
+    validators: list[Validator]
+    scheduled_height: int = 0  # the block whose execution scheduled it (0: the genesis)
+
+
+class ValidatorSchedule(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
+    """Every validator set of the chain, `from_height` ascending, the first from height 1 (protocol 6 on)."""
+
+    sets: list[ValidatorSet]
+
+
 StateValue = (
     Account
     | Asset
@@ -286,6 +333,7 @@ StateValue = (
     | AccountLimits
     | DailyOut
     | Recovery
+    | ValidatorSchedule
     | int
 )
 
@@ -356,12 +404,6 @@ class GenesisMember(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     id: AccountId
     name: Name
     public_key: PublicKeyHex
-
-
-class Validator(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
-    id: AccountId
-    public_key: PublicKeyHex
-    api_url: str = ""  # where peers fetch this validator's blocks
 
 
 class Genesis(msgspec.Struct, frozen=True, forbid_unknown_fields=True):

@@ -28,6 +28,7 @@ from ..core.genesis import genesis_memory_state
 from ..core.ops import SignedTx
 from ..core.state import MemoryState
 from ..core.types import Genesis
+from ..core.validators import history_from_state
 from ..store import Store, open_store, stored_genesis
 from .verify import verify_batch
 
@@ -129,7 +130,8 @@ def _audit_block(
     if cert is None:
         report.uncertified += 1  # the newest blocks of a network node wait for votes
     else:
-        reason = certificate_fault(cert, genesis, header, block.state_digest, block.results_root)
+        history = history_from_state(genesis, state.get, height - 1)
+        reason = certificate_fault(cert, history, header, block.state_digest, block.results_root)
         if reason is not None:
             fault(f"block {height}: {reason}")
     state.apply(block.writes)

@@ -23,6 +23,7 @@ from ..core.types import Certificate, Params
 from ..ordering.base import Orderer
 from ..ordering.mempool import Mempool
 from ..ordering.solo import SoloOrderer
+from ..ordering.validator_book import ValidatorBook
 from ..store import open_store
 from ..store.base import BlockRecord
 from .admission import Admission
@@ -85,6 +86,7 @@ class Node:
             start_workers(self.pool, workers)
         self.admission = Admission(self.genesis, self.cache, self.store, self.mempool, self.limits, self.pool, workers)
         head = self.store.head()
+        self.validators = ValidatorBook(self.genesis, self.cache.get, head.height if head else 0)
         self.orderer, self.votes = self._ordering(head.height + 1 if head else 1)
         self.pipeline = Pipeline(
             genesis=self.genesis,
@@ -98,6 +100,7 @@ class Node:
             on_block=self._on_block,
             verify_pool=self.pool,
             verify_workers=workers,
+            validators=self.validators,
         )
         self.final_height = self.store.final_height()
         self._certified_above: set[int] = set()
@@ -137,7 +140,7 @@ class Node:
         from ..ordering.votes import VoteBoard
 
         endpoints = self.settings.etcd_endpoints or self.genesis.etcd_endpoints
-        peers = self.settings.peers or [v.api_url for v in self.genesis.validators if v.id != self.validator_id]
+        peers = self.settings.peers or self._peer_urls()
         tls = tls_paths(self.settings, self.data)
         etcd_orderer = EtcdOrderer(
             genesis=self.genesis,
@@ -151,6 +154,7 @@ class Node:
             on_ignored=self._on_ignored,
             tls=tls,
             ledger_bound=self._ledger_block_bound,
+            validators=self.validators,
         )
         board = VoteBoard(
             genesis=self.genesis,
@@ -164,8 +168,14 @@ class Node:
             on_ignored=self._on_ignored,
             on_untimely=self._on_untimely,
             tls=tls,
+            validators=self.validators,
         )
         return etcd_orderer, board
+
+    def _peer_urls(self) -> list[str]:
+        """Every other validator's API, the genesis's and those the council added since."""
+        named = [*self.genesis.validators, *self.validators.history().everyone()]
+        return list(dict.fromkeys(v.api_url for v in named if v.id != self.validator_id and v.api_url))
 
     # --- lifecycle ---------------------------------------------------------
 

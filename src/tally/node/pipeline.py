@@ -25,6 +25,7 @@ from ..core.limits import STOP_POLL_S, THREAD_JOIN_TIMEOUT_S
 from ..core.types import Certificate, Genesis, TxResult
 from ..ordering.base import OrderedBatch, Orderer
 from ..ordering.mempool import Admitted, Mempool
+from ..ordering.validator_book import ValidatorBook
 from ..store.base import BlockRecord, Store, record_of
 from .state_cache import StateCache
 from .verify import verify_batch
@@ -62,6 +63,7 @@ class Pipeline:
         on_block: Callable[[BlockDone], None],
         verify_pool: Executor | None = None,
         verify_workers: int = 1,
+        validators: ValidatorBook | None = None,
     ) -> None:
         self.genesis = genesis
         self.store = store
@@ -76,6 +78,8 @@ class Pipeline:
         self.verify_workers = max(1, verify_workers)
         self.head: Head = store.head() or genesis_head(genesis)
         self.stored_head: Head = self.head
+        # who certifies each height, as execution fixes it (shared with the orderer and the vote board)
+        self.validators = validators or ValidatorBook(genesis, cache.get, self.head.height)
         self.stop_event = threading.Event()
         self.failed: BaseException | None = None
         self._unflushed_txids: deque[set[str]] = deque()  # executed, not yet stored; both threads use it
@@ -179,6 +183,7 @@ class Pipeline:
         )
         record = record_of(block, [a.signed for a in txs], [a.envelope for a in txs], self._certificate(batch, block))
         self.cache.apply_executed(block.writes)
+        self.validators.executed(block.header.height, block.writes)
         with self._unflushed_lock:
             self._unflushed_txids.append({a.txid for a in txs})
         self.head = block.head
@@ -187,7 +192,7 @@ class Pipeline:
     def _certificate(self, batch: OrderedBatch, block: BlockResult) -> Certificate | None:
         if batch.certificate is not None:  # a block fetched from a peer comes with its certificate
             cert = batch.certificate
-            fault = certificate_fault(cert, self.genesis, block.header)
+            fault = certificate_fault(cert, self.validators.history(), block.header)
             if fault is not None:
                 raise ValueError(f"peer block {block.header.height}: {fault}")
             if cert.state_digest != block.state_digest:
@@ -212,7 +217,7 @@ class Pipeline:
         self.mempool.done(t.txid for t in record.txs)
         self.orderer.stored(header.height, header.log_position)
         certificate = record.certificate
-        final = certificate is not None and certificate_fault(certificate, self.genesis, header) is None
+        final = certificate is not None and certificate_fault(certificate, self.validators.history(), header) is None
         by_txid = {a.txid: a.accepted_ns for a in batch.txs}
         accepted_ns = [by_txid.get(t.txid, 0) for t in record.txs]
         self.on_block(BlockDone(record, final, results, accepted_ns, batch.seen_ms))

@@ -11,10 +11,12 @@ from typing import TypeVar
 
 import msgspec
 
-from ..core.block import FullBlock, Receipt, make_receipt
+from ..core.block import FullBlock, Receipt, ValidatorChange, make_receipt, schedule_proof
 from ..core.ops import SignedTx
-from ..core.tables import ACCOUNTS, ASSETS, BALANCES, PAY_CODES, PAYMENTS, Table
-from ..core.types import Account, Asset, BlockHeader, Certificate, PayCode, Payment
+from ..core.protocol import rules_for
+from ..core.tables import ACCOUNTS, ASSETS, BALANCES, PAY_CODES, PAYMENTS, SCHEDULE, VALIDATOR_SETS, Table
+from ..core.types import Account, Asset, BlockHeader, Certificate, PayCode, Payment, ValidatorSchedule
+from ..core.validators import change_heights, schedule_after
 from ..store.base import HistoryItem, Store
 
 R = TypeVar("R")
@@ -106,11 +108,43 @@ class LedgerReader:
         if header_and_digest is None or certificate is None:
             return None
         rows = self._store.block_txs(found.height)
+        header = header_and_digest[0]
         return make_receipt(
             [_signed_decoder.decode(r.envelope) for r in rows],
             [r.code for r in rows],
             [r.signer_key for r in rows],
             found.index,
-            header_and_digest[0],
+            header,
             certificate,
+            self._schedule_left(header),
         )
+
+    def validator_schedule(self) -> ValidatorSchedule | None:
+        """The validator schedule as the newest stored block left it (None before protocol 6)."""
+        return VALIDATOR_SETS.read(self._store.get_state, SCHEDULE)
+
+    def _schedule_left(self, header: BlockHeader) -> ValidatorSchedule | None:
+        """The schedule a protocol 6 block left: its results tree's last leaf."""
+        version = header.protocol if isinstance(header.protocol, int) else 1
+        if not rules_for(version).validator_changes:
+            return None
+        schedule = self.validator_schedule()
+        assert schedule is not None, "a protocol 6 ledger's genesis holds the validator schedule"
+        return schedule_after(schedule, header.height)
+
+    def validator_changes(self, final_height: int) -> list[ValidatorChange]:
+        """Every final block that changed the validator schedule, with what proves the change."""
+        schedule = self.validator_schedule()
+        if schedule is None:
+            return []
+        changes = []
+        for height in change_heights(schedule):
+            found = self._store.block_header(height)
+            certificate = self._store.certificate(height)
+            if height > final_height or found is None or certificate is None:
+                break
+            rows = self._store.block_txs(height)
+            left = schedule_after(schedule, height)
+            path = schedule_proof([(r.txid, r.code, r.signer_key) for r in rows], left)
+            changes.append(ValidatorChange(found[0], certificate, left, path))
+        return changes

@@ -50,7 +50,7 @@ def repair(data: DataDir, peer_urls: list[str], progress: Callable[[int], None] 
         certify_alone=False,
         on_block=lambda done: None,
     )
-    peers = Peers(peer_urls, genesis, tls_paths(settings, data))
+    peers = Peers(peer_urls, pipeline.validators.history, tls_paths(settings, data))
     try:
         while True:
             batch = peers.fetch(pipeline.head.height + 1)

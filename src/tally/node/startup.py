@@ -28,6 +28,7 @@ from cryptography import x509
 from ..client.keys import KeyFile
 from ..core.block import block_hash
 from ..core.crypto import SEED_BYTES, KeyPair
+from ..core.protocol import rules_for, version_at
 from ..core.types import Genesis
 from ..ordering.peers import TlsPaths
 from ..store import Store, open_store
@@ -117,7 +118,8 @@ def _check_validator(data: DataDir, genesis: Genesis, settings: NodeSettings) ->
     if len(set(ids)) != len(ids):
         raise StartupError(f"{data.genesis_path} lists a validator twice: {', '.join(sorted(ids))}")
     validator = next((v for v in genesis.validators if v.id == settings.validator_id), None)
-    if validator is None:
+    joins = rules_for(version_at(genesis, 1)).validator_changes and settings.orderer == "etcd"
+    if validator is None and not joins:
         raise StartupError(
             f"{data.settings_path}: validator_id {settings.validator_id!r} is not a validator in"
             f" {data.genesis_path} ({', '.join(ids)}): this node could never certify a block"
@@ -132,6 +134,8 @@ def _check_validator(data: DataDir, genesis: Genesis, settings: NodeSettings) ->
         raise StartupError(f"{path}: the seed is not {SEED_BYTES} bytes of hex")
     if KeyPair(seed).public_key_hex != key.public_key:
         raise StartupError(f"{path}: the public key is not the seed's")
+    if validator is None:
+        return  # a validator the council adds later (protocol 6): it follows the log, and votes once in the set
     if key.public_key != validator.public_key:
         raise StartupError(
             f"{path} is not the key of validator {validator.id} in {data.genesis_path}: its public key"

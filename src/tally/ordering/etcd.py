@@ -32,7 +32,6 @@ from msgspec import Meta
 
 from ..core.block import tx_signing_bytes, txid_of
 from ..core.crypto import KeyPair, verify
-from ..core.genesis import validators_at
 from ..core.limits import MAX_BLOCK_TXS_BOUND, STOP_POLL_S, THREAD_JOIN_TIMEOUT_S, Limits
 from ..core.ops import SignedTx
 from ..core.types import Genesis, TimeMs, Validator
@@ -42,6 +41,7 @@ from .clock import clock_ms
 from .etcd_client import TRANSIENT, Compacted, EtcdClient, keys
 from .mempool import Admitted, Mempool
 from .peers import Peers, TlsPaths
+from .validator_book import ValidatorBook
 
 log = logging.getLogger("tally.etcd")
 
@@ -138,11 +138,14 @@ class EtcdOrderer:
         on_ignored: OnIgnored = log_ignored,
         tls: TlsPaths | None = None,
         ledger_bound: Callable[[], int] = lambda: MAX_BLOCK_TXS_BOUND,
+        validators: ValidatorBook | None = None,
     ) -> None:
         self.genesis = genesis
+        head = store.head()
+        self.validators = validators or ValidatorBook(genesis, store.get_state, head.height if head else 0)
         self.on_ignored = on_ignored
         self.etcd = EtcdClient(endpoints, tls)
-        self.peers = Peers(peers, genesis, tls)
+        self.peers = Peers(peers, self.validators.history, tls)
         self.mempool = mempool
         self.store = store
         self.validator_id = validator_id
@@ -150,7 +153,6 @@ class EtcdOrderer:
         self.limits = limits
         self.ledger_bound = ledger_bound  # the council's bound on a block (protocol 5), read at each cut
         self.log_key = keys(genesis.chain)["log"]
-        head = store.head()
         self.next_height = head.height + 1 if head else 1
         self.next_revision = head.log_position + 1 if head else 1
         self.stop_event = threading.Event()
@@ -193,6 +195,9 @@ class EtcdOrderer:
 
     def _propose_loop(self) -> None:
         while not self.stop_event.is_set() and not self._halted.is_set():
+            if not self._validating():
+                self.stop_event.wait(STOP_POLL_S)  # not in the set its batches would land in: they would be dropped
+                continue
             most = min(self.limits.max_block_txs, self.ledger_bound())
             txs = self.mempool.take(most, self.limits.block_interval_ms, self.stop_event)
             if self._halted.is_set():
@@ -200,6 +205,13 @@ class EtcdOrderer:
                 return
             for chunk in chunk_by_bytes([a.envelope for a in txs], self.limits.max_log_batch_bytes):
                 self._append(chunk)
+
+    def _validating(self) -> bool:
+        """This node is in the validator set from the follower's next height to the furthest known one."""
+        history = self.validators.history()
+        first = min(self.next_height, history.known_through)
+        ahead = min(history.known_through, self.next_height + 2 * DELIVERY_QUEUE_BATCHES)
+        return self.validator_id in history.ids_at(first) and self.validator_id in history.ids_at(ahead)
 
     def _append(self, envelopes: list[bytes]) -> None:
         """Put one batch on the log, retrying (with fail-over) until it is there or the node stops."""
@@ -251,8 +263,11 @@ class EtcdOrderer:
                 if event.mod_revision < self.next_revision:
                     continue
                 seen_ms = clock_ms()
+                history = self.validators.wait_known(self.next_height, self.stop_event)  # the bound on running ahead
+                if history is None:
+                    return
                 try:
-                    entry = decode_entry(event.value, validators_at(self.genesis, self.next_height))
+                    entry = decode_entry(event.value, history.at(self.next_height))
                 except DroppedEntry as dropped:
                     self.on_ignored("log", f"{self.log_key}@{event.mod_revision}", str(dropped))
                     self.next_revision = event.mod_revision + 1  # no block: the next entry makes the next one

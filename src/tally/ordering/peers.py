@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import logging
 import ssl
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -20,7 +21,7 @@ import msgspec
 
 from ..core.block import FullBlock, certificate_fault, tx_root, tx_signing_bytes, txid_of
 from ..core.ops import SignedTx
-from ..core.types import Genesis
+from ..core.validators import ValidatorHistory
 from .base import OrderedBatch
 from .mempool import Admitted
 
@@ -47,10 +48,10 @@ _full_decoder = msgspec.json.Decoder(FullBlock)
 _signed_decoder = msgspec.json.Decoder(SignedTx)
 
 
-def batch_from_block(block: FullBlock, genesis: Genesis) -> OrderedBatch:
+def batch_from_block(block: FullBlock, history: ValidatorHistory) -> OrderedBatch:
     """Check a peer's block against its certificate; the batch that rebuilds it."""
     header, cert = block.header, block.certificate
-    fault = certificate_fault(cert, genesis, header, block.state_digest)
+    fault = certificate_fault(cert, history, header, block.state_digest)
     if fault is not None:
         raise ValueError(f"peer block {header.height}: {fault}")
     txs = []
@@ -67,9 +68,9 @@ def batch_from_block(block: FullBlock, genesis: Genesis) -> OrderedBatch:
 class Peers:
     """Other validators' APIs; `tls`: check https:// peers against its CA and present its certificate."""
 
-    def __init__(self, urls: list[str], genesis: Genesis, tls: TlsPaths | None = None) -> None:
+    def __init__(self, urls: list[str], history: Callable[[], ValidatorHistory], tls: TlsPaths | None = None) -> None:
         self.urls = urls
-        self.genesis = genesis
+        self.history = history  # the validator sets as this node's execution knows them
         self.http = httpx.Client(timeout=TIMEOUT_S, verify=tls.client_context() if tls is not None else True)
 
     def fetch(self, height: int) -> OrderedBatch | None:
@@ -78,7 +79,7 @@ class Peers:
             try:
                 response = self.http.get(f"{url}/v1/blocks/{height}/full")
                 if response.status_code == 200:
-                    return batch_from_block(_full_decoder.decode(response.content), self.genesis)
+                    return batch_from_block(_full_decoder.decode(response.content), self.history())
             except (httpx.HTTPError, msgspec.DecodeError, ValueError) as exc:
                 log.warning("peer %s: block %d: %s", url, height, exc)
         return None

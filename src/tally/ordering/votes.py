@@ -41,7 +41,6 @@ from pyetcd.events import PutEvent
 from ..core.block import block_hash, make_certificate, quorum_size, sign_vote, vote_for, vote_signature_ok
 from ..core.chain import Divergence
 from ..core.crypto import KeyPair
-from ..core.genesis import validators_at
 from ..core.limits import THREAD_JOIN_TIMEOUT_S, Limits
 from ..core.types import BlockHeader, Certificate, Genesis, SignatureHex, Validator, ValidatorSignature
 from ..store.base import BlockRecord, Store
@@ -49,10 +48,12 @@ from .base import OnIgnored, log_ignored
 from .clock import clock_ms
 from .etcd_client import TRANSIENT, EtcdClient, keys
 from .peers import TlsPaths
+from .validator_book import ValidatorBook
 
 log = logging.getLogger("tally.votes")
 
 PUBLISH_QUEUE_BLOCKS = 1024
+MAX_HELD_VOTE_HEIGHTS = 4096  # votes for heights this far past the certified one are ignored, not held
 HOUSEKEEPING_S = 0.5
 COMPACT_EVERY_BLOCKS = 8  # compact in steps, not after every block
 VOTE_RETRY_MIN_S = 0.05
@@ -109,8 +110,11 @@ class VoteBoard:
         on_ignored: OnIgnored = log_ignored,
         on_untimely: OnUntimely = _no_metric,
         tls: TlsPaths | None = None,
+        validators: ValidatorBook | None = None,
     ) -> None:
         self.genesis = genesis
+        head = store.head()
+        self.validators = validators or ValidatorBook(genesis, store.get_state, head.height if head else 0)
         self.on_ignored = on_ignored
         self.on_untimely = on_untimely
         self.etcd = EtcdClient(endpoints, tls)
@@ -123,6 +127,7 @@ class VoteBoard:
         self.keys = keys(genesis.chain)
         self.stop_event = threading.Event()
         self._votes: dict[int, dict[str, VoteValue]] = {}
+        self._unchecked: dict[int, dict[str, VoteValue]] = {}  # for heights whose validator set is not known yet
         self._lock = threading.Lock()
         self._certified = store.final_height()  # every height up to here is certified
         self._done: set[int] = set()  # certified heights above it
@@ -177,14 +182,14 @@ class VoteBoard:
         except queue.Empty:
             self._housekeeping()
             return
-        if self._timely(block):
+        if self.validator_id in self._validators(block.height) and self._timely(block):
             self._put_vote(block)
         self._evaluate(block.height)
         if self._to_publish.empty():
             self._housekeeping()
 
     def _validators(self, height: int) -> dict[str, Validator]:
-        return {v.id: v for v in validators_at(self.genesis, height)}
+        return {v.id: v for v in self.validators.history().at(height)}
 
     def _timely(self, block: _ToVote) -> bool:
         """Proposer-based time: vote only if the block's time was not ahead of our clock (within precision)."""
@@ -242,7 +247,7 @@ class VoteBoard:
             progress = self._progress(meta.key, value)
             if progress is not None:
                 stored[progress[0]] = progress[1]
-        validators = validators_at(self.genesis, max(1, self.store.final_height()))
+        validators = self.validators.history().at(max(1, self.store.final_height()))
         positions = sorted((stored.get(v.id, (0, 0)) for v in validators), reverse=True)
         everyone = positions[-1]
         quorum_height = positions[quorum_size(len(validators)) - 1][0]
@@ -322,6 +327,22 @@ class VoteBoard:
             return
         if height <= self._certified or height in self._done:
             return
+        if not self.validators.history().knows(height):
+            self._hold(height, validator, vote, key)
+            return
+        self._check(height, validator, vote, key)
+        self._evaluate(height)
+
+    def _hold(self, height: int, validator: str, vote: VoteValue, key: str) -> None:
+        """Keep a vote for a height whose set is not known yet, bounded; it is checked once execution gets there."""
+        if height > self._certified + MAX_HELD_VOTE_HEIGHTS:
+            self.on_ignored("vote", key, f"height {height} is too far ahead of block {self._certified}")
+            return
+        with self._lock:
+            self._unchecked.setdefault(height, {})[validator] = vote
+
+    def _check(self, height: int, validator: str, vote: VoteValue, key: str) -> None:
+        """Count a vote whose height's validator set is known: signed by a validator of that set, or ignored."""
         known = self._validators(height).get(validator)
         root = vote.results_root if isinstance(vote.results_root, str) else None
         if known is None or not vote_signature_ok(
@@ -331,10 +352,13 @@ class VoteBoard:
             return
         with self._lock:
             self._votes.setdefault(height, {})[validator] = vote
-        self._evaluate(height)
 
     def _evaluate(self, height: int) -> None:
         """Certify `height` once a quorum agrees with our stored block; report divergence otherwise."""
+        with self._lock:
+            held = self._unchecked.pop(height, {}) if self.validators.history().knows(height) else {}
+        for validator, vote in held.items():
+            self._check(height, validator, vote, vote_key(self.keys["votes"], height, validator))
         with self._lock:
             votes = dict(self._votes.get(height, {}))
         groups: dict[tuple[str, str, str | None], list[str]] = {}

@@ -34,10 +34,11 @@ from ..operation import (
     require_asset,
 )
 from ..state import TxView
-from ..tables import ACCOUNTS, ASSETS, COUNCIL_PARAMS, FREEZES, PARAMS, PROPOSALS
+from ..tables import ACCOUNTS, ASSETS, COUNCIL_PARAMS, FREEZES, PARAMS, PROPOSALS, SCHEDULE, VALIDATOR_SETS
 from ..types import (
     Account,
     Action,
+    AddValidator,
     AdmitMember,
     ApproveAsset,
     Freeze,
@@ -46,12 +47,17 @@ from ..types import (
     Proposal,
     ProposalId,
     RemoveMember,
+    RemoveValidator,
     SetDefaultLimits,
     SetParam,
     SetQuota,
     TxBase,
     UnfreezeSubject,
+    Validator,
+    ValidatorSchedule,
+    ValidatorSet,
 )
+from ..validators import MAX_VALIDATOR_SETS, MAX_VALIDATORS, VALIDATOR_NOTICE_BLOCKS
 
 GOVERNANCE_SINCE = 5  # the protocol version governance arrives in
 MAX_PROPOSAL_TTL_MS = 365 * 24 * 3600 * 1000
@@ -82,6 +88,12 @@ def ensure_council_member(c: TxContext) -> Params:
 
 def open_proposal(c: TxContext, proposal_id: str, action: Action) -> None:
     params = ensure_council_member(c)
+    ensure(
+        c.rules.validator_changes or not isinstance(action, AddValidator | RemoveValidator),
+        Code.TYPE_NOT_SUPPORTED,
+        "validator-set changes arrive in protocol 6; this block is protocol {}",
+        c.rules.version,
+    )
     ensure(c.view.read(PROPOSALS, proposal_id) is None, Code.DUPLICATE_PROPOSAL, "proposal {!r} exists", proposal_id)
     proposal = Proposal(
         id=proposal_id,
@@ -262,6 +274,49 @@ def mark_frozen(c: TxContext, kind: str, subject: str, frozen: bool) -> None:
         c.view.put(ACCOUNTS.key(subject), msgspec.structs.replace(account, frozen=frozen))
 
 
+def add_validator(c: TxContext, a: AddValidator) -> None:
+    schedule, last = schedule_change(c, a.from_height)
+    ensure(a.validator not in {v.id for v in last.validators}, Code.VALIDATOR_EXISTS, "{!r} validates", a.validator)
+    ensure(
+        len(last.validators) < MAX_VALIDATORS,
+        Code.VALIDATOR_SET_BOUNDS,
+        "a set has {} validators at most",
+        MAX_VALIDATORS,
+    )
+    joined = Validator(id=a.validator, public_key=a.public_key, api_url=a.api_url)
+    put_set(c, schedule, a.from_height, [*last.validators, joined])
+
+
+def remove_validator(c: TxContext, a: RemoveValidator) -> None:
+    schedule, last = schedule_change(c, a.from_height)
+    staying = [v for v in last.validators if v.id != a.validator]
+    ensure(len(staying) < len(last.validators), Code.UNKNOWN_VALIDATOR, "{!r} does not validate", a.validator)
+    ensure(staying != [], Code.VALIDATOR_SET_BOUNDS, "the last validator cannot leave")
+    put_set(c, schedule, a.from_height, staying)
+
+
+def schedule_change(c: TxContext, from_height: int) -> tuple[ValidatorSchedule, ValidatorSet]:
+    """The schedule and its last set, once a change from `from_height` may be added to it."""
+    schedule = c.view.read(VALIDATOR_SETS, SCHEDULE)
+    assert schedule is not None, "a protocol 6 ledger's genesis holds the validator schedule"
+    last = schedule.sets[-1]
+    earliest = c.block.height + VALIDATOR_NOTICE_BLOCKS
+    ensure(from_height >= earliest, Code.NOTICE_TOO_SHORT, "from_height must be {} or later", earliest)
+    ensure(
+        from_height > last.from_height,
+        Code.BAD_PARAMETER,
+        "a set from height {} is scheduled already: a change takes effect after it",
+        last.from_height,
+    )
+    ensure(len(schedule.sets) < MAX_VALIDATOR_SETS, Code.VALIDATOR_SET_BOUNDS, "the schedule is full")
+    return schedule, last
+
+
+def put_set(c: TxContext, schedule: ValidatorSchedule, from_height: int, validators: list[Validator]) -> None:
+    added = ValidatorSet(from_height=from_height, validators=validators, scheduled_height=c.block.height)
+    c.view.put(VALIDATOR_SETS.key(SCHEDULE), ValidatorSchedule(sets=[*schedule.sets, added]))
+
+
 ACTIONS: dict[type, Callable[[TxContext, Any], None]] = {
     ApproveAsset: approve_asset,
     SetQuota: set_quota,
@@ -271,6 +326,8 @@ ACTIONS: dict[type, Callable[[TxContext, Any], None]] = {
     SetDefaultLimits: set_default_limits,
     FreezeSubject: lambda c, a: freeze_subject(c, a.subject_kind, a.subject, a.reason, COUNCIL),
     UnfreezeSubject: lambda c, a: unfreeze_subject(c, a.subject_kind, a.subject),
+    AddValidator: add_validator,
+    RemoveValidator: remove_validator,
 }
 
 

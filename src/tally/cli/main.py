@@ -231,6 +231,34 @@ def network_up(root: Path) -> None:
     click.echo(f"stop them with: tally network down --dir {root}")
 
 
+@network.command("add-node")
+@click.option("--dir", "root", default=".tally/network", show_default=True, type=click.Path(path_type=Path))
+@click.option("--port", type=int, default=None, help="Its API port (default: a free one).")
+def network_add_node(root: Path, port: int | None) -> None:
+    """Write one more node and, when the network is up, start it.
+
+    It follows the etcd log and executes every block; it becomes a validator
+    once the council passes an add_validator proposal for it (printed below).
+    """
+    from ..dev.network import Network, NetworkError, add_node
+
+    if not (root / "network.json").exists():
+        raise click.ClickException(f"{root} holds no network: run 'tally network init --dir {root}' first")
+    running = (root / "pids.json").exists()
+    try:
+        added = Network.open(root).join(port) if running else add_node(root, port)
+    except (FileExistsError, NetworkError) as exc:
+        raise click.ClickException(str(exc)) from None
+    click.echo(f"node {added.node_id}: {added.api_url} (data {root / 'nodes' / added.node_id})")
+    if running:
+        click.echo(f"started {added.node_id}; it follows the log and executes every block")
+    click.echo("make it a validator (from a height at least 16 blocks after the proposal passes):")
+    click.echo(
+        f"  tally council propose add-validator --validator {added.node_id} --public-key {added.public_key}"
+        f" --api-url {added.api_url} --from-height HEIGHT --key MEMBER_KEY"
+    )
+
+
 @network.command("down")
 @click.option("--dir", "root", default=".tally/network", show_default=True, type=click.Path(path_type=Path))
 def network_down(root: Path) -> None:

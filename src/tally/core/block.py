@@ -11,7 +11,17 @@ from .encoding import MAX_SAFE_INTEGER, canonical
 from .merkle import merkle_proof, merkle_root, proof_sides, verify_proof
 from .ops import SignedTx
 from .protocol import rules_for, version_at
-from .types import OK, BlockHeader, Certificate, Genesis, Validator, ValidatorSchedule, ValidatorSignature, Vote
+from .types import (
+    OK,
+    BlockHeader,
+    Certificate,
+    Genesis,
+    Validator,
+    ValidatorSchedule,
+    ValidatorSet,
+    ValidatorSignature,
+    Vote,
+)
 from .validators import ValidatorHistory, genesis_history, schedule_leaf
 
 GENESIS_HASH = "00" * 32  # the "previous hash" of block 1
@@ -258,6 +268,15 @@ class ValidatorChange(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     certificate: Certificate
     schedule: ValidatorSchedule
     schedule_path: list[tuple[str, str]]
+
+
+class ValidatorsBody(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
+    """GET /v1/validators: the schedule as the newest final block left it, and the changes that prove it."""
+
+    final_height: int
+    notice_blocks: int  # a change takes effect at least this many blocks after the block that passed it
+    sets: list[ValidatorSet]
+    changes: list[ValidatorChange]  # oldest first: what `verify_receipt` and `follow_changes` take
 
 
 def schedule_proof(results: list[tuple[str, str, str]], schedule: ValidatorSchedule) -> list[tuple[str, str]]:

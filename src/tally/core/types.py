@@ -222,7 +222,7 @@ class UnfreezeSubject(ActionBase, frozen=True, tag="unfreeze"):
 
 
 class AddValidator(ActionBase, frozen=True, tag="add_validator"):
-    """A node joins the validator set from block `from_height` on (protocol 6 on; core/validators.py)."""
+    """A node joins the validator set from block FROM_HEIGHT on (protocol 6; at least 16 blocks after it passes)."""
 
     validator: AccountId
     public_key: PublicKeyHex
@@ -231,7 +231,7 @@ class AddValidator(ActionBase, frozen=True, tag="add_validator"):
 
 
 class RemoveValidator(ActionBase, frozen=True, tag="remove_validator"):
-    """A node leaves the validator set from block `from_height` on: its signatures no longer count."""
+    """A node leaves the validator set from block FROM_HEIGHT on: its signatures no longer count after it."""
 
     validator: AccountId
     from_height: Height

@@ -9,6 +9,10 @@ when a start fails it stops what it started, and a network that never ran
 moves to fresh ports when one of its ports is taken. `down` stops them. For
 machines of their own, see docs/network.md: the same files, spread out.
 
+`add-node` writes one more node for a network `init` made (and starts it
+when the network is up); it joins as a validator once the council adds it
+(docs/governance.md, "Validators").
+
 `init --tls` also makes a private CA (tls/ca.pem, its key tls/ca-key.pem), a
 certificate for every etcd member (tls/etcd-N.pem, tls/etcd-N-key.pem) and
 one for every node in its data directory (tls/cert.pem, tls/key.pem, with a
@@ -36,7 +40,7 @@ from ..node.config import DataDir, NodeSettings, TlsFiles
 from ..node.startup import PortBusy, StartupError, check
 from .etcd_cluster import EtcdCluster, EtcdMember, EtcdStartFailed
 from .process import PORT_ATTEMPTS, NodeProcess, NodeStartFailed, PortInUse, free_ports
-from .tls import Authority, TlsDir, issue, write_authority, write_pair
+from .tls import Authority, TlsDir, issue, read_authority, write_authority, write_pair
 
 DEFAULT_NODE_PORT = 8750
 DEFAULT_ETCD_PORT = 23790
@@ -157,6 +161,46 @@ def init_network(
     return layout
 
 
+@dataclass(frozen=True)
+class AddedNode:
+    """A node `add_node` wrote: what the council's add_validator proposal names."""
+
+    node_id: str
+    public_key: str
+    api_url: str
+    port: int
+
+
+def add_node(root: Path, port: int | None = None) -> AddedNode:
+    """Write one more node for a network `init` made: its key, data directory and settings.
+
+    The node follows the etcd log from the start (or catches up from peers
+    where the log was compacted) and executes every block; it votes and
+    proposes only once the council has added it as a validator (protocol 6:
+    `add_validator`, from a height at least the notice ahead). Its settings
+    copy the first node's limits; its peers are the genesis validators.
+    """
+    root = Path(root)
+    layout = msgspec.json.decode(_layout_path(root).read_bytes(), type=NetworkLayout)
+    node_id = f"node-{len(layout.nodes) + 1}"
+    port = port or free_ports(1)[0]
+    layout = msgspec.structs.replace(layout, nodes=[*layout.nodes, (node_id, port)])
+    key = new_keyfile(node_id)
+    data = DataDir(root / "nodes" / node_id)
+    if data.root.exists():
+        raise FileExistsError(f"{data.root} exists")
+    first = DataDir(root / "nodes" / layout.nodes[0][0])
+    data.root.mkdir(parents=True)
+    data.genesis_path.write_bytes((root / "genesis.json").read_bytes())
+    write_keyfile(data.key_path("validator"), key)
+    if layout.tls:
+        _write_node_tls(data, node_id, read_authority(_tls_dir(root)))
+    settings = msgspec.structs.replace(first.settings(), validator_id=node_id, port=port)
+    data.settings_path.write_bytes(msgspec.json.format(msgspec.json.encode(settings)))
+    _layout_path(root).write_bytes(msgspec.json.format(msgspec.json.encode(layout)))
+    return AddedNode(node_id, key.public_key, layout.api_urls()[node_id], port)
+
+
 @dataclass
 class Network:
     """A network's processes: its etcd cluster and its nodes."""
@@ -266,8 +310,30 @@ class Network:
         _layout_path(self.root).write_bytes(msgspec.json.format(msgspec.json.encode(self.layout)))
         self.__post_init__()
 
+    def join(self, port: int | None = None) -> AddedNode:
+        """Write one more node (`add_node`) and start it on this running network."""
+        added = add_node(self.root, port)
+        self.layout = msgspec.json.decode(_layout_path(self.root).read_bytes(), type=NetworkLayout)
+        self.nodes[added.node_id] = NodeProcess(self.root / "nodes" / added.node_id, added.port)
+        self.start_node(added.node_id)
+        return added
+
+    def start_node(self, node_id: str) -> None:
+        """Start one node of a running network (one `add_node` wrote); NetworkError when it cannot."""
+        node = self.nodes[node_id]
+        try:
+            check(DataDir(node.data_dir), port=node.port)
+            node.start()
+        except (StartupError, NodeStartFailed, TimeoutError) as exc:
+            node.stop()
+            raise NetworkError(f"{node_id}: {getattr(exc, 'reason', exc)}") from None
+        self._record_pids()
+
     def _record_pids(self) -> None:
-        pids = {name: proc.pid for name, proc in self.etcd.procs.items()}
+        """Add what runs now to pids.json (another `tally network` command may have started the rest)."""
+        path = self.root / "pids.json"
+        pids: dict[str, int] = json.loads(path.read_text()) if path.exists() else {}
+        pids.update({name: proc.pid for name, proc in self.etcd.procs.items()})
         pids.update({node_id: node.pid for node_id, node in self.nodes.items() if node.proc is not None})
         (self.root / "pids.json").write_text(json.dumps(pids))
 

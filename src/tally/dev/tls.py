@@ -177,3 +177,11 @@ def write_authority(tls: TlsDir, common_name: str) -> Authority:
     ca = make_ca(common_name)
     write_pair(ca.pem(), tls.ca, tls.ca_key)
     return ca
+
+
+def read_authority(tls: TlsDir) -> Authority:
+    """The CA `write_authority` wrote, to issue more certificates (a node that joins later)."""
+    cert = x509.load_pem_x509_certificate(tls.ca.read_bytes())
+    key = serialization.load_pem_private_key(tls.ca_key.read_bytes(), password=None)
+    assert isinstance(key, ec.EllipticCurvePrivateKey)
+    return Authority(cert, key)

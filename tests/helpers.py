@@ -188,9 +188,26 @@ def until(condition: Callable[[], bool], what: str, timeout_s: float = 60.0) -> 
     raise AssertionError(f"timed out after {timeout_s} s waiting for {what}")
 
 
+def member_reader(node: NodeProcess | Path, member: str = "bank-a") -> tuple[str, KeyPair]:
+    """A genesis member's key as a reader (docs/access.md): it reads the accounts it registered, and itself."""
+    data = DataDir(node.data_dir if isinstance(node, NodeProcess) else node)
+    return member, read_keyfile(data.key_path(member)).keypair()
+
+
+def member_client(node: NodeProcess, member: str = "bank-a", **kwargs: object) -> TallyClient:
+    """A client of `node` that reads as a genesis member."""
+    return TallyClient(node.url, reader=member_reader(node, member), **kwargs)  # type: ignore[arg-type]
+
+
+def read_headers(url: str, principal: str, key: KeyPair) -> dict[str, str]:
+    """An Authorization header with a fresh read token, for tests that speak HTTP themselves."""
+    with TallyClient(url, reader=(principal, key)) as client:
+        return {"Authorization": f"Bearer {client.authenticate().token}"}
+
+
 @dataclass
 class PointsWorld:
-    """On a dev node: bank-a's asset PTS, holder `hana` with 1000 PTS, merchant `mart`."""
+    """On a dev node: bank-a's asset PTS, holder `hana` with 1000 PTS, merchant `mart`; the client reads as bank-a."""
 
     client: TallyClient
     bank: Signer
@@ -202,7 +219,7 @@ class PointsWorld:
 def points_world(node: NodeProcess, seed_byte: int) -> PointsWorld:
     """Set up PointsWorld on `node`; the holders' keys come from `seed_byte` (distinct per test module)."""
     data = DataDir(node.data_dir)
-    client = TallyClient(node.url)
+    client = member_client(node)
     chain = client.genesis().chain
     bank = Signer("bank-a", read_keyfile(data.key_path("bank-a")).keypair(), chain)
     hana = Signer("hana", KeyPair(bytes([seed_byte]) * 32), chain)
@@ -217,3 +234,14 @@ def points_world(node: NodeProcess, seed_byte: int) -> PointsWorld:
     )
     assert [client.wait_final(t).code for t in txids] == ["ok"] * 4
     return PointsWorld(client, bank, hana, mart, txids[-1])
+
+
+def admit_auditor(world: PointsWorld, account: str = "audit") -> tuple[str, KeyPair]:
+    """The council (bank-a alone: the dev node's threshold is 1) admits an auditor, who reads every account."""
+    from tally.core.types import AdmitMember
+
+    key = KeyPair(sha256(b"tally-test-auditor/" + account.encode()))
+    action = AdmitMember(account=account, name="Auditor", public_key=key.public_key_hex, role="auditor")
+    world.bank.next_seq = world.client.next_seq("bank-a")
+    assert world.client.wait_final(world.client.submit(world.bank.propose(f"admit-{account}", action))).code == "ok"
+    return account, key

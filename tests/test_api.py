@@ -10,16 +10,21 @@ import httpx
 import msgspec
 import pytest
 
-from helpers import NodeProcess, points_world
+from helpers import NodeProcess, PointsWorld, admit_auditor, points_world, read_headers
 from tally.client import Signer, TallyClient, TallyError
 
 
 @pytest.fixture(scope="module")
-def world(node: NodeProcess) -> Iterator[tuple[TallyClient, Signer, Signer]]:
-    """bank-a with asset PTS; holder `hana` holds 1000 PTS; merchant `mart`."""
+def points(node: NodeProcess) -> Iterator[PointsWorld]:
+    """bank-a with asset PTS; holder `hana` holds 1000 PTS; merchant `mart`; the client reads as bank-a."""
     w = points_world(node, 0x11)
-    yield w.client, w.bank, w.hana
+    yield w
     w.client.close()
+
+
+@pytest.fixture(scope="module")
+def world(points: PointsWorld) -> tuple[TallyClient, Signer, Signer]:
+    return points.client, points.bank, points.hana
 
 
 def snapshot(client: TallyClient) -> tuple[int, dict[str, int], int]:
@@ -138,9 +143,12 @@ def test_resubmitting_is_idempotent_and_execution_rejections_are_recorded(
     assert client.balances("mart") == {"PTS": 7}
 
 
-def test_queries_and_their_errors(node: NodeProcess, world: tuple[TallyClient, Signer, Signer]) -> None:
+def test_queries_and_their_errors(
+    node: NodeProcess, points: PointsWorld, world: tuple[TallyClient, Signer, Signer]
+) -> None:
     client = world[0]
-    get = lambda path: httpx.get(node.url + path, timeout=30)  # noqa: E731
+    auditor = read_headers(node.url, *admit_auditor(points, "api-audit"))  # reads every account, unknown ones too
+    get = lambda path: httpx.get(node.url + path, timeout=30, headers=auditor)  # noqa: E731
     assert error_code(get("/v1/accounts/NOT_VALID")) == "invalid_path"
     assert error_code(get("/v1/accounts/nobody")) == "unknown_account"
     assert error_code(get("/v1/accounts/nobody/balances")) == "unknown_account"

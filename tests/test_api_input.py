@@ -15,7 +15,7 @@ import httpx
 import msgspec
 import pytest
 
-from helpers import NodeProcess, points_world
+from helpers import NodeProcess, admit_auditor, points_world, read_headers
 from tally.client import Signer, TallyClient
 from tally.core.crypto import KeyPair
 from tally.core.ops import SignedTx
@@ -40,6 +40,7 @@ JSON = "application/json"
 def world(node: NodeProcess) -> Iterator[tuple[TallyClient, Signer, Signer, str]]:
     """bank-a with asset PTS; holder `hana` holds 1000 PTS; merchant `mart`; and a final txid."""
     w = points_world(node, 0x21)
+    READER.update(read_headers(node.url, *admit_auditor(w, "input-audit")))
     yield w.client, w.bank, w.hana, w.last_txid
     w.client.close()
 
@@ -54,8 +55,11 @@ def post(node: NodeProcess, path: str, content: bytes, content_type: str | None 
     return httpx.post(node.url + path, content=content, headers=headers, timeout=30)
 
 
+READER: dict[str, str] = {}  # an auditor's read token (the world fixture gets it): these tests read every account
+
+
 def get(node: NodeProcess, path: str) -> httpx.Response:
-    return httpx.get(node.url + path, timeout=30)
+    return httpx.get(node.url + path, timeout=30, headers=READER)
 
 
 def refused(response: httpx.Response, status: int, code: str) -> None:

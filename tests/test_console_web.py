@@ -22,7 +22,7 @@ import pytest
 from playwright.sync_api import Browser, Page, expect
 
 from helpers import NodeProcess
-from tally.client import Signer, TallyClient, read_keyfile
+from tally.client import KeyFile, Signer, TallyClient, read_keyfile
 from test_web import browser, demo, new_page, playwright, shoot  # noqa: F401  (fixtures, shared with test_web)
 
 QUOTA_PROPOSAL = "quota:HARBOR-GIFT:web"
@@ -31,7 +31,14 @@ QUOTA_PROPOSAL = "quota:HARBOR-GIFT:web"
 def signer(client: TallyClient, node: NodeProcess, name: str) -> Signer:
     """The demo institution `name`'s signer at its account's next seq (the console signs with it too)."""
     key = read_keyfile(node.data_dir / "keys" / f"{name}.json").keypair()
-    return Signer(name, key, client.genesis().chain, next_seq=client.account(name).seq)
+    with TallyClient(node.url, reader=(name, key)) as own:  # an institution reads its own account
+        seq = own.account(name).seq
+    return Signer(name, key, client.genesis().chain, next_seq=seq)
+
+
+def harbor_key(node: NodeProcess) -> KeyFile:
+    """harbor-bank's key file: it registered alice and chen, so it reads them (docs/access.md)."""
+    return read_keyfile(node.data_dir / "keys" / "harbor-bank.json")
 
 
 def key_text(node: NodeProcess, name: str) -> str:
@@ -112,7 +119,7 @@ def test_two_members_pass_a_quota_in_the_console(council: NodeProcess, browser: 
     shoot(sky, "console-proposal-executed")
     expect(item).to_have_attribute("data-state", "executed")  # harbor-bank's page follows the blocks
 
-    with TallyClient(council.url) as client:
+    with TallyClient(council.url, reader=harbor_key(council)) as client:
         supply = client.supply("HARBOR-GIFT")
         assert supply.quota_minor == 800_000 and supply.status == "active"
         assert client.proposal(QUOTA_PROPOSAL).votes == ["harbor-bank", "skyway"]
@@ -156,7 +163,7 @@ def test_a_holder_sees_its_limits_and_freeze_and_replaces_its_key(council: NodeP
     expect(row).to_contain_text("50.00")
     expect(row).to_contain_text("set by harbor-bank")
     shoot(console, "console-account-limits")
-    with TallyClient(council.url) as client:
+    with TallyClient(council.url, reader=harbor_key(council)) as client:
         [limits] = client.controls("alice").limits
         assert (limits.asset, limits.source, limits.max_payment_minor, limits.daily_out_minor) == (
             "HARBOR-GIFT", "own", 5_000, 20_000
@@ -181,7 +188,7 @@ def test_a_holder_sees_its_limits_and_freeze_and_replaces_its_key(council: NodeP
     assert kept["id"] == "alice" and kept["public_key"] != old_key
     assert wallet.evaluate("() => localStorage.getItem('tally.wallet.pending_keys')") is None
     assert json.loads(wallet.locator("[data-test=backup]").input_value())["public_key"] == kept["public_key"]
-    with TallyClient(council.url) as client:
+    with TallyClient(council.url, reader=harbor_key(council)) as client:
         assert client.account("alice").public_key == kept["public_key"]
     seed = bytes.fromhex(kept["seed"])
     forms = [kept["seed"], kept["seed"].upper(), base64.b64encode(seed).decode(),
@@ -198,7 +205,7 @@ def test_a_holder_sees_its_limits_and_freeze_and_replaces_its_key(council: NodeP
     expect(opened).to_contain_text("Freeze account alice: court order (court_order)")
     proposal = opened.get_attribute("data-proposal")
     assert proposal and proposal.startswith("freeze:alice:")
-    with TallyClient(council.url) as client:
+    with TallyClient(council.url, reader=harbor_key(council)) as client:
         assert client.wait_final(client.submit(signer(client, council, "skyway").vote(proposal))).code == "ok"
         frozen = client.controls("alice").frozen
         assert frozen is not None and frozen.reason == "court_order"
@@ -227,8 +234,6 @@ def test_a_member_recovers_a_lost_wallet_to_a_new_key(council: NodeProcess, brow
     wallet.click("[data-test=recover]")
     new_key = wallet.locator("[data-test=recovery-key]").inner_text()
     assert re.fullmatch(r"[0-9a-f]{64}", new_key)
-    expect(wallet.locator("[data-test=recovering]")).to_contain_text("harbor-bank")
-    shoot(wallet, "wallet-recovering")
 
     # chen's member starts the recovery in the console and, the delay being 0 here, completes it.
     console_context, console = new_page(browser, council.url + "/console/#/account/chen")
@@ -238,6 +243,9 @@ def test_a_member_recovers_a_lost_wallet_to_a_new_key(council: NodeProcess, brow
     console.click("[data-test=start-recovery]")
     expect(console.locator("[data-test=recovery-pending]")).to_contain_text("A recovery by harbor-bank is pending")
     expect(wallet.locator("[data-test=recovery-state]")).to_have_class(re.compile("verified"))
+    # the new key reads chen's account once his member started the recovery to it: the member is named
+    expect(wallet.locator("[data-test=recovering]")).to_contain_text("harbor-bank")
+    shoot(wallet, "wallet-recovering")
     shoot(console, "console-recovery-pending")
     console.click("[data-test=complete-recovery]")
     expect(console.locator("[data-test=start-recovery]")).to_be_visible()
@@ -246,7 +254,7 @@ def test_a_member_recovers_a_lost_wallet_to_a_new_key(council: NodeProcess, brow
     # The new phone's wallet opens on chen's balances by itself.
     expect(wallet.locator("[data-test=balances] [data-asset=HARBOR-GIFT]")).to_be_visible()
     assert wallet.evaluate("() => JSON.parse(localStorage.getItem('tally.wallet.key')).public_key") == new_key
-    with TallyClient(council.url) as client:
+    with TallyClient(council.url, reader=harbor_key(council)) as client:
         assert client.account("chen").public_key == new_key and client.controls("chen").recovery is None
     shoot(wallet, "wallet-recovered")
     console_context.close()
@@ -257,7 +265,7 @@ def test_the_console_is_served_with_the_other_apps(council: NodeProcess) -> None
     root = Path(__file__).resolve().parent.parent
     script = (root / "src" / "tally" / "web" / "static" / "console" / "app.js").read_text("utf-8")
     assert "localStorage" not in script  # the member's key is kept in the page's memory only
-    with TallyClient(council.url) as client:
+    with TallyClient(council.url, reader=harbor_key(council)) as client:
         assert client.http.get("/").json()["apps"]["console"] == "/console/"
         page = client.http.get("/console/")
         assert page.status_code == 200 and "/web/console/app.js" in page.text

@@ -12,8 +12,9 @@ from pathlib import Path
 import httpx
 import msgspec
 
-from helpers import NodeProcess, free_port, key
-from tally.client import Signer, TallyClient
+from helpers import NodeProcess, free_port, key, member_reader
+from tally.client import Signer, TallyClient, TallyError
+from tally.client.http import NO_RETRY
 from tally.client.keys import read_keyfile
 from tally.core.audit import money_rule_faults
 from tally.node.config import DataDir, init_dev_node
@@ -28,9 +29,10 @@ BATCH = 400
 class Loader(threading.Thread):
     """Submits batches of payments; records each transaction the node reports final."""
 
-    def __init__(self, url: str, chain: str) -> None:
+    def __init__(self, url: str, chain: str, data_dir: Path) -> None:
         super().__init__(daemon=True)
         self.url = url
+        self.data_dir = data_dir
         self.chain = chain
         self.stop = threading.Event()
         self.final: set[str] = set()
@@ -41,8 +43,10 @@ class Loader(threading.Thread):
         self.counter = 0
 
     def resync(self, client: httpx.Client) -> None:
-        for signer in self.signers:
-            signer.next_seq = client.get(f"/v1/accounts/{signer.account}").json()["seq"]
+        # bank-a registered the holders, so it reads their accounts (a new token after each restart)
+        with TallyClient(self.url, retry=NO_RETRY, timeout_s=10, reader=member_reader(self.data_dir)) as reader:
+            for signer in self.signers:
+                signer.next_seq = reader.account(signer.account).seq
 
     def run(self) -> None:
         client = httpx.Client(base_url=self.url, timeout=10)
@@ -74,7 +78,7 @@ class Loader(threading.Thread):
                     if status.get("status") == "final":
                         self.final.add(txid)
                 self.batches_final += 1
-            except (httpx.TransportError, ValueError, KeyError):
+            except (httpx.TransportError, ValueError, KeyError, TallyError):
                 self.errors += 1
                 need_sync = True
                 self.stop.wait(0.05)  # the node is down: back off before the next try
@@ -98,7 +102,7 @@ def test_kill_9_during_load_loses_nothing_final(tmp_path: Path) -> None:
         txids = client.submit_batch(setup)
         assert client.wait_final(txids[-1]).code == "ok"
 
-    loader = Loader(node.url, "tally-crash")
+    loader = Loader(node.url, "tally-crash", data_dir)
     loader.start()
     rng = random.Random(42)
     heights = []

@@ -9,7 +9,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from helpers import NodeProcess, free_port, points_world, until
+from helpers import NodeProcess, free_port, member_client, member_reader, points_world, read_headers, until
 from tally.client import Retry, TallyClient
 from tally.client.models import LedgerEvent
 from tally.core.limits import Limits
@@ -25,8 +25,9 @@ def _node(tmp_path: Path, **limits: int) -> NodeProcess:
 class Follower:
     """An SDK client following a merchant's payments in a thread, as a POS would."""
 
-    def __init__(self, url: str, **filters: str) -> None:
-        self.client = TallyClient(url, retry=Retry(attempts=40, first_backoff_ms=100, max_backoff_ms=500))
+    def __init__(self, node: NodeProcess, **filters: str) -> None:
+        retry = Retry(attempts=40, first_backoff_ms=100, max_backoff_ms=500)
+        self.client = TallyClient(node.url, retry=retry, reader=member_reader(node))  # bank-a reads mart's events
         self.events: list[LedgerEvent] = []
         self.failed: BaseException | None = None
         self.stop = threading.Event()
@@ -51,7 +52,7 @@ def test_a_merchant_follower_gets_every_final_payment_once_in_order_across_a_res
     follower: Follower | None = None
     try:
         w = points_world(node, 0x41)
-        follower = Follower(node.url, merchant="mart")
+        follower = Follower(node, merchant="mart")
         first = w.client.submit_batch([w.hana.pay("PTS", "mart", 1 + i % 5, f"ev-{i}") for i in range(30)])
         assert all(w.client.wait_final(t).code == "ok" for t in first)
         w.client.close()
@@ -59,7 +60,7 @@ def test_a_merchant_follower_gets_every_final_payment_once_in_order_across_a_res
 
         node.stop()  # the stream drops; the SDK reconnects with Last-Event-ID once the node is back
         node.start()
-        client = TallyClient(node.url)
+        client = member_client(node)
         w.hana.next_seq = client.next_seq("hana")
         other = client.submit(w.bank.issue("PTS", "mart", 9, ref="not-a-payment"))  # mart's, but not a payment
         second = client.submit_batch([w.hana.pay("PTS", "mart", 2, f"ev-after-{i}") for i in range(30)])
@@ -105,7 +106,9 @@ def test_a_client_that_never_reads_is_dropped_and_blocks_still_become_final(tmp_
         stalled = socket.socket()
         stalled.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
         stalled.connect(("127.0.0.1", node.port))
-        stalled.sendall(b"GET /v1/events?cursor=0:0:0 HTTP/1.1\r\nHost: node\r\nAccept: text/event-stream\r\n\r\n")
+        token = read_headers(node.url, *member_reader(node))["Authorization"]  # every event of bank-a's accounts
+        request = f"GET /v1/events?cursor=0:0:0 HTTP/1.1\r\nHost: node\r\nAuthorization: {token}\r\n"
+        stalled.sendall(request.encode() + b"Accept: text/event-stream\r\n\r\n")
         until(lambda: w.client.node_status().event_streams == 1, "the stalled stream to open")
         # The node goes on finalising blocks while the stalled client holds its stream ...
         more = w.client.submit_batch([w.hana.pay("PTS", "mart", 1, f"while-stalled-{i}") for i in range(200)])

@@ -5,7 +5,7 @@ from __future__ import annotations
 import msgspec
 import pytest
 
-from helpers import NodeProcess, free_port
+from helpers import NodeProcess, free_port, member_reader
 from tally.client import KeyPair, Retry, Signer, TallyClient, TallyError, verify_receipt
 from tally.client.keys import read_keyfile
 from tally.core.types import Certificate, ValidatorSignature
@@ -14,7 +14,7 @@ from tally.node.config import DataDir, Limits, init_dev_node
 
 def test_register_issue_transfer_pay_refund_cash_out_and_receipts(node: NodeProcess) -> None:
     data = DataDir(node.data_dir)
-    with TallyClient(node.url) as client:
+    with TallyClient(node.url, reader=member_reader(node, "bank-b")) as client:  # bank-b registers them all
         genesis = client.genesis()
         bank = Signer(
             "bank-b", read_keyfile(data.key_path("bank-b")).keypair(), genesis.chain, client.next_seq("bank-b")

@@ -33,8 +33,9 @@ class Solo:
         init_dev_node(root, [("bank-a", "Bank A")], chain="tally-defend")
         self.data = DataDir(root)
         self.proc = NodeProcess(root, free_port()).start()
-        self.client = TallyClient(self.proc.url)
-        self.bank = Signer("bank-a", read_keyfile(self.data.key_path("bank-a")).keypair(), "tally-defend")
+        bank_key = read_keyfile(self.data.key_path("bank-a")).keypair()
+        self.client = TallyClient(self.proc.url, reader=("bank-a", bank_key))  # bank-a reads alice, its holder
+        self.bank = Signer("bank-a", bank_key, "tally-defend")
         self.alice = Signer("alice", KeyPair(b"\x31" * 32), "tally-defend")
 
     def final(self, signed: object) -> None:

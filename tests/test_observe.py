@@ -14,7 +14,7 @@ from tally.node.config import init_dev_node
 
 
 def test_every_request_has_an_id_in_its_answer_error_body_and_log_line(node: NodeProcess) -> None:
-    missing = httpx.get(f"{node.url}/v1/accounts/nobody-here", timeout=10)
+    missing = httpx.get(f"{node.url}/v1/assets/NOBODY-HERE", timeout=10)
     request_id = missing.headers["x-request-id"]
     assert missing.status_code == 404 and missing.json()["error"]["request_id"] == request_id
     given = httpx.get(f"{node.url}/v1/status", headers={"X-Request-Id": "pos-7.order-42"}, timeout=10)
@@ -24,16 +24,16 @@ def test_every_request_has_an_id_in_its_answer_error_body_and_log_line(node: Nod
 
     def logged() -> bool:
         text = (node.data_dir / "node.log").read_text()
-        return f"{request_id} GET /v1/accounts/nobody-here 404 " in text and "pos-7.order-42 GET /v1/status 200" in text
+        return f"{request_id} GET /v1/assets/NOBODY-HERE 404 " in text and "pos-7.order-42 GET /v1/status 200" in text
 
     until(logged, "the access log lines")
 
 
 def test_http_and_process_metrics_without_created_series(node: NodeProcess) -> None:
-    httpx.get(f"{node.url}/v1/accounts/nobody-else", timeout=10)
+    httpx.get(f"{node.url}/v1/assets/NOBODY-ELSE", timeout=10)
     metrics = httpx.get(f"{node.url}/metrics", timeout=10).text
-    assert 'tally_http_requests_total{method="GET",route="/v1/accounts/{account}",status="404"}' in metrics
-    assert 'tally_http_request_seconds_count{method="GET",route="/v1/accounts/{account}"}' in metrics
+    assert 'tally_http_requests_total{method="GET",route="/v1/assets/{asset}",status="404"}' in metrics
+    assert 'tally_http_request_seconds_count{method="GET",route="/v1/assets/{asset}"}' in metrics
     assert "process_resident_memory_bytes" in metrics and "process_cpu_seconds_total" in metrics
     assert "python_gc_objects_collected_total" in metrics
     assert "_created" not in metrics

@@ -73,7 +73,10 @@ def test_the_sdk_installs_without_the_node_and_runs_the_wallet_example(tmp_path:
 
     # The CLI's client commands work there too; a node command says what to install.
     cli = str(venv / "bin" / "tally")
-    balance = subprocess.run([cli, "balance", "alice", "--url", demo_node.url], capture_output=True, text=True, env=env)
+    alice_key = env["WALLET_KEY"]
+    balance = subprocess.run(
+        [cli, "balance", "alice", "--key", alice_key, "--url", demo_node.url], capture_output=True, text=True, env=env
+    )
     assert balance.returncode == 0 and "HARBOR-GIFT" in balance.stdout, balance.stderr
     start = subprocess.run([cli, "node", "start", "--data-dir", str(tmp_path / "x")], capture_output=True, text=True)
     assert start.returncode == 1 and "pip install 'tally[node]'" in start.stderr and "Traceback" not in start.stderr
@@ -81,9 +84,10 @@ def test_the_sdk_installs_without_the_node_and_runs_the_wallet_example(tmp_path:
 
 def test_the_async_client_submits_waits_and_follows_events(demo_node: NodeProcess) -> None:
     key = read_keyfile(demo_node.data_dir / "keys" / "bob.json")
+    member = read_keyfile(demo_node.data_dir / "keys" / "harbor-bank.json")  # registered bob and book-nook
 
     async def scenario() -> tuple[str, str, list[str]]:
-        async with AsyncTallyClient(demo_node.url) as node:
+        async with AsyncTallyClient(demo_node.url, reader=member) as node:
             genesis = await node.genesis()
             bob = Signer(key.id, key.keypair(), genesis.chain, next_seq=await node.next_seq(key.id))
             txid = await node.submit(bob.pay("HARBOR-GIFT", "book-nook", to_minor("1.25", 2), f"async-{os.getpid()}"))

@@ -261,7 +261,7 @@ def test_wallet_pos_and_explorer_at_the_counter(demo: NodeProcess, browser: Brow
         camera.close()
 
     # The explorer checks the holder's payment receipt, and refuses it with its result changed.
-    with TallyClient(demo.url) as client:
+    with TallyClient(demo.url, reader=read_keyfile(demo.data_dir / "keys" / "harbor-bank.json")) as client:
         entry = next(i for i in client.history("w-test1").items if i.type == "pay")
         receipt = json.loads(client.http.get(f"/v1/transactions/{entry.txid}/receipt").text)
     explorer_context, explorer = new_page(browser, demo.url + "/explorer/#/receipt")
@@ -275,7 +275,18 @@ def test_wallet_pos_and_explorer_at_the_counter(demo: NodeProcess, browser: Brow
     expect(explorer.locator("[data-test=verdict]")).to_contain_text("results path does not lead")
     explorer.goto(demo.url + f"/explorer/#/block/{entry.height}")
     expect(explorer.locator("[data-test=cert-count]")).to_contain_text("1 of 1")
+    expect(explorer.locator("[data-test=full-needs-key]")).to_be_visible()  # who paid whom: not for everyone
     shoot(explorer, "explorer-block")
+    # Given a member's key (in the page's memory), the explorer shows the block's transactions in full.
+    explorer.goto(demo.url + "/explorer/#/key")
+    explorer.fill("textarea[name=key]", (demo.data_dir / "keys" / "harbor-bank.json").read_text())
+    explorer.click("[data-test=use-key]")
+    expect(explorer.locator("[data-test=reading-as]")).to_contain_text("harbor-bank")
+    explorer.goto(demo.url + f"/explorer/#/block/{entry.height}")
+    expect(explorer.locator("[data-test=full-txs]")).to_contain_text("w-test1")
+    shoot(explorer, "explorer-block-full")
+    explorer.goto(demo.url + "/explorer/#/account/w-test1")
+    expect(explorer.locator("[data-test=account]")).to_contain_text("harbor-bank")
     explorer.goto(demo.url + "/explorer/#/")
     expect(explorer.locator("[data-test=blocks] tbody tr").first).to_be_visible()
     shoot(explorer, "explorer-blocks")
@@ -292,7 +303,7 @@ def test_the_wallet_refuses_a_bad_backup_and_a_tampered_code(demo: NodeProcess, 
     page.click("[data-test=restore]")
     expect(page.locator("[data-test=balances] [data-asset=HARBOR-GIFT]")).to_be_visible()
     page.goto(demo.url + "/wallet/#/pay")
-    with TallyClient(demo.url) as client:
+    with TallyClient(demo.url, reader=read_keyfile(demo.data_dir / "keys" / "harbor-bank.json")) as client:
         payload = client.merchant_qr("cafe-lumen", "HARBOR-GIFT", amount="1").payload
     page.fill("textarea[name=payload]", payload[:-1] + ("0" if payload[-1] != "0" else "1"))
     page.click("[data-test=read]")
@@ -339,7 +350,7 @@ def test_the_demo_desk_and_the_network_view(demo: NodeProcess, node: NodeProcess
     key = KeyPair(bytes([0x61]) * 32).public_key_hex
     opened = httpx.post(f"{demo.url}/demo/v1/wallets", json={"account": "w-desk", "public_key": key})
     assert opened.status_code == 201, opened.text
-    with TallyClient(demo.url) as client:
+    with TallyClient(demo.url, reader=read_keyfile(demo.data_dir / "keys" / "harbor-bank.json")) as client:
         assert client.account("w-desk").public_key == key and client.account("w-desk").member == "harbor-bank"
         assert client.balances("w-desk") == {"HARBOR-GIFT": 10_000, "SKYMILES": 5_000}
         view = client.http.get("/v1/network").json()

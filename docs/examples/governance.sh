@@ -36,13 +36,13 @@ run council vote admit-fsc --key "$KEYS/skyway.json"
 # ... which freezes alice's account: she can no longer pay, and sees why.
 run account freeze alice --reason court_order --key "$KEYS/fsc.json"
 run tx pay --asset HARBOR-GIFT --merchant cafe-lumen --amount 1.00 --payment-id frozen-1 --key "$KEYS/alice.json"
-run account controls alice
+run account controls alice --key "$KEYS/alice.json"   # alice reads her own controls
 run account unfreeze alice --key "$KEYS/fsc.json"
 # bob's member limits his voucher payments to 50.00 at a time: exactly the limit passes, a cent more does not.
 run account limits bob --asset HARBOR-GIFT --max-payment-minor 5000 --key "$KEYS/harbor-bank.json"
 run tx pay --asset HARBOR-GIFT --merchant cafe-lumen --amount 50.01 --payment-id limit-1 --key "$KEYS/bob.json"
 run tx pay --asset HARBOR-GIFT --merchant cafe-lumen --amount 50.00 --payment-id limit-2 --key "$KEYS/bob.json"
-run account controls bob
+run account controls bob --key "$KEYS/harbor-bank.json"   # bob's member reads his
 # dana lost her phone: skyway, her member, starts moving her account to a new key. Until the council's
 # recovery delay has passed (24 hours by default) her old key can cancel it; after it, skyway completes it.
 "$TALLY" keys new --id dana --out "$KEYS/dana-new.json" >/dev/null

@@ -38,6 +38,7 @@ from ..node.node import Node, NodeUnavailable
 from ..ordering.mempool import MempoolFull
 from ..store.base import HistoryItem
 from ..web import APPS, web_routes
+from .access import ReadAccess, policy_of
 from .backpressure import RefusedBatches
 from .desk import desk_endpoint
 from .errors import ApiError, error_response
@@ -170,6 +171,8 @@ def create_app(node: Node) -> Starlette:
     read_body, decode = params.body, params.decode
 
     refused_batches = RefusedBatches(node.mempool)
+    access = ReadAccess(node, params)  # who may read what: api/access.py ROUTE_POLICY
+    auth_challenge, auth_token = access.endpoints()
 
     def mempool_full() -> ApiError:
         return ApiError(
@@ -320,7 +323,8 @@ def create_app(node: Node) -> Starlette:
         return json(block_body(params.height(request)))
 
     async def full_block(request: Request) -> Response:
-        """A final block with its transactions and certificate, for peers catching up."""
+        """A final block with its transactions and certificate, for peers catching up (members, auditors,
+        regulators and validators: api/access.py)."""
         height = params.height(request)
         block = node.ledger.full_block(height)
         if block is None:
@@ -377,42 +381,50 @@ def create_app(node: Node) -> Starlette:
 
         return run
 
+    def route(path: str, handler: Handler, methods: list[str] | None = None, serves_ledger: bool = True) -> Route:
+        """A route behind its access policy (api/access.py ROUTE_POLICY), its errors as the API's error body."""
+        return Route(path, guarded(access.protect(path, handler), serves_ledger), methods=methods)
+
     routes = [
-        Route("/", guarded(root)),
-        Route("/v1/transactions", guarded(submit_one), methods=["POST"]),
-        Route("/v1/transactions/batch", guarded(submit_batch), methods=["POST"]),
-        Route("/v1/transactions/{txid}", guarded(tx_status)),
-        Route("/v1/transactions/{txid}/receipt", guarded(tx_receipt)),
-        Route("/v1/accounts/{account}", guarded(account)),
-        Route("/v1/accounts/{account}/balances", guarded(balances)),
-        Route("/v1/accounts/{account}/history", guarded(history)),
-        Route("/v1/accounts/{account}/controls", guarded(controls_endpoint(node, params))),
-        Route("/v1/assets", guarded(assets)),
-        Route("/v1/assets/{asset}", guarded(asset)),
-        Route("/v1/assets/{asset}/supply", guarded(supply_endpoint(node, params))),
-        Route("/v1/council", guarded(council_endpoint(node))),
-        Route("/v1/proposals", guarded(proposals_endpoint(node, params))),
-        Route("/v1/proposals/{proposal}", guarded(proposal_endpoint(node, params))),
-        Route("/v1/merchants/{merchant}/payments/{payment_id}", guarded(payment)),
-        Route("/v1/merchants/{merchant}/qr", guarded(merchant_qr_endpoint(node, params))),
-        Route("/v1/qr/parse", guarded(parse_qr_endpoint(node, params)), methods=["POST"]),
-        Route("/v1/codes/{code}", guarded(pay_code_endpoint(node, params))),
-        Route("/v1/network", guarded(network_endpoint(node), serves_ledger=False)),
-        Route("/demo/v1/wallets", guarded(desk_endpoint(node, params)), methods=["POST"]),
+        route("/", root),
+        route("/v1/auth/challenge", auth_challenge, methods=["POST"], serves_ledger=False),
+        route("/v1/auth/token", auth_token, methods=["POST"]),  # reads the principal's key from the ledger
+        route("/v1/transactions", submit_one, methods=["POST"]),
+        route("/v1/transactions/batch", submit_batch, methods=["POST"]),
+        route("/v1/transactions/{txid}", tx_status),
+        route("/v1/transactions/{txid}/receipt", tx_receipt),
+        route("/v1/accounts/{account}", account),
+        route("/v1/accounts/{account}/balances", balances),
+        route("/v1/accounts/{account}/history", history),
+        route("/v1/accounts/{account}/controls", controls_endpoint(node, params)),
+        route("/v1/assets", assets),
+        route("/v1/assets/{asset}", asset),
+        route("/v1/assets/{asset}/supply", supply_endpoint(node, params)),
+        route("/v1/council", council_endpoint(node)),
+        route("/v1/proposals", proposals_endpoint(node, params)),
+        route("/v1/proposals/{proposal}", proposal_endpoint(node, params)),
+        route("/v1/merchants/{merchant}/payments/{payment_id}", payment),
+        route("/v1/merchants/{merchant}/qr", merchant_qr_endpoint(node, params)),
+        route("/v1/qr/parse", parse_qr_endpoint(node, params), methods=["POST"]),
+        route("/v1/codes/{code}", pay_code_endpoint(node, params)),
+        route("/v1/network", network_endpoint(node), serves_ledger=False),
+        route("/demo/v1/wallets", desk_endpoint(node, params), methods=["POST"]),
         *web_routes(),
-        Route("/v1/events", guarded(events_endpoint(node))),
-        Route("/v1/blocks", guarded(blocks)),
-        Route("/v1/blocks/{height}", guarded(block)),
-        Route("/v1/blocks/{height}/certificate", guarded(certificate)),
-        Route("/v1/blocks/{height}/full", guarded(full_block)),
-        Route("/v1/status", guarded(node_status, serves_ledger=False)),
-        Route("/v1/genesis", guarded(genesis, serves_ledger=False)),
-        Route("/health", health),
-        Route("/metrics", metrics),
-        Route("/openapi.json", openapi),
-        Route("/docs", docs),
+        route("/v1/events", events_endpoint(node, access)),
+        route("/v1/blocks", blocks),
+        route("/v1/blocks/{height}", block),
+        route("/v1/blocks/{height}/certificate", certificate),
+        route("/v1/blocks/{height}/full", full_block),
+        route("/v1/status", node_status, serves_ledger=False),
+        route("/v1/genesis", genesis, serves_ledger=False),
+        Route("/health", access.protect("/health", health)),
+        Route("/metrics", access.protect("/metrics", metrics)),
+        Route("/openapi.json", access.protect("/openapi.json", openapi)),
+        Route("/docs", access.protect("/docs", docs)),
         Mount("/docs/static", StaticFiles(directory=Path(swagger_ui_bundle.swagger_ui_path))),
     ]
+    for each in routes:  # every route has its policy: one missing is a mistake, found here
+        policy_of(getattr(each, "path", ""))
 
     async def not_found(request: Request, exc: Exception) -> Response:
         code = getattr(exc, "status_code", 404)

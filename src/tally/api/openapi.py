@@ -11,6 +11,7 @@ from ..client.models import (
     BalancesBody,
     BlockBody,
     BlocksPage,
+    ChallengeBody,
     ControlsBody,
     ErrorResponse,
     HistoryPage,
@@ -26,6 +27,8 @@ from ..client.models import (
     SubmitBatch,
     Submitted,
     SupplyBody,
+    TokenBody,
+    TokenRequest,
     TxStatusBody,
     WalletOpened,
 )
@@ -46,7 +49,8 @@ from ..core.types import (
     PaymentId,
     ProposalId,
 )
-from .openapi_docs import EVENTS_EXAMPLE, QR_EXAMPLE, ROUTE_DOCS, TAGS, limits_table
+from .access import ROUTE_POLICY, RoutePolicy
+from .openapi_docs import ACCESS_TEXT, EVENTS_EXAMPLE, QR_EXAMPLE, ROUTE_DOCS, TAGS, TOKEN_REQUEST_EXAMPLE, limits_table
 
 
 def field_pattern(field_type: Any) -> str:
@@ -211,6 +215,24 @@ def query_params(limits: Limits) -> dict[str, dict[str, Any]]:
 
 # (method, path, summary, request body type, success status, response type, query parameter keys)
 ROUTES: list[tuple[str, str, str, Any, int, Any, list[str]]] = [
+    (
+        "post",
+        "/v1/auth/challenge",
+        "A single-use challenge (60 s) to sign for a read token",
+        None,
+        200,
+        ChallengeBody,
+        [],
+    ),
+    (
+        "post",
+        "/v1/auth/token",
+        "A read token (bearer, at most 15 minutes) for a principal's signature over a challenge",
+        TokenRequest,
+        200,
+        TokenBody,
+        [],
+    ),
     ("post", "/v1/transactions", "Submit one signed transaction", SignedTx, 202, Submitted, []),
     ("post", "/v1/transactions/batch", "Submit a batch, admitted whole or not at all", SubmitBatch, 202, Submitted, []),
     (
@@ -412,6 +434,7 @@ def openapi_document(limits: Limits) -> dict[str, Any]:
         if request is not None:
             body = {"schema": by_type[request], "example": request_example(request)}
             operation["requestBody"] = {"required": True, "content": {"application/json": body}}
+        secure(operation, ROUTE_POLICY[path], error_ref)
         if path == "/v1/transactions" or path == "/v1/transactions/batch":
             operation["responses"]["503"] = {
                 "description": "mempool full: retry after the Retry-After header's seconds",
@@ -419,6 +442,7 @@ def openapi_document(limits: Limits) -> dict[str, Any]:
             }
         paths.setdefault(path, {})[method] = operation
     paths["/v1/events"] = {"get": events_operation(queries, error_ref)}
+    secure(paths["/v1/events"]["get"], ROUTE_POLICY["/v1/events"], error_ref)
     return {
         "openapi": "3.0.3",
         "info": {
@@ -427,13 +451,45 @@ def openapi_document(limits: Limits) -> dict[str, Any]:
             "description": (
                 "Signed transactions in, final receipts out. Amounts are integers in the asset's minor unit."
                 ' Every error is `{"error": {"code", "message", "details", "request_id"}}` with a'
-                " stable code.\n\n## Limits\n\n" + limits_table(limits)
+                " stable code.\n\n" + ACCESS_TEXT + "\n\n## Limits\n\n" + limits_table(limits)
             ),
         },
         "tags": [{"name": name, "description": description} for name, description in TAGS],
         "paths": paths,
-        "components": {"schemas": components},
+        "components": {"schemas": components, "securitySchemes": {BEARER: BEARER_SCHEME}},
     }
+
+
+BEARER = "readToken"
+BEARER_SCHEME = {
+    "type": "http",
+    "scheme": "bearer",
+    "bearerFormat": "JWT",
+    "description": "A read token from POST /v1/auth/token (docs/access.md): at most 15 minutes, this node only",
+}
+ACCESS_NOTES = {
+    "account": "Needs a read token whose principal may read the account `{param}` names: the account itself, the"
+    " member that registered it, an auditor or a regulator (401 auth_required, token_expired, token_invalid;"
+    " 403 not_permitted).",
+    "full_blocks": "Needs a read token of a member, auditor, regulator or validator (401 auth_required,"
+    " token_expired, token_invalid; 403 not_permitted).",
+    "events": "Block events are public. `tx` and `balance` events need a read token (the `Authorization` header, or"
+    " `access_token` for browsers' EventSource): the stream then carries the events of the accounts its principal"
+    " may read (auditors and regulators: all), a transaction with only those accounts' balance changes.",
+}
+
+
+def secure(operation: dict[str, Any], policy: RoutePolicy, error_ref: Any) -> None:
+    """Say who may call a route (api/access.py ROUTE_POLICY): its security requirement, a note and the 401/403."""
+    if policy.access == "public":
+        operation["security"] = []
+        return
+    optional = policy.access == "events"
+    operation["security"] = [{}, {BEARER: []}] if optional else [{BEARER: []}]
+    operation["description"] = ACCESS_NOTES[policy.access].format(param=policy.param)
+    refused = {"content": {"application/json": {"schema": error_ref}}}
+    operation["responses"]["401"] = {"description": "auth_required, token_expired or token_invalid", **refused}
+    operation["responses"]["403"] = {"description": "not_permitted: the principal may not read this", **refused}
 
 
 def request_example(request: Any) -> Any:
@@ -443,6 +499,8 @@ def request_example(request: Any) -> Any:
 
     if request is ParseQrRequest:
         return {"payload": QR_EXAMPLE}
+    if request is TokenRequest:
+        return TOKEN_REQUEST_EXAMPLE
     if request is NewWallet:
         return {"account": "w-k3x9q2", "public_key": "d4a0021f3c3447e805907012f13a646988750311c7196ba42e6c50b37b3bc350"}
     pay = next(sign_tx(tx, vector_key(signer)) for _, signer, tx in vector_txs() if type(tx).__name__ == "Pay")
@@ -467,12 +525,19 @@ def events_operation(queries: dict[str, dict[str, Any]], error_ref: Any) -> dict
         ]
         + [
             {
+                "name": "access_token",
+                "in": "query",
+                "required": False,
+                "description": "A read token, for clients that cannot send headers (browsers' EventSource)",
+                "schema": {"type": "string", "maxLength": 2048},
+            },
+            {
                 "name": "Last-Event-ID",
                 "in": "header",
                 "required": False,
                 "description": "Resume after this event id",
                 "schema": dict(queries["events_cursor"]["schema"]),
-            }
+            },
         ],
         "responses": {
             "200": {"description": "an event stream", "content": {"text/event-stream": {"example": EVENTS_EXAMPLE}}},

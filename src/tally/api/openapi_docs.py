@@ -12,6 +12,7 @@ import msgspec
 from ..core.limits import Limits
 
 TAGS: list[tuple[str, str]] = [
+    ("auth", "Read tokens: a principal signs a challenge with its key for a bearer token (docs/access.md)."),
     ("transactions", "Submit signed transactions, follow them to finality, fetch receipts that verify offline."),
     ("accounts", "Accounts, balances in minor units, and histories in the ledger's order."),
     ("assets", "Assets with their decimals, issuer, policy and supply."),
@@ -51,8 +52,38 @@ PROPOSAL_EXAMPLE = {
     "threshold": 2,
 }
 
+CHALLENGE = "5b1e0c7d9a2f4e6b8c3d1a0f9e8d7c6b5a4f3e2d1c0b9a8f7e6d5c4b3a2f1e0d"
+TOKEN_REQUEST_EXAMPLE = {
+    "principal": "alice",
+    "challenge": CHALLENGE,
+    "sig": "8d4f" + "0" * 124,
+}
+ACCESS_TEXT = (
+    "## Who reads what\n\n"
+    "Headers, certificates, receipts by txid, assets, the council, the node's status and the counter's QR and"
+    " payment-code routes are public. An account's record, balances, history and controls, a merchant's payments"
+    " and the account-level events need a read token whose principal may read the account: the account itself,"
+    " the member that registered it, an auditor or a regulator. Full blocks need a member, auditor, regulator or"
+    " validator. Get a token: `POST /v1/auth/challenge`, sign the canonical JSON"
+    ' `{"chain", "challenge", "principal", "purpose": "tally-read-token-v1"}` with the principal\'s Ed25519 key,'
+    " `POST /v1/auth/token`; send it as `Authorization: Bearer TOKEN` (docs/access.md)."
+)
+
 # Per route: its tag and an example of what it answers (a request body's example comes from the test vectors).
 ROUTE_DOCS: dict[str, tuple[str, Any]] = {
+    "/v1/auth/challenge": ("auth", {"challenge": CHALLENGE, "expires_ms": 1800000060000, "ttl_s": 60}),
+    "/v1/auth/token": (
+        "auth",
+        {
+            "token": "eyJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCJ9.eyJzdWIiOiJhbGljZSJ9.c2lnbmF0dXJl",
+            "token_type": "Bearer",
+            "expires_ms": 1800000900000,
+            "ttl_s": 900,
+            "principal": "alice",
+            "kind": "account",
+            "role": "holder",
+        },
+    ),
     "/v1/transactions": ("transactions", {"txids": [TXID], "status": "accepted"}),
     "/v1/transactions/batch": ("transactions", {"txids": [TXID, TXID.replace("9f", "a0")], "status": "accepted"}),
     "/v1/transactions/{txid}": (

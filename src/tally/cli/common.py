@@ -11,6 +11,7 @@ import os
 import sys
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
+from pathlib import Path
 from typing import Any, TypeVar
 
 import click
@@ -19,7 +20,7 @@ import msgspec
 
 from ..client.amounts import AmountError
 from ..client.http import TallyClient, TallyError
-from ..client.keys import KeyFileError
+from ..client.keys import KeyFileError, read_keyfile
 
 DEFAULT_URL = "http://127.0.0.1:8750"
 
@@ -33,6 +34,19 @@ def url_option(command: F) -> F:
     """--url, or TALLY_URL, for the node a command talks to."""
     return click.option(
         "--url", envvar="TALLY_URL", default=DEFAULT_URL, show_default=True, help="The node's API (env TALLY_URL)."
+    )(command)
+
+
+def reader_option(command: F) -> F:
+    """--key, or TALLY_KEY: the key file of who reads (an account's own, its member's, an auditor's or a
+    regulator's); the node answers an account's reads only to those (docs/access.md)."""
+    return click.option(
+        "--key",
+        "key_path",
+        envvar="TALLY_KEY",
+        default=None,
+        type=click.Path(path_type=Path),
+        help="Key file of who reads: the account's own, its member's, an auditor's or a regulator's (env TALLY_KEY).",
     )(command)
 
 
@@ -58,6 +72,8 @@ def describe(exc: BaseException, url: str | None = None) -> str:
         return f"the node did not answer in time ({type(exc).__name__}); retry, or check the node's log"
     if isinstance(exc, httpx.HTTPError):
         return f"talking to the node failed: {exc}"
+    if isinstance(exc, TallyError) and exc.code == "auth_required":
+        return f"{exc.code}: this read needs a key: pass --key KEYFILE (the account's, its member's, an auditor's)"
     if isinstance(exc, TallyError):
         first = exc.details[0] if exc.details else None
         detail = f" (transaction {first['index']}: {first['code']}: {first['message']})" if first else ""
@@ -78,10 +94,12 @@ def _has_request(exc: httpx.HTTPError) -> bool:
 
 
 @contextmanager
-def talking_to(url: str) -> Iterator[TallyClient]:
-    """A client for the node at `url`; what fails inside becomes one line (ClickException)."""
+def talking_to(url: str, key_path: Path | None = None) -> Iterator[TallyClient]:
+    """A client for the node at `url`, reading as the key file at `key_path` when given (its id and key);
+    what fails inside becomes one line (ClickException)."""
     try:
-        with TallyClient(url) as client:
+        reader = read_keyfile(key_path) if key_path is not None else None
+        with TallyClient(url, reader=reader) as client:
             yield client
     except click.ClickException:
         raise

@@ -27,7 +27,7 @@ from ..client.models import ProposalBody
 from ..core.encoding import MAX_SAFE_INTEGER
 from ..core.ops import BY_TYPE
 from ..core.types import Action, DefaultLimits
-from .common import emit_json, json_option, table, talking_to, url_option
+from .common import emit_json, json_option, reader_option, table, talking_to, url_option
 from .queries import account as show_account
 from .tx import field_options, send, signing_options
 
@@ -197,10 +197,12 @@ account.add_command(show_account)
 @account.command("controls")
 @click.argument("account_id")
 @url_option
+@reader_option
 @json_option
-def controls(account_id: str, url: str, as_json: bool) -> None:
-    """What limits an account: a freeze and its reason, limits, today's outgoing total, a pending recovery."""
-    with talking_to(url) as client:
+def controls(account_id: str, url: str, key_path: Path | None, as_json: bool) -> None:
+    """What limits an account: a freeze and its reason, limits, today's outgoing total, a pending recovery
+    (--key: who reads)."""
+    with talking_to(url, key_path) as client:
         found = client.controls(account_id)
     if as_json:
         emit_json(found)

@@ -157,7 +157,7 @@ def code() -> None:
 def open_code(key_path: Path, asset: str, limit: str, show: bool, as_json: bool, url: str) -> None:
     """Open a one-time payment code (three minutes); show its digits to the merchant."""
     digits = new_code()
-    with talking_to(url) as client:
+    with talking_to(url, key_path) as client:
         limit_minor = to_minor(limit, client.asset(asset).decimals)
         keyfile = read_keyfile(key_path)
         check_key(client, key_path, keyfile)

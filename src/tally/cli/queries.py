@@ -1,19 +1,24 @@
 """Read commands: balances and history in the asset's own unit, accounts, assets, node status.
 
-Each prints a table with a header, or with --json the API's answer as JSON.
+Each prints a table with a header, or with --json the API's answer as JSON. An account's reads
+(`balance`, `history`, `account`) take `--key KEYFILE`: who reads, the account itself, its member,
+an auditor or a regulator (docs/access.md); `tally token --key KEYFILE` prints a read token for curl.
 """
 
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from pathlib import Path
 
 import click
 
 from ..client import TallyClient
 from ..client.amounts import format_minor
-from ..client.models import HistoryEntry
+from ..client.auth import Reader, ReadTokens
+from ..client.keys import read_keyfile
+from ..client.models import MAX_TOKEN_TTL_S, HistoryEntry
 from ..core.types import Asset
-from .common import emit_json, json_option, table, talking_to, url_option
+from .common import emit_json, json_option, reader_option, table, talking_to, url_option
 
 
 class AssetBook:
@@ -40,10 +45,11 @@ def _time(ms: int) -> str:
 @click.command()
 @click.argument("account")
 @url_option
+@reader_option
 @json_option
-def balance(account: str, url: str, as_json: bool) -> None:
-    """An account's balances, in each asset's own unit."""
-    with talking_to(url) as client:
+def balance(account: str, url: str, key_path: Path | None, as_json: bool) -> None:
+    """An account's balances, in each asset's own unit (--key: who reads)."""
+    with talking_to(url, key_path) as client:
         balances = client.balances(account)
         book = AssetBook(client)
         rows = [(a, book.get(a).name, book.amount(a, m), str(m)) for a, m in sorted(balances.items())]
@@ -85,14 +91,17 @@ def _history_rows(account: str, items: list[HistoryEntry], book: AssetBook) -> l
 @click.command()
 @click.argument("account")
 @url_option
+@reader_option
 @json_option
 @click.option("--limit", default=20, show_default=True, help="How many entries, newest first.")
 @click.option("--cursor", default=None, help="Continue from a previous page's next cursor.")
 @click.option("--rejected", "only", flag_value="rejected", default=None, help="Only rejected transactions.")
 @click.option("--applied", "only", flag_value="applied", help="Only applied transactions.")
-def history(account: str, url: str, as_json: bool, limit: int, cursor: str | None, only: str | None) -> None:
-    """An account's latest transactions: time, type, asset, in/out, counterparty and balance after."""
-    with talking_to(url) as client:
+def history(
+    account: str, url: str, key_path: Path | None, as_json: bool, limit: int, cursor: str | None, only: str | None
+) -> None:
+    """An account's latest transactions: time, type, asset, in/out, counterparty, balance after (--key: who reads)."""
+    with talking_to(url, key_path) as client:
         page = client.history(account, limit=limit, cursor=cursor, status=only)
         rows = _history_rows(account, page.items, AssetBook(client))
     if as_json:
@@ -100,16 +109,18 @@ def history(account: str, url: str, as_json: bool, limit: int, cursor: str | Non
         return
     table(["TIME (UTC)", "TYPE", "ASSET", "AMOUNT", "COUNTERPARTY", "BALANCE AFTER", "RESULT"], rows, right={3, 5})
     if page.next_cursor:
-        click.echo(f"more: tally history {account} --cursor {page.next_cursor}")
+        key = f" --key {key_path}" if key_path is not None else ""
+        click.echo(f"more: tally history {account}{key} --cursor {page.next_cursor}")
 
 
 @click.command()
 @click.argument("account_id")
 @url_option
+@reader_option
 @json_option
-def account(account_id: str, url: str, as_json: bool) -> None:
-    """An account: role, key, the member that registered it, next seq."""
-    with talking_to(url) as client:
+def account(account_id: str, url: str, key_path: Path | None, as_json: bool) -> None:
+    """An account: role, key, the member that registered it, next seq (--key: who reads)."""
+    with talking_to(url, key_path) as client:
         found = client.account(account_id)
     if as_json:
         emit_json(found)
@@ -163,4 +174,29 @@ def status(url: str, as_json: bool) -> None:
     )
 
 
-COMMANDS = (balance, history, assets, status)  # `account`: cli/governance.py groups it
+@click.command()
+@url_option
+@click.option(
+    "--key",
+    "key_path",
+    required=True,
+    type=click.Path(path_type=Path),
+    help="Key file of who reads (env TALLY_KEY).",
+    envvar="TALLY_KEY",
+)
+@click.option("--validator", is_flag=True, help="The key file is a validator's (for full blocks), not an account's.")
+@click.option("--ttl-s", type=click.IntRange(1, MAX_TOKEN_TTL_S), default=MAX_TOKEN_TTL_S, show_default=True)
+@json_option
+def token(url: str, key_path: Path, validator: bool, ttl_s: int, as_json: bool) -> None:
+    """A read token for the key file's account (or validator): send it as 'Authorization: Bearer TOKEN'."""
+    with talking_to(url) as client:
+        keyfile = read_keyfile(key_path)
+        reader = Reader(keyfile.id, keyfile.keypair(), "validator" if validator else "account")
+        found = ReadTokens(reader, ttl_s=ttl_s).authenticate(client.http)
+    if as_json:
+        emit_json(found)
+        return
+    click.echo(found.token)
+
+
+COMMANDS = (balance, history, assets, status, token)  # `account`: cli/governance.py groups it

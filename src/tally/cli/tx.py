@@ -19,7 +19,7 @@ from typing import Any
 import click
 import msgspec
 
-from ..client import Signer, TallyClient
+from ..client import Signer, TallyClient, TallyError
 from ..client.amounts import to_minor
 from ..client.keys import KeyFile, read_keyfile
 from ..client.models import TxStatusBody
@@ -49,13 +49,19 @@ def new_ref() -> str:
 
 
 def check_key(client: TallyClient, key_path: Path, keyfile: KeyFile) -> None:
-    """The key file's key must be its account's key on the node: say so before a bad_signature would."""
-    account = client.account(keyfile.id)
-    if account.public_key != keyfile.public_key:
+    """The key file's key must be its account's key on the node: say so before a bad_signature would.
+
+    The client reads as the key file (`talking_to(url, key_path)`): the node gives it a read token only
+    for the account's key in force."""
+    try:
+        client.authenticate()
+    except TallyError as error:
+        if error.code != "signature_invalid":
+            raise
         raise click.ClickException(
-            f"{key_path} holds key {keyfile.public_key[:16]}..., but account {keyfile.id!r} on this node has key"
-            f" {account.public_key[:16]}...: use that account's own key file"
-        )
+            f"{key_path} holds key {keyfile.public_key[:16]}..., but account {keyfile.id!r} on this node has another"
+            " key (or there is no such account): use that account's own key file"
+        ) from None
 
 
 def _decimals(client: TallyClient, op: Operation[Any], signer: str, fields: dict[str, Any]) -> int:
@@ -88,7 +94,7 @@ def send(
     made_ref: bool,
     ttl_ms: int = DEFAULT_TTL_MS,
 ) -> None:
-    with talking_to(url) as client:
+    with talking_to(url, key_path) as client:
         keyfile = read_keyfile(key_path)
         check_key(client, key_path, keyfile)
         if "amount_minor" in op.fields:

@@ -24,6 +24,7 @@ from httpx_sse import SSEError, aconnect_sse
 from ..core.block import Receipt
 from ..core.ops import SignedTx
 from ..core.types import Account, Asset, Genesis, Params, Payment
+from .auth import RENEW_CODES, AsyncReadTokens, ReaderLike, as_reader, needs_token, renewable
 from .http import (
     MAX_WAIT_SLICE_MS,
     RETRYABLE_STATUS,
@@ -51,6 +52,7 @@ from .models import (
     ProposalsPage,
     Submitted,
     SupplyBody,
+    TokenBody,
     TxStatusBody,
 )
 
@@ -66,10 +68,33 @@ class AsyncTallyClient:
         timeout_s: float = 60.0,
         retry: Retry | None = None,
         verify: str | bool | ssl.SSLContext = True,
+        reader: ReaderLike | None = None,
     ) -> None:
         self.http = httpx.AsyncClient(base_url=base_url.rstrip("/"), timeout=timeout_s, verify=tls_verify(verify))
         self.retry = retry or Retry()
         self._genesis: Genesis | None = None
+        self.tokens = AsyncReadTokens(as_reader(reader)) if reader is not None else None
+
+    async def authenticate(self) -> TokenBody:
+        """Get a read token for the client's reader now (TallyError `signature_invalid`: not its key)."""
+        if self.tokens is None:
+            raise ValueError("this client has no reader: AsyncTallyClient(url, reader=...)")
+        return await self.tokens.authenticate(self.http)
+
+    async def _auth_headers(self) -> dict[str, str]:
+        if self.tokens is None or not self.tokens.held:
+            return {}
+        return await self.tokens.headers(self.http)
+
+    async def _read(self, path: str, params: dict[str, Any] | None) -> httpx.Response:
+        """GET with the reader's token; one that is missing, expired or no longer valid is got anew, once."""
+        response = await self.http.get(path, params=params, headers=await self._auth_headers())
+        if response.status_code == 401 and self.tokens is not None:
+            error = error_from(response)
+            if needs_token(error) or renewable(error):
+                self.tokens.forget()
+                response = await self.http.get(path, params=params, headers=await self.tokens.headers(self.http))
+        return response
 
     async def aclose(self) -> None:
         await self.http.aclose()
@@ -81,7 +106,7 @@ class AsyncTallyClient:
         await self.aclose()
 
     async def _get(self, path: str, into: type[T], params: dict[str, Any] | None = None) -> T:
-        response = await self.http.get(path, params=params)
+        response = await self._read(path, params)
         if response.status_code >= 400:
             raise error_from(response)
         return msgspec.json.decode(response.content, type=into)
@@ -234,18 +259,29 @@ class AsyncTallyClient:
     ) -> AsyncIterator[LedgerEvent]:
         """Follow the node's final events, resuming after the last one on a dropped connection."""
         params = event_params(account, merchant, asset, types)
-        last, failures = after, 0
+        last, failures, renewed = after, 0, False
         while True:
             headers = {"Last-Event-ID": last} if last else {}
             try:
+                if self.tokens is not None:  # inside: a node that is down is retried like the stream
+                    headers.update(await self.tokens.headers(self.http))
                 async with aconnect_sse(self.http, "GET", "/v1/events", params=params, headers=headers) as source:
                     if source.response.status_code >= 400:
                         await source.response.aread()
-                        raise error_from(source.response)
+                        error = error_from(source.response)
+                        if self.tokens is not None and renewable(error) and not renewed:
+                            self.tokens.forget()
+                            renewed = True
+                            continue
+                        raise error
+                    renewed = False
                     async for sse in source.aiter_sse():
                         failures = 0
                         if sse.event == "error":
                             body = msgspec.json.decode(sse.data)
+                            if self.tokens is not None and body["code"] in RENEW_CODES:
+                                self.tokens.forget()  # the token ran out mid-stream: resume with a new one
+                                break
                             raise TallyError(200, body["code"], body["message"], [])
                         kind = EVENT_TYPES.get(sse.event)
                         if kind is None:

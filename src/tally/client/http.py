@@ -24,6 +24,9 @@ from httpx_sse import SSEError, connect_sse
 from ..core.block import Receipt
 from ..core.ops import SignedTx
 from ..core.types import Account, Asset, Genesis, Params, Payment
+from .auth import RENEW_CODES, ReaderLike, ReadTokens, as_reader, needs_token, renewable
+from .errors import TallyError as TallyError
+from .errors import error_from as error_from
 from .models import (
     EVENT_TYPES,
     AssetsPage,
@@ -40,25 +43,12 @@ from .models import (
     ProposalsPage,
     Submitted,
     SupplyBody,
+    TokenBody,
     TxStatusBody,
 )
 
 T = TypeVar("T")
 MAX_WAIT_SLICE_MS = 30_000  # the node's default limits.max_wait_ms
-
-
-class TallyError(Exception):
-    """The node refused a request; `code` is the API's stable error code."""
-
-    def __init__(
-        self, status: int, code: str, message: str, details: list[dict[str, Any]], retry_after: str | None = None
-    ) -> None:
-        super().__init__(f"{status} {code}: {message}")
-        self.status = status
-        self.code = code
-        self.message = message
-        self.details = details
-        self.retry_after = retry_after  # the node's Retry-After header, when it sent one
 
 
 @dataclass(frozen=True)
@@ -79,21 +69,6 @@ class Retry:
 
 RETRYABLE_STATUS = 503
 NO_RETRY = Retry(attempts=1)
-
-
-def error_from(response: httpx.Response) -> TallyError:
-    """The TallyError an error answer carries (its code, message, details and Retry-After)."""
-    try:
-        error = response.json()["error"]
-    except (ValueError, KeyError, TypeError):
-        error = {"code": "http_error", "message": response.text[:200], "details": []}
-    return TallyError(
-        response.status_code,
-        error["code"],
-        error["message"],
-        error.get("details", []),
-        response.headers.get("retry-after"),
-    )
 
 
 def event_params(
@@ -126,6 +101,12 @@ class TallyClient:
     `verify`: how the node's TLS certificate is checked: True, httpx's default CA
     bundle (or SSL_CERT_FILE's); a path, that CA only (such as the tls/ca.pem
     `tally network init --tls` writes); or an ssl.SSLContext.
+
+    `reader`: who reads (docs/access.md): a key file, an (account id, KeyPair) pair or a
+    `Reader` (a validator's key: `Reader(id, key, "validator")`). The client gets a read token
+    from the node when a read needs one, and a new one before it expires or when the node no
+    longer takes it. Without a reader, the public reads work and the private ones raise
+    TallyError `auth_required`.
     """
 
     def __init__(
@@ -134,10 +115,34 @@ class TallyClient:
         timeout_s: float = 60.0,
         retry: Retry | None = None,
         verify: str | bool | ssl.SSLContext = True,
+        reader: ReaderLike | None = None,
     ) -> None:
         self.http = httpx.Client(base_url=base_url.rstrip("/"), timeout=timeout_s, verify=tls_verify(verify))
         self.retry = retry or Retry()
         self._genesis: Genesis | None = None
+        self.tokens = ReadTokens(as_reader(reader)) if reader is not None else None
+
+    def authenticate(self) -> TokenBody:
+        """Get a read token for the client's reader now (TallyError `signature_invalid`: not its key)."""
+        if self.tokens is None:
+            raise ValueError("this client has no reader: TallyClient(url, reader=...)")
+        return self.tokens.authenticate(self.http)
+
+    def _auth_headers(self) -> dict[str, str]:
+        """The held read token (renewed when it is about to expire); none before a read needed one."""
+        if self.tokens is None or not self.tokens.held:
+            return {}
+        return self.tokens.headers(self.http)
+
+    def _read(self, path: str, params: dict[str, Any] | None) -> httpx.Response:
+        """GET with the reader's token; one that is missing, expired or no longer valid is got anew, once."""
+        response = self.http.get(path, params=params, headers=self._auth_headers())
+        if response.status_code == 401 and self.tokens is not None:
+            error = error_from(response)
+            if needs_token(error) or renewable(error):
+                self.tokens.forget()
+                response = self.http.get(path, params=params, headers=self.tokens.headers(self.http))
+        return response
 
     def close(self) -> None:
         self.http.close()
@@ -185,7 +190,7 @@ class TallyClient:
 
     def _get(self, path: str, into: type[T], params: dict[str, Any] | None = None) -> T:
         """GET a JSON body, decoded into its typed form (a TallyError for an error answer)."""
-        response = self.http.get(path, params=params)
+        response = self._read(path, params)
         if response.status_code >= 400:
             self._call_error(response)
         return msgspec.json.decode(response.content, type=into)
@@ -304,21 +309,34 @@ class TallyClient:
         Starts after the event id `after` (None: from now). A dropped connection is
         resumed from the last event received (so none is missed or repeated),
         retried per `self.retry`; an `error` event from the node (a stream that fell
-        too far behind) raises TallyError.
+        too far behind) raises TallyError. Without a reader only `block` events are
+        served; with one, the events of the accounts the reader may read (a token that
+        runs out mid-stream is renewed and the stream resumed).
         """
         params = event_params(account, merchant, asset, types)
-        last, failures = after, 0
+        last, failures, renewed = after, 0, False
         while True:
             headers = {"Last-Event-ID": last} if last else {}
             try:
+                if self.tokens is not None:  # inside: a node that is down is retried like the stream
+                    headers.update(self.tokens.headers(self.http))
                 with connect_sse(self.http, "GET", "/v1/events", params=params, headers=headers) as source:
                     if source.response.status_code >= 400:
                         source.response.read()
-                        self._call_error(source.response)
+                        error = error_from(source.response)
+                        if self.tokens is not None and renewable(error) and not renewed:
+                            self.tokens.forget()
+                            renewed = True
+                            continue
+                        raise error
+                    renewed = False
                     for sse in source.iter_sse():
                         failures = 0
                         if sse.event == "error":
                             body = msgspec.json.decode(sse.data)
+                            if self.tokens is not None and body["code"] in RENEW_CODES:
+                                self.tokens.forget()  # the token ran out mid-stream: resume with a new one
+                                break
                             raise TallyError(200, body["code"], body["message"], [])
                         kind = EVENT_TYPES.get(sse.event)
                         if kind is None:

@@ -332,3 +332,44 @@ class WalletOpened(msgspec.Struct, frozen=True):
     account: str
     member: str
     txids: list[str]
+
+
+# --- read tokens (api/access.py, client/auth.py) ---------------------------------------
+
+ChallengeHex = Annotated[str, Meta(pattern=r"^[0-9a-f]{64}$(?!\n)")]
+PrincipalKind = Literal["account", "validator"]
+READ_TOKEN_PURPOSE = "tally-read-token-v1"
+MAX_TOKEN_TTL_S = 900  # a read token lives at most 15 minutes
+
+
+class ChallengeBody(msgspec.Struct, frozen=True):
+    """A single-use nonce to sign for a read token, and when it expires (node time)."""
+
+    challenge: str
+    expires_ms: int
+    ttl_s: int
+
+
+class TokenRequest(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
+    """A principal's signature over the read-token message (client/auth.py `token_message`) for a challenge.
+
+    `kind`: whose key signs: an account's (default) or a validator's. `ttl_s`: a shorter life than the
+    node's at most 15 minutes."""
+
+    principal: AccountId
+    challenge: ChallengeHex
+    sig: Annotated[str, Meta(pattern=r"^[0-9a-f]{128}$(?!\n)")]
+    kind: PrincipalKind = "account"
+    ttl_s: Annotated[int, Meta(ge=1, le=MAX_TOKEN_TTL_S)] = MAX_TOKEN_TTL_S
+
+
+class TokenBody(msgspec.Struct, frozen=True):
+    """A bearer token for reads: send it as `Authorization: Bearer TOKEN` until it expires."""
+
+    token: str
+    token_type: str
+    expires_ms: int
+    ttl_s: int
+    principal: str
+    kind: PrincipalKind
+    role: str

@@ -154,7 +154,7 @@ function SignIn({ onSession }) {
   const [run, busy, error] = useAction();
   const signIn = (keyText) => run(async () => {
     const key = await readKeyFile(keyText);
-    const account = await node.get(`/v1/accounts/${key.id}`);
+    const account = await node.get(`/v1/accounts/${key.id}`, undefined, key); // its token: the key in force
     if (!INSTITUTIONS.has(account.role)) throw fail("not_institution", `${key.id} is a ${account.role}`);
     if (account.public_key !== key.public_key) throw fail("key_not_in_force", key.id);
     setText("");
@@ -709,6 +709,7 @@ function RecoveryCard({ session, account, recovery, onDone }) {
 
 function Console() {
   const [session, setSession] = useState(null); // {key, account}: in memory only
+  node.setReader(session ? session.key : null); // the member reads the accounts it registered (docs/access.md)
   const route = useRoute();
   const [tick, bump] = useTick();
   const parts = route.split("/").filter(Boolean).map((p) => decodeURIComponent(p));

@@ -1,10 +1,13 @@
 // The explorer and network monitor: blocks, transactions, accounts, certificates with their
 // validators, a receipt checker anyone can paste into, and each validator's height, final height and
-// digest agreement with live charts of throughput and finality latency.
+// digest agreement with live charts of throughput and finality latency. Headers, certificates and
+// receipts are public; given an auditor's, regulator's or member's key file (#/key, kept in memory
+// only), it reads accounts and full blocks too (docs/access.md).
 
 import uPlot from "../vendor/uPlot.esm.js";
 import { t, time } from "../shared/i18n.js";
 import { validSigners, verifyReceipt } from "../shared/receipt.js";
+import { readKeyFile } from "../shared/tally.js";
 import {
   Amount, ErrorLine, Shell, assetName, genesis, html, mount, node, useAction, useAssets, useEffect, useRef,
   useRoute, useState,
@@ -46,7 +49,48 @@ function Tabs() {
     <a href="#/">${t("explorer.blocks")}</a>
     <a href="#/receipt">${t("explorer.check_receipt")}</a>
     <a href="#/monitor" data-test="to-monitor">${t("explorer.monitor")}</a>
+    <a href="#/key" data-test="to-key">${t("explorer.reader")}</a>
   </nav>`;
+}
+
+// --- who reads: a key file, in this page's memory only --------------------------------------------------------------
+
+let readerRole = null; // the role the node gave the reader's token
+
+function KeyPanel() {
+  const [text, setText] = useState("");
+  const [, setShown] = useState(0);
+  const [run, busy, error] = useAction();
+  const use = () => run(async () => {
+    const key = await readKeyFile(text);
+    node.setReader(key);
+    try {
+      await node.token(key, true);
+      readerRole = (await node.get(`/v1/accounts/${key.id}`)).role;
+    } catch (err) {
+      node.setReader(null);
+      throw err;
+    }
+    setText("");
+    setShown((n) => n + 1);
+  });
+  const forget = () => {
+    node.setReader(null);
+    readerRole = null;
+    setShown((n) => n + 1);
+  };
+  const fromFile = async (e) => setText(await e.target.files[0].text());
+  const reader = node.reader;
+  return html`<section class="card" data-test="key-panel">
+    <h1>${t("explorer.reader")}</h1>
+    <p>${t("explorer.reader_text")}</p>
+    <p data-test="reading-as">${reader ? t("explorer.reader_as", { id: reader.id, role: t(`role.${readerRole}`) }) : t("explorer.reader_none")}</p>
+    ${reader ? html`<button onClick=${forget} data-test="forget-key">${t("explorer.reader_forget")}</button>` : html`
+      <input type="file" accept="application/json,.json" onChange=${fromFile} data-test="key-file" />
+      <textarea name="key" rows="4" value=${text} onInput=${(e) => setText(e.target.value)}></textarea>
+      <button class="primary" disabled=${busy || !text} onClick=${use} data-test="use-key">${t("explorer.reader_use")}</button>`}
+    <${ErrorLine} error=${error} />
+  </section>`;
 }
 
 // --- blocks ----------------------------------------------------------------------------------------------------
@@ -77,14 +121,34 @@ async function certificateView(height) {
   ]);
   const good = cert ? await validSigners(cert, g) : new Set();
   const signers = cert ? cert.signatures.map((s) => ({ validator: s.validator, valid: good.has(s.validator) })) : [];
-  return { block, cert, signers, validators: g.validators.length };
+  // Every transaction in full (who paid whom): for an auditor, a regulator or a member only.
+  let full = null;
+  let fullError = null;
+  if (node.reader && block.final) {
+    try {
+      full = (await node.get(`/v1/blocks/${height}/full`)).txs.map((raw) => (typeof raw === "string" ? JSON.parse(raw) : raw).tx);
+    } catch (err) {
+      fullError = err;
+    }
+  }
+  return { block, cert, signers, validators: g.validators.length, full, fullError };
+}
+
+function FullTxs({ full, fullError }) {
+  const assets = useAssets();
+  if (fullError) return html`<${ErrorLine} error=${fullError} />`;
+  if (!full) return html`<p class="muted" data-test="full-needs-key">${t("explorer.full_needs_key")} <a href="#/key">${t("explorer.reader")}</a></p>`;
+  return html`<table class="grid" data-test="full-txs"><tbody>${full.map((tx) => html`<tr>
+    <td>${t(`tx.${tx.type}`)}</td><td><a href=${`#/account/${tx.signer}`}>${tx.signer}</a></td>
+    <td>${tx.merchant || tx.to || tx.account || ""}</td>
+    <td>${tx.amount_minor && tx.asset ? html`<${Amount} minor=${tx.amount_minor} asset=${assets[tx.asset]} /> ${assetName(assets[tx.asset], tx.asset)}` : ""}</td></tr>`)}</tbody></table>`;
 }
 
 function Block({ height }) {
   const [view, error] = useLoad(() => certificateView(height), [height]);
   if (error) return html`<section class="card"><${ErrorLine} error=${error} /></section>`;
   if (!view) return html`<section class="card">…</section>`;
-  const { block, cert, signers, validators } = view;
+  const { block, cert, signers, validators, full, fullError } = view;
   const good = signers.filter((s) => s.valid).length;
   return html`<section class="card" data-test="block">
     <h1>${t("explorer.block")} ${block.height}</h1>
@@ -101,6 +165,8 @@ function Block({ height }) {
       : html`<p class="muted">${t("explorer.no_certificate")}</p>`}
     <h2>${t("explorer.txs")}</h2>
     <ul class="mono list">${block.txids.map((id) => html`<li><a href=${`#/tx/${id}`}>${id}</a></li>`)}</ul>
+    <h2>${t("explorer.full_txs")}</h2>
+    <${FullTxs} full=${full} fullError=${fullError} />
     <p><a href=${`#/block/${block.height - 1}`}>← ${block.height - 1}</a> · <a href=${`#/block/${block.height + 1}`}>${block.height + 1} →</a></p>
   </section>`;
 }
@@ -141,6 +207,10 @@ function Account({ id }) {
     ]);
     return { account, balances: balances.balances, history: history.items };
   }, [id]);
+  if (error && error.code === "auth_required") {
+    return html`<section class="card" data-test="account-needs-key"><h1>${id}</h1>
+      <p>${t("explorer.account_needs_key")} <a href="#/key">${t("explorer.reader")}</a></p></section>`;
+  }
   if (error) return html`<section class="card"><${ErrorLine} error=${error} /></section>`;
   if (!view) return html`<section class="card">…</section>`;
   return html`<section class="card" data-test="account">
@@ -261,6 +331,7 @@ function Explorer() {
   else if (route.startsWith("/account/")) page = html`<${Account} id=${decodeURIComponent(route.slice(9))} />`;
   else if (route === "/receipt") page = html`<${ReceiptChecker} />`;
   else if (route === "/monitor") page = html`<${Monitor} />`;
+  else if (route === "/key") page = html`<${KeyPanel} />`;
   else page = html`<${Blocks} />`;
   return html`<${Shell} app="explorer" wide><${Tabs} /><${Search} />${page}<//>`;
 }

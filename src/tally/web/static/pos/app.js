@@ -22,9 +22,8 @@ function useMerchantEvents(merchant, onTx) {
   const handler = useRef(onTx);
   handler.current = onTx;
   useEffect(() => {
-    const events = new EventSource(`/v1/events?merchant=${encodeURIComponent(merchant)}&types=tx`);
-    events.addEventListener("tx", (e) => handler.current(JSON.parse(e.data)));
-    return () => events.close();
+    // as the merchant (node.follow: its read token, renewed; the stream reopens after the last event)
+    return node.follow({ merchant, types: "tx" }, { tx: (e) => handler.current(JSON.parse(e.data)) });
   }, [merchant]);
 }
 
@@ -33,7 +32,7 @@ function SignIn({ onKey }) {
   const [run, busy, error] = useAction();
   const signIn = () => run(async () => {
     const key = await readKeyFile(text);
-    const account = await node.get(`/v1/accounts/${key.id}`);
+    const account = await node.get(`/v1/accounts/${key.id}`, undefined, key); // its token: the account's key
     if (account.role !== "merchant") throw Object.assign(new Error(key.id), { code: "not_merchant" });
     if (account.public_key !== key.public_key) throw Object.assign(new Error(key.id), { code: "key_file_key_mismatch" });
     onKey(key);
@@ -277,6 +276,7 @@ function CashOut({ merchant, keyFile }) {
 function Pos() {
   const [keyFile, setKeyFile] = useState(() => stored(KEY_STORE));
   const route = useRoute();
+  node.setReader(keyFile); // the merchant reads its own history, payments and events (docs/access.md)
   function keep(key) {
     localStorage.setItem(KEY_STORE, JSON.stringify(key));
     setKeyFile(key);

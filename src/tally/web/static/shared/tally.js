@@ -120,17 +120,40 @@ export class ApiError extends Error {
   }
 }
 
+// Reads are permissioned (docs/access.md): an account's reads need a read token of a principal that
+// may read it. The node gives one for a signed challenge: the principal signs the canonical JSON of
+// {chain, challenge, principal, purpose} with its key. `Node` gets tokens for its reader (the wallet's,
+// the POS's or the member's key file) when a read first needs one, and anew before they expire or when
+// the node no longer takes them.
+
+export const READ_TOKEN_PURPOSE = "tally-read-token-v1";
+const RENEW_BEFORE_MS = 30_000;
+const RENEW_CODES = new Set(["auth_required", "token_expired", "token_invalid"]);
+
+/** The bytes a principal signs for a read token. */
+export function tokenMessage(chain, principal, challenge) {
+  return canonicalBytes({ chain, challenge, principal, purpose: READ_TOKEN_PURPOSE });
+}
+
 export class Node {
   constructor(base = "") {
     this.base = base;
+    this.reader = null; // the key file reads are made as (null: public reads only)
+    this.tokens = new Map(); // by key: {token, renewAt}
+    this.chain = null;
   }
 
-  async request(method, path, body) {
+  /** Read as this key file from now on (null: public reads only). */
+  setReader(keyFile) {
+    this.reader = keyFile || null;
+  }
+
+  async fetchJson(method, path, body, headers = {}) {
     let response;
     try {
       response = await fetch(this.base + path, {
         method,
-        headers: body === undefined ? {} : { "content-type": "application/json" },
+        headers: body === undefined ? headers : { ...headers, "content-type": "application/json" },
         body: body === undefined ? undefined : JSON.stringify(body),
       });
     } catch (err) {
@@ -150,9 +173,81 @@ export class Node {
     return data;
   }
 
-  get(path, params) {
+  /** A read token for `keyFile`: the one held, or a new one (challenge, signature, token). */
+  async token(keyFile = this.reader, fresh = false) {
+    const name = `${keyFile.id}:${keyFile.public_key}`;
+    const held = this.tokens.get(name);
+    if (held && !fresh && Date.now() < held.renewAt) return held.token;
+    if (!this.chain) this.chain = (await this.fetchJson("GET", "/v1/genesis")).chain;
+    const started = Date.now();
+    const { challenge } = await this.fetchJson("POST", "/v1/auth/challenge");
+    const sig = toHex(await sign(keyFile.seed, tokenMessage(this.chain, keyFile.id, challenge)));
+    const got = await this.fetchJson("POST", "/v1/auth/token", { principal: keyFile.id, challenge, sig });
+    const life = Math.max(got.ttl_s * 1000 - RENEW_BEFORE_MS, (got.ttl_s * 1000) / 2);
+    this.tokens.set(name, { token: got.token, renewAt: started + life });
+    return got.token;
+  }
+
+  /** A request, made as `reader` (default: the node's reader) when given; a refused token is renewed once. */
+  async request(method, path, body, reader = this.reader) {
+    if (!reader) return this.fetchJson(method, path, body);
+    const bearer = async (fresh) => ({ authorization: `Bearer ${await this.token(reader, fresh)}` });
+    try {
+      return await this.fetchJson(method, path, body, await bearer(false));
+    } catch (err) {
+      if (err.status !== 401 || !RENEW_CODES.has(err.code)) throw err;
+      return this.fetchJson(method, path, body, await bearer(true));
+    }
+  }
+
+  /** Follow the node's event stream (EventSource) as the reader: `listeners` by event kind. It reopens with a
+   *  fresh token (and the last event's id) when the node closes it, a token expiring among the reasons.
+   *  Returns the function that stops it. */
+  follow(params, listeners, reader = this.reader) {
+    let source = null;
+    let closed = false;
+    let last = null;
+    let failures = 0;
+    const open = async () => {
+      if (closed) return;
+      const query = { ...params };
+      if (last) query.cursor = last;
+      try {
+        if (reader) query.access_token = await this.token(reader, failures > 0);
+      } catch {
+        failures += 1;
+        setTimeout(open, Math.min(30_000, 1000 * 2 ** failures));
+        return;
+      }
+      if (closed) return;
+      source = new EventSource(`${this.base}/v1/events?${new URLSearchParams(query)}`);
+      source.onopen = () => {
+        failures = 0;
+      };
+      for (const [kind, listener] of Object.entries(listeners)) {
+        source.addEventListener(kind, (event) => {
+          if (event.lastEventId) last = event.lastEventId;
+          listener(event);
+        });
+      }
+      source.addEventListener("error", (event) => {
+        if (event.data || source.readyState === EventSource.CLOSED) {
+          source.close(); // the node ended the stream (a token that expired) or refused it: open anew
+          failures += 1;
+          setTimeout(open, Math.min(30_000, 500 * 2 ** failures));
+        }
+      });
+    };
+    open();
+    return () => {
+      closed = true;
+      if (source) source.close();
+    };
+  }
+
+  get(path, params, reader = this.reader) {
     const query = params ? "?" + new URLSearchParams(Object.entries(params).filter(([, v]) => v != null)) : "";
-    return this.request("GET", path + query);
+    return this.request("GET", path + query, undefined, reader);
   }
 
   post(path, body) {
@@ -175,7 +270,7 @@ export class Node {
 
   /** Build, sign and submit a transaction from `keyFile`, then wait until final. */
   async send(keyFile, chain, type, fields, ttlMs = DEFAULT_TTL_MS) {
-    const account = await this.get(`/v1/accounts/${keyFile.id}`);
+    const account = await this.get(`/v1/accounts/${keyFile.id}`, undefined, keyFile); // read as the signer
     const tx = { type, ...fields, chain, signer: keyFile.id, seq: account.seq, expires_ms: Date.now() + ttlMs };
     const signed = await signTx(keyFile, tx);
     return this.waitFinal(await this.submit(signed));

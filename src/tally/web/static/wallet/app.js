@@ -2,7 +2,8 @@
 // merchant's QR code, a one-time payment code to show, and e-receipts checked in the page; the
 // account's freeze and limits; replacing the key (rotate_key) and, after a lost phone, a new key the
 // holder's member moves the account to (start_recovery, complete_recovery in the member console).
-// Pages are hash routes (#/pay, #/code, ...); each is a function of the wallet's state.
+// Pages are hash routes (#/pay, #/code, ...); each is a function of the wallet's state. The wallet reads
+// its account as itself: the node gives it read tokens for a challenge signed with its key (docs/access.md).
 
 import { t, time } from "../shared/i18n.js";
 import { verifyReceipt } from "../shared/receipt.js";
@@ -42,7 +43,7 @@ function Welcome({ onKey }) {
   async function restore() {
     await run(async () => {
       const key = await readKeyFile(backup);
-      await node.get(`/v1/accounts/${key.id}`);
+      await node.get(`/v1/accounts/${key.id}`, undefined, key); // the node's token for it: the account's key
       onKey(key);
     });
   }
@@ -80,8 +81,10 @@ function Recover({ onKey }) {
     let live = true;
     const check = async () => {
       try {
+        // Read as the new key: the node takes it once the member started the recovery to it (docs/access.md).
         const [account, controls] = await Promise.all([
-          node.get(`/v1/accounts/${pending.id}`), node.get(`/v1/accounts/${pending.id}/controls`),
+          node.get(`/v1/accounts/${pending.id}`, undefined, pending),
+          node.get(`/v1/accounts/${pending.id}/controls`, undefined, pending),
         ]);
         if (!live) return;
         if (account.public_key === pending.public_key) {
@@ -104,8 +107,9 @@ function Recover({ onKey }) {
   }, [pending]);
 
   const start = () => run(async () => {
-    const account = await node.get(`/v1/accounts/${id.trim()}`);
-    const key = await newKeyFile(account.id);
+    const account = id.trim(); // the account is read once its member started the recovery to the new key
+    if (!/^[a-z0-9][a-z0-9._-]{0,63}$/.test(account)) throw Object.assign(new Error(account), { code: "key_file_bad_id" });
+    const key = await newKeyFile(account);
     localStorage.setItem(RECOVERY_STORE, JSON.stringify(key));
     setPending(key);
   });
@@ -237,9 +241,7 @@ function Home({ wallet }) {
   const [tick, setTick] = useState(0);
   const { balances, history, controls, account, error } = useLedger(wallet, tick);
   useEffect(() => {
-    const events = new EventSource(`/v1/events?account=${encodeURIComponent(wallet.id)}&types=tx`);
-    events.addEventListener("tx", () => setTick((n) => n + 1));
-    return () => events.close();
+    return node.follow({ account: wallet.id, types: "tx" }, { tx: () => setTick((n) => n + 1) }, wallet);
   }, [wallet.id]);
   return html`
     <section class="card">
@@ -512,6 +514,7 @@ export function ReceiptView({ txid }) {
 function Wallet() {
   const [wallet, setWallet] = useState(() => stored(KEY_STORE));
   const route = useRoute();
+  node.setReader(wallet); // set while rendering: the pages' reads (their effects run first) are made as the wallet
 
   function keep(key, path = "/") {
     localStorage.setItem(KEY_STORE, JSON.stringify(key));
@@ -531,10 +534,17 @@ function Wallet() {
   useEffect(() => {
     const pending = pendingKeys().filter((k) => wallet && k.id === wallet.id);
     if (!pending.length) return;
-    node.get(`/v1/accounts/${wallet.id}`).then((account) => {
-      const found = pending.find((k) => k.public_key === account.public_key);
-      if (found) keep(found, null);
-    }, () => {});
+    (async () => {
+      for (const key of pending) { // the node gives a token to the key in force only
+        try {
+          const account = await node.get(`/v1/accounts/${wallet.id}`, undefined, key);
+          if (account.public_key === key.public_key) return keep(key, null);
+        } catch {
+          /* not this one */
+        }
+      }
+      return null;
+    })();
   }, [wallet && wallet.id]);
 
   let page;

@@ -21,6 +21,7 @@ from tally.core.crypto import KeyPair
 from tally.core.ops import SignedTx
 from tally.core.types import (
     AccountId,
+    ApiUrl,
     AssetId,
     ChainId,
     ClientRef,
@@ -170,6 +171,7 @@ PARAM_EXAMPLES = {
     "name": "Cafe Lumen",
     "city": "Seoul",
     "mcc": "5812",
+    "access_token": "eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiJoYW5hIn0.c2lnbmF0dXJl",
     "proposal": "quota:PTS:2027",
 }
 # Where one name means another thing: each list's cursor is its own next_cursor.
@@ -192,6 +194,7 @@ FIELD_TYPES: list[tuple[Any, str]] = [
     (ProposalId, "quota:PTS:2027"),
     (ReasonCode, "court_order"),
     (FreezeTarget, "HARBOR-GIFT"),
+    (ApiUrl, "http://127.0.0.1:8754"),
 ]
 
 
@@ -252,6 +255,7 @@ def test_openapi_publishes_parameter_patterns_and_bounds_that_refuse_a_trailing_
         ("/v1/events", "merchant"),
         ("/v1/events", "asset"),
         ("/v1/events", "cursor"),
+        ("/v1/events", "access_token"),
         *[
             ("/v1/merchants/{merchant}/qr", name)
             for name in ("asset", "amount", "payment_id", "name", "city", "mcc", "format")

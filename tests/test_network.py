@@ -44,7 +44,8 @@ class World:
     def __init__(self, net: Network, root: Path) -> None:
         self.net = net
         self.root = root
-        self.clients = {node_id: TallyClient(node.url) for node_id, node in net.nodes.items()}
+        reader = read_keyfile(root / "keys" / "member-1.json")  # member-1 registered every account these read
+        self.clients = {node_id: TallyClient(node.url, reader=reader) for node_id, node in net.nodes.items()}
         self.genesis = next(iter(self.clients.values())).genesis()
         chain = self.genesis.chain
         self.member = Signer("member-1", read_keyfile(root / "keys" / "member-1.json").keypair(), chain)

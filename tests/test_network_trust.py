@@ -40,7 +40,8 @@ class Net:
     def __init__(self, net: Network, root: Path) -> None:
         self.net = net
         self.root = root
-        self.clients = {node_id: TallyClient(node.url) for node_id, node in net.nodes.items()}
+        reader = read_keyfile(root / "keys" / "member-1.json")  # member-1 registered every account these read
+        self.clients = {node_id: TallyClient(node.url, reader=reader) for node_id, node in net.nodes.items()}
         self.genesis = self.clients["node-1"].genesis()
         self.chain = self.genesis.chain
         self.member = Signer("member-1", read_keyfile(root / "keys" / "member-1.json").keypair(), self.chain)

@@ -20,6 +20,7 @@ from helpers import NodeProcess, free_port, make_genesis, setup_chain, until
 from tally.client import KeyPair, Signer, TallyClient, TallyError
 from tally.client.keys import read_keyfile
 from tally.core.tables import BALANCES, encode_value
+from tally.core.types import StateValue
 from tally.node.audit import audit_ledger
 from tally.node.config import DataDir, init_dev_node
 from tally.node.scrub import block_fault, written
@@ -117,6 +118,9 @@ class Recording:
     def write_block(self, record: BlockRecord) -> None:
         self.records.append(record)
         self.store.write_block(record)
+
+    def put_state(self, values: dict[str, StateValue]) -> None:
+        self.store.put_state(values)
 
 
 def _edit_header(db: sqlite3.Connection, height: int) -> None:

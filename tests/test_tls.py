@@ -24,6 +24,7 @@ from cryptography.x509.oid import ExtendedKeyUsageOID
 
 from helpers import final_at, until
 from tally.client import Signer, TallyClient
+from tally.client.auth import Reader
 from tally.client.keys import read_keyfile
 from tally.core.types import Genesis
 from tally.core.validators import genesis_history
@@ -141,8 +142,10 @@ def test_a_tls_network_finalises_and_refuses_what_it_does_not_trust(tmp_path: Pa
         assert tls is not None
         genesis = node_1.genesis()
         history = genesis_history(genesis)
-        peers = Peers([urls[1]], lambda: history, tls)  # catch-up and repair: the peer's certificate against the CA
-        untrusting = Peers([urls[1]], lambda: history)
+        # catch-up and repair: the peer's certificate against the CA
+        reader = Reader("node-1", node_1.validator_key().keypair(), "validator")
+        peers = Peers([urls[1]], lambda: history, reader, tls)
+        untrusting = Peers([urls[1]], lambda: history, reader)
         try:
             assert peers.fetch(height) is not None
             assert untrusting.fetch(height) is None  # the peer's certificate is not from a public CA

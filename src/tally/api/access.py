@@ -16,11 +16,12 @@ node's token is not taken by another.
 
 A token names its principal and the key that signed the challenge. On every use the principal is
 looked up again in the node's current state: a token stops working when the account's key changed
-(rotation or recovery: `token_invalid`) or the validator left the set; the principal's role is its
-role now (an account the council retired reads only itself from then on). A frozen account still
-reads: a freeze stops value leaving it, not its holder seeing why. While a key recovery is pending
-(the account's member started moving it to a new key: the lost phone), the new key gets tokens for the
-account too, so that the new wallet sees the recovery and its end; a cancelled recovery ends them.
+(rotation or recovery: `token_invalid`); a validator reads full blocks as long as the ledger's
+schedule names it (a removed one keeps following). The principal's role is its role now (an account
+the council retired reads only itself from then on). A frozen account still reads: a freeze stops
+value leaving it, not its holder seeing why. While a key recovery is pending (the account's member
+started moving it to a new key: the lost phone), the new key gets tokens for the account too, so
+that the new wallet sees the recovery and its end; a cancelled recovery ends them.
 """
 
 from __future__ import annotations
@@ -134,8 +135,11 @@ def policy_of(path: str) -> RoutePolicy:
 def validator_keys(node: Node) -> dict[str, str]:
     """The validators whose keys may get a read token (full blocks, for catching up): id -> public key hex.
 
-    Today the genesis's set; the one place to change when the ledger holds the validator set."""
-    return {v.id: v.public_key for v in node.genesis.validators}
+    Every validator the ledger's schedule names, past, present or scheduled (protocol 6), and the
+    genesis's: a node the council has added catches up before its first height, and one it removed
+    goes on following the ledger."""
+    named = [*node.genesis.validators, *node.validators.history().everyone()]
+    return {v.id: v.public_key for v in named}
 
 
 # --- principals ------------------------------------------------------------------------------------
@@ -259,7 +263,7 @@ class ReadAccess:
             )
         role = found[1]
         now = time.time()
-        expires = math.floor(now) + request.ttl_s
+        expires = math.ceil(now) + request.ttl_s  # whole seconds (JWT), never short of the lifetime asked
         claims = {
             "iss": TOKEN_ISSUER,
             "aud": self.node.genesis.chain,

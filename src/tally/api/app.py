@@ -52,6 +52,7 @@ from .qr import merchant_qr_endpoint, parse_qr_endpoint, pay_code_endpoint
 from .responses import Handler
 from .responses import json_response as json
 from .status import node_status_body
+from .validators import validators_endpoint
 
 log = logging.getLogger("tally.api")
 
@@ -417,6 +418,7 @@ def create_app(node: Node) -> Starlette:
         route("/v1/blocks/{height}/full", full_block),
         route("/v1/status", node_status, serves_ledger=False),
         route("/v1/genesis", genesis, serves_ledger=False),
+        route("/v1/validators", validators_endpoint(node)),
         Route("/health", access.protect("/health", health)),
         Route("/metrics", access.protect("/metrics", metrics)),
         Route("/openapi.json", access.protect("/openapi.json", openapi)),

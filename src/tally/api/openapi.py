@@ -32,7 +32,7 @@ from ..client.models import (
     TxStatusBody,
     WalletOpened,
 )
-from ..core.block import FullBlock, Receipt
+from ..core.block import FullBlock, Receipt, ValidatorsBody
 from ..core.encoding import MAX_SAFE_INTEGER
 from ..core.limits import Limits
 from ..core.ops import SignedTx
@@ -363,6 +363,15 @@ ROUTES: list[tuple[str, str, str, Any, int, Any, list[str]]] = [
         [],
     ),
     ("get", "/v1/genesis", "The genesis: chain id, members, validator set", None, 200, Genesis, []),
+    (
+        "get",
+        "/v1/validators",
+        "The validator sets (protocol 6: changed by the council) and the certified changes a light client follows",
+        None,
+        200,
+        ValidatorsBody,
+        [],
+    ),
 ]
 
 
@@ -529,7 +538,11 @@ def events_operation(queries: dict[str, dict[str, Any]], error_ref: Any) -> dict
                 "in": "query",
                 "required": False,
                 "description": "A read token, for clients that cannot send headers (browsers' EventSource)",
-                "schema": {"type": "string", "maxLength": 2048},
+                "schema": {
+                    "type": "string",
+                    "maxLength": 2048,
+                    "pattern": r"^[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+$(?!\n)",
+                },
             },
             {
                 "name": "Last-Event-ID",

@@ -321,6 +321,29 @@ ROUTE_DOCS: dict[str, tuple[str, Any]] = {
             "protocol": 3,
         },
     ),
+    "/v1/validators": (
+        "governance",
+        {
+            "final_height": 240,
+            "notice_blocks": 16,
+            "sets": [
+                {
+                    "from_height": 1,
+                    "validators": [{"id": "node-1", "public_key": "cd" * 32, "api_url": ""}],
+                    "scheduled_height": 0,
+                },
+                {
+                    "from_height": 120,
+                    "validators": [
+                        {"id": "node-1", "public_key": "cd" * 32, "api_url": ""},
+                        {"id": "node-5", "public_key": "ef" * 32, "api_url": "http://127.0.0.1:8754"},
+                    ],
+                    "scheduled_height": 98,
+                },
+            ],
+            "changes": [],
+        },
+    ),
     "/v1/assets/{asset}/supply": (
         "governance",
         {

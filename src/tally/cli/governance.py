@@ -24,6 +24,7 @@ import msgspec
 
 from ..client.keys import read_keyfile
 from ..client.models import ProposalBody
+from ..core.block import ChangeRefused, follow_changes
 from ..core.encoding import MAX_SAFE_INTEGER
 from ..core.ops import BY_TYPE
 from ..core.types import Action, DefaultLimits
@@ -169,6 +170,28 @@ def show_proposal(proposal_id: str, url: str) -> None:
     """One proposal, as JSON."""
     with talking_to(url) as client:
         emit_json(client.proposal(proposal_id))
+
+
+@click.command("validators")
+@url_option
+@json_option
+def validators(url: str, as_json: bool) -> None:
+    """The validator sets (from which height each certifies) and the blocks that changed them."""
+    with talking_to(url) as client:
+        body = client.validators()
+        try:
+            history = follow_changes(client.genesis(), body.changes)  # each change certified by the set before it
+        except ChangeRefused as refused:
+            raise click.ClickException(f"the node's validator changes do not check: {refused}") from None
+    if as_json:
+        emit_json(body)
+        return
+    rows = [
+        (str(s.from_height), str(s.scheduled_height or "genesis"), ", ".join(v.id for v in s.validators))
+        for s in history.sets
+    ]
+    table(["FROM HEIGHT", "DECIDED AT", "VALIDATORS"], rows)
+    click.echo(f"final height {body.final_height}; a change takes effect at least {body.notice_blocks} blocks ahead")
 
 
 # --- tally account --------------------------------------------------------------

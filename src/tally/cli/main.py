@@ -364,7 +364,7 @@ def bench_network(nodes: int, accounts: int, payments: int, batch: int, latency_
     run_network_bench(nodes, accounts, payments, batch, latency_payments)
 
 
-from .governance import account, council  # noqa: E402
+from .governance import account, council, validators  # noqa: E402
 from .qr import code, qr  # noqa: E402
 from .queries import COMMANDS  # noqa: E402
 from .tx import tx  # noqa: E402
@@ -374,5 +374,6 @@ cli.add_command(qr)
 cli.add_command(code)
 cli.add_command(council)
 cli.add_command(account)
+cli.add_command(validators)
 for _command in COMMANDS:
     cli.add_command(_command)

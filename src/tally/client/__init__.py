@@ -9,12 +9,12 @@ It needs only the core (no server dependencies): `pip install tally`.
         alice = Signer(key.id, key.keypair(), node.genesis().chain, next_seq=node.next_seq(key.id))
         txid = node.submit(alice.pay("HARBOR-GIFT", "cafe-lumen", to_minor("4.50", 2), "order-17"))
         status = node.wait_final(txid)                       # status.code == "ok"
-        ok, why = verify_receipt(node.receipt(txid), node.genesis())
+        ok, why = verify_receipt(node.receipt(txid), node.genesis(), node.validators().changes)
 
 `AsyncTallyClient` is the same API for asyncio code.
 """
 
-from ..core.block import Receipt, verify_receipt
+from ..core.block import ChangeRefused, Receipt, ValidatorChange, ValidatorsBody, follow_changes, verify_receipt
 from ..core.crypto import KeyPair
 from .aio import AsyncTallyClient
 from .amounts import AmountError, format_minor, to_minor
@@ -27,6 +27,7 @@ __all__ = [
     "AmountError",
     "AsyncReadTokens",
     "AsyncTallyClient",
+    "ChangeRefused",
     "KeyFile",
     "KeyFileError",
     "KeyPair",
@@ -37,6 +38,9 @@ __all__ = [
     "Signer",
     "TallyClient",
     "TallyError",
+    "ValidatorChange",
+    "ValidatorsBody",
+    "follow_changes",
     "format_minor",
     "new_keyfile",
     "read_keyfile",

@@ -21,7 +21,7 @@ import httpx
 import msgspec
 from httpx_sse import SSEError, aconnect_sse
 
-from ..core.block import Receipt
+from ..core.block import Receipt, ValidatorsBody
 from ..core.ops import SignedTx
 from ..core.types import Account, Asset, Genesis, Params, Payment
 from .auth import RENEW_CODES, AsyncReadTokens, ReaderLike, as_reader, needs_token, renewable
@@ -243,6 +243,10 @@ class AsyncTallyClient:
         if self._genesis is None:
             self._genesis = await self._get("/v1/genesis", Genesis)
         return self._genesis
+
+    async def validators(self) -> ValidatorsBody:
+        """The validator schedule and its certified changes: `verify_receipt(receipt, genesis, body.changes)`."""
+        return await self._get("/v1/validators", ValidatorsBody)
 
     async def node_status(self) -> NodeStatusBody:
         """The node's height, finality, mempool, health and limits."""

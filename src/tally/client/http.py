@@ -21,7 +21,7 @@ import httpx
 import msgspec
 from httpx_sse import SSEError, connect_sse
 
-from ..core.block import Receipt
+from ..core.block import Receipt, ValidatorsBody
 from ..core.ops import SignedTx
 from ..core.types import Account, Asset, Genesis, Params, Payment
 from .auth import RENEW_CODES, ReaderLike, ReadTokens, as_reader, needs_token, renewable
@@ -354,6 +354,10 @@ class TallyClient:
         if self._genesis is None:
             self._genesis = self._get("/v1/genesis", Genesis)
         return self._genesis
+
+    def validators(self) -> ValidatorsBody:
+        """The validator schedule and its certified changes: `verify_receipt(receipt, genesis, body.changes)`."""
+        return self._get("/v1/validators", ValidatorsBody)
 
     def node_status(self) -> NodeStatusBody:
         """The node's height, finality, mempool, health and limits."""

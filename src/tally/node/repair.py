@@ -16,6 +16,7 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
+from ..client.auth import Reader
 from ..ordering.mempool import Mempool
 from ..ordering.peers import Peers
 from ..ordering.solo import SoloOrderer
@@ -50,7 +51,8 @@ def repair(data: DataDir, peer_urls: list[str], progress: Callable[[int], None] 
         certify_alone=False,
         on_block=lambda done: None,
     )
-    peers = Peers(peer_urls, pipeline.validators.history, tls_paths(settings, data))
+    reader = Reader(settings.validator_id, data.validator_key().keypair(), "validator")
+    peers = Peers(peer_urls, pipeline.validators.history, reader, tls_paths(settings, data))
     try:
         while True:
             batch = peers.fetch(pipeline.head.height + 1)

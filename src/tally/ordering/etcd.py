@@ -30,6 +30,7 @@ from typing import Annotated, Any
 import msgspec
 from msgspec import Meta
 
+from ..client.auth import Reader
 from ..core.block import tx_signing_bytes, txid_of
 from ..core.crypto import KeyPair, verify
 from ..core.limits import MAX_BLOCK_TXS_BOUND, STOP_POLL_S, THREAD_JOIN_TIMEOUT_S, Limits
@@ -145,7 +146,7 @@ class EtcdOrderer:
         self.validators = validators or ValidatorBook(genesis, store.get_state, head.height if head else 0)
         self.on_ignored = on_ignored
         self.etcd = EtcdClient(endpoints, tls)
-        self.peers = Peers(peers, self.validators.history, tls)
+        self.peers = Peers(peers, self.validators.history, Reader(validator_id, validator_key, "validator"), tls)
         self.mempool = mempool
         self.store = store
         self.validator_id = validator_id

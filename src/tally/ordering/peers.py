@@ -19,6 +19,8 @@ from pathlib import Path
 import httpx
 import msgspec
 
+from ..client.auth import Reader, ReadTokens
+from ..client.errors import TallyError
 from ..core.block import FullBlock, certificate_fault, tx_root, tx_signing_bytes, txid_of
 from ..core.ops import SignedTx
 from ..core.validators import ValidatorHistory
@@ -68,19 +70,27 @@ def batch_from_block(block: FullBlock, history: ValidatorHistory) -> OrderedBatc
 class Peers:
     """Other validators' APIs; `tls`: check https:// peers against its CA and present its certificate."""
 
-    def __init__(self, urls: list[str], history: Callable[[], ValidatorHistory], tls: TlsPaths | None = None) -> None:
+    def __init__(
+        self,
+        urls: list[str],
+        history: Callable[[], ValidatorHistory],
+        reader: Reader,
+        tls: TlsPaths | None = None,
+    ) -> None:
         self.urls = urls
         self.history = history  # the validator sets as this node's execution knows them
+        # full blocks are read with a token: this node's validator key (docs/access.md)
+        self.tokens = ReadTokens(reader, chain=history().genesis.chain)
         self.http = httpx.Client(timeout=TIMEOUT_S, verify=tls.client_context() if tls is not None else True)
 
     def fetch(self, height: int) -> OrderedBatch | None:
         """The block at `height` from the first peer that has it final, checked; None if none has."""
         for url in self.urls:
             try:
-                response = self.http.get(f"{url}/v1/blocks/{height}/full")
+                response = self.tokens.get(self.http, url, f"/v1/blocks/{height}/full")
                 if response.status_code == 200:
                     return batch_from_block(_full_decoder.decode(response.content), self.history())
-            except (httpx.HTTPError, msgspec.DecodeError, ValueError) as exc:
+            except (httpx.HTTPError, msgspec.DecodeError, ValueError, TallyError) as exc:
                 log.warning("peer %s: block %d: %s", url, height, exc)
         return None
 

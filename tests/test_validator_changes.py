@@ -130,7 +130,7 @@ def test_the_council_adds_a_fifth_validator_and_removes_one(world: World) -> Non
     before = world.final(world.holder.transfer("VC", "member-1", 3))
 
     added = subprocess.run(
-        [sys.executable, "-m", "tally", "network", "add-node", "--dir", str(world.root)],
+        [sys.executable, "-m", "tally.cli", "network", "add-node", "--dir", str(world.root)],
         capture_output=True,
         text=True,
         timeout=120,
@@ -166,6 +166,20 @@ def test_the_council_adds_a_fifth_validator_and_removes_one(world: World) -> Non
         signers = valid_signers(cert, validators)
         assert len(signers) >= quorum_size(len(validators)), (height, signers)
         assert {s.validator for s in cert.signatures} <= {v.id for v in validators}
+
+    final = world.height()
+    signed_after = [world.certificate(h)[1] for h in range(leaves_at, final + 1)]
+    assert all("node-1" not in {s.validator for s in c.signatures} for c in signed_after), "node-1 signs no more"
+    assert any("node-5" in {s.validator for s in c.signatures} for c in signed_after), "node-5 votes"
+
+    shown = subprocess.run(
+        [sys.executable, "-m", "tally.cli", "validators", "--url", world.net.nodes["node-5"].url],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert shown.returncode == 0, shown.stderr
+    assert f"{leaves_at}" in shown.stdout and "node-2, node-3, node-4, node-5" in shown.stdout
 
     for txid in (before, after):
         receipt = world.client("node-3").receipt(txid)

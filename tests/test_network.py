@@ -342,6 +342,8 @@ def test_every_value_moving_type_signed_twice_with_one_ref_through_two_nodes_app
     for client_ in (world.client("node-1"), world.client("node-2")):
         assert [client_.status(t).code for t in setup_ids] == ["ok", "ok", "ok"]
 
+    member2_reader = TallyClient(world.net.nodes["node-3"].url, reader=("member-2", member2.key))  # its own account
+
     def watched() -> dict[str, int]:
         client_ = world.client("node-3")
         return {
@@ -349,7 +351,7 @@ def test_every_value_moving_type_signed_twice_with_one_ref_through_two_nodes_app
             "payer NET": client_.balances(payer.account).get("NET", 0),
             "cashier NET": client_.balances(cashier.account).get("NET", 0),
             "h23 NET": client_.balances("h23").get("NET", 0),
-            "member-2 NET-B": client_.balances("member-2").get("NET-B", 0),
+            "member-2 NET-B": member2_reader.balances("member-2").get("NET-B", 0),
         }
 
     pairs = {
@@ -374,6 +376,7 @@ def test_every_value_moving_type_signed_twice_with_one_ref_through_two_nodes_app
         # The first applied; the second found the ref used, or (ordered first) its seq not yet reached.
         assert codes in (["duplicate_ref", "ok"], ["ok", "seq_future"]), (tx_type, codes)
     after = watched()
+    member2_reader.close()
     assert after["payee NET"] - before["payee NET"] == 7
     assert after["payer NET"] - before["payer NET"] == 5
     assert after["cashier NET"] - before["cashier NET"] == -4

@@ -25,7 +25,7 @@ from tally.core.ops import SignedTx, tx_type
 from tally.core.ops.codes import CODE_TTL_MS, Charge
 from tally.core.ops.controls import UnfreezeTx
 from tally.core.ops.keys import RotateKey
-from tally.core.tables import ACCOUNTS, BALANCES, COUNCIL_PARAMS, FREEZES, LIMITS, PARAMS
+from tally.core.tables import ACCOUNTS, BALANCES, COUNCIL_PARAMS, FREEZES, LIMITS, PARAMS, SCHEDULE, VALIDATOR_SETS
 from tally.core.types import AdmitMember, TxResult
 
 HOLDERS = ["alice", "bob"]
@@ -229,6 +229,11 @@ def test_money_rules_hold_over_random_streams(blocks: list[list[tuple]]) -> None
 def test_setup_chain_is_deterministic() -> None:
     assert setup_chain().digest == setup_chain().digest
     assert genesis_digest(Chain().genesis) == genesis_digest(Chain().genesis)
-    expected = {ACCOUNTS.key("bank-a"), ACCOUNTS.key("bank-b"), PARAMS.key(COUNCIL_PARAMS)}
+    expected = {
+        ACCOUNTS.key("bank-a"),
+        ACCOUNTS.key("bank-b"),
+        PARAMS.key(COUNCIL_PARAMS),
+        VALIDATOR_SETS.key(SCHEDULE),
+    }
     assert genesis_memory_state(Chain().genesis).values.keys() == expected
     assert key("alice").public_key != key("bob").public_key

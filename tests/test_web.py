@@ -5,11 +5,11 @@ dynamic QR code scanned through Chromium's fake camera (a video file of the
 code), and the merchant's open point of sale shows the payment without a
 reload; the merchant charges the holder's one-time code; a partial refund
 reaches the holder's history; the explorer verifies a receipt and refuses a
-tampered one; the monitor shows four agreeing validators. No request the
-wallet sends carries its private key. JavaScript computes the canonical bytes,
-ids and signatures of every transaction vector and checks every receipt
-vector. Screenshots of every app, phone-sized and desktop-sized, go to
-artifacts/screenshots/.
+tampered one, and shows the validator sets it checked from the genesis; the
+monitor shows four agreeing validators. No request the wallet sends carries
+its private key. JavaScript computes the canonical bytes, ids and signatures
+of every transaction vector and checks every receipt vector. Screenshots of
+every app, phone-sized and desktop-sized, go to artifacts/screenshots/.
 """
 
 from __future__ import annotations
@@ -292,6 +292,53 @@ def test_wallet_pos_and_explorer_at_the_counter(demo: NodeProcess, browser: Brow
     shoot(explorer, "explorer-blocks")
     explorer_context.close()
     pos_context.close()
+
+
+def test_the_explorer_shows_the_validator_sets(demo: NodeProcess, browser: Browser) -> None:
+    """The Validators tab: the solo demo node's one set (validator-1 from height 1, from the genesis), reached
+    in the page from the genesis; a change that does not check is shown as refused, and leaves the block
+    page no set to count a certificate's signers against."""
+    served = httpx.get(f"{demo.url}/v1/validators").json()
+    key = served["sets"][0]["validators"][0]["public_key"]
+    context, page = new_page(browser, demo.url + "/explorer/#/")
+    page.click("[data-test=to-validators]")
+    rows = page.locator("[data-test=sets] tbody tr")
+    expect(rows).to_have_count(1)
+    cells = rows.first.locator("td")
+    expect(cells.nth(0)).to_have_text("1 in force")
+    expect(cells.nth(1)).to_contain_text("validator-1")
+    expect(cells.nth(1)).to_contain_text(key[:10])
+    expect(cells.nth(2)).to_have_text("genesis")
+    expect(page.locator("[data-test=notice]")).to_contain_text("16 blocks")
+    check = page.locator("[data-test=changes-check]")
+    expect(check).to_have_class(re.compile("verified"))
+    expect(check).to_contain_text("its 0 certified changes")
+    shoot(page, "explorer-validators")
+    page.click("text=한국어")
+    expect(cells.nth(2)).to_have_text("제네시스")
+    expect(page.locator("[data-test=notice]")).to_contain_text("16블록")
+    shoot(page, "explorer-validators-ko")
+    page.click("text=English")
+
+    # A node that serves a change whose schedule its block did not certify: the page's own check refuses it.
+    block = httpx.get(f"{demo.url}/v1/blocks/2").json()
+    cert = httpx.get(f"{demo.url}/v1/blocks/2/certificate").json()
+    extra = {"from_height": 40, "validators": served["sets"][0]["validators"], "scheduled_height": 2}
+    forged = {**served, "sets": [*served["sets"], extra],
+              "changes": [{"header": block["header"], "certificate": cert,
+                           "schedule": {"sets": [*served["sets"], extra]}, "schedule_path": []}]}  # fmt: skip
+    page.route("**/v1/validators", lambda route: route.fulfill(json=forged))
+    page.goto(demo.url + "/explorer/#/block/1")  # a fresh page: nothing of the validators is kept
+    expect(page.locator("[data-test=cert-sets-error]")).to_contain_text("change at height 2")
+    expect(page.locator("[data-test=cert-count]")).to_have_count(0)  # no set to count against
+    expect(page.locator(".signers li.error")).to_contain_text("validator-1")
+    page.goto(demo.url + "/explorer/#/validators")
+    expect(check).to_have_class(re.compile("error"))
+    expect(check).to_contain_text("change at height 2: its schedule is not the certified one")
+    expect(rows).to_have_count(2)
+    expect(rows.nth(1).locator("td").nth(2)).to_have_text("2")
+    shoot(page, "explorer-validators-refused")
+    context.close()
 
 
 def test_the_wallet_refuses_a_bad_backup_and_a_tampered_code(demo: NodeProcess, browser: Browser) -> None:

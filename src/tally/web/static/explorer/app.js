@@ -1,16 +1,18 @@
 // The explorer and network monitor: blocks, transactions, accounts, certificates with their
-// validators, a receipt checker anyone can paste into, and each validator's height, final height and
-// digest agreement with live charts of throughput and finality latency. Headers, certificates and
-// receipts are public; given an auditor's, regulator's or member's key file (#/key, kept in memory
-// only), it reads accounts and full blocks too (docs/access.md).
+// validators, a receipt checker anyone can paste into, the validator sets (protocol 6: ledger state,
+// their certified changes followed from the genesis in the page), and each validator's height, final
+// height and digest agreement with live charts of throughput and finality latency. Certificates and
+// receipts are checked against the validators of their block's height (GET /v1/validators, read anew
+// each time). Headers, certificates and receipts are public; given an auditor's, regulator's or
+// member's key file (#/key, kept in memory only), it reads accounts and full blocks too (docs/access.md).
 
 import uPlot from "../vendor/uPlot.esm.js";
 import { t, time } from "../shared/i18n.js";
-import { validSigners, verifyReceipt } from "../shared/receipt.js";
-import { readKeyFile } from "../shared/tally.js";
+import { followChanges, validSigners, validatorsAt, verifyReceipt } from "../shared/receipt.js";
+import { canonicalBytes, readKeyFile, toHex } from "../shared/tally.js";
 import {
   Amount, ErrorLine, Shell, assetName, genesis, html, mount, node, useAction, useAssets, useEffect, useRef,
-  useRoute, useState,
+  useRoute, useState, validatorChanges, validatorSchedule,
 } from "../shared/ui.js";
 
 const CHART_POINTS = 120; // the charts keep the last 120 blocks
@@ -48,6 +50,7 @@ function Tabs() {
   return html`<nav class="tabs">
     <a href="#/">${t("explorer.blocks")}</a>
     <a href="#/receipt">${t("explorer.check_receipt")}</a>
+    <a href="#/validators" data-test="to-validators">${t("explorer.validators")}</a>
     <a href="#/monitor" data-test="to-monitor">${t("explorer.monitor")}</a>
     <a href="#/key" data-test="to-key">${t("explorer.reader")}</a>
   </nav>`;
@@ -116,10 +119,20 @@ function Blocks() {
 }
 
 async function certificateView(height) {
-  const [block, cert, g] = await Promise.all([
+  const [block, cert, g, changes] = await Promise.all([
     node.get(`/v1/blocks/${height}`), node.get(`/v1/blocks/${height}/certificate`).catch(() => null), genesis(),
+    validatorChanges(),
   ]);
-  const good = cert ? await validSigners(cert, g) : new Set();
+  // The signatures count against the validators of the block's height: the genesis's set, then the
+  // certified changes, followed here. Changes that do not check leave no set to count against.
+  let validators = [];
+  let setsError = null;
+  try {
+    validators = validatorsAt(await followChanges(g, changes), height);
+  } catch (err) {
+    setsError = String(err.message || err);
+  }
+  const good = cert && !setsError ? await validSigners(cert, validators) : new Set();
   const signers = cert ? cert.signatures.map((s) => ({ validator: s.validator, valid: good.has(s.validator) })) : [];
   // Every transaction in full (who paid whom): for an auditor, a regulator or a member only.
   let full = null;
@@ -131,7 +144,7 @@ async function certificateView(height) {
       fullError = err;
     }
   }
-  return { block, cert, signers, validators: g.validators.length, full, fullError };
+  return { block, cert, signers, validators: validators.length, setsError, full, fullError };
 }
 
 function FullTxs({ full, fullError }) {
@@ -148,7 +161,7 @@ function Block({ height }) {
   const [view, error] = useLoad(() => certificateView(height), [height]);
   if (error) return html`<section class="card"><${ErrorLine} error=${error} /></section>`;
   if (!view) return html`<section class="card">…</section>`;
-  const { block, cert, signers, validators, full, fullError } = view;
+  const { block, cert, signers, validators, setsError, full, fullError } = view;
   const good = signers.filter((s) => s.valid).length;
   return html`<section class="card" data-test="block">
     <h1>${t("explorer.block")} ${block.height}</h1>
@@ -160,7 +173,9 @@ function Block({ height }) {
       <dt>${t("explorer.final")}</dt><dd>${block.final ? t("explorer.yes") : t("explorer.no")}</dd>
     </dl>
     <h2>${t("explorer.certificate")}</h2>
-    ${cert ? html`<p data-test="cert-count">${t("explorer.signed_by", { good, all: validators })}</p>
+    ${setsError ? html`<p class="error" data-test="cert-sets-error">${t("validators.refused")}: ${setsError} <a href="#/validators">${t("explorer.validators")}</a></p>` : null}
+    ${cert && !setsError ? html`<p data-test="cert-count">${t("explorer.signed_by", { good, all: validators })}</p>` : null}
+    ${cert ? html`
       <ul class="signers">${signers.map((s) => html`<li class=${s.valid ? "verified" : "error"}>${s.valid ? "✓" : "✗"} ${s.validator}</li>`)}</ul>`
       : html`<p class="muted">${t("explorer.no_certificate")}</p>`}
     <h2>${t("explorer.txs")}</h2>
@@ -177,7 +192,7 @@ function Tx({ txid }) {
     const status = await node.get(`/v1/transactions/${txid}`);
     if (status.status !== "final") return { status };
     const receipt = await node.get(`/v1/transactions/${txid}/receipt`);
-    const [ok, reason] = await verifyReceipt(receipt, await genesis());
+    const [ok, reason] = await verifyReceipt(receipt, await genesis(), await validatorChanges());
     return { status, receipt, ok, reason };
   }, [txid]);
   if (error) return html`<section class="card"><${ErrorLine} error=${error} /></section>`;
@@ -237,7 +252,8 @@ function ReceiptChecker() {
     } catch {
       throw Object.assign(new Error("not JSON"), { code: "receipt_not_json" });
     }
-    setResult(await verifyReceipt(receipt, await genesis()));
+    const [g, changes] = await Promise.all([genesis(), validatorChanges()]);
+    setResult(await verifyReceipt(receipt, g, changes));
   });
   return html`<section class="card">
     <h1>${t("explorer.check_receipt")}</h1>
@@ -246,6 +262,52 @@ function ReceiptChecker() {
     <button class="primary" disabled=${busy || !text} onClick=${check} data-test="check">${t("explorer.check")}</button>
     <${ErrorLine} error=${error} />
     ${result ? html`<p class=${result[0] ? "verified" : "error"} data-test="verdict">${result[0] ? t("receipt.verified") : `${t("receipt.refused")}: ${result[1]}`}</p>` : null}
+  </section>`;
+}
+
+// --- the validator sets -----------------------------------------------------------------------------------------
+
+const sameSets = (a, b) => toHex(canonicalBytes(a)) === toHex(canonicalBytes(b));
+
+/** The node's validator sets and whether this page, from the genesis, reaches them by their certified changes:
+ *  check is "ok", "mismatch" (the changes check but lead elsewhere) or the first bad change's reason. */
+async function validatorsView() {
+  const [schedule, g] = await Promise.all([validatorSchedule(), genesis()]);
+  let check;
+  try {
+    check = sameSets(await followChanges(g, schedule.changes), schedule.sets) ? "ok" : "mismatch";
+  } catch (err) {
+    check = String(err.message || err);
+  }
+  return { schedule, check };
+}
+
+function Validators() {
+  const [view, error] = useLoad(validatorsView, []);
+  if (error) return html`<section class="card"><${ErrorLine} error=${error} /></section>`;
+  if (!view) return html`<section class="card">…</section>`;
+  const { schedule, check } = view;
+  const inForce = validatorsAt(schedule.sets, schedule.final_height);
+  return html`<section class="card" data-test="validator-sets">
+    <h1>${t("explorer.validators")}</h1>
+    <p class="muted">${t("validators.text")}</p>
+    <dl class="facts">
+      <dt>${t("validators.as_of")}</dt><dd>${schedule.final_height ? html`<a href=${`#/block/${schedule.final_height}`}>${schedule.final_height}</a>` : "0"}</dd>
+      <dt>${t("validators.notice")}</dt><dd class="words" data-test="notice">${t("validators.notice_blocks", { n: schedule.notice_blocks })}</dd>
+    </dl>
+    <p class=${check === "ok" ? "verified" : "error"} data-test="changes-check">${check === "ok"
+      ? t("validators.checked", { n: schedule.changes.length })
+      : `${t("validators.refused")}: ${check === "mismatch" ? t("validators.mismatch") : check}`}</p>
+    <table class="grid sets" data-test="sets">
+      <thead><tr><th>${t("validators.from_height")}</th><th>${t("validators.validators")}</th><th>${t("validators.decided_at")}</th></tr></thead>
+      <tbody>${schedule.sets.map((set) => html`<tr data-from=${set.from_height}>
+        <td>${set.from_height}${set.validators === inForce ? html` <span class="badge active">${t("validators.in_force")}</span>`
+          : set.from_height > schedule.final_height ? html` <span class="badge open">${t("validators.upcoming")}</span>` : null}</td>
+        <td><ul class="list set-members">${set.validators.map((v) => html`<li>
+          <span>${v.id}</span> <span class="mono muted key" title=${v.public_key}>${short(v.public_key)}</span>
+          ${v.api_url ? html`<span class="muted small url">${v.api_url}</span>` : null}</li>`)}</ul></td>
+        <td>${set.scheduled_height ? html`<a href=${`#/block/${set.scheduled_height}`}>${set.scheduled_height}</a>` : t("validators.genesis")}</td></tr>`)}</tbody>
+    </table>
   </section>`;
 }
 
@@ -330,6 +392,7 @@ function Explorer() {
   else if (route.startsWith("/tx/")) page = html`<${Tx} txid=${route.slice(4)} />`;
   else if (route.startsWith("/account/")) page = html`<${Account} id=${decodeURIComponent(route.slice(9))} />`;
   else if (route === "/receipt") page = html`<${ReceiptChecker} />`;
+  else if (route === "/validators") page = html`<${Validators} />`;
   else if (route === "/monitor") page = html`<${Monitor} />`;
   else if (route === "/key") page = html`<${KeyPanel} />`;
   else page = html`<${Blocks} />`;

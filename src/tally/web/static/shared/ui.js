@@ -40,6 +40,18 @@ export function genesis() {
   return genesisOnce;
 }
 
+/** GET /v1/validators (public, read without the page's key): the validator sets as of the newest final block
+ *  and the certified changes that prove them from the genesis. Read anew on every call, never kept for the
+ *  page's life: a change decided while the page is open must be seen. */
+export function validatorSchedule() {
+  return node.get("/v1/validators", undefined, null);
+}
+
+/** The certified validator-set changes, oldest first: what verifyReceipt and followChanges take. */
+export async function validatorChanges() {
+  return (await validatorSchedule()).changes;
+}
+
 const APPS = [
   ["wallet", "/wallet/"],
   ["pos", "/pos/"],

@@ -10,7 +10,7 @@ import { verifyReceipt } from "../shared/receipt.js";
 import { newKeyFile, newRef, readKeyFile, toMinor } from "../shared/tally.js";
 import {
   Amount, Barcode, Countdown, ErrorLine, QrCode, Scanner, Shell, amountText, assetName, genesis, html, mount, node,
-  reasonText, stored, useAction, useAssets, useEffect, useRoute, useState,
+  reasonText, stored, useAction, useAssets, useEffect, useRoute, useState, validatorChanges,
 } from "../shared/ui.js";
 
 const KEY_STORE = "tally.wallet.key";
@@ -484,7 +484,8 @@ export function ReceiptView({ txid }) {
   useEffect(() => {
     (async () => {
       const receipt = await node.get(`/v1/transactions/${txid}/receipt`, { wait_ms: 5000 });
-      const [ok, reason] = await verifyReceipt(receipt, await genesis());
+      // Checked against the validators of the receipt's height: the genesis's, then the certified changes.
+      const [ok, reason] = await verifyReceipt(receipt, await genesis(), await validatorChanges());
       setResult({ receipt, ok, reason });
     })().catch(setError);
   }, [txid]);

@@ -138,8 +138,7 @@ def validator_keys(node: Node) -> dict[str, str]:
     Every validator the ledger's schedule names, past, present or scheduled (protocol 6), and the
     genesis's: a node the council has added catches up before its first height, and one it removed
     goes on following the ledger."""
-    named = [*node.genesis.validators, *node.validators.history().everyone()]
-    return {v.id: v.public_key for v in named}
+    return {v.id: v.public_key for v in node.validators.history().everyone()}
 
 
 # --- principals ------------------------------------------------------------------------------------

@@ -57,8 +57,9 @@ def _own_digest(node: Node, height: int) -> str | None:
 
 async def network_view(node: Node) -> NetworkBody:
     """Each validator's height, final height and state digest at the highest height all hold as final."""
-    urls = {v.id: v.api_url.rstrip("/") for v in node.genesis.validators}
-    peers = [v.id for v in node.genesis.validators if v.id != node.validator_id and urls[v.id]]
+    validators = node.validators.history().everyone()  # the genesis's and those the council added
+    urls = {v.id: v.api_url.rstrip("/") for v in validators}
+    peers = [v.id for v in validators if v.id != node.validator_id and urls[v.id]]
     tls = tls_paths(node.settings, node.data)
     verify = tls_verify(str(tls.ca)) if tls is not None else True
     async with httpx.AsyncClient(timeout=PEER_TIMEOUT_S, verify=verify) as client:
@@ -75,8 +76,8 @@ async def network_view(node: Node) -> NetworkBody:
             digests = dict(zip(asked, found, strict=True))
             digests[node.validator_id] = await asyncio.to_thread(_own_digest, node, common)
     views = []
-    for validator in node.genesis.validators:
-        answer = answers.get(validator.id, "no api_url in the genesis")
+    for validator in validators:
+        answer = answers.get(validator.id, "no api_url in the genesis or the council's add_validator")
         if isinstance(answer, NodeStatusBody):
             view = ValidatorView(
                 id=validator.id,

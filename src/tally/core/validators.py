@@ -79,9 +79,14 @@ class ValidatorHistory:
         return {v.id for v in self.at(height)}
 
     def everyone(self) -> list[Validator]:
-        """Every validator any set names, each once (its latest entry)."""
+        """Every validator the genesis or any set names, each once: its latest key, and the API URL the
+        council gave it, else the genesis's (the genesis's sets hold none: nodes move)."""
+        urls = {v.id: v.api_url for v in self.genesis.validators}
         latest = {v.id: v for s in self.sets for v in s.validators}
-        return list(latest.values())
+        return [
+            v if v.api_url or not urls.get(v.id) else Validator(id=v.id, public_key=v.public_key, api_url=urls[v.id])
+            for v in latest.values()
+        ]
 
 
 def genesis_history(genesis: Genesis) -> ValidatorHistory:

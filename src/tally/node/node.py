@@ -174,8 +174,8 @@ class Node:
 
     def _peer_urls(self) -> list[str]:
         """Every other validator's API, the genesis's and those the council added since."""
-        named = [*self.genesis.validators, *self.validators.history().everyone()]
-        return list(dict.fromkeys(v.api_url for v in named if v.id != self.validator_id and v.api_url))
+        everyone = self.validators.history().everyone()
+        return [v.api_url for v in everyone if v.id != self.validator_id and v.api_url]
 
     # --- lifecycle ---------------------------------------------------------
 

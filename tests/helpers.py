@@ -19,12 +19,14 @@ from tally.core.chain import Batch, BlockResult, Head, apply_block, genesis_head
 from tally.core.crypto import KeyPair, sha256, verify
 from tally.core.execute import Entry
 from tally.core.genesis import genesis_memory_state
+from tally.core.limits import Limits
 from tally.core.ops import SignedTx
 from tally.core.protocol import LATEST, rules_for, version_at
 from tally.core.state import MemoryState
 from tally.core.tables import ACCOUNTS, BALANCES, Table
 from tally.core.types import Account, Genesis, GenesisMember, TxResult, Validator
 from tally.dev import process
+from tally.dev.network import Network, init_network
 from tally.dev.process import free_ports
 from tally.node.config import DataDir
 from tally.store import BlockRecord, Store
@@ -245,3 +247,17 @@ def admit_auditor(world: PointsWorld, account: str = "audit") -> tuple[str, KeyP
     world.bank.next_seq = world.client.next_seq("bank-a")
     assert world.client.wait_final(world.client.submit(world.bank.propose(f"admit-{account}", action))).code == "ok"
     return account, key
+
+
+def four_node_network(root: Path, chain: str, limits: Limits | None = None) -> Network:
+    """A network `init_network` writes under `root`: 4 nodes and 3 etcd members on free ports (not started)."""
+    ports = free_ports(10)
+    layout = init_network(
+        root,
+        4,
+        chain=chain,
+        node_ports=ports[:4],
+        etcd_ports=[(ports[4], ports[5]), (ports[6], ports[7]), (ports[8], ports[9])],
+        limits=limits,
+    )
+    return Network(root, layout)

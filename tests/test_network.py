@@ -21,7 +21,7 @@ import pyetcd
 import pyetcd.exceptions
 import pytest
 
-from helpers import final_at, key, until
+from helpers import final_at, four_node_network, key, until
 from tally.client import Signer, TallyClient, TallyError, verify_receipt
 from tally.client.keys import read_keyfile
 from tally.client.models import NodeStatusBody
@@ -29,7 +29,7 @@ from tally.core.audit import money_rule_faults
 from tally.core.ops import SignedTx
 from tally.core.tables import BALANCES, encode_value
 from tally.core.types import Certificate, ValidatorSignature
-from tally.dev.network import Network, init_network
+from tally.dev.network import Network
 from tally.dev.process import free_ports
 from tally.node.config import Limits
 from tally.store import Store, open_store
@@ -111,16 +111,7 @@ class World:
 @pytest.fixture(scope="module")
 def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
     root = tmp_path_factory.mktemp("network") / "net"
-    ports = free_ports(10)
-    layout = init_network(
-        root,
-        4,
-        chain="tally-net-test",
-        node_ports=ports[:4],
-        etcd_ports=[(ports[4], ports[5]), (ports[6], ports[7]), (ports[8], ports[9])],
-        limits=Limits(log_retention_blocks=RETENTION_BLOCKS),
-    )
-    net = Network(root, layout)
+    net = four_node_network(root, "tally-net-test", Limits(log_retention_blocks=RETENTION_BLOCKS))
     net.up()
     try:
         w = World(net, root)

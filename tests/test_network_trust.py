@@ -19,14 +19,13 @@ import httpx
 import msgspec
 import pytest
 
-from helpers import key, until
+from helpers import four_node_network, key, until
 from tally.client import Signer, TallyClient, TallyError
 from tally.client.keys import read_keyfile
 from tally.core.crypto import KeyPair
 from tally.core.limits import Limits
 from tally.core.tables import BALANCES, encode_value
-from tally.dev.network import Network, init_network
-from tally.dev.process import free_ports
+from tally.dev.network import Network
 from tally.ordering.clock import CLOCK_OFFSET_ENV
 from tally.ordering.etcd import encode_entry
 from tally.ordering.etcd_client import EtcdClient, keys
@@ -89,16 +88,7 @@ class Net:
 @pytest.fixture(scope="module")
 def net(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Net]:
     root = tmp_path_factory.mktemp("trust") / "net"
-    ports = free_ports(10)
-    layout = init_network(
-        root,
-        4,
-        chain="tally-trust",
-        node_ports=ports[:4],
-        etcd_ports=[(ports[4], ports[5]), (ports[6], ports[7]), (ports[8], ports[9])],
-        limits=Limits(log_retention_blocks=15),
-    )
-    network = Network(root, layout)
+    network = four_node_network(root, "tally-trust", Limits(log_retention_blocks=15))
     network.up()
     try:
         n = Net(network, root)

@@ -20,7 +20,7 @@ import httpx
 import msgspec
 import pytest
 
-from helpers import final_at, key, until
+from helpers import final_at, four_node_network, key, until
 from tally.client import Signer, TallyClient, verify_receipt
 from tally.client.keys import read_keyfile
 from tally.core.block import (
@@ -37,8 +37,7 @@ from tally.core.block import (
 from tally.core.ops import SignedTx
 from tally.core.types import AddValidator, BlockHeader, Certificate, RemoveValidator
 from tally.core.validators import VALIDATOR_NOTICE_BLOCKS
-from tally.dev.network import Network, down, init_network
-from tally.dev.process import free_ports
+from tally.dev.network import Network, down
 
 IDS = ("node-1", "node-2", "node-3")  # the removed validator and two that stay
 MARGIN_BLOCKS = 4  # beyond the notice: the proposal may land a few blocks after the height it was read at
@@ -101,15 +100,7 @@ class World:
 @pytest.fixture(scope="module")
 def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
     root = tmp_path_factory.mktemp("validators") / "net"
-    ports = free_ports(10)
-    layout = init_network(
-        root,
-        4,
-        chain="tally-vset-test",
-        node_ports=ports[:4],
-        etcd_ports=[(ports[4], ports[5]), (ports[6], ports[7]), (ports[8], ports[9])],
-    )
-    net = Network(root, layout)
+    net = four_node_network(root, "tally-vset-test")
     net.up()
     try:
         w = World(net, root)

@@ -29,13 +29,10 @@ import pytest
 from PIL import Image
 from playwright.sync_api import Browser, BrowserContext, Page, Playwright, expect, sync_playwright
 
-from helpers import NodeProcess, free_port
+from helpers import NodeProcess, four_node_network, free_port
 from tally.client import Signer, TallyClient, read_keyfile
 from tally.core.crypto import KeyPair
-from tally.core.limits import Limits
 from tally.core.ops import OPERATIONS
-from tally.dev.network import Network, init_network
-from tally.dev.process import free_ports
 from tally.qr import render
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -360,16 +357,7 @@ def test_the_wallet_refuses_a_bad_backup_and_a_tampered_code(demo: NodeProcess, 
 
 def test_the_monitor_shows_four_agreeing_validators(browser: Browser, tmp_path_factory: pytest.TempPathFactory) -> None:
     root = tmp_path_factory.mktemp("web-net") / "net"
-    ports = free_ports(10)
-    layout = init_network(
-        root,
-        4,
-        chain="tally-web-net",
-        node_ports=ports[:4],
-        etcd_ports=[(ports[4], ports[5]), (ports[6], ports[7]), (ports[8], ports[9])],
-        limits=Limits(),
-    )
-    net = Network(root, layout)
+    net = four_node_network(root, "tally-web-net")
     net.up()
     try:
         url = net.nodes["node-1"].url

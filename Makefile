@@ -49,6 +49,7 @@ lint: $(STAMP)
 bench: $(STAMP) etcd
 	$(BIN)/python bench/verify_rate.py
 	$(BIN)/python bench/pipeline.py 100
+	$(BIN)/python bench/directory.py
 	$(BIN)/tally bench
 	$(BIN)/tally bench-network
 

@@ -172,6 +172,9 @@ PARAM_EXAMPLES = {
     "city": "Seoul",
     "mcc": "5812",
     "access_token": "eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiJoYW5hIn0.c2lnbmF0dXJl",
+    "lat": "37.5665",
+    "lon": "-126.978",
+    "category": "5814",
     "proposal": "quota:PTS:2027",
 }
 # Where one name means another thing: each list's cursor is its own next_cursor.
@@ -181,6 +184,7 @@ PATH_EXAMPLES = {
     ("/v1/proposals", "cursor"): "quota:PTS:2027",
     ("/v1/events", "cursor"): "12:3:0",
     ("/v1/events", "Last-Event-ID"): "12:3:0",
+    ("/v1/directory", "cursor"): "412000:cafe-lumen",
 }
 FIELD_TYPES: list[tuple[Any, str]] = [
     (AccountId, "cafe-x"),
@@ -256,6 +260,7 @@ def test_openapi_publishes_parameter_patterns_and_bounds_that_refuse_a_trailing_
         ("/v1/events", "asset"),
         ("/v1/events", "cursor"),
         ("/v1/events", "access_token"),
+        *[("/v1/directory", name) for name in ("lat", "lon", "asset", "category", "limit", "cursor")],
         *[
             ("/v1/merchants/{merchant}/qr", name)
             for name in ("asset", "amount", "payment_id", "name", "city", "mcc", "format")

@@ -99,6 +99,8 @@ ROUTE_POLICY: dict[str, RoutePolicy] = {
     "/v1/council": PUBLIC,
     "/v1/proposals": PUBLIC,
     "/v1/proposals/{proposal}": PUBLIC,
+    "/v1/directory": RoutePolicy("public", why="the merchant directory: businesses that accept payment"),
+    "/v1/merchants/{merchant}": RoutePolicy("public", why="a merchant's registry entry: a business, public"),
     "/v1/merchants/{merchant}/payments/{payment_id}": RoutePolicy("account", "merchant", "the merchant's books"),
     "/v1/merchants/{merchant}/qr": RoutePolicy("public", why="what the shop shows its customers"),
     "/v1/qr/parse": PUBLIC,

@@ -44,6 +44,7 @@ from .desk import desk_endpoint
 from .errors import ApiError, error_response
 from .events import events_endpoint
 from .governance import controls_endpoint, council_endpoint, proposal_endpoint, proposals_endpoint, supply_endpoint
+from .merchants import directory_endpoint, merchant_endpoint
 from .network import network_endpoint
 from .observe import HttpMetrics, RequestLog
 from .openapi import openapi_document
@@ -419,6 +420,8 @@ def create_app(node: Node) -> Starlette:
         route("/v1/status", node_status, serves_ledger=False),
         route("/v1/genesis", genesis, serves_ledger=False),
         route("/v1/validators", validators_endpoint(node)),
+        route("/v1/directory", directory_endpoint(node, params)),
+        route("/v1/merchants/{merchant}", merchant_endpoint(node, params)),
         Route("/health", access.protect("/health", health)),
         Route("/metrics", access.protect("/metrics", metrics)),
         Route("/openapi.json", access.protect("/openapi.json", openapi)),

@@ -13,6 +13,7 @@ from ..client.models import (
     BlocksPage,
     ChallengeBody,
     ControlsBody,
+    DirectoryPage,
     ErrorResponse,
     HistoryPage,
     MerchantCodeBody,
@@ -43,6 +44,8 @@ from ..core.types import (
     AssetId,
     Certificate,
     Genesis,
+    Mcc,
+    MerchantProfile,
     Params,
     PayCodeDigits,
     Payment,
@@ -77,6 +80,9 @@ EVENT_ID_PATTERN = r"^[0-9]{1,16}:[0-9]{1,8}:[0-9]{1,6}$(?!\n)"
 EVENT_TYPES_PATTERN = r"^(block|tx|balance)(,(block|tx|balance)){0,2}$(?!\n)"
 MAX_ASSETS_PAGE = 500
 MAX_PROPOSALS_PAGE = 500
+MAX_DIRECTORY_PAGE = 100
+DEGREES_PATTERN = r"^-?[0-9]{1,3}(\.[0-9]{1,6})?$(?!\n)"  # decimal degrees; the range is checked on use
+DIRECTORY_CURSOR_PATTERN = r"^[0-9]{1,15}:[a-z0-9][a-z0-9._-]{0,63}$(?!\n)"  # DISTANCE_MM:MERCHANT
 QR_AMOUNT_PATTERN = r"^[0-9]{1,16}(\.[0-9]{1,8})?$(?!\n)"
 QR_PAYMENT_ID_PATTERN = r"^[A-Za-z0-9._:-]{1,25}$(?!\n)"  # an EMV reference label holds 25 characters
 # Printable text, no control characters, no space at either end.
@@ -209,6 +215,36 @@ def query_params(limits: Limits) -> dict[str, dict[str, Any]]:
             "name": "cursor",
             "description": "The previous page's next_cursor: proposals after that id (ids in ascending order)",
             "schema": {"type": "string", "pattern": field_pattern(ProposalId), "minLength": 1, "maxLength": 64},
+        },
+        "directory_lat": {
+            "name": "lat",
+            "description": "Latitude of the point, decimal degrees (up to 6 decimals)",
+            "schema": {"type": "string", "pattern": DEGREES_PATTERN, "minLength": 1, "maxLength": 11},
+        },
+        "directory_lon": {
+            "name": "lon",
+            "description": "Longitude of the point, decimal degrees (up to 6 decimals)",
+            "schema": {"type": "string", "pattern": DEGREES_PATTERN, "minLength": 1, "maxLength": 11},
+        },
+        "directory_asset": {
+            "name": "asset",
+            "description": "Only merchants that accept this asset",
+            "schema": {"type": "string", "pattern": field_pattern(AssetId), "minLength": 1, "maxLength": 32},
+        },
+        "directory_category": {
+            "name": "category",
+            "description": "Only merchants of this ISO 18245 category (MCC)",
+            "schema": {"type": "string", "pattern": field_pattern(Mcc), "minLength": 4, "maxLength": 4},
+        },
+        "directory_limit": {
+            "name": "limit",
+            "description": "Page size",
+            "schema": {"type": "integer", "minimum": 1, "maximum": MAX_DIRECTORY_PAGE, "default": 20},
+        },
+        "directory_cursor": {
+            "name": "cursor",
+            "description": "The previous page's next_cursor: merchants farther than it (DISTANCE_MM:MERCHANT)",
+            "schema": {"type": "string", "pattern": DIRECTORY_CURSOR_PATTERN, "minLength": 3, "maxLength": 80},
         },
     }
 
@@ -363,6 +399,23 @@ ROUTES: list[tuple[str, str, str, Any, int, Any, list[str]]] = [
         [],
     ),
     ("get", "/v1/genesis", "The genesis: chain id, members, validator set", None, 200, Genesis, []),
+    (
+        "get",
+        "/v1/directory",
+        "Merchants nearest a point (protocol 7 registry), nearest first, filtered by asset and category",
+        None,
+        200,
+        DirectoryPage,
+        [
+            "directory_lat",
+            "directory_lon",
+            "directory_asset",
+            "directory_category",
+            "directory_limit",
+            "directory_cursor",
+        ],
+    ),
+    ("get", "/v1/merchants/{merchant}", "A merchant's registry entry (protocol 7)", None, 200, MerchantProfile, []),
     (
         "get",
         "/v1/validators",

@@ -16,7 +16,10 @@ TAGS: list[tuple[str, str]] = [
     ("transactions", "Submit signed transactions, follow them to finality, fetch receipts that verify offline."),
     ("accounts", "Accounts, balances in minor units, and histories in the ledger's order."),
     ("assets", "Assets with their decimals, issuer, policy and supply."),
-    ("merchants", "What a merchant's point of sale reads: its payments and what was refunded."),
+    (
+        "merchants",
+        "What a merchant's point of sale reads (its payments), the registry, and the directory near a point.",
+    ),
     ("qr", "QR codes at the counter: a merchant's code to show, a scanned code checked, a holder's payment code."),
     (
         "governance",
@@ -396,6 +399,35 @@ ROUTE_DOCS: dict[str, tuple[str, Any]] = {
     ),
     "/v1/proposals": ("governance", {"items": [PROPOSAL_EXAMPLE], "next_cursor": None}),
     "/v1/proposals/{proposal}": ("governance", PROPOSAL_EXAMPLE),
+    "/v1/directory": (
+        "merchants",
+        {
+            "items": [
+                {
+                    "merchant": "cafe-lumen",
+                    "distance_m": 412,
+                    "category": "5814",
+                    "accepts": ["HARBOR-GIFT", "SKYMILES"],
+                    "lat": "37.5665",
+                    "lon": "126.978",
+                }
+            ],
+            "next_cursor": None,
+        },
+    ),
+    "/v1/merchants/{merchant}": (
+        "merchants",
+        {
+            "category": "5814",
+            "region": "KR-11",
+            "lat_e6": 37566500,
+            "lon_e6": 126978000,
+            "business_no": "120-81-47521",
+            "accepts": ["HARBOR-GIFT"],
+            "set_by": "harbor-bank",
+            "height": 12,
+        },
+    ),
 }
 
 EVENTS_EXAMPLE = (

@@ -35,7 +35,7 @@ from .tx import field_options, send, signing_options
 ACTION_TYPES: tuple[type, ...] = get_args(Action)
 
 
-def _sign(op_type: str, fields: dict[str, Any], signing: dict[str, Any]) -> None:
+def sign_and_send(op_type: str, fields: dict[str, Any], signing: dict[str, Any]) -> None:
     """Sign and submit one transaction with the signing options a command took (--key, --seq, --wait, --json)."""
     s = signing
     send(BY_TYPE[op_type], s["key_path"], s["url"], s["seq"], s["wait"], s["as_json"], fields, made_ref=False)
@@ -44,7 +44,7 @@ def _sign(op_type: str, fields: dict[str, Any], signing: dict[str, Any]) -> None
 SIGNING_NAMES = ("key_path", "url", "seq", "wait", "as_json")  # what signing_options() and --url give
 
 
-def _signing(command: click.Command) -> click.Command:
+def with_signing(command: click.Command) -> click.Command:
     command.params.extend(signing_options())
     return url_option(command)
 
@@ -97,13 +97,15 @@ def _propose_command(action_type: type) -> click.Command:
         if proposal_id is None:
             proposal_id = f"{kind}-{secrets.token_hex(4)}"
             click.echo(f"proposal {proposal_id}", err=True)
-        _sign("propose", {"proposal": proposal_id, "action": action}, signing)
+        sign_and_send("propose", {"proposal": proposal_id, "action": action}, signing)
 
     params: list[click.Parameter] = [
         click.Option(["--id", "proposal_id"], default=None, help="The proposal's id (default: a new one, printed)."),
     ]
     params += [o for f in _action_fields(action_type) for o in field_options(f, {})]
-    return _signing(click.Command(kind.replace("_", "-"), callback=callback, params=params, help=action_type.__doc__))
+    return with_signing(
+        click.Command(kind.replace("_", "-"), callback=callback, params=params, help=action_type.__doc__)
+    )
 
 
 for _action in ACTION_TYPES:
@@ -114,10 +116,10 @@ for _action in ACTION_TYPES:
 @click.argument("proposal_id")
 def vote(proposal_id: str, **signing: Any) -> None:
     """Approve an open proposal."""
-    _sign("vote", {"proposal": proposal_id}, signing)
+    sign_and_send("vote", {"proposal": proposal_id}, signing)
 
 
-_signing(vote)
+with_signing(vote)
 
 
 def _value(value: Any) -> str:
@@ -261,14 +263,14 @@ def controls(account_id: str, url: str, key_path: Path | None, as_json: bool) ->
 def freeze(account_id: str, reason: str, **signing: Any) -> None:
     """A regulator freezes an account: value cannot leave it."""
     fields = {"subject_kind": "account", "subject": account_id, "reason": reason}
-    _sign("freeze", fields, signing)
+    sign_and_send("freeze", fields, signing)
 
 
 @account.command("unfreeze")
 @click.argument("account_id")
 def unfreeze(account_id: str, **signing: Any) -> None:
     """A regulator lifts an account's freeze."""
-    _sign("unfreeze", {"subject_kind": "account", "subject": account_id}, signing)
+    sign_and_send("unfreeze", {"subject_kind": "account", "subject": account_id}, signing)
 
 
 @account.command("limits")
@@ -288,7 +290,7 @@ def limits(
         "daily_out_minor": daily_out_minor,
         "balance_cap_minor": balance_cap_minor,
     }
-    _sign("set_limits", fields, signing)
+    sign_and_send("set_limits", fields, signing)
 
 
 def _public_key(new_key: Path | None, public_key: str | None) -> str:
@@ -306,7 +308,7 @@ NEW_KEY_OPTIONS = [
 @account.command("rotate-key")
 def rotate_key(new_key: Path | None, public_key: str | None, **signing: Any) -> None:
     """Replace the account's key (signed with the current one, --key); sign with the new one from the next block."""
-    _sign("rotate_key", {"new_public_key": _public_key(new_key, public_key)}, signing)
+    sign_and_send("rotate_key", {"new_public_key": _public_key(new_key, public_key)}, signing)
 
 
 rotate_key.params[:0] = NEW_KEY_OPTIONS
@@ -322,7 +324,7 @@ def recover() -> None:
 def recover_start(account_id: str, new_key: Path | None, public_key: str | None, **signing: Any) -> None:
     """The account's member starts a recovery to a new key."""
     fields = {"account": account_id, "new_public_key": _public_key(new_key, public_key)}
-    _sign("start_recovery", fields, signing)
+    sign_and_send("start_recovery", fields, signing)
 
 
 recover_start.params[1:1] = NEW_KEY_OPTIONS
@@ -332,15 +334,15 @@ recover_start.params[1:1] = NEW_KEY_OPTIONS
 @click.argument("account_id")
 def recover_cancel(account_id: str, **signing: Any) -> None:
     """The account's old key (or its member) cancels a pending recovery."""
-    _sign("cancel_recovery", {"account": account_id}, signing)
+    sign_and_send("cancel_recovery", {"account": account_id}, signing)
 
 
 @recover.command("complete")
 @click.argument("account_id")
 def recover_complete(account_id: str, **signing: Any) -> None:
     """After the delay, the member completes the recovery."""
-    _sign("complete_recovery", {"account": account_id}, signing)
+    sign_and_send("complete_recovery", {"account": account_id}, signing)
 
 
 for _command in (freeze, unfreeze, limits, rotate_key, recover_start, recover_cancel, recover_complete):
-    _signing(_command)
+    with_signing(_command)

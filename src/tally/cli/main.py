@@ -365,6 +365,7 @@ def bench_network(nodes: int, accounts: int, payments: int, batch: int, latency_
 
 
 from .governance import account, council, validators  # noqa: E402
+from .merchants import merchants  # noqa: E402
 from .qr import code, qr  # noqa: E402
 from .queries import COMMANDS  # noqa: E402
 from .tx import tx  # noqa: E402
@@ -375,5 +376,6 @@ cli.add_command(code)
 cli.add_command(council)
 cli.add_command(account)
 cli.add_command(validators)
+cli.add_command(merchants)
 for _command in COMMANDS:
     cli.add_command(_command)

@@ -23,13 +23,14 @@ from httpx_sse import SSEError, aconnect_sse
 
 from ..core.block import Receipt, ValidatorsBody
 from ..core.ops import SignedTx
-from ..core.types import Account, Asset, Genesis, Params, Payment
+from ..core.types import Account, Asset, Genesis, MerchantProfile, Params, Payment
 from .auth import RENEW_CODES, AsyncReadTokens, ReaderLike, as_reader, needs_token, renewable
 from .http import (
     MAX_WAIT_SLICE_MS,
     RETRYABLE_STATUS,
     Retry,
     TallyError,
+    directory_params,
     error_from,
     event_params,
     page_params,
@@ -42,6 +43,7 @@ from .models import (
     BalancesBody,
     BlocksPage,
     ControlsBody,
+    DirectoryPage,
     HistoryPage,
     LedgerEvent,
     MerchantCodeBody,
@@ -200,6 +202,23 @@ class AsyncTallyClient:
     async def proposals(self, limit: int = 100, cursor: str | None = None) -> ProposalsPage:
         """A page of council proposals in id order."""
         return await self._get("/v1/proposals", ProposalsPage, page_params(limit, cursor))
+
+    async def directory(
+        self,
+        lat: str,
+        lon: str,
+        asset: str | None = None,
+        category: str | None = None,
+        limit: int = 20,
+        cursor: str | None = None,
+    ) -> DirectoryPage:
+        """Merchants nearest a point (decimal degrees), nearest first (protocol 7)."""
+        params = directory_params(lat, lon, asset, category, limit, cursor)
+        return await self._get("/v1/directory", DirectoryPage, params)
+
+    async def merchant(self, merchant_id: str) -> MerchantProfile:
+        """A merchant's registry entry (protocol 7)."""
+        return await self._get(f"/v1/merchants/{merchant_id}", MerchantProfile)
 
     async def proposal(self, proposal_id: str) -> ProposalBody:
         """A council proposal: its action, votes and outcome."""

@@ -23,7 +23,7 @@ from httpx_sse import SSEError, connect_sse
 
 from ..core.block import Receipt, ValidatorsBody
 from ..core.ops import SignedTx
-from ..core.types import Account, Asset, Genesis, Params, Payment
+from ..core.types import Account, Asset, Genesis, MerchantProfile, Params, Payment
 from .auth import RENEW_CODES, ReaderLike, ReadTokens, as_reader, needs_token, renewable
 from .errors import TallyError as TallyError
 from .errors import error_from as error_from
@@ -33,6 +33,7 @@ from .models import (
     BalancesBody,
     BlocksPage,
     ControlsBody,
+    DirectoryPage,
     HistoryPage,
     LedgerEvent,
     MerchantCodeBody,
@@ -83,6 +84,13 @@ def page_params(limit: int, cursor: str | None, **extra: str | None) -> dict[str
     params: dict[str, Any] = {"limit": limit}
     params.update({k: v for k, v in (("cursor", cursor), *extra.items()) if v})
     return params
+
+
+def directory_params(
+    lat: str, lon: str, asset: str | None, category: str | None, limit: int, cursor: str | None
+) -> dict[str, Any]:
+    """GET /v1/directory's query: the point, the page, and the filters given."""
+    return {"lat": lat, "lon": lon, **page_params(limit, cursor, asset=asset, category=category)}
 
 
 def qr_params(asset: str, **optional: str | None) -> dict[str, Any]:
@@ -257,6 +265,22 @@ class TallyClient:
     def proposals(self, limit: int = 100, cursor: str | None = None) -> ProposalsPage:
         """A page of council proposals in id order."""
         return self._get("/v1/proposals", ProposalsPage, page_params(limit, cursor))
+
+    def directory(
+        self,
+        lat: str,
+        lon: str,
+        asset: str | None = None,
+        category: str | None = None,
+        limit: int = 20,
+        cursor: str | None = None,
+    ) -> DirectoryPage:
+        """Merchants nearest a point (decimal degrees), nearest first (protocol 7)."""
+        return self._get("/v1/directory", DirectoryPage, directory_params(lat, lon, asset, category, limit, cursor))
+
+    def merchant(self, merchant_id: str) -> MerchantProfile:
+        """A merchant's registry entry (protocol 7)."""
+        return self._get(f"/v1/merchants/{merchant_id}", MerchantProfile)
 
     def proposal(self, proposal_id: str) -> ProposalBody:
         """A council proposal: its action, votes and outcome."""

@@ -112,6 +112,22 @@ class ProposalBody(Proposal, frozen=True, kw_only=True):
     threshold: int  # votes it needs now
 
 
+class NearbyMerchant(msgspec.Struct, frozen=True):
+    """A merchant of the directory, with its distance from the point asked about."""
+
+    merchant: str
+    distance_m: int  # great-circle distance, metres (rounded)
+    category: str  # ISO 18245 MCC
+    accepts: list[str]
+    lat: str  # decimal degrees, as registered (millionths)
+    lon: str
+
+
+class DirectoryPage(msgspec.Struct, frozen=True):
+    items: list[NearbyMerchant]
+    next_cursor: str | None  # DISTANCE_MM:MERCHANT: pass it as cursor for the next page
+
+
 class ProposalsPage(msgspec.Struct, frozen=True):
     items: list[ProposalBody]
     next_cursor: str | None

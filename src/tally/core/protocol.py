@@ -46,6 +46,12 @@ council adds and removes validators from a stated height, at least
 holds the schedule (`validators/schedule`), and every block's results tree
 gains one last leaf, the schedule as that block leaves it, so a certificate
 proves the set and a light client follows its changes from the genesis.
+
+Version 7 adds the merchant registry (docs/merchants.md): `set_merchant`,
+signed by the member that registered a merchant, records its category (an
+ISO 18245 MCC), region, location, business registration number and the
+assets it accepts; the node's directory answers "merchants near this point
+that accept this asset".
 """
 
 from __future__ import annotations
@@ -63,6 +69,7 @@ class Rules:
     client_refs: bool  # value-moving types carry a `ref`, unique per signer (version 3 on)
     governance: bool = False  # council, quotas, roles, freezes, limits and key recovery (version 5 on)
     validator_changes: bool = False  # the validator set is ledger state, certified in every block (version 6 on)
+    merchant_registry: bool = False  # set_merchant and the directory (version 7 on)
 
 
 PROTOCOLS: dict[int, Rules] = {
@@ -78,6 +85,15 @@ PROTOCOLS: dict[int, Rules] = {
         client_refs=True,
         governance=True,
         validator_changes=True,
+    ),
+    7: Rules(
+        version=7,
+        certify_results=True,
+        rejected_consumes_seq=True,
+        client_refs=True,
+        governance=True,
+        validator_changes=True,
+        merchant_registry=True,
     ),
 }
 LATEST = max(PROTOCOLS)

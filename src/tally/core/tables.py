@@ -27,6 +27,7 @@ from .types import (
     Asset,
     DailyOut,
     Freeze,
+    MerchantProfile,
     Params,
     PayCode,
     Payment,
@@ -117,6 +118,8 @@ COUNCIL_PARAMS = "council"
 # Validator-set changes (protocol 6 on): one record, VALIDATOR_SETS.key(SCHEDULE).
 VALIDATOR_SETS: Table[ValidatorSchedule] = Table("validators", ("name",), ValidatorSchedule)
 SCHEDULE = "schedule"
+# The merchant registry (protocol 7 on); the store indexes it by location for the directory.
+MERCHANTS: Table[MerchantProfile] = Table("merchant", ("merchant",), MerchantProfile)
 
 TABLES: dict[str, Table[Any]] = {
     t.prefix: t
@@ -135,6 +138,7 @@ TABLES: dict[str, Table[Any]] = {
         DAILY_OUT,
         RECOVERIES,
         VALIDATOR_SETS,
+        MERCHANTS,
     )
 }
 

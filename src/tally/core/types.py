@@ -37,6 +37,12 @@ FreezeTarget = Annotated[str, Meta(pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$(?
 LimitMinor = Annotated[int, Meta(ge=0, le=MAX_SAFE_INTEGER)]  # 0: no limit
 CouncilSize = Annotated[int, Meta(ge=1, le=1_000)]
 Height = Annotated[int, Meta(ge=1, le=MAX_SAFE_INTEGER)]
+Mcc = Annotated[str, Meta(pattern=r"^[0-9]{4}$(?!\n)")]  # ISO 18245 merchant category code
+RegionCode = Annotated[str, Meta(pattern=r"^[A-Z0-9][A-Z0-9_-]{0,31}$(?!\n)")]  # e.g. KR-11 (Seoul), KR-11-680
+LatE6 = Annotated[int, Meta(ge=-90_000_000, le=90_000_000)]  # latitude in millionths of a degree
+LonE6 = Annotated[int, Meta(ge=-180_000_000, le=180_000_000)]  # longitude in millionths of a degree
+BusinessNo = Annotated[str, Meta(pattern=r"^[0-9A-Za-z-]{1,32}$(?!\n)")]  # business registration number
+MAX_ACCEPTED_ASSETS = 32
 ApiUrl = Annotated[str, Meta(pattern=r"^(https?://[A-Za-z0-9.:\[\]_-]{1,200})?$(?!\n)")]  # "" or a node's API base
 UtcOffsetMin = Annotated[int, Meta(ge=-14 * 60, le=14 * 60)]  # the chain's time zone, minutes east of UTC
 
@@ -300,6 +306,19 @@ class Recovery(msgspec.Struct, frozen=True):
     txid: str
 
 
+class MerchantProfile(msgspec.Struct, frozen=True):
+    """A merchant's entry in the registry (protocol 7), kept by the member that registered it."""
+
+    category: str  # ISO 18245 MCC
+    region: str
+    lat_e6: int  # location, in millionths of a degree (integers: execution stays exact)
+    lon_e6: int
+    business_no: str
+    accepts: list[str]  # the assets it takes, in the order given
+    set_by: str  # the member that set it
+    height: int  # the block that set it
+
+
 class Validator(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     id: AccountId
     public_key: PublicKeyHex
@@ -334,6 +353,7 @@ StateValue = (
     | DailyOut
     | Recovery
     | ValidatorSchedule
+    | MerchantProfile
     | int
 )
 

@@ -18,6 +18,7 @@ from ..core.chain import BlockResult, Head
 from ..core.execute import Movement
 from ..core.ops import SignedTx, tx_type
 from ..core.types import BlockHeader, Certificate, StateValue
+from .directory import Nearby
 
 __all__ = ["BlockRecord", "Head", "HistoryItem", "Store", "StoredTx", "TxLocation", "record_of"]
 
@@ -105,6 +106,15 @@ class Store(Protocol):
     def state_items(self, prefix: str = "") -> Iterator[tuple[str, StateValue]]: ...
     def write_block(self, record: BlockRecord) -> None: ...
     def put_certificate(self, certificate: Certificate) -> None: ...
+    def merchants_near(
+        self,
+        lat_e6: int,
+        lon_e6: int,
+        limit: int,
+        asset: str | None = None,
+        category: str | None = None,
+        after: tuple[int, str] | None = None,
+    ) -> list[Nearby]: ...
     def final_height(self) -> int: ...
     def block_header(self, height: int) -> tuple[BlockHeader, str] | None: ...
     def block_results_root(self, height: int) -> str | None: ...

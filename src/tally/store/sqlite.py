@@ -19,6 +19,7 @@ import msgspec
 from ..core.execute import Movement
 from ..core.tables import PAYMENTS, decode_value, encode_value
 from ..core.types import BlockHeader, Certificate, Payment, StateValue
+from . import directory
 from .base import BlockRecord, Head, HistoryItem, TxLocation
 
 SCHEMA = """
@@ -73,6 +74,7 @@ class SqliteStore:
         if _columns(conn, "txs") >= {"signer", "counterparty"}:
             _migrate_parties(conn)
         conn.executescript(SCHEMA)
+        conn.executescript(directory.SCHEMA)
         _add_column(conn, "blocks", "results_root", "TEXT NOT NULL DEFAULT ''")
         _add_column(conn, "txs", "signer_key", "TEXT NOT NULL DEFAULT ''")
         _add_column(conn, "txs", "moves", "BLOB")
@@ -198,6 +200,7 @@ class SqliteStore:
             conn.executemany("INSERT OR IGNORE INTO parties (account, pos) VALUES (?, ?)", parties)
             conn.executemany("INSERT OR REPLACE INTO state (key, value) VALUES (?, ?)", upserts)
             conn.executemany("DELETE FROM state WHERE key = ?", deletes)
+            directory.index_merchants(conn, record.writes)
             if record.certificate is not None:
                 conn.execute(
                     "INSERT INTO certificates (height, body) VALUES (?, ?)",
@@ -207,6 +210,18 @@ class SqliteStore:
             conn.execute("ROLLBACK")
             raise
         conn.execute("COMMIT")
+
+    def merchants_near(
+        self,
+        lat_e6: int,
+        lon_e6: int,
+        limit: int,
+        asset: str | None = None,
+        category: str | None = None,
+        after: tuple[int, str] | None = None,
+    ) -> list[directory.Nearby]:
+        """The directory: merchants nearest the point (store/directory.py)."""
+        return directory.merchants_near(self._conn(), lat_e6, lon_e6, limit, asset, category, after)
 
     def put_certificate(self, certificate: Certificate) -> None:
         """Store the certificate of a block stored without one (votes arrived later)."""

@@ -23,14 +23,17 @@ from tally.core.types import (
     AccountId,
     ApiUrl,
     AssetId,
+    BusinessNo,
     ChainId,
     ClientRef,
     FreezeTarget,
+    Mcc,
     PayCodeDigits,
     PaymentId,
     ProposalId,
     PublicKeyHex,
     ReasonCode,
+    RegionCode,
     SignatureHex,
 )
 
@@ -199,6 +202,9 @@ FIELD_TYPES: list[tuple[Any, str]] = [
     (ReasonCode, "court_order"),
     (FreezeTarget, "HARBOR-GIFT"),
     (ApiUrl, "http://127.0.0.1:8754"),
+    (BusinessNo, "120-81-47521"),
+    (RegionCode, "KR-11"),
+    (Mcc, "5814"),
 ]
 
 

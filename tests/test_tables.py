@@ -15,6 +15,7 @@ from tally.core.tables import (
     DAILY_OUT,
     FREEZES,
     LIMITS,
+    MERCHANTS,
     PARAMS,
     PAY_CODES,
     PAYMENTS,
@@ -35,6 +36,7 @@ from tally.core.types import (
     DailyOut,
     DefaultLimits,
     Freeze,
+    MerchantProfile,
     Params,
     PayCode,
     Payment,
@@ -133,6 +135,11 @@ RECORDS: list[tuple[Table[object], StateValue]] = [
     (LIMITS, AccountLimits(max_payment_minor=1, daily_out_minor=0, balance_cap_minor=2**53 - 1, set_by="bank-a")),
     (DAILY_OUT, DailyOut(day=20_833, out_minor=12)),
     (RECOVERIES, Recovery(new_public_key="ab" * 32, member="bank-a", started_height=2, completes_ms=5, txid=TXID)),
+    (
+        MERCHANTS,
+        MerchantProfile("5814", "KR-11", 37_566_500, -126_978_000, "120-81-47521", ["PTS", "GIFT"], "bank-a", 12),
+    ),
+    (MERCHANTS, MerchantProfile("5411", "KR-26", 0, 0, "1", [], "bank-b", 3)),
     (
         VALIDATOR_SETS,
         ValidatorSchedule(

@@ -311,7 +311,7 @@ def len_demo() -> int:
 
     holders = sum(len(v) for v in HOLDERS.values())
     merchants = sum(len(v) for v in MERCHANTS.values())
-    return 2 + holders + merchants + 2 * holders + PAYMENTS + 6 + 10 + 1
+    return 2 + holders + merchants + 2 * holders + PAYMENTS + 6 + 10 + 1 + merchants  # the last: registry entries
 
 
 # --- audit and bench -----------------------------------------------------------

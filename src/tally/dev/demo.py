@@ -26,6 +26,12 @@ MEMBERS = [("harbor-bank", "Harbor Bank"), ("skyway", "Skyway Airlines Loyalty")
 MERCHANTS = {"harbor-bank": ["cafe-lumen", "book-nook"], "skyway": ["duty-free-7"]}
 HOLDERS = {"harbor-bank": ["alice", "bob", "chen"], "skyway": ["dana", "emeka", "farah"]}
 POINTS, VOUCHER = "SKYMILES", "HARBOR-GIFT"
+# The merchant registry (protocol 7): category (MCC), region, location in millionths of a degree, assets taken.
+REGISTRY = {
+    "cafe-lumen": ("5814", "KR-11", 37_566_500, 126_978_000, "120-81-47521", [VOUCHER, POINTS]),  # Seoul, City Hall
+    "book-nook": ("5942", "KR-11", 37_570_400, 126_992_100, "211-86-10433", [VOUCHER]),  # Seoul, Jongno
+    "duty-free-7": ("5309", "KR-26", 35_179_600, 129_075_600, "617-81-02917", [POINTS]),  # Busan
+}
 PAYMENTS = 300
 
 
@@ -73,9 +79,16 @@ async def load_demo(node: Node, progress: Callable[[int], None] = lambda n: None
     transfers = [signers[holders[i]].transfer(POINTS, holders[(i + 1) % len(holders)], 500) for i in range(6)]
     refunds = [signers[m].refund(pid, amount // 2) for m, pid, amount in paid[:10]]
     cash_outs = [signers["cafe-lumen"].cash_out(VOUCHER, 1_000, "HARBOR-BANK/ACC-1001")]
+    member_of = {m: member for member, ms in MERCHANTS.items() for m in ms}
+    registry = [
+        signers[member_of[m]].set_merchant(
+            merchant=m, category=mcc, region=region, lat_e6=lat, lon_e6=lon, business_no=no, accepts=accepts
+        )
+        for m, (mcc, region, lat, lon, no, accepts) in REGISTRY.items()
+    ]
 
     total = 0
-    for phase in (setup, issues, payments + transfers, refunds + cash_outs):
+    for phase in (setup, issues, payments + transfers, refunds + cash_outs + registry):
         txids = await node.submit(phase)
         for txid in txids:
             status = await node.wait(txid, 30_000)

@@ -7,8 +7,9 @@ signed in from its key file, votes and sees it executed, and harbor-bank's open 
 a reload; the ledger holds the quota. harbor-bank sets a holder's limits and proposes freezing the
 holder; the holder's wallet shows the limits, replaces its key (rotate_key, the new key made in the
 page and never sent) and shows the freeze's reason. A holder who lost the phone makes a new key in a
-fresh wallet; harbor-bank recovers the account to it and the wallet opens. Screenshots go to
-artifacts/screenshots/ (console-*, wallet-*).
+fresh wallet; harbor-bank recovers the account to it and the wallet opens. harbor-bank moves its
+merchant cafe-lumen in the registry and sees the new entry; skyway's duty-free-7 is refused to it
+(not_authorized). Screenshots go to artifacts/screenshots/ (console-*, wallet-*).
 """
 
 from __future__ import annotations
@@ -259,6 +260,55 @@ def test_a_member_recovers_a_lost_wallet_to_a_new_key(council: NodeProcess, brow
     shoot(wallet, "wallet-recovered")
     console_context.close()
     wallet_context.close()
+
+
+def test_a_member_sets_its_merchants_registry_entry(council: NodeProcess, browser: Browser) -> None:  # noqa: F811
+    """harbor-bank moves cafe-lumen (and changes its category and assets) from the merchant's account page; the
+    page shows the new entry, and the ledger and the directory hold it. duty-free-7 is skyway's: refused."""
+    console_context, console = new_page(browser, council.url + "/console/#/account/cafe-lumen")
+    console.set_viewport_size({"width": 1280, "height": 800})
+    sign_in(console, council, "harbor-bank")
+    console.click("[data-test=to-registry]")
+    expect(console.locator("[data-test=yours]")).to_be_visible()
+    expect(console.locator("[data-test=entry-location]")).to_have_text("37.5665, 126.978")
+    expect(console.locator("[data-test=entry-category]")).to_have_text("5814 · Fast food, cafés")
+    expect(console.locator("input[name=lat]")).to_have_value("37.5665")  # the form starts from the entry
+
+    # To Myeongdong, pasted as one "lat, lon" (both fields fill); a restaurant now, vouchers only.
+    console.fill("input[name=lat]", "37.563600, 126.986900")
+    expect(console.locator("input[name=lat]")).to_have_value("37.563600")
+    expect(console.locator("input[name=lon]")).to_have_value("126.986900")
+    console.fill("input[name=category]", "5812")
+    console.locator("input[name=accepts][value=SKYMILES]").uncheck()
+    console.click("[data-test=set-merchant]")
+    expect(console.locator("[data-test=entry-saved]")).to_be_visible()
+    expect(console.locator("[data-test=entry-location]")).to_have_text("37.5636, 126.9869")
+    expect(console.locator("[data-test=entry-category]")).to_have_text("5812 · Restaurants")
+    expect(console.locator("[data-test=entry-accepts]")).to_have_text("HARBOR-GIFT · Harbor gift voucher")
+    expect(console.locator("[data-test=entry]")).to_contain_text("harbor-bank, block")
+    shoot(console, "console-merchant-entry")
+    with TallyClient(council.url) as client:
+        entry = client.merchant("cafe-lumen")
+        assert (entry.category, entry.lat_e6, entry.lon_e6, entry.accepts, entry.set_by) == (
+            "5812", 37_563_600, 126_986_900, ["HARBOR-GIFT"], "harbor-bank"
+        )  # fmt: skip
+        nearest = client.directory("37.5636", "126.9869").items[0]
+        assert (nearest.merchant, nearest.distance_m) == ("cafe-lumen", 0)
+
+    # A latitude past 90 never leaves the page; another member's merchant: the ledger refuses it.
+    console.fill("input[name=lat]", "90.5")
+    console.click("[data-test=set-merchant]")
+    expect(console.locator(".error")).to_have_attribute("data-code", "lat_invalid")
+    to(console, "/merchant/duty-free-7")
+    expect(console.locator("[data-test=not-yours]")).to_contain_text("only skyway")
+    expect(console.locator("[data-test=entry-region]")).to_have_text("KR-26 · Busan")
+    console.click("[data-test=set-merchant]")
+    expect(console.locator(".error")).to_have_attribute("data-code", "not_authorized")
+    expect(console.locator(".error")).to_contain_text("(not_authorized)")
+    shoot(console, "console-merchant-refused")
+    with TallyClient(council.url) as client:
+        assert client.merchant("duty-free-7").set_by == "skyway"
+    console_context.close()
 
 
 def test_the_console_is_served_with_the_other_apps(council: NodeProcess) -> None:

@@ -6,6 +6,7 @@ code), and the merchant's open point of sale shows the payment without a
 reload; the merchant charges the holder's one-time code; a partial refund
 reaches the holder's history; the explorer verifies a receipt and refuses a
 tampered one, and shows the validator sets it checked from the genesis; the
+wallet lists the nearby shops of the merchant directory, nearest first; the
 monitor shows four agreeing validators. No request the wallet sends carries
 its private key. JavaScript computes the canonical bytes, ids and signatures
 of every transaction vector and checks every receipt vector. Screenshots of
@@ -353,6 +354,79 @@ def test_the_wallet_refuses_a_bad_backup_and_a_tampered_code(demo: NodeProcess, 
     page.click("[data-test=read]")
     expect(page.locator(".error")).to_have_attribute("data-code", "qr_bad_crc")
     context.close()
+
+
+def listed(page: Page) -> list[str]:
+    """The merchants the wallet's Nearby shops page lists, in its order."""
+    found = page.locator("[data-test=shops] li").evaluate_all("items => items.map((li) => li.dataset.merchant)")
+    return [str(m) for m in found]
+
+
+def test_the_wallet_lists_nearby_shops(demo: NodeProcess, browser: Browser) -> None:
+    """Nearby shops: the demo's merchant directory nearest first from Seoul City Hall (a place picked from the
+    list), a page at a time; filtered to one of the wallet's assets; and from the phone's own position."""
+    context, page = new_page(browser, demo.url + "/wallet/")
+    page.fill("input[name=account]", "w-nearby")
+    page.click("[data-test=create]")
+    expect(page.locator("[data-test=balances] [data-asset=SKYMILES]")).to_be_visible()
+    page.click("[data-test=to-nearby]")
+    expect(page.locator("[data-test=no-point]")).to_be_visible()  # no position allowed: a place is picked
+    # Two merchants a page here, so that "More" reads the next one with the page's next_cursor.
+    two = re.compile(r"limit=\d+")
+    page.route("**/v1/directory?*", lambda route: route.continue_(url=two.sub("limit=2", route.request.url)))
+    page.select_option("select[name=place]", "seoul-city-hall")
+    shops = page.locator("[data-test=shops] li")
+    expect(shops).to_have_count(2)
+    page.click("[data-test=more]")
+    expect(shops).to_have_count(3)
+    expect(page.locator("[data-test=more]")).to_have_count(0)
+    assert listed(page) == ["cafe-lumen", "book-nook", "duty-free-7"]
+    expect(shops.nth(0).locator("[data-test=distance]")).to_have_text("0 m")
+    expect(shops.nth(1).locator("[data-test=distance]")).to_have_text("1.3 km")
+    expect(shops.nth(2).locator("[data-test=distance]")).to_have_text("325 km")
+    expect(shops.nth(0).locator("[data-test=category]")).to_have_text("5814 · Fast food, cafés")
+    expect(shops.nth(1).locator("[data-test=category]")).to_have_text("5942 · Books")
+    expect(shops.nth(2).locator("[data-test=category]")).to_have_text("5309 · Duty free")
+    expect(shops.nth(0).locator("[data-test=accepts]")).to_have_text(re.compile("Harbor gift voucher.*Skyway miles"))
+    shoot(page, "wallet-nearby")
+    page.unroute("**/v1/directory?*")
+
+    # The wallet's SKYMILES only: the bookshop takes vouchers, and drops out.
+    page.select_option("select[name=asset]", "SKYMILES")
+    expect(shops).to_have_count(2)
+    assert listed(page) == ["cafe-lumen", "duty-free-7"]
+    shoot(page, "wallet-nearby-skymiles")
+
+    # A point typed: out of range is refused in the page; Busan Station puts the duty-free shop first.
+    page.select_option("select[name=place]", "typed")
+    page.fill("input[name=point]", "95, 129.0422")
+    page.click("[data-test=show-point]")
+    expect(page.locator(".error")).to_have_attribute("data-code", "point_invalid")
+    page.fill("input[name=point]", "35.1151, 129.0422")
+    page.click("[data-test=show-point]")
+    expect(shops.first).to_have_attribute("data-merchant", "duty-free-7")
+    expect(shops.first.locator("[data-test=distance]")).to_have_text("7.8 km")
+    context.close()
+
+    # A phone that shares its position (at Busan Station): the page uses it at once, in Korean.
+    phone = browser.new_context(viewport=PHONE, locale="ko-KR", permissions=["geolocation"],
+                                geolocation={"latitude": 35.1151, "longitude": 129.0422})  # fmt: skip
+    phone.set_default_timeout(TIMEOUT_MS)
+    page = phone.new_page()
+    page.goto(demo.url + "/wallet/")
+    page.fill("textarea[name=backup]", (demo.data_dir / "keys" / "alice.json").read_text())
+    page.click("[data-test=restore]")
+    expect(page.locator("[data-test=balances] [data-asset=SKYMILES]")).to_be_visible()
+    page.click("[data-test=to-nearby]")
+    expect(page.locator("select[name=place]")).to_have_value("here")
+    expect(page.locator("[data-test=where]")).to_contain_text("현재 위치 기준")
+    shops = page.locator("[data-test=shops] li")
+    expect(shops).to_have_count(3)
+    assert listed(page) == ["duty-free-7", "book-nook", "cafe-lumen"]  # Jongno is nearer Busan
+    expect(shops.first.locator("[data-test=distance]")).to_have_text("7.8km")
+    expect(shops.first.locator("[data-test=category]")).to_have_text("5309 · 면세점")
+    shoot(page, "wallet-nearby-ko")
+    phone.close()
 
 
 def test_the_monitor_shows_four_agreeing_validators(browser: Browser, tmp_path_factory: pytest.TempPathFactory) -> None:

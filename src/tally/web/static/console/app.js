@@ -2,14 +2,16 @@
 // which this page keeps in memory only (never in the browser's storage: a reload signs out). It shows
 // the council and its parameters; the proposals with their votes, state and outcome, with a vote
 // button on open ones; a form for every kind of proposal; each asset's supply against its quota; and
-// an account's freeze, limits and key recovery, with the forms a member uses on them. Every
-// transaction is signed in this page. Pages are hash routes (#/propose, #/assets, #/account/alice).
+// an account's freeze, limits and key recovery, with the forms a member uses on them; a merchant's
+// registry entry (category, region, location, accepted assets), which its member sets. Every
+// transaction is signed in this page. Pages are hash routes (#/propose, #/assets, #/account/alice,
+// #/merchant/cafe-lumen).
 
 import { t, time } from "../shared/i18n.js";
 import { formatMinor, limitToMinor, readKeyFile } from "../shared/tally.js";
 import {
-  Amount, ErrorLine, Shell, amountText, genesis, html, mount, node, reasonText, useAction, useEffect, useMemo,
-  useRoute, useState,
+  Amount, ErrorLine, KNOWN_MCCS, Shell, amountText, degreesToE6, e6ToDegrees, genesis, html, mccName, mccText, mount,
+  node, reasonText, useAction, useEffect, useMemo, useRoute, useState,
 } from "../shared/ui.js";
 
 const NO_QUOTA = 9_007_199_254_740_991; // create_asset's quota when it names none: the largest safe integer
@@ -22,6 +24,10 @@ const PARAMS = ["threshold", "proposal_ttl_ms", "recovery_delay_ms", "utc_offset
 const MINUTE_MS = 60_000;
 const REASONS = ["court_order", "suspected_fraud", "sanctions", "lost_device", "aml_review"]; // suggestions only
 const ID_RE = /^[A-Za-z0-9._:-]{1,64}$/;
+const MAX_ACCEPTED = 32; // set_merchant's accepts: at most 32 assets
+// ISO 3166-2 codes the region field suggests (any code of capitals, digits, - and _ is taken).
+const REGIONS = { "KR-11": "seoul", "KR-26": "busan", "KR-27": "daegu", "KR-28": "incheon", "KR-29": "gwangju",
+  "KR-30": "daejeon", "KR-31": "ulsan", "KR-50": "sejong", "KR-41": "gyeonggi", "KR-49": "jeju" };
 
 function fail(code, message = "") {
   return Object.assign(new Error(message || code), { code });
@@ -187,6 +193,7 @@ function SessionBar({ session, onSignOut }) {
         <a href="#/propose" data-test="to-propose">${t("console.propose")}</a>
         <a href="#/assets" data-test="to-assets">${t("console.assets")}</a>
         <a href="#/account" data-test="to-accounts">${t("console.accounts")}</a>
+        <a href="#/merchant" data-test="to-merchants">${t("console.merchants")}</a>
       </nav>
       <button class="link" onClick=${onSignOut} data-test="sign-out">${t("console.sign_out")}</button>
     </section>`;
@@ -571,6 +578,8 @@ function AccountPage({ session, id, tick, bump }) {
           reason: reasonText(controls.frozen.reason), by: controls.frozen.by })} · ${t("console.at_height", { height: controls.frozen.height })}</p>`
           : html`<p class="muted" data-test="not-frozen">${t("console.not_frozen")}</p>`}
         <${FreezeActions} session=${session} account=${account} frozen=${controls.frozen} onDone=${bump} />
+        ${account.role === "merchant" ? html`<p><a class="button inline" href=${`#/merchant/${account.id}`}
+          data-test="to-registry">${t("console.registry_link")}</a></p>` : null}
         <h2>${t("console.balances")}</h2>
         <ul class="balances">${Object.entries(balances).map(([asset, minor]) => html`
           <li><span>${asset}</span><strong><${Amount} minor=${minor} asset=${assets[asset]} /></strong></li>`)}
@@ -705,6 +714,164 @@ function RecoveryCard({ session, account, recovery, onDone }) {
     </section>`;
 }
 
+// --- merchants: the registry entry (protocol 7) ---------------------------------------------------------------
+
+function MerchantSearch({ id }) {
+  const [text, setText] = useState(id || "");
+  const submit = (e) => {
+    e.preventDefault();
+    if (text.trim()) go(`/merchant/${text.trim()}`);
+  };
+  return html`<section class="card">
+    <h1>${t("console.merchants")}</h1>
+    <p class="muted">${t("console.merchants_text")}</p>
+    <form class="search" onSubmit=${submit}>
+      <input name="merchant_lookup" placeholder=${t("console.merchant_lookup")} value=${text} onInput=${(e) => setText(e.target.value)} />
+      <button data-test="look-up-merchant">${t("pos.look_up")}</button>
+    </form>
+  </section>`;
+}
+
+function regionText(code) {
+  return REGIONS[code] ? `${code} · ${t(`region.${REGIONS[code]}`)}` : code;
+}
+
+/** The merchant's entry (public), its account as this member reads it (null: not one it may read), the assets. */
+async function loadMerchant(id) {
+  const path = encodeURIComponent(id);
+  const [entry, account, assets] = await Promise.all([
+    node.get(`/v1/merchants/${path}`, undefined, null).catch((err) => {
+      if (err.code === "unknown_merchant") return null;
+      throw err;
+    }),
+    node.get(`/v1/accounts/${path}`).catch((err) => {
+      if (err.status === 403 || err.status === 401) return null; // another member's: not ours to read
+      throw err;
+    }),
+    assetsById(),
+  ]);
+  return { entry, account, assets };
+}
+
+function MerchantPage({ session, id, tick, bump }) {
+  const [view, error] = useLoad(() => loadMerchant(id), [id, tick]);
+  if (!view) return html`<section class="card">${error ? html`<${ErrorLine} error=${error} />` : html`<p>…</p>`}</section>`;
+  const { entry, account, assets } = view;
+  const me = session.key.id;
+  // Whose entry it is: the account's member where this key reads it, else the member that set the entry.
+  const keeper = account ? account.member : entry && entry.set_by;
+  const notYours = html`<p class="warn" data-test="not-yours">${keeper
+    ? t("console.not_yours_kept", { merchant: id, member: keeper }) : t("console.not_yours", { merchant: id })}</p>`;
+  let whose;
+  if (!account) whose = notYours;
+  else if (account.role !== "merchant") {
+    whose = html`<p class="warn" data-test="not-merchant">${t("console.not_a_merchant", { id, role: t(`role.${account.role}`) })}</p>`;
+  } else if (account.member === me) whose = html`<p class="muted" data-test="yours">${t("console.yours")}</p>`;
+  else whose = notYours;
+  const name = (assetId) => (assets[assetId] ? `${assetId} · ${assets[assetId].name}` : assetId);
+  return html`
+    <div class="columns even">
+      <section class="card" data-test="merchant">
+        <h1>${id}</h1>
+        ${account ? html`<dl class="facts entry">
+          <dt>${t("console.role")}</dt><dd>${t(`role.${account.role}`)}</dd>
+          <dt>${t("console.registered_by")}</dt><dd>${account.member}</dd>
+        </dl>` : null}
+        ${whose}
+        <h2>${t("console.registry")}</h2>
+        ${entry ? html`
+          <dl class="facts entry" data-test="entry">
+            <dt>${t("console.category")}</dt><dd data-test="entry-category">${mccText(entry.category)}</dd>
+            <dt>${t("console.region")}</dt><dd data-test="entry-region">${regionText(entry.region)}</dd>
+            <dt>${t("console.location")}</dt><dd data-test="entry-location">${e6ToDegrees(entry.lat_e6)}, ${e6ToDegrees(entry.lon_e6)}</dd>
+            <dt>${t("console.business_no_short")}</dt><dd>${entry.business_no}</dd>
+            <dt>${t("console.accepts")}</dt><dd data-test="entry-accepts">${entry.accepts.length
+              ? entry.accepts.map((a) => html`<div>${name(a)}</div>`) : t("console.none_accepted")}</dd>
+            <dt>${t("console.kept_by")}</dt><dd>${t("console.entry_set_by", { who: entry.set_by, height: entry.height })}</dd>
+          </dl>` : html`<p class="muted" data-test="no-entry">${t("console.no_entry")}</p>`}
+      </section>
+      <${MerchantForm} session=${session} id=${id} entry=${entry} assets=${assets} onSaved=${bump} />
+    </div>`;
+}
+
+/** "37.5665, 126.978" typed or pasted into either field: both numbers. */
+function bothDegrees(text) {
+  const found = /^\s*([+-]?[0-9.]+)\s*[,\s]\s*([+-]?[0-9.]+)\s*$/.exec(text);
+  return found ? { lat: found[1], lon: found[2] } : null;
+}
+
+function MerchantForm({ session, id, entry, assets, onSaved }) {
+  const [f, setF] = useState(() => ({
+    category: entry ? entry.category : "", region: entry ? entry.region : "",
+    lat: entry ? e6ToDegrees(entry.lat_e6) : "", lon: entry ? e6ToDegrees(entry.lon_e6) : "",
+    business_no: entry ? entry.business_no : "", accepts: entry ? [...entry.accepts] : [],
+  }));
+  const [run, busy, error] = useAction();
+  const [saved, setSaved] = useState(null); // the final status of the set_merchant this form sent
+  const edit = (changes) => {
+    setSaved(null);
+    setF({ ...f, ...changes });
+  };
+  const set = (name) => (e) => {
+    const both = (name === "lat" || name === "lon") && bothDegrees(e.target.value);
+    edit(both || { [name]: e.target.value });
+  };
+  const toggle = (assetId) => (e) => edit({
+    accepts: e.target.checked ? [...f.accepts, assetId] : f.accepts.filter((a) => a !== assetId),
+  });
+  // Active assets, and any the entry names that no longer is (so that it can be left out).
+  const offered = Object.values(assets).filter((a) => a.status === "active" || f.accepts.includes(a.id)).map((a) => a.id);
+  for (const a of f.accepts) if (!offered.includes(a)) offered.push(a);
+
+  const save = () => run(async () => {
+    const category = f.category.trim();
+    if (!/^[0-9]{4}$/.test(category)) throw fail("category_invalid");
+    const region = f.region.trim().toUpperCase();
+    if (!/^[A-Z0-9][A-Z0-9_-]{0,31}$/.test(region)) throw fail("region_invalid");
+    const latE6 = degreesToE6(f.lat, 90, "lat_invalid");
+    const lonE6 = degreesToE6(f.lon, 180, "lon_invalid");
+    const businessNo = f.business_no.trim();
+    if (!/^[0-9A-Za-z-]{1,32}$/.test(businessNo)) throw fail("business_no_invalid");
+    const accepts = offered.filter((a) => f.accepts.includes(a));
+    if (accepts.length > MAX_ACCEPTED) throw fail("too_many_assets");
+    const status = await send(session, "set_merchant", {
+      merchant: id, category, region, lat_e6: latE6, lon_e6: lonE6, business_no: businessNo, accepts,
+    });
+    setSaved(status);
+    onSaved();
+  });
+
+  const hintMcc = mccName(f.category.trim());
+  return html`
+    <section class="card" data-test="merchant-form">
+      <h2>${t("console.set_entry")}</h2>
+      <div class="form-grid">
+        <${Field} label=${t("console.category")} hint=${hintMcc || t("console.category_hint")}>
+          <input name="category" inputmode="numeric" maxlength="4" list="mccs" autocomplete="off" value=${f.category} onInput=${set("category")} />
+          <datalist id="mccs">${KNOWN_MCCS.map((code) => html`<option value=${code} label=${mccName(code)} />`)}</datalist><//>
+        <${Field} label=${t("console.region")} hint=${t("console.region_hint")}>
+          <input name="region" list="regions" autocomplete="off" value=${f.region} onInput=${set("region")} />
+          <datalist id="regions">${Object.entries(REGIONS).map(([code, r]) => html`<option value=${code} label=${t(`region.${r}`)} />`)}</datalist><//>
+        <${Field} label=${t("console.latitude")}>
+          <input name="lat" inputmode="decimal" autocomplete="off" placeholder="37.5665" value=${f.lat} onInput=${set("lat")} /><//>
+        <${Field} label=${t("console.longitude")}>
+          <input name="lon" inputmode="decimal" autocomplete="off" placeholder="126.978" value=${f.lon} onInput=${set("lon")} /><//>
+      </div>
+      <p class="hint">${t("console.location_hint")}</p>
+      <${Field} label=${t("console.business_no")}>
+        <input name="business_no" autocomplete="off" value=${f.business_no} onInput=${set("business_no")} /><//>
+      <fieldset class="checks" data-test="accepts">
+        <legend>${t("console.accepts")}</legend>
+        ${offered.map((a) => html`<label><input type="checkbox" name="accepts" value=${a} checked=${f.accepts.includes(a)}
+          onChange=${toggle(a)} /><span><span class="mono">${a}</span>${assets[a] ? html` · ${assets[a].name}` : null}</span></label>`)}
+        <span class="hint">${t("console.accepts_hint", { n: MAX_ACCEPTED })}</span>
+      </fieldset>
+      <button class="primary" disabled=${busy} onClick=${save} data-test="set-merchant">${t("console.save_entry")}</button>
+      ${saved ? html`<p class="verified" data-test="entry-saved">${t("console.entry_saved", { height: saved.height })}</p>` : null}
+      <${ErrorLine} error=${error} text=${error && error.code === "not_authorized" ? t("console.registry_not_authorized") : undefined} />
+    </section>`;
+}
+
 // --- the app ---------------------------------------------------------------------------------------------------
 
 function Console() {
@@ -722,6 +889,9 @@ function Console() {
   else if (parts[0] === "account") {
     page = html`<${AccountSearch} key=${`s-${parts[1] || ""}`} id=${parts[1]} />
       ${parts[1] ? html`<${AccountPage} key=${parts[1]} session=${session} id=${parts[1]} tick=${tick} bump=${bump} />` : null}`;
+  } else if (parts[0] === "merchant") {
+    page = html`<${MerchantSearch} key=${`m-${parts[1] || ""}`} id=${parts[1]} />
+      ${parts[1] ? html`<${MerchantPage} key=${`m-${parts[1]}`} session=${session} id=${parts[1]} tick=${tick} bump=${bump} />` : null}`;
   } else if (parts[0] === "proposal" && parts[1]) {
     page = html`<${CouncilPage} session=${session} tick=${tick} bump=${bump} only=${parts[1]} />`;
   } else page = html`<${CouncilPage} session=${session} tick=${tick} bump=${bump} />`;

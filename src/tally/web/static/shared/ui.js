@@ -133,16 +133,63 @@ export function reasonText(code) {
 }
 
 /** An error as one line: the API's stable code in words where we have them (the code beside them),
- *  else the code and its message. */
-export function ErrorLine({ error }) {
+ *  else the code and its message. `text`, when given, are the words (the code still beside them). */
+export function ErrorLine({ error, text }) {
   if (!error) return null;
   const code = error.code || error.message || String(error);
-  const known = t(`error.${code}`);
+  const known = text || t(`error.${code}`);
   if (known === `error.${code}`) {
     const message = error.message && error.message !== code ? error.message : "";
     return html`<p class="error" role="alert" data-code=${code}><span class="code">${code}</span>${message ? `: ${message}` : ""}</p>`;
   }
   return html`<p class="error" role="alert" data-code=${code}>${known} <span class="code">(${code})</span></p>`;
+}
+
+// --- places: merchant categories, coordinates, distances ---------------------------------------------
+
+// The ISO 18245 merchant category codes (MCC) the apps name in words (`mcc.*` in messages.js); others show as the code.
+const MCC_NAMES = {
+  4121: "taxi", 5309: "duty_free", 5311: "department_store", 5411: "groceries", 5499: "convenience",
+  5541: "fuel", 5812: "restaurant", 5813: "bar", 5814: "fast_food", 5912: "pharmacy", 5942: "books",
+  5999: "other_retail", 7011: "lodging",
+};
+export const KNOWN_MCCS = Object.keys(MCC_NAMES);
+
+/** A category code's name in words, or null for a code the apps do not name. */
+export function mccName(code) {
+  const name = Object.hasOwn(MCC_NAMES, code) ? MCC_NAMES[code] : null;
+  return name ? t(`mcc.${name}`) : null;
+}
+
+/** A category as shown: "5814 · Fast food, café", or the code alone when the apps do not name it. */
+export function mccText(code) {
+  const name = mccName(code);
+  return name ? `${code} · ${name}` : code;
+}
+
+/** Decimal degrees written as text ("37.5665", "-0.5") as integer millionths of a degree. The digits are
+ *  read from the text (no floating point): at most 6 decimals, within ±bound degrees; throws with `code`. */
+export function degreesToE6(text, bound, code = "degrees_invalid") {
+  const found = /^([+-]?)([0-9]{1,3})(?:\.([0-9]{0,6}))?$/.exec(String(text ?? "").trim());
+  if (!found) throw Object.assign(new Error(code), { code });
+  const magnitude = Number(found[2] + (found[3] || "").padEnd(6, "0")); // whole degrees and 6 decimals, as digits
+  if (magnitude > bound * 1_000_000) throw Object.assign(new Error(code), { code });
+  return found[1] === "-" && magnitude ? -magnitude : magnitude;
+}
+
+/** Millionths of a degree as decimal degrees ("37.5665"): exact, trailing zeros dropped. */
+export function e6ToDegrees(e6) {
+  const digits = String(Math.abs(e6)).padStart(7, "0");
+  const fraction = digits.slice(-6).replace(/0+$/, "");
+  return `${e6 < 0 ? "-" : ""}${digits.slice(0, -6)}${fraction ? `.${fraction}` : ""}`;
+}
+
+/** A distance in metres as the page shows it: "850 m", "1.3 km", "325 km". */
+export function distanceText(metres) {
+  if (metres < 1000) return t("distance.m", { n: new Intl.NumberFormat(locale()).format(metres) });
+  const digits = metres < 9_950 ? 1 : 0;
+  const km = new Intl.NumberFormat(locale(), { minimumFractionDigits: digits, maximumFractionDigits: digits });
+  return t("distance.km", { n: km.format(metres / 1000) });
 }
 
 /** A QR code of `text`, drawn here (qrcode-generator), as SVG. */

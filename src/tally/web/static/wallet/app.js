@@ -2,15 +2,17 @@
 // merchant's QR code, a one-time payment code to show, and e-receipts checked in the page; the
 // account's freeze and limits; replacing the key (rotate_key) and, after a lost phone, a new key the
 // holder's member moves the account to (start_recovery, complete_recovery in the member console).
-// Pages are hash routes (#/pay, #/code, ...); each is a function of the wallet's state. The wallet reads
+// Nearby shops: the merchant directory, nearest first, from the phone's position or a place chosen.
+// Pages are hash routes (#/pay, #/code, #/nearby, ...); each is a function of the wallet's state. The wallet reads
 // its account as itself: the node gives it read tokens for a challenge signed with its key (docs/access.md).
 
 import { t, time } from "../shared/i18n.js";
 import { verifyReceipt } from "../shared/receipt.js";
 import { newKeyFile, newRef, readKeyFile, toMinor } from "../shared/tally.js";
 import {
-  Amount, Barcode, Countdown, ErrorLine, QrCode, Scanner, Shell, amountText, assetName, genesis, html, mount, node,
-  reasonText, stored, useAction, useAssets, useEffect, useRoute, useState, validatorChanges,
+  Amount, Barcode, Countdown, ErrorLine, QrCode, Scanner, Shell, amountText, assetName, degreesToE6, distanceText,
+  e6ToDegrees, genesis, html, mccText, mount, node, reasonText, stored, useAction, useAssets, useEffect, useRef,
+  useRoute, useState, validatorChanges,
 } from "../shared/ui.js";
 
 const KEY_STORE = "tally.wallet.key";
@@ -20,6 +22,12 @@ const PENDING_STORE = "tally.wallet.pending_keys";
 const RECOVERY_STORE = "tally.wallet.recovery"; // the new key of a lost-phone recovery, until it completes
 const RECOVERY_POLL_MS = 2_000;
 const CODE_LIMIT_DEFAULT = "30";
+const NEARBY_PAGE = 20; // merchants per directory page
+// Places to measure from when the phone's position is not available (or not wanted).
+const PLACES = [
+  { id: "seoul-city-hall", name: "nearby.seoul_city_hall", lat: "37.5665", lon: "126.978" },
+  { id: "busan-station", name: "nearby.busan_station", lat: "35.1151", lon: "129.0422" },
+];
 
 function go(path) {
   location.hash = path;
@@ -255,6 +263,7 @@ function Home({ wallet }) {
         <a class="button" href="#/code" data-test="to-code">${t("wallet.show_code")}</a>
         <a class="button" href="#/send">${t("wallet.send")}</a>
         <a class="button" href="#/backup" data-test="to-backup">${t("wallet.backup")}</a>
+        <a class="button wide" href="#/nearby" data-test="to-nearby">${t("nearby.title")}</a>
       </div>
     </section>
     <${Controls} wallet=${wallet} controls=${controls} account=${account} assets=${assets} onChanged=${() => setTick((n) => n + 1)} />
@@ -391,6 +400,151 @@ function PayCode({ wallet }) {
       <button class="primary" disabled=${busy || !chosen} onClick=${open} data-test="open-code">${t("wallet.make_code")}</button>
       <${ErrorLine} error=${error} />
     </section>`;
+}
+
+// --- nearby shops: the merchant directory ---------------------------------------------------------------------
+
+/** A point typed as "37.5665, 126.978" (decimal degrees) as {lat, lon} strings; throws with a reason code. */
+function typedPoint(text) {
+  const parts = String(text).trim().split(/\s*[,\s]\s*/);
+  if (parts.length !== 2) throw Object.assign(new Error("point_invalid"), { code: "point_invalid" });
+  const lat = degreesToE6(parts[0], 90, "point_invalid");
+  const lon = degreesToE6(parts[1], 180, "point_invalid");
+  return { lat: e6ToDegrees(lat), lon: e6ToDegrees(lon) };
+}
+
+function Nearby({ wallet }) {
+  const assets = useAssets();
+  const [place, setPlace] = useState(""); // "here", a PLACES id, "typed", or "" (none chosen yet)
+  const [typed, setTyped] = useState("");
+  const [point, setPoint] = useState(null); // {lat, lon}: decimal degrees as text, as the directory takes them
+  const [where, setWhere] = useState(null); // {text, bad}: the phone's position found, or why not
+  const [held, setHeld] = useState([]);
+  const [asset, setAsset] = useState(""); // "": every asset
+  const [shops, setShops] = useState(null); // {items, next}: the pages read so far
+  const [pointError, setPointError] = useState(null); // a typed point that does not read
+  const [run, busy, error] = useAction();
+  const asked = useRef(0); // the latest position request: an older answer is dropped
+  const canLocate = typeof navigator !== "undefined" && "geolocation" in navigator;
+
+  const locate = () => {
+    const ask = ++asked.current;
+    setPoint(null);
+    setWhere({ text: t("nearby.locating") });
+    navigator.geolocation.getCurrentPosition((found) => {
+      if (ask !== asked.current) return;
+      const { latitude, longitude, accuracy } = found.coords;
+      setPoint({ lat: latitude.toFixed(6), lon: longitude.toFixed(6) });
+      setWhere({ text: t("nearby.located", { m: Math.round(accuracy) }) });
+    }, (err) => {
+      if (ask !== asked.current) return;
+      setPlace("");
+      setWhere({ text: t(err.code === 1 ? "nearby.denied" : "nearby.unavailable"), bad: true });
+    }, { timeout: 20_000, maximumAge: 60_000 });
+  };
+
+  const choose = (value) => {
+    asked.current += 1; // a position still being found is no longer wanted
+    setPlace(value);
+    setWhere(null);
+    setPointError(null);
+    const known = PLACES.find((p) => p.id === value);
+    if (value === "here") locate();
+    else setPoint(known ? { lat: known.lat, lon: known.lon } : null);
+  };
+
+  // The assets this wallet holds, for the filter; the phone's position at once if the user allowed it before.
+  useEffect(() => {
+    node.get(`/v1/accounts/${wallet.id}/balances`).then((b) => setHeld(Object.keys(b.balances)), () => setHeld([]));
+    if (canLocate && navigator.permissions) {
+      navigator.permissions.query({ name: "geolocation" }).then((p) => {
+        if (p.state === "granted") choose("here");
+      }, () => {});
+    }
+  }, [wallet.id]);
+
+  const read = (cursor) => node.get("/v1/directory",
+    { lat: point.lat, lon: point.lon, asset: asset || null, limit: NEARBY_PAGE, cursor }, null); // public
+
+  useEffect(() => {
+    setShops(null);
+    if (!point) return undefined;
+    let live = true;
+    run(async () => {
+      const page = await read(null);
+      if (live) setShops({ items: page.items, next: page.next_cursor });
+    });
+    return () => {
+      live = false;
+    };
+  }, [point && point.lat, point && point.lon, asset]);
+
+  const more = () => run(async () => {
+    const page = await read(shops.next);
+    setShops({ items: [...shops.items, ...page.items], next: page.next_cursor });
+  });
+
+  const show = (e) => {
+    e.preventDefault();
+    setPointError(null);
+    try {
+      setPoint(typedPoint(typed));
+    } catch (err) {
+      setPoint(null);
+      setPointError(err);
+    }
+  };
+
+  const placeText = (p) => `${t(p.name)} (${p.lat}, ${p.lon})`;
+  return html`
+    <section class="card" data-test="nearby">
+      <h1>${t("nearby.title")}</h1>
+      <label>${t("nearby.from")}<select name="place" value=${place} onChange=${(e) => choose(e.target.value)}>
+        <option value="" disabled>${t("nearby.choose_place")}</option>
+        ${canLocate ? html`<option value="here">${t("nearby.my_location")}</option>` : null}
+        ${PLACES.map((p) => html`<option value=${p.id}>${placeText(p)}</option>`)}
+        <option value="typed">${t("nearby.typed")}</option>
+      </select></label>
+      ${place === "typed" ? html`
+        <form class="search" onSubmit=${show}>
+          <input name="point" inputmode="decimal" autocomplete="off" placeholder="37.5665, 126.978" aria-label=${t("nearby.typed")}
+            value=${typed} onInput=${(e) => setTyped(e.target.value)} />
+          <button data-test="show-point">${t("nearby.show")}</button>
+        </form>
+        <${ErrorLine} error=${pointError} />` : null}
+      ${where ? html`<p class=${where.bad ? "warn small" : "muted"} data-test="where">${where.text}</p>` : null}
+      <label>${t("nearby.accepting")}<select name="asset" value=${asset} onChange=${(e) => setAsset(e.target.value)}>
+        <option value="">${t("nearby.any_asset")}</option>
+        ${held.map((id) => html`<option value=${id}>${assetName(assets[id], id)}</option>`)}
+      </select></label>
+    </section>
+    <section class="card shop-list">
+      ${!point ? html`<p class="muted" data-test="no-point">${t("nearby.pick_first")}</p>`
+        : shops === null ? html`<p class="muted">…</p>`
+        : shops.items.length === 0 ? html`<p class="muted" data-test="no-shops">${t("nearby.none")}</p>`
+        : html`<ul class="shops" data-test="shops">
+          ${shops.items.map((m) => html`<${Shop} key=${m.merchant} shop=${m} assets=${assets} held=${held} />`)}
+        </ul>`}
+      ${shops && shops.next ? html`<button disabled=${busy} onClick=${more} data-test="more">${t("nearby.more")}</button>` : null}
+      <${ErrorLine} error=${error} />
+    </section>
+    <a class="button" href="#/">${t("wallet.done")}</a>`;
+}
+
+function Shop({ shop, assets, held }) {
+  const usable = shop.accepts.some((id) => held.includes(id));
+  return html`
+    <li data-merchant=${shop.merchant} class=${usable ? "" : "unusable"}>
+      <div class="row">
+        <strong class="name">${shop.merchant}</strong>
+        <span class="distance" data-test="distance">${distanceText(shop.distance_m)}</span>
+      </div>
+      <div class="muted" data-test="category">${mccText(shop.category)}</div>
+      <div class="chips" data-test="accepts">
+        ${shop.accepts.map((id) => html`<span class=${held.includes(id) ? "chip held" : "chip"} data-asset=${id}>${assetName(assets[id], id)}</span>`)}
+      </div>
+      ${usable ? null : html`<div class="muted">${t("nearby.none_held")}</div>`}
+    </li>`;
 }
 
 // --- send, backup, receipts ----------------------------------------------------------------------------------------
@@ -552,6 +706,7 @@ function Wallet() {
   if (!wallet) page = html`<${Welcome} onKey=${keep} />`;
   else if (route === "/pay") page = html`<${Pay} wallet=${wallet} />`;
   else if (route === "/code") page = html`<${PayCode} wallet=${wallet} />`;
+  else if (route === "/nearby") page = html`<${Nearby} wallet=${wallet} />`;
   else if (route === "/send") page = html`<${Send} wallet=${wallet} />`;
   else if (route === "/backup") page = html`<${Backup} wallet=${wallet} onForget=${forget} onRotated=${(key) => keep(key, null)} />`;
   else if (route.startsWith("/receipt/")) page = html`<${ReceiptView} txid=${route.slice(9)} />`;

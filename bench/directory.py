@@ -11,6 +11,7 @@ time per query.
 from __future__ import annotations
 
 import random
+import sqlite3
 import sys
 import tempfile
 import time
@@ -18,8 +19,7 @@ from pathlib import Path
 
 from tally.core.tables import MERCHANTS
 from tally.core.types import MerchantProfile, StateValue
-from tally.store import open_store
-from tally.store.sqlite import SqliteStore
+from tally.store.directory import SCHEMA, index_merchants, merchants_near
 
 CITY = (37_566_500, 126_978_000)
 QUERIES = 400
@@ -29,8 +29,8 @@ CATEGORIES = ("5812", "5814", "5411", "5999", "5311", "7011")
 def main(count: int) -> None:
     rng = random.Random(1)
     with tempfile.TemporaryDirectory() as tmp:
-        store = open_store(Path(tmp) / "ledger.db")
-        assert isinstance(store, SqliteStore)
+        conn = sqlite3.connect(Path(tmp) / "directory.db", isolation_level=None)  # the store's tables, alone
+        conn.executescript(SCHEMA)
         writes: dict[str, StateValue | None] = {}
         for i in range(count):
             spread = 300_000 if i % 10 else 3_000_000  # millionths of a degree
@@ -41,10 +41,7 @@ def main(count: int) -> None:
                 rng.choice(CATEGORIES), "KR-11", lat, lon, "1", accepts, "bank-a", 1
             )
         started = time.perf_counter()
-        conn = store._conn()
         conn.execute("BEGIN")
-        from tally.store.directory import index_merchants
-
         index_merchants(conn, writes)
         conn.execute("COMMIT")
         print(f"directory: {count:,} merchants indexed in {time.perf_counter() - started:.1f} s")
@@ -58,13 +55,13 @@ def main(count: int) -> None:
                 lat = CITY[0] + rng.randint(-400_000, 400_000)
                 lon = CITY[1] + rng.randint(-400_000, 400_000)
                 t0 = time.perf_counter()
-                found = store.merchants_near(lat, lon, 20, asset, category)
+                found = merchants_near(conn, lat, lon, 20, asset, category)
                 times.append(time.perf_counter() - t0)
                 assert len(found) == 20
             times.sort()
             p50, p99 = times[len(times) // 2] * 1000, times[int(len(times) * 0.99)] * 1000
             print(f"directory: 20 nearest, {label}: p50 {p50:.2f} ms, p99 {p99:.2f} ms (over {QUERIES} queries)")
-        store.close()
+        conn.close()
 
 
 if __name__ == "__main__":

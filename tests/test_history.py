@@ -11,7 +11,7 @@ import msgspec
 from helpers import Chain, key, setup_chain
 from tally.core.genesis import DEFAULT_RECOVERY_DELAY_MS
 from tally.core.ops import BY_TYPE, SignedTx
-from tally.core.tables import ACCOUNTS, BALANCES, FREEZES, LIMITS, RECOVERIES, TABLES, table_of
+from tally.core.tables import ACCOUNTS, BALANCES, FREEZES, LIMITS, MERCHANTS, RECOVERIES, TABLES, table_of
 from tally.core.types import AdmitMember, SetParam, StateValue
 from tally.store import open_store
 
@@ -75,9 +75,10 @@ SCENARIO: dict[str, Callable[[Chain], SignedTx]] = {
 
 
 def _touched(writes: dict[str, StateValue | None]) -> set[str]:
-    """Accounts whose records a block wrote (record, balances, freeze, limits, recovery): the oracle, from
-    the write-set alone."""
-    touched = {table_of(k).key_parts(k)[0] for k in writes if table_of(k) in (ACCOUNTS, BALANCES, LIMITS, RECOVERIES)}
+    """Accounts whose records a block wrote (record, balances, freeze, limits, recovery, registry entry): the
+    oracle, from the write-set alone."""
+    tables = (ACCOUNTS, BALANCES, LIMITS, RECOVERIES, MERCHANTS)
+    touched = {table_of(k).key_parts(k)[0] for k in writes if table_of(k) in tables}
     return touched | {FREEZES.key_parts(k)[1] for k in writes if k.startswith(FREEZES.scan_prefix("account"))}
 
 

@@ -56,7 +56,7 @@ that accept this asset".
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from .types import Genesis
 
@@ -72,29 +72,17 @@ class Rules:
     merchant_registry: bool = False  # set_merchant and the directory (version 7 on)
 
 
+_V5 = Rules(version=5, certify_results=True, rejected_consumes_seq=True, client_refs=True, governance=True)
+_V6 = replace(_V5, version=6, validator_changes=True)  # each version from 5 on: the one before, one switch more
+
 PROTOCOLS: dict[int, Rules] = {
     1: Rules(version=1, certify_results=False, rejected_consumes_seq=False, client_refs=False),
     2: Rules(version=2, certify_results=True, rejected_consumes_seq=False, client_refs=False),
     3: Rules(version=3, certify_results=True, rejected_consumes_seq=True, client_refs=True),
     4: Rules(version=4, certify_results=True, rejected_consumes_seq=True, client_refs=True),
-    5: Rules(version=5, certify_results=True, rejected_consumes_seq=True, client_refs=True, governance=True),
-    6: Rules(
-        version=6,
-        certify_results=True,
-        rejected_consumes_seq=True,
-        client_refs=True,
-        governance=True,
-        validator_changes=True,
-    ),
-    7: Rules(
-        version=7,
-        certify_results=True,
-        rejected_consumes_seq=True,
-        client_refs=True,
-        governance=True,
-        validator_changes=True,
-        merchant_registry=True,
-    ),
+    5: _V5,
+    6: _V6,
+    7: replace(_V6, version=7, merchant_registry=True),
 }
 LATEST = max(PROTOCOLS)
 

@@ -19,6 +19,7 @@ import pytest
 
 from helpers import Chain, NodeProcess, key, make_genesis, points_world
 from tally.client import Signer
+from tally.client.geo import from_e6, to_e6
 from tally.core.errors import Code
 from tally.core.ops import SignedTx
 from tally.core.tables import MERCHANTS
@@ -266,3 +267,15 @@ def test_bad_directory_queries_get_a_stable_code(node: NodeProcess, query: str, 
     assert (response.status_code, response.json()["error"]["code"]) == (status, code)
     unknown = httpx.get(f"{node.url}/v1/merchants/nobody-here")
     assert (unknown.status_code, unknown.json()["error"]["code"]) == (404, "unknown_merchant")
+
+
+def test_degrees_convert_to_millionths_exactly_both_ways() -> None:
+    cases = {"37.5665": 37_566_500, "-126.978": -126_978_000, "0": 0, "-0.000001": -1, "180": 180_000_000}
+    for text, e6 in cases.items():
+        assert to_e6(text, 180) == e6 and from_e6(e6) == text
+    for bad in ("37.1234567", "181", "1e2", "", "37,5"):  # a seventh decimal is refused, not cut off
+        with pytest.raises(ValueError):
+            to_e6(bad, 180)
+    assert to_e6("90", 90) == 90_000_000
+    with pytest.raises(ValueError):
+        to_e6("90.000001", 90)

@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-from decimal import Decimal
-
 from starlette.requests import Request
 from starlette.responses import Response
 
+from ..client.geo import from_e6, to_e6
 from ..client.models import DirectoryPage, NearbyMerchant
 from ..core.tables import MERCHANTS
 from ..node.node import Node
@@ -23,10 +22,10 @@ def _degrees(params: Params, request: Request, key: str, bound: int) -> int:
     name = params.queries[key]["name"]
     if raw is None:
         raise ApiError(400, "invalid_query", f"{name} is required: decimal degrees")
-    e6 = int(Decimal(raw) * 1_000_000)
-    if not -bound * 1_000_000 <= e6 <= bound * 1_000_000:
-        raise ApiError(400, "invalid_query", f"{name} must be within -{bound} and {bound} degrees")
-    return e6
+    try:
+        return to_e6(raw, bound)
+    except ValueError as exc:
+        raise ApiError(400, "invalid_query", f"{name}: {exc}") from None
 
 
 def _cursor(raw: str | None) -> tuple[int, str] | None:
@@ -37,11 +36,8 @@ def _cursor(raw: str | None) -> tuple[int, str] | None:
 
 
 def _view(n: Nearby) -> NearbyMerchant:
-    def degrees(e6: int) -> str:
-        return str(Decimal(e6) / 1_000_000)
-
     return NearbyMerchant(
-        n.merchant, round(n.distance_mm / 1000), n.category, n.accepts, degrees(n.lat_e6), degrees(n.lon_e6)
+        n.merchant, round(n.distance_mm / 1000), n.category, n.accepts, from_e6(n.lat_e6), from_e6(n.lon_e6)
     )
 
 

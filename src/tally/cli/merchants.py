@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from decimal import Decimal, InvalidOperation
 from typing import Any
 
 import click
 
+from ..client.geo import to_e6
 from .common import emit_json, json_option, table, talking_to, url_option
 from .governance import sign_and_send, with_signing
 
@@ -18,12 +18,9 @@ def merchants() -> None:
 
 def _e6(value: str, bound: int, name: str) -> int:
     try:
-        e6 = int(Decimal(value) * 1_000_000)
-    except InvalidOperation:
-        raise click.BadParameter("decimal degrees, e.g. 37.5665", param_hint=name) from None
-    if not -bound * 1_000_000 <= e6 <= bound * 1_000_000:
-        raise click.BadParameter(f"within -{bound} and {bound}", param_hint=name)
-    return e6
+        return to_e6(value, bound)
+    except ValueError as exc:
+        raise click.BadParameter(str(exc), param_hint=name) from None
 
 
 @merchants.command("near")

@@ -11,8 +11,20 @@ import msgspec
 from helpers import Chain, key, setup_chain
 from tally.core.genesis import DEFAULT_RECOVERY_DELAY_MS
 from tally.core.ops import BY_TYPE, SignedTx
-from tally.core.tables import ACCOUNTS, BALANCES, FREEZES, LIMITS, MERCHANTS, RECOVERIES, TABLES, table_of
-from tally.core.types import AdmitMember, SetParam, StateValue
+from tally.core.tables import (
+    ACCOUNTS,
+    BALANCES,
+    FREEZES,
+    HOLDER_USE,
+    LIMITS,
+    MERCHANT_LIMITS,
+    MERCHANT_USE,
+    MERCHANTS,
+    RECOVERIES,
+    TABLES,
+    table_of,
+)
+from tally.core.types import AdmitMember, AssetPolicy, SetParam, StateValue
 from tally.store import open_store
 
 
@@ -38,6 +50,24 @@ def _complete_recovery(c: Chain) -> SignedTx:
     assert c.one(c.signer("bank-a").start_recovery("bob", key("bob-2").public_key_hex)).code == "ok"
     c.now_ms += DEFAULT_RECOVERY_DELAY_MS
     return c.signer("bank-a").complete_recovery("bob")
+
+
+LOCAL = AssetPolicy(discount_bp=1_000, budget_account="bank-a", refund_pct=60)
+
+
+def _sell(c: Chain) -> SignedTx:
+    """bank-a's local currency LOCAL, its discount out of bank-a's own balance; bob buys 100 for 90."""
+    a = c.signer("bank-a")
+    assert c.one(a.create_asset("LOCAL", "Local", "local_currency", 0, False, "none", policy=LOCAL)).code == "ok"
+    assert c.one(c.signer("bank-b").vote("asset:LOCAL")).code == "ok"  # the council's threshold is 2 by now
+    assert c.one(a.issue("LOCAL", "bank-a", 50)).code == "ok"
+    return a.sell("LOCAL", "bob", 100, 90, "KB 000123")
+
+
+def _redeem_remainder(c: Chain) -> SignedTx:
+    """bob spends 60 of the 100 LOCAL he bought, then takes back the other 40."""
+    assert c.one(c.signer("bob").pay("LOCAL", "cafe", 60, "local-1")).code == "ok"
+    return c.signer("bob").redeem_remainder("LOCAL", "KR12 0001 bob")
 
 
 # One transaction of every type, each ok, each in a block of its own (after setup_chain).
@@ -67,6 +97,9 @@ SCENARIO: dict[str, Callable[[Chain], SignedTx]] = {
         business_no="120-81-47521",
         accepts=["GIFT"],
     ),
+    "set_merchant_limit": lambda c: c.signer("bank-a").set_merchant_limit("cafe", "GIFT", 500, 100),
+    "sell": _sell,
+    "redeem_remainder": _redeem_remainder,
     "start_recovery": lambda c: c.signer("bank-a").start_recovery("bob", key("bob-2").public_key_hex),
     "cancel_recovery": lambda c: c.signer("bob").cancel_recovery("bob"),
     "complete_recovery": _complete_recovery,
@@ -77,7 +110,7 @@ SCENARIO: dict[str, Callable[[Chain], SignedTx]] = {
 def _touched(writes: dict[str, StateValue | None]) -> set[str]:
     """Accounts whose records a block wrote (record, balances, freeze, limits, recovery, registry entry): the
     oracle, from the write-set alone."""
-    tables = (ACCOUNTS, BALANCES, LIMITS, RECOVERIES, MERCHANTS)
+    tables = (ACCOUNTS, BALANCES, LIMITS, RECOVERIES, MERCHANTS, HOLDER_USE, MERCHANT_USE, MERCHANT_LIMITS)
     touched = {table_of(k).key_parts(k)[0] for k in writes if table_of(k) in tables}
     return touched | {FREEZES.key_parts(k)[1] for k in writes if k.startswith(FREEZES.scan_prefix("account"))}
 

@@ -76,6 +76,19 @@ class Code(StrEnum):
     VALIDATOR_EXISTS = "validator_exists"
     UNKNOWN_VALIDATOR = "unknown_validator"
     VALIDATOR_SET_BOUNDS = "validator_set_bounds"
+    # Asset policies (protocol 8 on): each names the rule that refused.
+    WRONG_CATEGORY = "wrong_category"
+    WRONG_REGION = "wrong_region"
+    UNREGISTERED_MERCHANT = "unregistered_merchant"
+    ASSET_EXPIRED = "asset_expired"
+    OVER_HOLDER_CAP = "over_holder_cap"
+    OVER_MONTHLY_CAP = "over_monthly_cap"
+    PAYER_NOT_ALLOWED = "payer_not_allowed"
+    REFUND_THRESHOLD_NOT_REACHED = "refund_threshold_not_reached"
+    OVER_CASH_OUT_CAP = "over_cash_out_cap"
+    NO_DISCOUNT = "no_discount"
+    WRONG_PRICE = "wrong_price"
+    BUDGET_EXHAUSTED = "budget_exhausted"
 
 
 # Failures of the envelope every type shares (core/execute.py check_envelope): they change nothing at all.

@@ -18,6 +18,7 @@ import msgspec
 
 from .controls import post_controlled
 from .errors import Code, ensure
+from .policy import check_holder_caps
 from .postings import Posting, post
 from .protocol import Rules
 from .state import TxView
@@ -57,9 +58,11 @@ class TxContext(msgspec.Struct):
         """Move value through the posting engine; the postings and balances after are kept for history.
 
         From protocol 5 on, freezes and limits are checked first (core/controls.py), and
-        balance caps after.
+        balance caps after; from protocol 8 on, policy assets' holder caps too (core/policy.py).
         """
         after = post_controlled(self, postings) if self.rules.governance else post(self.view, postings)
+        if self.rules.asset_policy:
+            check_holder_caps(self, postings, after)
         self.balances_after.extend(after)
         self.postings.extend(postings)
 

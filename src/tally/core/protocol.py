@@ -52,6 +52,13 @@ signed by the member that registered a merchant, records its category (an
 ISO 18245 MCC), region, location, business registration number and the
 assets it accepts; the node's directory answers "merchants near this point
 that accept this asset".
+
+Version 8 adds asset policies (core/policy.py, docs/issuers.md): where an
+asset may be spent (merchant categories and regions), until when, how much
+a holder may hold and receive a month, who may pay whom, cash-out fees, the
+holder's remainder refund, local currency sold at a discount out of a
+budget account, and the voucher-cashing guard (merchants' monthly cash-out
+caps and flags). Each refusal names its rule with a stable code.
 """
 
 from __future__ import annotations
@@ -70,6 +77,7 @@ class Rules:
     governance: bool = False  # council, quotas, roles, freezes, limits and key recovery (version 5 on)
     validator_changes: bool = False  # the validator set is ledger state, certified in every block (version 6 on)
     merchant_registry: bool = False  # set_merchant and the directory (version 7 on)
+    asset_policy: bool = False  # asset policies, local-currency sales and the voucher-cashing guard (version 8 on)
 
 
 _V5 = Rules(version=5, certify_results=True, rejected_consumes_seq=True, client_refs=True, governance=True)
@@ -84,6 +92,7 @@ PROTOCOLS: dict[int, Rules] = {
     6: _V6,
     7: replace(_V6, version=7, merchant_registry=True),
 }
+PROTOCOLS[8] = replace(PROTOCOLS[7], version=8, asset_policy=True)
 LATEST = max(PROTOCOLS)
 
 

@@ -27,12 +27,17 @@ from .types import (
     Asset,
     DailyOut,
     Freeze,
+    HolderUse,
+    MerchantFlag,
+    MerchantLimit,
     MerchantProfile,
+    MerchantUse,
     Params,
     PayCode,
     Payment,
     Payout,
     Proposal,
+    Purchase,
     Recovery,
     RefUse,
     StateValue,
@@ -120,6 +125,12 @@ VALIDATOR_SETS: Table[ValidatorSchedule] = Table("validators", ("name",), Valida
 SCHEDULE = "schedule"
 # The merchant registry (protocol 7 on); the store indexes it by location for the directory.
 MERCHANTS: Table[MerchantProfile] = Table("merchant", ("merchant",), MerchantProfile)
+# Asset policies (protocol 8 on; core/policy.py): only where a policy's rule needs them.
+HOLDER_USE: Table[HolderUse] = Table("holder", ("account", "asset"), HolderUse)
+MERCHANT_USE: Table[MerchantUse] = Table("muse", ("merchant", "asset"), MerchantUse)
+MERCHANT_LIMITS: Table[MerchantLimit] = Table("mlimit", ("merchant", "asset"), MerchantLimit)
+FLAGS: Table[MerchantFlag] = Table("flag", ("asset", "merchant"), MerchantFlag)  # the latest flag per merchant
+PURCHASES: Table[Purchase] = Table("purchase", ("txid",), Purchase)
 
 TABLES: dict[str, Table[Any]] = {
     t.prefix: t
@@ -139,6 +150,11 @@ TABLES: dict[str, Table[Any]] = {
         RECOVERIES,
         VALIDATOR_SETS,
         MERCHANTS,
+        HOLDER_USE,
+        MERCHANT_USE,
+        MERCHANT_LIMITS,
+        FLAGS,
+        PURCHASES,
     )
 }
 

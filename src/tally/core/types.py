@@ -17,6 +17,7 @@ from .encoding import MAX_SAFE_INTEGER
 
 AccountId = Annotated[str, Meta(pattern=r"^[a-z0-9][a-z0-9._-]{0,63}$(?!\n)")]
 AssetId = Annotated[str, Meta(pattern=r"^[A-Z0-9][A-Z0-9_-]{0,31}$(?!\n)")]
+OptionalAccountId = Annotated[str, Meta(pattern=r"^([a-z0-9][a-z0-9._-]{0,63})?$(?!\n)")]  # "" or an account id
 ChainId = Annotated[str, Meta(pattern=r"^[a-z0-9][a-z0-9._-]{0,63}$(?!\n)")]
 AmountMinor = Annotated[int, Meta(ge=1, le=MAX_SAFE_INTEGER)]
 Seq = Annotated[int, Meta(ge=0, le=MAX_SAFE_INTEGER)]
@@ -50,6 +51,39 @@ UtcOffsetMin = Annotated[int, Meta(ge=-14 * 60, le=14 * 60)]  # the chain's time
 Role = Literal["member", "holder", "merchant", "auditor", "regulator", "retired"]
 AssetKind = Literal["points", "voucher", "local_currency", "emoney", "coupon"]
 CashOutPolicy = Literal["none", "merchants", "all"]
+BasisPoints = Annotated[int, Meta(ge=0, le=10_000)]  # hundredths of a percent: 1000 is 10%
+Percent = Annotated[int, Meta(ge=0, le=100)]
+MAX_POLICY_CODES = 64  # categories or regions a policy lists
+
+
+class AssetPolicy(msgspec.Struct, frozen=True, forbid_unknown_fields=True, omit_defaults=True):
+    """What an asset enforces beyond transferability and cash-out (protocol 8 on; core/policy.py).
+
+    Every field's default is "no rule"; the council changes a policy by proposal (`set_policy`).
+    """
+
+    # Where it may be spent: merchants whose registry entry has one of these categories (ISO 18245 MCC)
+    # and whose region is one of these or inside one (KR-11 takes KR-11-680). Empty: anywhere.
+    categories: Annotated[list[Mcc], Meta(max_length=MAX_POLICY_CODES)] = []
+    regions: Annotated[list[RegionCode], Meta(max_length=MAX_POLICY_CODES)] = []
+    valid_until_ms: TimeMs = 0  # block time from which it no longer moves (0: no end)
+    holder_cap_minor: LimitMinor = 0  # the most a holder may hold
+    monthly_cap_minor: LimitMinor = 0  # the most a holder may receive from issuance per calendar month
+    merchants_pay: bool = False  # merchants may pay other merchants in it (default: only holders pay)
+    cash_out_fee_bp: BasisPoints = 0  # of each cash-out, paid to the issuer
+    # A holder may take back its unused remainder (`redeem_remainder`) once it has spent this share of
+    # the value it received (0: never); `small_refund_pct` where that value is at most `small_face_minor`.
+    refund_pct: Percent = 0
+    small_refund_pct: Percent = 0
+    small_face_minor: LimitMinor = 0
+    # Local currency (`sell`): the discount a buyer gets, paid out of the budget account.
+    discount_bp: BasisPoints = 0
+    budget_account: OptionalAccountId = ""
+    # The voucher-cashing guard: a merchant's cash-outs per calendar month (0: no cap) unless the issuer
+    # set its own (`set_merchant_limit`), and the multiple of its usual monthly takings that flags it.
+    merchant_cash_out_cap_minor: LimitMinor = 0
+    flag_multiple: Annotated[int, Meta(ge=0, le=1_000)] = 0
+
 
 # --- transactions ----------------------------------------------------------
 
@@ -96,6 +130,8 @@ class Asset(msgspec.Struct, frozen=True):
     burned_minor: int
     # Protocol 5 on: issued minus burned may not exceed it. Older assets leave it out, so their bytes hold.
     quota_minor: int | msgspec.UnsetType = msgspec.UNSET
+    # Protocol 8 on: what it enforces (core/policy.py). Assets without one leave it out.
+    policy: AssetPolicy | msgspec.UnsetType = msgspec.UNSET
 
     @property
     def outstanding_minor(self) -> int:
@@ -120,6 +156,7 @@ class Payout(msgspec.Struct, frozen=True):
     amount_minor: int
     payout_ref: str
     height: int
+    fee_minor: int | msgspec.UnsetType = msgspec.UNSET  # protocol 8 on: the issuer's fee, where one was taken
 
 
 class PayCode(msgspec.Struct, frozen=True):
@@ -243,6 +280,15 @@ class RemoveValidator(ActionBase, frozen=True, tag="remove_validator"):
     from_height: Height
 
 
+class SetPolicy(ActionBase, frozen=True, tag="set_policy"):
+    """An asset's transferability, cash-out and policy, replaced whole (protocol 8 on)."""
+
+    asset: AssetId
+    transferable: bool
+    cash_out: CashOutPolicy
+    policy: AssetPolicy
+
+
 Action = (
     ApproveAsset
     | SetQuota
@@ -254,6 +300,7 @@ Action = (
     | UnfreezeSubject
     | AddValidator
     | RemoveValidator
+    | SetPolicy
 )
 
 
@@ -319,6 +366,61 @@ class MerchantProfile(msgspec.Struct, frozen=True):
     height: int  # the block that set it
 
 
+class HolderUse(msgspec.Struct, frozen=True):
+    """A holder's use of a policy asset (protocol 8): for its monthly cap and its remainder refund."""
+
+    month: int  # months since January 1970 in the chain's time zone
+    month_in_minor: int  # issued or sold to it in that month
+    face_minor: int  # issued or sold to it since its last remainder refund
+
+
+class MerchantUse(msgspec.Struct, frozen=True):
+    """A merchant's takings and cash-outs of a policy asset this calendar month (the voucher-cashing guard)."""
+
+    month: int
+    taken_minor: int  # payments received this month
+    cashed_minor: int  # cashed out this month
+    last_month_taken_minor: int  # payments received in the month before (its usual volume, once it has one)
+    flagged: bool = False  # flagged this month
+
+
+class MerchantLimit(msgspec.Struct, frozen=True):
+    """The issuer's limits for one merchant in its asset, set from the merchant's registered size."""
+
+    cash_out_monthly_minor: int  # 0: the policy's cap
+    usual_monthly_minor: int  # the takings it expects a month (0: the last month's)
+    set_by: str
+    height: int
+
+
+class MerchantFlag(msgspec.Struct, frozen=True):
+    """A merchant whose month's takings passed the policy's multiple of its usual volume."""
+
+    merchant: str
+    asset: str
+    month: int
+    taken_minor: int
+    usual_minor: int
+    multiple: int
+    height: int
+    txid: str
+
+
+class Purchase(msgspec.Struct, frozen=True):
+    """Local currency sold at a discount (protocol 8): the buyer paid `paid_minor` at its bank."""
+
+    txid: str
+    seller: str
+    buyer: str
+    asset: str
+    face_minor: int  # what the buyer received
+    paid_minor: int  # what it paid, in the currency's unit
+    incentive_minor: int  # face minus paid, out of the budget account
+    budget_account: str
+    bank_ref: str
+    height: int
+
+
 class Validator(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     id: AccountId
     public_key: PublicKeyHex
@@ -354,6 +456,11 @@ StateValue = (
     | Recovery
     | ValidatorSchedule
     | MerchantProfile
+    | HolderUse
+    | MerchantUse
+    | MerchantLimit
+    | MerchantFlag
+    | Purchase
     | int
 )
 

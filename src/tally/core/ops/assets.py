@@ -17,8 +17,9 @@ from ..operation import (
     require_active_asset,
     require_asset,
 )
+from ..policy import count_received, validate_policy
 from ..postings import SUPPLY, move
-from ..tables import ACCOUNTS, ASSETS, BALANCES, COUNCIL_PARAMS, PARAMS, PROPOSALS
+from ..tables import ACCOUNTS, ASSETS, BALANCES, COUNCIL_PARAMS, HOLDER_USE, PARAMS, PROPOSALS
 from ..types import (
     AccountId,
     AmountMinor,
@@ -26,6 +27,7 @@ from ..types import (
     Asset,
     AssetId,
     AssetKind,
+    AssetPolicy,
     CashOutPolicy,
     ClientRef,
     Decimals,
@@ -48,6 +50,8 @@ class CreateAsset(TxBase, frozen=True, tag="create_asset"):
     # Protocol 5 on: the most it may have outstanding (issued minus burned) once approved (absent: no bound
     # below the largest amount).
     quota_minor: LimitMinor | msgspec.UnsetType = msgspec.UNSET
+    # Protocol 8 on: what it enforces (core/policy.py); the council approves it with the asset.
+    policy: AssetPolicy | msgspec.UnsetType = msgspec.UNSET
 
 
 class Issue(TxBase, frozen=True, tag="issue"):
@@ -69,6 +73,9 @@ class Burn(TxBase, frozen=True, tag="burn"):
 
 def create_asset(c: TxContext, tx: CreateAsset) -> None:
     ensure(c.view.read(ASSETS, tx.asset) is None, Code.ASSET_EXISTS, "asset {!r} exists", tx.asset)
+    if isinstance(tx.policy, AssetPolicy):
+        ensure(c.rules.asset_policy, Code.BAD_PARAMETER, "asset policies arrive in protocol version 8")
+        validate_policy(c.view, tx.policy)
     if c.rules.governance:
         propose_asset(c, tx)
         return
@@ -99,6 +106,7 @@ def new_asset(
         issued_minor=0,
         burned_minor=0,
         quota_minor=quota_minor,
+        policy=tx.policy,
     )
 
 
@@ -109,7 +117,8 @@ def asset_proposal_id(asset_id: str) -> str:
 def issue(c: TxContext, tx: Issue) -> None:
     asset = require_active_asset(c.view, tx.asset)
     ensure(asset.issuer == c.signer.id, Code.NOT_AUTHORIZED, "only the asset's issuer may issue it")
-    require_account(c.view, tx.to)
+    receiver = require_account(c.view, tx.to)
+    count_received(c, asset, receiver, tx.amount_minor)
     c.post(*move(SUPPLY, tx.to, tx.asset, tx.amount_minor))
 
 
@@ -150,6 +159,7 @@ OPERATIONS: tuple[Operation[Any], ...] = (
             ACCOUNTS.key(tx.to),
             BALANCES.key(tx.signer, tx.asset),
             BALANCES.key(tx.to, tx.asset),
+            HOLDER_USE.key(tx.to, tx.asset),
         ],
         parties=lambda tx: [tx.to],
         summary="The issuer issues value to an account.",

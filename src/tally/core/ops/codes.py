@@ -18,7 +18,8 @@ import msgspec
 
 from ..errors import Code, ensure
 from ..operation import Example, Operation, TxContext, require_asset
-from ..tables import PAY_CODES, PAYMENTS
+from ..policy import check_payment
+from ..tables import MERCHANTS, PAY_CODES, PAYMENTS
 from ..types import AmountMinor, AssetId, PayCode, PayCodeDigits, PaymentId, TxBase
 from .payments import ensure_new_payment, record_payment
 
@@ -76,8 +77,9 @@ def _usable_code(c: TxContext, tx: Charge) -> PayCode:
 
 def charge(c: TxContext, tx: Charge) -> None:
     code = _usable_code(c, tx)
-    require_asset(c.view, code.asset)
+    asset = require_asset(c.view, code.asset)
     ensure_new_payment(c, c.signer.id, tx.payment_id)
+    check_payment(c, asset, code.holder, c.signer.id, tx.amount_minor)
     record_payment(c, c.signer.id, tx.payment_id, code.holder, code.asset, tx.amount_minor)
     c.view.put(PAY_CODES.key(tx.code), msgspec.structs.replace(code, charged_txid=c.txid))
 
@@ -98,7 +100,7 @@ OPERATIONS: tuple[Operation[Any], ...] = (
     Operation(
         tx=Charge,
         rule=charge,
-        reads=lambda tx: [PAY_CODES.key(tx.code), PAYMENTS.key(tx.signer, tx.payment_id)],
+        reads=lambda tx: [PAY_CODES.key(tx.code), PAYMENTS.key(tx.signer, tx.payment_id), MERCHANTS.key(tx.signer)],
         parties=lambda tx: [],  # the holder comes from the code, through the postings
         signers=frozenset({"merchant"}),
         since=CODES_SINCE,

@@ -33,6 +33,7 @@ from ..operation import (
     require_account,
     require_asset,
 )
+from ..policy import validate_policy
 from ..state import TxView
 from ..tables import ACCOUNTS, ASSETS, COUNCIL_PARAMS, FREEZES, PARAMS, PROPOSALS, SCHEDULE, VALIDATOR_SETS
 from ..types import (
@@ -50,6 +51,7 @@ from ..types import (
     RemoveValidator,
     SetDefaultLimits,
     SetParam,
+    SetPolicy,
     SetQuota,
     TxBase,
     UnfreezeSubject,
@@ -92,6 +94,12 @@ def open_proposal(c: TxContext, proposal_id: str, action: Action) -> None:
         c.rules.validator_changes or not isinstance(action, AddValidator | RemoveValidator),
         Code.TYPE_NOT_SUPPORTED,
         "validator-set changes arrive in protocol 6; this block is protocol {}",
+        c.rules.version,
+    )
+    ensure(
+        c.rules.asset_policy or not isinstance(action, SetPolicy),
+        Code.TYPE_NOT_SUPPORTED,
+        "asset policies arrive in protocol 8; this block is protocol {}",
         c.rules.version,
     )
     ensure(c.view.read(PROPOSALS, proposal_id) is None, Code.DUPLICATE_PROPOSAL, "proposal {!r} exists", proposal_id)
@@ -181,6 +189,15 @@ def approve_asset(c: TxContext, a: ApproveAsset) -> None:
 def set_quota(c: TxContext, a: SetQuota) -> None:
     asset = require_asset(c.view, a.asset)
     c.view.put(ASSETS.key(a.asset), msgspec.structs.replace(asset, quota_minor=a.quota_minor))
+
+
+def set_policy(c: TxContext, a: SetPolicy) -> None:
+    asset = require_asset(c.view, a.asset)
+    validate_policy(c.view, a.policy)
+    c.view.put(
+        ASSETS.key(a.asset),
+        msgspec.structs.replace(asset, transferable=a.transferable, cash_out=a.cash_out, policy=a.policy),
+    )
 
 
 def admit_member(c: TxContext, a: AdmitMember) -> None:
@@ -328,6 +345,7 @@ ACTIONS: dict[type, Callable[[TxContext, Any], None]] = {
     UnfreezeSubject: lambda c, a: unfreeze_subject(c, a.subject_kind, a.subject),
     AddValidator: add_validator,
     RemoveValidator: remove_validator,
+    SetPolicy: set_policy,
 }
 
 

@@ -8,8 +8,9 @@ import msgspec
 
 from ..errors import Code, ensure
 from ..operation import Example, Operation, TxContext, require_account, require_asset
+from ..policy import cash_out_fee, check_payment, check_transfer, count_cash_out
 from ..postings import SUPPLY, move
-from ..tables import ACCOUNTS, ASSETS, BALANCES, PAYMENTS, PAYOUTS
+from ..tables import ACCOUNTS, ASSETS, BALANCES, MERCHANT_LIMITS, MERCHANT_USE, MERCHANTS, PAYMENTS, PAYOUTS
 from ..types import AccountId, AmountMinor, Asset, AssetId, ClientRef, Payment, PaymentId, Payout, PayoutRef, TxBase
 
 
@@ -52,7 +53,8 @@ def transfer(c: TxContext, tx: Transfer) -> None:
     asset = require_asset(c.view, tx.asset)
     ensure(asset.transferable, Code.NOT_TRANSFERABLE, "asset {!r} is not transferable", tx.asset)
     ensure(tx.to != c.signer.id, Code.SELF_TRANSFER, "cannot transfer to oneself")
-    require_account(c.view, tx.to)
+    receiver = require_account(c.view, tx.to)
+    check_transfer(c, asset, c.signer, receiver)
     c.post(*move(c.signer.id, tx.to, tx.asset, tx.amount_minor))
 
 
@@ -87,11 +89,12 @@ def record_payment(c: TxContext, merchant: str, payment_id: str, payer: str, ass
 
 
 def pay(c: TxContext, tx: Pay) -> None:
-    require_asset(c.view, tx.asset)
+    asset = require_asset(c.view, tx.asset)
     merchant = require_account(c.view, tx.merchant)
     ensure(merchant.role == "merchant", Code.NOT_MERCHANT, "{!r} is not a merchant", tx.merchant)
     ensure(tx.merchant != c.signer.id, Code.SELF_TRANSFER, "a merchant cannot pay itself")
     ensure_new_payment(c, tx.merchant, tx.payment_id)
+    check_payment(c, asset, c.signer.id, tx.merchant, tx.amount_minor)
     record_payment(c, tx.merchant, tx.payment_id, c.signer.id, tx.asset, tx.amount_minor)
 
 
@@ -128,16 +131,28 @@ def cash_out(c: TxContext, tx: CashOut) -> None:
         c.signer.id,
         asset.id,
     )
-    c.post(*move(c.signer.id, SUPPLY, tx.asset, tx.amount_minor))
+    count_cash_out(c, asset, c.signer, tx.amount_minor)
+    fee_minor = cash_out_fee(asset, c.signer.id, tx.amount_minor)
+    pay_out(c, asset, tx.amount_minor, fee_minor, tx.payout_ref)
+
+
+def pay_out(c: TxContext, asset: Asset, amount_minor: int, fee_minor: int, payout_ref: str) -> None:
+    """Burn `amount_minor` less the issuer's fee against a payout to the signer's bank account."""
+    paid_minor = amount_minor - fee_minor
+    postings = [*move(c.signer.id, SUPPLY, asset.id, paid_minor)] if paid_minor else []
+    if fee_minor:
+        postings += move(c.signer.id, asset.issuer, asset.id, fee_minor)
+    c.post(*postings)
     c.view.put(
         PAYOUTS.key(c.txid),
         Payout(
             txid=c.txid,
             account=c.signer.id,
-            asset=tx.asset,
-            amount_minor=tx.amount_minor,
-            payout_ref=tx.payout_ref,
+            asset=asset.id,
+            amount_minor=paid_minor,
+            payout_ref=payout_ref,
             height=c.block.height,
+            fee_minor=fee_minor if fee_minor else msgspec.UNSET,
         ),
     )
 
@@ -166,6 +181,7 @@ OPERATIONS: tuple[Operation[Any], ...] = (
             PAYMENTS.key(tx.merchant, tx.payment_id),
             BALANCES.key(tx.signer, tx.asset),
             BALANCES.key(tx.merchant, tx.asset),
+            MERCHANTS.key(tx.merchant),
         ],
         parties=lambda tx: [tx.merchant],
         summary="Pay a merchant (once per payment id).",
@@ -190,7 +206,12 @@ OPERATIONS: tuple[Operation[Any], ...] = (
     Operation(
         tx=CashOut,
         rule=cash_out,
-        reads=lambda tx: [ASSETS.key(tx.asset), BALANCES.key(tx.signer, tx.asset)],
+        reads=lambda tx: [
+            ASSETS.key(tx.asset),
+            BALANCES.key(tx.signer, tx.asset),
+            MERCHANT_USE.key(tx.signer, tx.asset),
+            MERCHANT_LIMITS.key(tx.signer, tx.asset),
+        ],
         parties=lambda tx: [],
         summary="Burn value against a payout to a bank account.",
         client_ref=True,

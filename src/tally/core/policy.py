@@ -1,0 +1,316 @@
+"""Asset policies (protocol 8 on): the rules a voucher or local currency enforces itself.
+
+An asset's policy (`Asset.policy`, types.AssetPolicy) is set when it is
+created and changed only by a council proposal (`set_policy`). The rules
+that move value call the checks here, so no app, merchant or operator can
+go around them; each refusal names its rule with a stable code:
+
+- where: a payment goes to a merchant whose registry entry has an allowed
+  category (`wrong_category`) and region (`wrong_region`), and a merchant
+  without an entry cannot take it (`unregistered_merchant`);
+- until when: from `valid_until_ms` on it moves no more (`asset_expired`);
+- how much: a holder's balance (`over_holder_cap`) and what it receives from
+  issuance per calendar month of the chain's time zone (`over_monthly_cap`);
+- who pays whom: only holders pay merchants and transfer, unless merchants
+  may pay too (`payer_not_allowed`);
+- cash-out: its fee goes to the issuer; a holder's remainder refund needs its
+  share spent (`refund_threshold_not_reached`);
+- the voucher-cashing guard: a merchant's cash-outs per month are capped
+  (`over_cash_out_cap`), and a merchant whose month's takings pass a multiple
+  of its usual volume is flagged (`MerchantFlag`), which refuses nothing:
+  freezing stays a regulator's action.
+
+A plain asset (no policy) reads nothing more than before.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import date, timedelta
+from typing import TYPE_CHECKING
+
+import msgspec
+
+from .controls import chain_day, council_params
+from .errors import Code, ensure
+from .postings import SUPPLY, Posting
+from .tables import ACCOUNTS, ASSETS, FLAGS, HOLDER_USE, MERCHANT_LIMITS, MERCHANT_USE, MERCHANTS
+from .types import Account, Asset, AssetPolicy, HolderUse, MerchantFlag, MerchantUse
+
+if TYPE_CHECKING:
+    from .operation import TxContext
+    from .state import TxView
+
+POLICY_SINCE = 8  # the protocol version policies arrive in
+BASIS_POINTS = 10_000
+_EPOCH = date(1970, 1, 1)
+_ASSET_KEY = ASSETS.scan_prefix()  # + asset id (hot path)
+
+
+def chain_month(timestamp_ms: int, utc_offset_min: int) -> int:
+    """The calendar month (months since January 1970) a block time falls in, in the chain's time zone."""
+    day = _EPOCH + timedelta(days=chain_day(timestamp_ms, utc_offset_min))
+    return (day.year - 1970) * 12 + day.month - 1
+
+
+def policy_of(asset: Asset) -> AssetPolicy | None:
+    return asset.policy if isinstance(asset.policy, AssetPolicy) else None
+
+
+def region_within(region: str, allowed: str) -> bool:
+    """A merchant's region is an allowed one or inside it: KR-11-680 is within KR-11."""
+    return region == allowed or region.startswith(allowed + "-")
+
+
+def validate_policy(view: TxView, policy: AssetPolicy) -> None:
+    """A policy's fields agree with each other and name accounts that exist."""
+    ensure(
+        not policy.discount_bp or policy.budget_account != "",
+        Code.BAD_PARAMETER,
+        "a discount is paid out of a budget account: name one",
+    )
+    if policy.budget_account:
+        ensure(
+            view.read(ACCOUNTS, policy.budget_account) is not None,
+            Code.UNKNOWN_ACCOUNT,
+            "no account {!r} (the budget account)",
+            policy.budget_account,
+        )
+    ensure(
+        policy.small_refund_pct >= policy.refund_pct or not policy.small_face_minor,
+        Code.BAD_PARAMETER,
+        "small face values need at least the share spent that larger ones do",
+    )
+    ensure(
+        len(set(policy.categories)) == len(policy.categories) and len(set(policy.regions)) == len(policy.regions),
+        Code.BAD_PARAMETER,
+        "a category or region is listed twice",
+    )
+
+
+# --- checks the rules call -----------------------------------------------------
+
+
+def ensure_not_expired(c: TxContext, asset: Asset, policy: AssetPolicy) -> None:
+    ensure(
+        not policy.valid_until_ms or c.block.timestamp_ms < policy.valid_until_ms,
+        Code.ASSET_EXPIRED,
+        "{} was valid until {} (block time {})",
+        asset.id,
+        policy.valid_until_ms,
+        c.block.timestamp_ms,
+    )
+
+
+def ensure_payer(policy: AssetPolicy, payer: Account, asset_id: str) -> None:
+    """Only holders pay merchants (and merchants too where the policy says so)."""
+    ensure(
+        payer.role == "holder" or (payer.role == "merchant" and policy.merchants_pay),
+        Code.PAYER_NOT_ALLOWED,
+        "a {} may not pay in {}: its policy lets {} pay",
+        payer.role,
+        asset_id,
+        "holders and merchants" if policy.merchants_pay else "only holders",
+    )
+
+
+def ensure_merchant_allowed(c: TxContext, policy: AssetPolicy, asset_id: str, merchant_id: str) -> None:
+    """The merchant's registry entry is in an allowed category and region."""
+    if not policy.categories and not policy.regions:
+        return
+    profile = c.view.read(MERCHANTS, merchant_id)
+    ensure(
+        profile is not None,
+        Code.UNREGISTERED_MERCHANT,
+        "{} has no registry entry; {} is spent only at registered merchants",
+        merchant_id,
+        asset_id,
+    )
+    assert profile is not None
+    ensure(
+        not policy.categories or profile.category in policy.categories,
+        Code.WRONG_CATEGORY,
+        "{} is not spent at category {} ({})",
+        asset_id,
+        profile.category,
+        merchant_id,
+    )
+    ensure(
+        not policy.regions or any(region_within(profile.region, r) for r in policy.regions),
+        Code.WRONG_REGION,
+        "{} is spent in {} only, not in {} ({})",
+        asset_id,
+        ", ".join(policy.regions),
+        profile.region,
+        merchant_id,
+    )
+
+
+def check_payment(c: TxContext, asset: Asset, payer_id: str, merchant_id: str, amount_minor: int) -> None:
+    """A payment to a merchant in a policy asset: who pays, when, where; then the merchant's takings."""
+    policy = policy_of(asset)
+    if policy is None:
+        return
+    payer = c.signer if payer_id == c.signer.id else c.view.read(ACCOUNTS, payer_id)
+    assert payer is not None, "a payment's payer has an account"
+    ensure_payer(policy, payer, asset.id)
+    ensure_not_expired(c, asset, policy)
+    ensure_merchant_allowed(c, policy, asset.id, merchant_id)
+    if policy.flag_multiple:
+        count_takings(c, asset, policy, merchant_id, amount_minor)
+
+
+def check_transfer(c: TxContext, asset: Asset, sender: Account, receiver: Account) -> None:
+    """Under a policy, transfers go between holders only (a merchant's would be a cashing channel)."""
+    policy = policy_of(asset)
+    if policy is None:
+        return
+    ensure_not_expired(c, asset, policy)
+    for party in (sender, receiver):
+        ensure(
+            party.role == "holder",
+            Code.PAYER_NOT_ALLOWED,
+            "{} moves between holders only; {} is a {}",
+            asset.id,
+            party.id,
+            party.role,
+        )
+
+
+def count_received(c: TxContext, asset: Asset, account: Account, amount_minor: int) -> None:
+    """Value issued or sold to a holder: within its monthly cap; it adds to the face value it received."""
+    policy = policy_of(asset)
+    if policy is None:
+        return
+    ensure_not_expired(c, asset, policy)
+    if account.role != "holder" or account.id == policy.budget_account:
+        return
+    if not policy.monthly_cap_minor and not policy.refund_pct:
+        return
+    month = chain_month(c.block.timestamp_ms, council_params(c.view).utc_offset_min)
+    use = c.view.read(HOLDER_USE, account.id, asset.id) or HolderUse(month=month, month_in_minor=0, face_minor=0)
+    month_in = (use.month_in_minor if use.month == month else 0) + amount_minor
+    cap = policy.monthly_cap_minor
+    ensure(
+        not cap or month_in <= cap,
+        Code.OVER_MONTHLY_CAP,
+        "{} would receive {} {} this month; the cap is {}",
+        account.id,
+        month_in,
+        asset.id,
+        cap,
+    )
+    c.view.put(
+        HOLDER_USE.key(account.id, asset.id),
+        HolderUse(month=month, month_in_minor=month_in, face_minor=use.face_minor + amount_minor),
+    )
+
+
+def check_holder_caps(c: TxContext, postings: Sequence[Posting], balances_after: Sequence[int]) -> None:
+    """After any posting: a holder credited in a policy asset holds no more than the policy's cap."""
+    for p, balance_after in zip(postings, balances_after, strict=True):
+        if p.amount_minor <= 0 or p.account == SUPPLY:
+            continue
+        asset = c.view.get(_ASSET_KEY + p.asset)
+        assert isinstance(asset, Asset)
+        policy = policy_of(asset)
+        if policy is None or not policy.holder_cap_minor or p.account == policy.budget_account:
+            continue
+        account = c.view.read(ACCOUNTS, p.account)
+        assert account is not None
+        ensure(
+            account.role != "holder" or balance_after <= policy.holder_cap_minor,
+            Code.OVER_HOLDER_CAP,
+            "{} may hold at most {} {}",
+            p.account,
+            policy.holder_cap_minor,
+            p.asset,
+        )
+
+
+# --- the voucher-cashing guard --------------------------------------------------
+
+
+def merchant_use(c: TxContext, merchant_id: str, asset_id: str) -> MerchantUse:
+    """The merchant's record for this month (a new month starts from zero, keeping the last one's takings)."""
+    month = chain_month(c.block.timestamp_ms, council_params(c.view).utc_offset_min)
+    use = c.view.read(MERCHANT_USE, merchant_id, asset_id)
+    if use is not None and use.month == month:
+        return use
+    last = use.taken_minor if use is not None and use.month == month - 1 else 0
+    return MerchantUse(month=month, taken_minor=0, cashed_minor=0, last_month_taken_minor=last)
+
+
+def usual_volume(c: TxContext, policy: AssetPolicy, use: MerchantUse, merchant_id: str, asset_id: str) -> int:
+    """What a merchant usually takes a month: the issuer's figure or last month's, whichever is larger;
+    a merchant with neither is measured against its cash-out cap."""
+    limit = c.view.read(MERCHANT_LIMITS, merchant_id, asset_id)
+    usual = max(limit.usual_monthly_minor if limit is not None else 0, use.last_month_taken_minor)
+    return usual or cash_out_cap(c, policy, merchant_id, asset_id)
+
+
+def count_takings(c: TxContext, asset: Asset, policy: AssetPolicy, merchant_id: str, amount_minor: int) -> None:
+    use = merchant_use(c, merchant_id, asset.id)
+    taken = use.taken_minor + amount_minor
+    usual = usual_volume(c, policy, use, merchant_id, asset.id)
+    flag = not use.flagged and usual > 0 and taken > policy.flag_multiple * usual
+    c.view.put(
+        MERCHANT_USE.key(merchant_id, asset.id),
+        msgspec.structs.replace(use, taken_minor=taken, flagged=use.flagged or flag),
+    )
+    if flag:
+        c.view.put(
+            FLAGS.key(asset.id, merchant_id),
+            MerchantFlag(
+                merchant=merchant_id,
+                asset=asset.id,
+                month=use.month,
+                taken_minor=taken,
+                usual_minor=usual,
+                multiple=policy.flag_multiple,
+                height=c.block.height,
+                txid=c.txid,
+            ),
+        )
+        c.named.append(asset.issuer)  # the issuer's history shows the payment that flagged its merchant
+
+
+def cash_out_cap(c: TxContext, policy: AssetPolicy, merchant_id: str, asset_id: str) -> int:
+    limit = c.view.read(MERCHANT_LIMITS, merchant_id, asset_id)
+    own = limit.cash_out_monthly_minor if limit is not None else 0
+    return own or policy.merchant_cash_out_cap_minor
+
+
+def count_cash_out(c: TxContext, asset: Asset, account: Account, amount_minor: int) -> None:
+    """A merchant's cash-outs of a policy asset stay within its monthly cap."""
+    policy = policy_of(asset)
+    if policy is None or account.role != "merchant":
+        return
+    cap = cash_out_cap(c, policy, account.id, asset.id)
+    if not cap:
+        return
+    use = merchant_use(c, account.id, asset.id)
+    cashed = use.cashed_minor + amount_minor
+    ensure(
+        cashed <= cap,
+        Code.OVER_CASH_OUT_CAP,
+        "{} would cash out {} {} this month; its cap is {}",
+        account.id,
+        cashed,
+        asset.id,
+        cap,
+    )
+    c.view.put(MERCHANT_USE.key(account.id, asset.id), msgspec.structs.replace(use, cashed_minor=cashed))
+
+
+def cash_out_fee(asset: Asset, account_id: str, amount_minor: int) -> int:
+    """The issuer's fee on a cash-out (rounded down; none on the issuer's own)."""
+    policy = policy_of(asset)
+    if policy is None or account_id == asset.issuer:
+        return 0
+    return amount_minor * policy.cash_out_fee_bp // BASIS_POINTS
+
+
+def refund_threshold_pct(policy: AssetPolicy, face_minor: int) -> int:
+    """The share of its face value a holder must have spent to take back the remainder."""
+    return policy.small_refund_pct if face_minor <= policy.small_face_minor else policy.refund_pct

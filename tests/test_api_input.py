@@ -28,6 +28,7 @@ from tally.core.types import (
     ClientRef,
     FreezeTarget,
     Mcc,
+    OptionalAccountId,
     PayCodeDigits,
     PaymentId,
     ProposalId,
@@ -205,6 +206,7 @@ FIELD_TYPES: list[tuple[Any, str]] = [
     (BusinessNo, "120-81-47521"),
     (RegionCode, "KR-11"),
     (Mcc, "5814"),
+    (OptionalAccountId, "seoul-budget"),
 ]
 
 

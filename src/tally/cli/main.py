@@ -96,7 +96,14 @@ def node() -> None:
 @click.option("--member", "members", multiple=True, help="ID=NAME of a member institution (repeatable).")
 @click.option("--chain", default="tally-dev", show_default=True)
 @click.option("--port", default=DEFAULT_PORT, show_default=True)
-def node_init(data_dir: Path, members: tuple[str, ...], chain: str, port: int) -> None:
+@click.option(
+    "--utc-offset-min",
+    default=0,
+    show_default=True,
+    type=click.IntRange(-14 * 60, 14 * 60),
+    help="The chain's time zone, minutes east of UTC (540: Asia/Seoul); daily and monthly limits reset at its midnight.",
+)
+def node_init(data_dir: Path, members: tuple[str, ...], chain: str, port: int, utc_offset_min: int) -> None:
     """Create a single-node data directory: genesis, member keys, validator key."""
     from ..dev.demo import MEMBERS
     from ..node.config import init_dev_node
@@ -105,7 +112,7 @@ def node_init(data_dir: Path, members: tuple[str, ...], chain: str, port: int) -
     if any(len(p) != 2 for p in parsed):
         raise click.BadParameter("use --member ID=NAME", param_hint="--member")
     try:
-        init_dev_node(data_dir, [(a, b) for a, b in parsed], chain=chain, port=port)
+        init_dev_node(data_dir, [(a, b) for a, b in parsed], chain=chain, port=port, utc_offset_min=utc_offset_min)
     except FileExistsError as exc:
         raise click.ClickException(str(exc)) from None
     click.echo(f"initialised {data_dir} (chain {chain}, members {', '.join(p[0] for p in parsed)})")
@@ -287,12 +294,12 @@ def _stored_height(data: DataDir) -> int:
 @click.option("--data-dir", default=DEFAULT_DATA, show_default=True, type=click.Path(path_type=Path))
 def demo(data_dir: Path) -> None:
     """Initialise a node (if needed) and load the demo data into it, once."""
-    from ..dev.demo import MEMBERS, run_demo
+    from ..dev.demo import DEMO_UTC_OFFSET_MIN, MEMBERS, run_demo
     from ..node.config import init_dev_node
 
     data = DataDir(data_dir)
     if not data.exists():
-        init_dev_node(data_dir, MEMBERS)
+        init_dev_node(data_dir, MEMBERS, utc_offset_min=DEMO_UTC_OFFSET_MIN)
     if data.ledger_path.exists() and _stored_height(data) > 0:
         click.echo(f"{data_dir} already holds a ledger; demo data not loaded again")
         return

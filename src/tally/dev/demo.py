@@ -2,6 +2,12 @@
 merchants, holders and a few hundred payments, loaded through the node's own
 admission and pipeline (so every demo transaction is signed and checked).
 
+Harbor Bank also runs Seoul's programmes under asset policies (protocol 8):
+a culture voucher spent only at Seoul's cafés and bookshops, and the local
+currency "Seoul Love", sold at 10% off out of the city's budget account, up
+to 700,000 a month. Alice tries her culture voucher at a Busan
+bookshop: the ledger refuses it (`wrong_region`), and her history shows why.
+
 Holder and merchant keys are derived from their names: they are demo keys,
 written to DATA_DIR/keys/ so the README's tour can sign with them. The demo
 also opens the demo member desk (dev/desk.py), so the web wallet can open
@@ -19,20 +25,41 @@ from ..client.keys import KeyFile, read_keyfile, write_keyfile
 from ..client.signer import Signer
 from ..core.crypto import KeyPair, sha256
 from ..core.ops import SignedTx
+from ..core.types import AssetPolicy
 from ..node.config import DataDir
 from ..node.node import Node
 
 MEMBERS = [("harbor-bank", "Harbor Bank"), ("skyway", "Skyway Airlines Loyalty")]
-MERCHANTS = {"harbor-bank": ["cafe-lumen", "book-nook"], "skyway": ["duty-free-7"]}
+MERCHANTS = {"harbor-bank": ["cafe-lumen", "book-nook", "haeundae-books"], "skyway": ["duty-free-7"]}
 HOLDERS = {"harbor-bank": ["alice", "bob", "chen"], "skyway": ["dana", "emeka", "farah"]}
 POINTS, VOUCHER = "SKYMILES", "HARBOR-GIFT"
+CITY_VOUCHER, LOCAL = "SEOUL-CULTURE", "SEOUL-LOVE"
+BUDGET = "seoul-budget"  # the city's budget account for Seoul Love's discount
+CITY_VOUCHER_POLICY = AssetPolicy(
+    categories=["5814", "5942"],  # fast food and cafés, bookshops
+    regions=["KR-11"],  # Seoul
+    holder_cap_minor=500_000,
+    refund_pct=60,  # the remainder comes back once 60% is spent (80% up to 10,000)
+    small_refund_pct=80,
+    small_face_minor=10_000,
+)
+LOCAL_POLICY = AssetPolicy(
+    regions=["KR-11"],
+    monthly_cap_minor=700_000,
+    discount_bp=1_000,  # 10% off
+    budget_account=BUDGET,
+    merchant_cash_out_cap_minor=5_000_000,
+    flag_multiple=3,
+)
 # The merchant registry (protocol 7): category (MCC), region, location in millionths of a degree, assets taken.
 REGISTRY = {
     "cafe-lumen": ("5814", "KR-11", 37_566_500, 126_978_000, "120-81-47521", [VOUCHER, POINTS]),  # Seoul, City Hall
     "book-nook": ("5942", "KR-11", 37_570_400, 126_992_100, "211-86-10433", [VOUCHER]),  # Seoul, Jongno
     "duty-free-7": ("5309", "KR-26", 35_179_600, 129_075_600, "617-81-02917", [POINTS]),  # Busan
+    "haeundae-books": ("5942", "KR-26", 35_158_700, 129_160_400, "602-81-33018", [VOUCHER]),  # Busan, Haeundae
 }
 PAYMENTS = 300
+DEMO_UTC_OFFSET_MIN = 9 * 60  # the demo chain keeps Seoul's calendar (Asia/Seoul: UTC+9, no daylight saving)
 
 
 def demo_key(name: str) -> KeyPair:
@@ -57,6 +84,13 @@ async def load_demo(node: Node, progress: Callable[[int], None] = lambda n: None
     setup = [
         bank.create_asset(VOUCHER, "Harbor gift voucher", "voucher", 2, False, "merchants"),
         sky.create_asset(POINTS, "Skyway miles", "points", 0, True, "none"),
+        bank.create_asset(
+            CITY_VOUCHER, "Seoul culture voucher", "voucher", 0, False, "merchants", policy=CITY_VOUCHER_POLICY
+        ),
+        bank.register_account(BUDGET, demo_key(BUDGET).public_key_hex, "holder"),
+        bank.create_asset(
+            LOCAL, "Seoul Love gift (local currency)", "local_currency", 0, False, "merchants", policy=LOCAL_POLICY
+        ),
     ]
     for member_id in HOLDERS:
         for name in MERCHANTS[member_id]:
@@ -66,6 +100,9 @@ async def load_demo(node: Node, progress: Callable[[int], None] = lambda n: None
     holders = [h for hs in HOLDERS.values() for h in hs]
     merchants = [m for ms in MERCHANTS.values() for m in ms]
     issues = [bank.issue(VOUCHER, h, 100_000) for h in holders] + [sky.issue(POINTS, h, 50_000) for h in holders]
+    city = [bank.issue(CITY_VOUCHER, h, 50_000) for h in HOLDERS["harbor-bank"]] + [
+        bank.issue(LOCAL, BUDGET, 10_000_000)
+    ]
 
     rng = random.Random(7)  # the demo is the same every time
     payments: list[SignedTx] = []
@@ -87,8 +124,19 @@ async def load_demo(node: Node, progress: Callable[[int], None] = lambda n: None
         for m, (mcc, region, lat, lon, no, accepts) in REGISTRY.items()
     ]
 
+    # Seoul's programmes, once the registry knows where the merchants are.
+    local_sales = [
+        bank.sell(LOCAL, h, 100_000, 90_000, f"HARBOR-BANK/KRW-{i:04d}") for i, h in enumerate(HOLDERS["harbor-bank"])
+    ]
+    seoul = [
+        signers["alice"].pay(CITY_VOUCHER, "book-nook", 12_000, "culture-0001"),
+        signers["bob"].pay(LOCAL, "cafe-lumen", 4_500, "love-0001"),
+        signers["chen"].pay(CITY_VOUCHER, "cafe-lumen", 6_800, "culture-0002"),
+    ]
+    refused = [signers["alice"].pay(CITY_VOUCHER, "haeundae-books", 30_000, "culture-busan-0001")]  # Busan
+
     total = 0
-    for phase in (setup, issues, payments + transfers, refunds + cash_outs + registry):
+    for phase in (setup, issues + city, payments + transfers, refunds + cash_outs + registry, local_sales + seoul):
         txids = await node.submit(phase)
         for txid in txids:
             status = await node.wait(txid, 30_000)
@@ -96,7 +144,17 @@ async def load_demo(node: Node, progress: Callable[[int], None] = lambda n: None
                 raise RuntimeError(f"demo transaction {txid} is {status.status} {status.code} {status.message}")
         total += len(phase)
         progress(len(phase))
-    welcome = [Welcome("harbor-bank", VOUCHER, 10_000), Welcome("skyway", POINTS, 5_000)]
+    for txid in await node.submit(refused):
+        status = await node.wait(txid, 30_000)
+        if status.status != "final" or status.code != "wrong_region":
+            raise RuntimeError(f"the out-of-region payment {txid} is {status.status} {status.code}, not refused")
+    total += len(refused)
+    progress(len(refused))
+    welcome = [
+        Welcome("harbor-bank", VOUCHER, 10_000),
+        Welcome("skyway", POINTS, 5_000),
+        Welcome("harbor-bank", CITY_VOUCHER, 20_000),
+    ]
     write_desk(data.root, DeskConfig(member="harbor-bank", welcome=welcome))
     return total
 

@@ -146,8 +146,13 @@ def init_dev_node(
     genesis_time_ms: int = 0,
     port: int = DEFAULT_PORT,
     limits: Limits | None = None,
+    utc_offset_min: int = 0,
 ) -> DataDir:
-    """Make a single-node data dir: fresh member and validator keys, genesis, settings."""
+    """Make a single-node data dir: fresh member and validator keys, genesis, settings.
+
+    `utc_offset_min` is the chain's time zone (minutes east of UTC): daily limits and monthly caps reset
+    at its midnight. A fixed offset, not a zone name, so every node computes the same day whatever its
+    time-zone database."""
     data = DataDir(root)
     if data.exists():
         raise FileExistsError(f"{data.root} already holds a node")
@@ -166,6 +171,7 @@ def init_dev_node(
         ],
         validators=[Validator(id=validator.id, public_key=validator.public_key)],
         protocol=LATEST,
+        utc_offset_min=utc_offset_min if utc_offset_min else msgspec.UNSET,
     )
     data.genesis_path.write_bytes(msgspec.json.format(msgspec.json.encode(genesis)))
     settings = NodeSettings(validator_id=validator.id, port=port, limits=limits or Limits())

@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import os
+import re
+import subprocess
+import sys
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -34,6 +38,7 @@ from tally.store.base import record_of
 
 R = TypeVar("R")
 
+ROOT = Path(__file__).resolve().parent.parent
 CHAIN = "tally-test"
 T0_MS = 1_800_000_000_000
 
@@ -261,3 +266,36 @@ def four_node_network(root: Path, chain: str, limits: Limits | None = None) -> N
         limits=limits,
     )
     return Network(root, layout)
+
+
+# --- worked examples in docs/examples ------------------------------------------
+
+
+def masked(text: str) -> str:
+    """Hex of 12 characters or more (with a letter: not an amount) as <hex>; block heights as <n>, block
+    times (milliseconds since 1970) as <ms>, calendar months (YYYY-MM) as <month>."""
+    text = re.sub(r"\b20[0-9]{2}-[01][0-9]\b", "<month>", text)
+    text = re.sub(r"\b(?=[0-9a-f]*[a-f])[0-9a-f]{12,}\b", "<hex>", text)
+    text = re.sub(r"\bblock time [0-9]+", "block time <ms>", text)
+    return re.sub(r"\bblock [0-9]+", "block <n>", text)
+
+
+def run_example(script: Path, tmp_path: Path) -> str:
+    """Run a docs/examples script against a fresh demo node; its output must be the one checked in beside it
+    (SCRIPT.out, masked). TALLY_REGENERATE=1 writes it instead, after a deliberate change."""
+    tally = [sys.executable, "-m", "tally.cli"]
+    data_dir = tmp_path / ".tally" / "node"  # where `make run` keeps its node, relative to the script's directory
+    subprocess.run([*tally, "demo", "--data-dir", str(data_dir)], check=True, capture_output=True, timeout=300)
+    node = NodeProcess(data_dir, free_port()).start()
+    try:
+        env = {**os.environ, "TALLY": str(Path(sys.executable).parent / "tally"), "TALLY_URL": node.url}
+        ran = subprocess.run(
+            ["bash", str(script)], cwd=tmp_path, env=env, capture_output=True, text=True, timeout=300, check=True
+        )
+    finally:
+        node.stop()
+    output = script.with_suffix(".out")
+    if os.environ.get("TALLY_REGENERATE") == "1":
+        output.write_text(masked(ran.stdout), "utf-8")
+    assert masked(ran.stdout) == output.read_text("utf-8"), f"regenerate {output.name}: see helpers.run_example"
+    return ran.stdout

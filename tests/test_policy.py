@@ -7,7 +7,8 @@ negative balance) are checked after every block.
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+import random
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import msgspec
@@ -389,3 +390,12 @@ def test_the_cash_out_cap_resets_with_the_month() -> None:
     assert c.one(c.signer("cafe").cash_out("V", 1, "KR12")).code == Code.OVER_CASH_OUT_CAP
     c.now_ms = FEB_FIRST_MS
     assert c.one(c.signer("cafe").cash_out("V", 1_000, "KR12")).code == "ok"
+
+
+def test_chain_month_agrees_with_the_gregorian_calendar() -> None:
+    """core/ counts months in integers (no datetime: core stays pure); the standard library agrees."""
+    rng = random.Random(8)
+    for _ in range(20_000):
+        timestamp_ms, offset_min = rng.randrange(0, 253_402_300_799_000), rng.randrange(-840, 841)
+        day = datetime.fromtimestamp(0, UTC) + timedelta(milliseconds=timestamp_ms + offset_min * 60_000)
+        assert chain_month(timestamp_ms, offset_min) == (day.year - 1970) * 12 + day.month - 1

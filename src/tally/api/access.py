@@ -41,7 +41,7 @@ from starlette.responses import Response
 from ..client.auth import token_message
 from ..client.models import ChallengeBody, PrincipalKind, TokenBody, TokenRequest
 from ..core.crypto import verify
-from ..core.tables import RECOVERIES
+from ..core.tables import ASSETS, RECOVERIES
 from .errors import ApiError
 from .responses import Handler
 from .responses import json_response as json
@@ -59,7 +59,7 @@ FULL_BLOCK_READERS = frozenset({"auditor", "regulator", "member", "validator"})
 
 # --- the policy, route by route ------------------------------------------------------------------
 
-Access = Literal["public", "account", "full_blocks", "events"]
+Access = Literal["public", "account", "issuer", "full_blocks", "events"]
 
 
 @dataclass(frozen=True)
@@ -69,6 +69,8 @@ class RoutePolicy:
     - `public`: anyone, no token (a token sent is not looked at);
     - `account`: a token whose principal may read the account the path parameter `param` names
       (itself; a member: the accounts it registered; auditors and regulators: every account);
+    - `issuer`: a token of the issuer of the asset the path parameter `param` names, or of an auditor
+      or regulator (what the issuer oversees: its merchants flagged by the voucher-cashing guard);
     - `full_blocks`: a token of a member, auditor, regulator or validator;
     - `events`: block events for anyone; with a token, also the transactions and balance
       changes of the accounts its principal may read (api/events.py).
@@ -96,6 +98,7 @@ ROUTE_POLICY: dict[str, RoutePolicy] = {
     "/v1/assets": PUBLIC,
     "/v1/assets/{asset}": PUBLIC,
     "/v1/assets/{asset}/supply": PUBLIC,
+    "/v1/assets/{asset}/flags": RoutePolicy("issuer", "asset", "merchants under watch: the issuer's and supervisors'"),
     "/v1/council": PUBLIC,
     "/v1/proposals": PUBLIC,
     "/v1/proposals/{proposal}": PUBLIC,
@@ -341,10 +344,22 @@ class ReadAccess:
                     f"full blocks are read by members, auditors, regulators and validators, not {principal.role}s"
                 )
             return principal
+        if policy.access == "issuer":
+            assert account_id is not None  # here an asset id
+            if not self.oversees(principal, account_id):
+                raise _not_permitted(f"{principal.kind} {principal.id!r} neither issues {account_id} nor supervises")
+            return principal
         assert policy.access == "account" and account_id is not None
         if not may_read(self.node, principal, account_id):
             raise _not_permitted(f"{principal.kind} {principal.id!r} may not read account {account_id!r}")
         return principal
+
+    def oversees(self, principal: Principal, asset_id: str) -> bool:
+        """The asset's issuer, auditors and regulators (an unknown asset: the route answers 404)."""
+        if principal.kind != "account":
+            return False
+        asset = ASSETS.read(self.node.store.get_state, asset_id)
+        return principal.sees_all or asset is None or asset.issuer == principal.id
 
     def protect(self, path: str, handler: Handler) -> Handler:
         """The route's handler behind its policy (ROUTE_POLICY[path]); the principal in request.state.principal."""

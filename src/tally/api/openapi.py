@@ -15,6 +15,7 @@ from ..client.models import (
     ControlsBody,
     DirectoryPage,
     ErrorResponse,
+    FlagsBody,
     HistoryPage,
     MerchantCodeBody,
     MerchantQrBody,
@@ -321,6 +322,15 @@ ROUTES: list[tuple[str, str, str, Any, int, Any, list[str]]] = [
     ),
     (
         "get",
+        "/v1/assets/{asset}/flags",
+        "Merchants the voucher-cashing guard flagged in an asset (protocol 8)",
+        None,
+        200,
+        FlagsBody,
+        [],
+    ),
+    (
+        "get",
         "/v1/accounts/{account}/controls",
         "What limits an account: its freeze and reason, its limits and today's total, a pending key recovery",
         None,
@@ -533,6 +543,8 @@ ACCESS_NOTES = {
     "account": "Needs a read token whose principal may read the account `{param}` names: the account itself, the"
     " member that registered it, an auditor or a regulator (401 auth_required, token_expired, token_invalid;"
     " 403 not_permitted).",
+    "issuer": "Needs a read token of the issuer of the asset `{param}` names, an auditor or a regulator (401"
+    " auth_required, token_expired, token_invalid; 403 not_permitted).",
     "full_blocks": "Needs a read token of a member, auditor, regulator or validator (401 auth_required,"
     " token_expired, token_invalid; 403 not_permitted).",
     "events": "Block events are public. `tx` and `balance` events need a read token (the `Authorization` header, or"

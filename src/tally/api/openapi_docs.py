@@ -359,6 +359,25 @@ ROUTE_DOCS: dict[str, tuple[str, Any]] = {
             "frozen": None,
         },
     ),
+    "/v1/assets/{asset}/flags": (
+        "assets",
+        {
+            "asset": "SEOUL-LOVE",
+            "flags": [
+                {
+                    "merchant": "cafe-lumen",
+                    "asset": "SEOUL-LOVE",
+                    "month": 683,
+                    "taken_minor": 15000001,
+                    "usual_minor": 5000000,
+                    "multiple": 3,
+                    "height": 212,
+                    "txid": TXID,
+                }
+            ],
+            "truncated": False,
+        },
+    ),
     "/v1/accounts/{account}/controls": (
         "governance",
         {

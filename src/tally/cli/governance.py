@@ -30,7 +30,7 @@ from ..core.ops import BY_TYPE
 from ..core.types import Action, DefaultLimits
 from .common import emit_json, json_option, reader_option, table, talking_to, url_option
 from .queries import account as show_account
-from .tx import field_options, send, signing_options
+from .tx import field_options, json_field, send, signing_options
 
 ACTION_TYPES: tuple[type, ...] = get_args(Action)
 
@@ -65,13 +65,21 @@ def propose() -> None:
 council.add_command(propose)
 
 
+def _flat(info: msgspec.inspect.Type) -> bool:
+    """A nested struct of plain fields (default limits): its fields become options of their own. One with
+    lists (an asset policy) is given whole, as JSON."""
+    return isinstance(info, msgspec.inspect.StructType) and not any(
+        isinstance(f.type, msgspec.inspect.ListType) for f in info.fields
+    )
+
+
 def _action_fields(action_type: type) -> list[msgspec.inspect.Field]:
-    """The action's fields, a nested struct's (default limits) flattened into them."""
+    """The action's fields, a flat nested struct's (default limits) flattened into them."""
     info = msgspec.inspect.type_info(action_type)
     assert isinstance(info, msgspec.inspect.StructType)
     fields: list[msgspec.inspect.Field] = []
     for f in info.fields:
-        if isinstance(f.type, msgspec.inspect.StructType):
+        if isinstance(f.type, msgspec.inspect.StructType) and _flat(f.type):
             fields.extend(f.type.fields)
         else:
             fields.append(f)
@@ -80,11 +88,9 @@ def _action_fields(action_type: type) -> list[msgspec.inspect.Field]:
 
 def _propose_command(action_type: type) -> click.Command:
     kind = str(action_type.__struct_config__.tag)  # type: ignore[attr-defined]
-    nested = {
-        f.name: f.type.cls
-        for f in msgspec.inspect.type_info(action_type).fields  # type: ignore[attr-defined]
-        if isinstance(f.type, msgspec.inspect.StructType)
-    }
+    fields = msgspec.inspect.type_info(action_type).fields  # type: ignore[attr-defined]
+    nested = {f.name: f.type.cls for f in fields if _flat(f.type)}
+    as_json = [f.name for f in fields if isinstance(f.type, msgspec.inspect.StructType) and not _flat(f.type)]
 
     def callback(proposal_id: str | None, **given: Any) -> None:
         signing = {name: given.pop(name) for name in SIGNING_NAMES}
@@ -92,6 +98,8 @@ def _propose_command(action_type: type) -> click.Command:
         for name, struct in nested.items():
             own = set(struct.__struct_fields__)
             body[name] = {k: given.pop(k) for k in list(given) if k in own}
+        for name in as_json:
+            body[name] = json_field(name, given.pop(name))
         body.update(given)
         action = msgspec.convert(body, Action)
         if proposal_id is None:
@@ -137,6 +145,8 @@ def _describe(action: Any) -> str:
     for name, value in fields.items():
         if isinstance(value, DefaultLimits):
             parts.extend(f"{k}={_value(v)}" for k, v in msgspec.structs.asdict(value).items())
+        elif isinstance(value, msgspec.Struct):  # an asset policy: the rules it sets, as JSON
+            parts.append(f"{name}={msgspec.json.encode(value).decode()}")
         else:
             parts.append(f"{name}={_value(value)}")
     return f"{action.__struct_config__.tag} " + " ".join(parts)

@@ -101,7 +101,7 @@ def node() -> None:
     default=0,
     show_default=True,
     type=click.IntRange(-14 * 60, 14 * 60),
-    help="The chain's time zone, minutes east of UTC (540: Asia/Seoul); daily and monthly limits reset at its midnight.",
+    help="The chain's time zone, minutes east of UTC (540: Asia/Seoul); daily and monthly limits reset at midnight.",
 )
 def node_init(data_dir: Path, members: tuple[str, ...], chain: str, port: int, utc_offset_min: int) -> None:
     """Create a single-node data directory: genesis, member keys, validator key."""
@@ -314,11 +314,12 @@ def demo(data_dir: Path) -> None:
 
 
 def len_demo() -> int:
-    from ..dev.demo import HOLDERS, MERCHANTS, PAYMENTS
+    from ..dev.demo import HOLDERS, MERCHANTS, PAYMENTS, SEOUL_TXS
 
     holders = sum(len(v) for v in HOLDERS.values())
     merchants = sum(len(v) for v in MERCHANTS.values())
-    return 2 + holders + merchants + 2 * holders + PAYMENTS + 6 + 10 + 1 + merchants  # the last: registry entries
+    registry = merchants  # one entry each
+    return 2 + holders + merchants + 2 * holders + PAYMENTS + 6 + 10 + 1 + registry + SEOUL_TXS
 
 
 # --- audit and bench -----------------------------------------------------------
@@ -373,6 +374,7 @@ def bench_network(nodes: int, accounts: int, payments: int, batch: int, latency_
 
 from .governance import account, council, validators  # noqa: E402
 from .merchants import merchants  # noqa: E402
+from .policies import policy  # noqa: E402
 from .qr import code, qr  # noqa: E402
 from .queries import COMMANDS  # noqa: E402
 from .tx import tx  # noqa: E402
@@ -384,5 +386,6 @@ cli.add_command(council)
 cli.add_command(account)
 cli.add_command(validators)
 cli.add_command(merchants)
+cli.add_command(policy)
 for _command in COMMANDS:
     cli.add_command(_command)

@@ -44,6 +44,7 @@ from .models import (
     BlocksPage,
     ControlsBody,
     DirectoryPage,
+    FlagsBody,
     HistoryPage,
     LedgerEvent,
     MerchantCodeBody,
@@ -186,6 +187,10 @@ class AsyncTallyClient:
     async def asset(self, asset_id: str) -> Asset:
         """An asset: name, kind, decimals, issuer, policy and supply."""
         return await self._get(f"/v1/assets/{asset_id}", Asset)
+
+    async def flags(self, asset_id: str) -> FlagsBody:
+        """The merchants the voucher-cashing guard flagged in an asset (its issuer, auditors, regulators)."""
+        return await self._get(f"/v1/assets/{asset_id}/flags", FlagsBody)
 
     async def supply(self, asset_id: str) -> SupplyBody:
         """An asset's quota, issued, burned and outstanding value, and its freeze."""

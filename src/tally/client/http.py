@@ -34,6 +34,7 @@ from .models import (
     BlocksPage,
     ControlsBody,
     DirectoryPage,
+    FlagsBody,
     HistoryPage,
     LedgerEvent,
     MerchantCodeBody,
@@ -249,6 +250,10 @@ class TallyClient:
     def asset(self, asset_id: str) -> Asset:
         """An asset: name, kind, decimals, issuer, policy and supply."""
         return self._get(f"/v1/assets/{asset_id}", Asset)
+
+    def flags(self, asset_id: str) -> FlagsBody:
+        """The merchants the voucher-cashing guard flagged in an asset (its issuer, auditors, regulators)."""
+        return self._get(f"/v1/assets/{asset_id}/flags", FlagsBody)
 
     def supply(self, asset_id: str) -> SupplyBody:
         """An asset's quota, issued, burned and outstanding value, and its freeze."""

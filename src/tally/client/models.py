@@ -8,7 +8,7 @@ import msgspec
 from msgspec import Meta
 
 from ..core.ops import SignedTx
-from ..core.types import AccountId, Asset, Freeze, Proposal, PublicKeyHex, Recovery
+from ..core.types import AccountId, Asset, Freeze, MerchantFlag, Proposal, PublicKeyHex, Recovery
 
 MAX_BATCH_TXS_SCHEMA = 2000
 
@@ -126,6 +126,14 @@ class NearbyMerchant(msgspec.Struct, frozen=True):
 class DirectoryPage(msgspec.Struct, frozen=True):
     items: list[NearbyMerchant]
     next_cursor: str | None  # DISTANCE_MM:MERCHANT: pass it as cursor for the next page
+
+
+class FlagsBody(msgspec.Struct, frozen=True):
+    """The merchants the voucher-cashing guard flagged in an asset (protocol 8), by merchant id."""
+
+    asset: str
+    flags: list[MerchantFlag]  # each merchant's latest flag
+    truncated: bool  # more than MAX_FLAGS flags: the first MAX_FLAGS by merchant id are shown
 
 
 class ProposalsPage(msgspec.Struct, frozen=True):

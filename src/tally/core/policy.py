@@ -26,7 +26,6 @@ A plain asset (no policy) reads nothing more than before.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import date, timedelta
 from typing import TYPE_CHECKING
 
 import msgspec
@@ -43,14 +42,22 @@ if TYPE_CHECKING:
 
 POLICY_SINCE = 8  # the protocol version policies arrive in
 BASIS_POINTS = 10_000
-_EPOCH = date(1970, 1, 1)
 _ASSET_KEY = ASSETS.scan_prefix()  # + asset id (hot path)
 
 
 def chain_month(timestamp_ms: int, utc_offset_min: int) -> int:
-    """The calendar month (months since January 1970) a block time falls in, in the chain's time zone."""
-    day = _EPOCH + timedelta(days=chain_day(timestamp_ms, utc_offset_min))
-    return (day.year - 1970) * 12 + day.month - 1
+    """The calendar month (months since January 1970) a block time falls in, in the chain's time zone.
+
+    The proleptic Gregorian calendar from a day count, in integers (H. Hinnant's civil_from_days)."""
+    z = chain_day(timestamp_ms, utc_offset_min) + 719_468  # days since 0000-03-01
+    era = z // 146_097
+    day_of_era = z - era * 146_097
+    year_of_era = (day_of_era - day_of_era // 1_460 + day_of_era // 36_524 - day_of_era // 146_096) // 365
+    day_of_year = day_of_era - (365 * year_of_era + year_of_era // 4 - year_of_era // 100)  # from March 1
+    month_from_march = (5 * day_of_year + 2) // 153  # 0 = March ... 11 = February
+    year = year_of_era + era * 400 + (1 if month_from_march >= 10 else 0)
+    month = month_from_march + 3 if month_from_march < 10 else month_from_march - 9  # 1..12
+    return (year - 1970) * 12 + month - 1
 
 
 def policy_of(asset: Asset) -> AssetPolicy | None:

@@ -52,13 +52,37 @@ LOCAL_POLICY = AssetPolicy(
     flag_multiple=3,
 )
 # The merchant registry (protocol 7): category (MCC), region, location in millionths of a degree, assets taken.
+SEOUL_TAKES = [CITY_VOUCHER, LOCAL]  # Seoul's programmes, at Seoul's merchants
 REGISTRY = {
-    "cafe-lumen": ("5814", "KR-11", 37_566_500, 126_978_000, "120-81-47521", [VOUCHER, POINTS]),  # Seoul, City Hall
-    "book-nook": ("5942", "KR-11", 37_570_400, 126_992_100, "211-86-10433", [VOUCHER]),  # Seoul, Jongno
+    "cafe-lumen": (
+        "5814",
+        "KR-11",
+        37_566_500,
+        126_978_000,
+        "120-81-47521",
+        [VOUCHER, POINTS, CITY_VOUCHER, LOCAL],
+    ),  # Seoul, City Hall
+    "book-nook": (
+        "5942",
+        "KR-11",
+        37_570_400,
+        126_992_100,
+        "211-86-10433",
+        [VOUCHER, CITY_VOUCHER, LOCAL],
+    ),  # Seoul, Jongno
     "duty-free-7": ("5309", "KR-26", 35_179_600, 129_075_600, "617-81-02917", [POINTS]),  # Busan
-    "haeundae-books": ("5942", "KR-26", 35_158_700, 129_160_400, "602-81-33018", [VOUCHER]),  # Busan, Haeundae
+    "haeundae-books": (
+        "5942",
+        "KR-26",
+        35_158_700,
+        129_160_400,
+        "602-81-33018",
+        [VOUCHER, CITY_VOUCHER],
+    ),  # Busan, Haeundae
 }
 PAYMENTS = 300
+# Seoul's programmes: 2 assets and the budget account, 4 issues, 3 sales, 3 payments and the refused one.
+SEOUL_TXS = 3 + 4 + 3 + 3 + 1
 DEMO_UTC_OFFSET_MIN = 9 * 60  # the demo chain keeps Seoul's calendar (Asia/Seoul: UTC+9, no daylight saving)
 
 

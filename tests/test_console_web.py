@@ -9,7 +9,9 @@ holder; the holder's wallet shows the limits, replaces its key (rotate_key, the 
 page and never sent) and shows the freeze's reason. A holder who lost the phone makes a new key in a
 fresh wallet; harbor-bank recovers the account to it and the wallet opens. harbor-bank moves its
 merchant cafe-lumen in the registry and sees the new entry; skyway's duty-free-7 is refused to it
-(not_authorized). Screenshots go to artifacts/screenshots/ (console-*, wallet-*).
+(not_authorized). The Assets tab shows Seoul Love's policy, its budget account's balance and, after a payment
+far past a shop's usual takings, the flagged merchant; another member is told who reads those. Screenshots go to
+artifacts/screenshots/ (console-*, wallet-*).
 """
 
 from __future__ import annotations
@@ -20,7 +22,7 @@ import re
 from pathlib import Path
 
 import pytest
-from playwright.sync_api import Browser, Page, expect
+from playwright.sync_api import Browser, Locator, Page, expect
 
 from helpers import NodeProcess
 from tally.client import KeyFile, Signer, TallyClient, read_keyfile
@@ -274,23 +276,27 @@ def test_a_member_sets_its_merchants_registry_entry(council: NodeProcess, browse
     expect(console.locator("[data-test=entry-category]")).to_have_text("5814 · Fast food, cafés")
     expect(console.locator("input[name=lat]")).to_have_value("37.5665")  # the form starts from the entry
 
-    # To Myeongdong, pasted as one "lat, lon" (both fields fill); a restaurant now, vouchers only.
+    # To Myeongdong, pasted as one "lat, lon" (both fields fill); a restaurant now, vouchers only (no miles, no
+    # local currency).
     console.fill("input[name=lat]", "37.563600, 126.986900")
     expect(console.locator("input[name=lat]")).to_have_value("37.563600")
     expect(console.locator("input[name=lon]")).to_have_value("126.986900")
     console.fill("input[name=category]", "5812")
     console.locator("input[name=accepts][value=SKYMILES]").uncheck()
+    console.locator("input[name=accepts][value=SEOUL-LOVE]").uncheck()
     console.click("[data-test=set-merchant]")
     expect(console.locator("[data-test=entry-saved]")).to_be_visible()
     expect(console.locator("[data-test=entry-location]")).to_have_text("37.5636, 126.9869")
     expect(console.locator("[data-test=entry-category]")).to_have_text("5812 · Restaurants")
-    expect(console.locator("[data-test=entry-accepts]")).to_have_text("HARBOR-GIFT · Harbor gift voucher")
+    expect(console.locator("[data-test=entry-accepts] div")).to_have_text(
+        ["HARBOR-GIFT · Harbor gift voucher", "SEOUL-CULTURE · Seoul culture voucher"]
+    )
     expect(console.locator("[data-test=entry]")).to_contain_text("harbor-bank, block")
     shoot(console, "console-merchant-entry")
     with TallyClient(council.url) as client:
         entry = client.merchant("cafe-lumen")
         assert (entry.category, entry.lat_e6, entry.lon_e6, entry.accepts, entry.set_by) == (
-            "5812", 37_563_600, 126_986_900, ["HARBOR-GIFT"], "harbor-bank"
+            "5812", 37_563_600, 126_986_900, ["HARBOR-GIFT", "SEOUL-CULTURE"], "harbor-bank"
         )  # fmt: skip
         nearest = client.directory("37.5636", "126.9869").items[0]
         assert (nearest.merchant, nearest.distance_m) == ("cafe-lumen", 0)
@@ -309,6 +315,82 @@ def test_a_member_sets_its_merchants_registry_entry(council: NodeProcess, browse
     with TallyClient(council.url) as client:
         assert client.merchant("duty-free-7").set_by == "skyway"
     console_context.close()
+
+
+def rule(card: Locator, name: str) -> Locator:
+    """One rule of an asset card's policy (its value), by name: spent_at, monthly_cap, discount, ..."""
+    return card.locator(f"[data-test=policy] dd[data-rule={name}]")
+
+
+def test_the_console_shows_a_policy_its_budget_and_flagged_merchants(council: NodeProcess, browser: Browser) -> None:  # noqa: F811
+    """The Assets tab shows Seoul Love's policy rule by rule and its budget account's balance; once harbor-bank sets
+    cafe-lumen's usual takings to 100,000 and bob pays it 310,000 (after buying 300,000 at 10% off), the page lists
+    cafe-lumen as flagged. skyway, neither issuer nor supervisor, is told who sees the flags."""
+    console_context, console = new_page(browser, council.url + "/console/#/assets")
+    console.set_viewport_size({"width": 1280, "height": 800})
+    sign_in(console, council, "harbor-bank")
+    love = console.locator("[data-asset=SEOUL-LOVE]")
+    expect(rule(love, "spent_at")).to_have_text("regions KR-11 · Seoul")
+    expect(rule(love, "monthly_cap")).to_have_text("700,000")
+    expect(rule(love, "holder_cap")).to_have_text("none")
+    expect(rule(love, "discount")).to_have_text("10% off, paid by seoul-budget")
+    expect(rule(love, "merchants")).to_have_text("cash-out cap 5,000,000 a month; flagged past 3× usual takings")
+    expect(rule(love, "cash_out")).to_have_text("merchants, fee 0%")
+    with TallyClient(council.url, reader=harbor_key(council)) as client:
+        budget = client.balances("seoul-budget")["SEOUL-LOVE"]
+    expect(love.locator("[data-test=budget]")).to_have_text(f"seoul-budget: {budget:,} left")
+    expect(love.locator("[data-test=no-flags]")).to_have_text("No merchant flagged.")
+    culture = console.locator("[data-asset=SEOUL-CULTURE]")
+    expect(rule(culture, "spent_at")).to_have_text(
+        "categories 5814 · Fast food, cafés / 5942 · Books; regions KR-11 · Seoul"
+    )
+    expect(rule(culture, "refund")).to_have_text("once 60% is spent (80% up to 10,000)")
+    expect(culture.locator("[data-test=budget]")).to_have_count(0)
+    expect(console.locator("[data-asset=HARBOR-GIFT] [data-test=no-policy]")).to_be_visible()
+
+    # A shop that usually takes 100,000 a month takes 310,000 more of it at once: flagged past 3x.
+    with TallyClient(council.url, reader=harbor_key(council)) as client:
+        bank = signer(client, council, "harbor-bank")
+        for tx in (bank.set_merchant_limit("cafe-lumen", "SEOUL-LOVE", 0, 100_000),
+                   bank.sell("SEOUL-LOVE", "bob", 300_000, 270_000, "HARBOR-BANK/KRW-web-1")):  # fmt: skip
+            assert client.wait_final(client.submit(tx)).code == "ok"
+        bob = read_keyfile(council.data_dir / "keys" / "bob.json").keypair()
+        with TallyClient(council.url, reader=("bob", bob)) as own:
+            seq = own.account("bob").seq
+        paid = Signer("bob", bob, client.genesis().chain, next_seq=seq).pay(
+            "SEOUL-LOVE", "cafe-lumen", 310_000, "love-web-1"
+        )
+        assert client.wait_final(client.submit(paid)).code == "ok"
+        [flag] = client.flags("SEOUL-LOVE").flags
+        assert (flag.merchant, flag.usual_minor, flag.multiple) == ("cafe-lumen", 100_000, 3)
+        budget = client.balances("seoul-budget")["SEOUL-LOVE"]
+    month = f"{1970 + flag.month // 12}-{flag.month % 12 + 1:02d}"
+    row = love.locator("[data-test=flags] tr[data-merchant=cafe-lumen]")  # the page follows the blocks
+    expect(row).to_contain_text(month)
+    expect(row).to_contain_text(f"{flag.taken_minor:,}")
+    expect(row).to_contain_text("100,000")
+    expect(row).to_contain_text(f"block {flag.height}")
+    expect(love.locator("[data-test=budget]")).to_have_text(f"seoul-budget: {budget:,} left")  # 30,000 less
+    shoot(console, "console-assets-policy")
+    console.click("button:has-text('한국어')")
+    expect(rule(love, "discount")).to_have_text("10% 할인, seoul-budget 계좌 부담")
+    expect(love.locator("[data-test=budget]")).to_contain_text("남음")
+    shoot(console, "console-assets-policy-ko")
+    console_context.close()
+
+    # skyway neither issues Seoul Love nor supervises: the flags and the budget's balance are not its to read.
+    sky_context, sky = new_page(browser, council.url + "/console/#/assets")
+    sky.set_viewport_size({"width": 1280, "height": 800})
+    sign_in(sky, council, "skyway")
+    love = sky.locator("[data-asset=SEOUL-LOVE]")
+    expect(rule(love, "discount")).to_have_text("10% off, paid by seoul-budget")  # the policy is public
+    expect(love.locator("[data-test=flags-hidden]")).to_have_text(
+        "Flagged merchants are visible only to the issuer (harbor-bank) and supervisors (regulators and auditors)."
+    )
+    expect(love.locator("[data-test=budget]")).to_contain_text("(harbor-bank) and supervisors only")
+    expect(love.locator("[data-test=flags]")).to_have_count(0)
+    shoot(sky, "console-assets-policy-other-member")
+    sky_context.close()
 
 
 def test_the_console_is_served_with_the_other_apps(council: NodeProcess) -> None:

@@ -7,7 +7,8 @@ reload; the merchant charges the holder's one-time code; a partial refund
 reaches the holder's history; the explorer verifies a receipt and refuses a
 tampered one, and shows the validator sets it checked from the genesis; the
 wallet lists the nearby shops of the merchant directory, nearest first; the
-monitor shows four agreeing validators. No request the wallet sends carries
+wallet shows a voucher's policy and, when the ledger refuses paying it out of
+its region, why; the monitor shows four agreeing validators. No request the wallet sends carries
 its private key. JavaScript computes the canonical bytes, ids and signatures
 of every transaction vector and checks every receipt vector. Screenshots of
 every app, phone-sized and desktop-sized, go to artifacts/screenshots/.
@@ -356,6 +357,56 @@ def test_the_wallet_refuses_a_bad_backup_and_a_tampered_code(demo: NodeProcess, 
     context.close()
 
 
+def test_the_wallet_shows_a_voucher_policy_and_why_a_payment_is_refused(demo: NodeProcess, browser: Browser) -> None:
+    """The demo desk's Seoul culture voucher says where it is spent; paying it at a Busan bookshop is refused by the
+    ledger (wrong_region), and the payment page and the history say why, in the holder's language."""
+    context, page = new_page(browser, demo.url + "/wallet/")
+    page.fill("input[name=account]", "w-policy")
+    page.click("[data-test=create]")
+    culture = page.locator("[data-test=balances] [data-asset=SEOUL-CULTURE]")
+    expect(culture).to_contain_text("20,000")
+    rules = culture.locator("[data-test=policy]")
+    expect(rules).to_contain_text("Spent at: Fast food, cafés / Books, in Seoul (KR-11)")
+    expect(rules).to_contain_text("Hold up to 500,000")
+    expect(page.locator("[data-test=balances] [data-asset=HARBOR-GIFT] [data-test=policy]")).to_have_count(0)
+    shoot(page, "wallet-policy")
+
+    with TallyClient(demo.url) as client:  # the shop's QR code is public
+        payload = client.merchant_qr("haeundae-books", "SEOUL-CULTURE", amount="1000").payload
+    page.click("[data-test=to-pay]")
+    page.fill("textarea[name=payload]", payload)
+    page.click("[data-test=read]")
+    expect(page.locator("[data-test=code]")).to_contain_text("in Seoul (KR-11)")  # the rule, before paying
+    page.click("[data-test=pay]")
+    result = page.locator("[data-test=pay-result]")
+    expect(result).to_have_attribute("data-code", "wrong_region")
+    expect(result.locator("h1")).to_have_text("Not paid")
+    expect(result.locator(".error")).to_have_text("This voucher is not accepted in this shop's region. (wrong_region)")
+    shoot(page, "wallet-pay-refused")
+    with TallyClient(demo.url, reader=read_keyfile(demo.data_dir / "keys" / "harbor-bank.json")) as client:
+        assert client.balances("w-policy")["SEOUL-CULTURE"] == 20_000  # nothing moved
+        refused = client.history("w-policy").items[0]
+        assert (refused.type, refused.status, refused.code) == ("pay", "rejected", "wrong_region")
+
+    # The history marks it refused, with the rule's reason; in Korean too.
+    page.click("text=Done")
+    item = page.locator("[data-test=history] li.rejected").first
+    expect(item.locator("[data-test=refused-badge]")).to_have_text("Refused")
+    expect(item.locator("[data-test=refusal]")).to_have_text(
+        "This voucher is not accepted in this shop's region. (wrong_region)"
+    )
+    expect(item).to_contain_text("haeundae-books")
+    shoot(page, "wallet-history-refused")
+    page.click("button:has-text('한국어')")
+    expect(item.locator("[data-test=refusal]")).to_have_text(
+        "이 가맹점의 지역에서는 쓸 수 없는 상품권입니다. (wrong_region)"
+    )
+    expect(item.locator("[data-test=refused-badge]")).to_have_text("거절됨")
+    expect(rules).to_contain_text("사용처: 서울 (KR-11)의 패스트푸드·카페 / 서점")
+    shoot(page, "wallet-history-refused-ko")
+    context.close()
+
+
 def listed(page: Page) -> list[str]:
     """The merchants the wallet's Nearby shops page lists, in its order."""
     found = page.locator("[data-test=shops] li").evaluate_all("items => items.map((li) => li.dataset.merchant)")
@@ -378,12 +429,13 @@ def test_the_wallet_lists_nearby_shops(demo: NodeProcess, browser: Browser) -> N
     shops = page.locator("[data-test=shops] li")
     expect(shops).to_have_count(2)
     page.click("[data-test=more]")
-    expect(shops).to_have_count(3)
+    expect(shops).to_have_count(4)
     expect(page.locator("[data-test=more]")).to_have_count(0)
-    assert listed(page) == ["cafe-lumen", "book-nook", "duty-free-7"]
+    assert listed(page) == ["cafe-lumen", "book-nook", "duty-free-7", "haeundae-books"]
     expect(shops.nth(0).locator("[data-test=distance]")).to_have_text("0 m")
     expect(shops.nth(1).locator("[data-test=distance]")).to_have_text("1.3 km")
     expect(shops.nth(2).locator("[data-test=distance]")).to_have_text("325 km")
+    expect(shops.nth(3).locator("[data-test=distance]")).to_have_text("331 km")
     expect(shops.nth(0).locator("[data-test=category]")).to_have_text("5814 · Fast food, cafés")
     expect(shops.nth(1).locator("[data-test=category]")).to_have_text("5942 · Books")
     expect(shops.nth(2).locator("[data-test=category]")).to_have_text("5309 · Duty free")
@@ -421,8 +473,8 @@ def test_the_wallet_lists_nearby_shops(demo: NodeProcess, browser: Browser) -> N
     expect(page.locator("select[name=place]")).to_have_value("here")
     expect(page.locator("[data-test=where]")).to_contain_text("현재 위치 기준")
     shops = page.locator("[data-test=shops] li")
-    expect(shops).to_have_count(3)
-    assert listed(page) == ["duty-free-7", "book-nook", "cafe-lumen"]  # Jongno is nearer Busan
+    expect(shops).to_have_count(4)
+    assert listed(page) == ["duty-free-7", "haeundae-books", "book-nook", "cafe-lumen"]  # Jongno is nearer Busan
     expect(shops.first.locator("[data-test=distance]")).to_have_text("7.8km")
     expect(shops.first.locator("[data-test=category]")).to_have_text("5309 · 면세점")
     shoot(page, "wallet-nearby-ko")
@@ -461,7 +513,7 @@ def test_the_demo_desk_and_the_network_view(demo: NodeProcess, node: NodeProcess
     assert opened.status_code == 201, opened.text
     with TallyClient(demo.url, reader=read_keyfile(demo.data_dir / "keys" / "harbor-bank.json")) as client:
         assert client.account("w-desk").public_key == key and client.account("w-desk").member == "harbor-bank"
-        assert client.balances("w-desk") == {"HARBOR-GIFT": 10_000, "SKYMILES": 5_000}
+        assert client.balances("w-desk") == {"HARBOR-GIFT": 10_000, "SKYMILES": 5_000, "SEOUL-CULTURE": 20_000}
         view = client.http.get("/v1/network").json()
     again = httpx.post(f"{demo.url}/demo/v1/wallets", json={"account": "w-desk", "public_key": key})
     assert again.status_code == 409 and again.json()["error"]["code"] == "account_exists"

@@ -3,15 +3,17 @@
 // the council and its parameters; the proposals with their votes, state and outcome, with a vote
 // button on open ones; a form for every kind of proposal; each asset's supply against its quota; and
 // an account's freeze, limits and key recovery, with the forms a member uses on them; a merchant's
-// registry entry (category, region, location, accepted assets), which its member sets. Every
+// registry entry (category, region, location, accepted assets), which its member sets. An asset with a
+// policy (protocol 8) shows it rule by rule, its discount's budget account with its balance, and the
+// merchants its voucher-cashing guard flagged (to the issuer and supervisors). Every
 // transaction is signed in this page. Pages are hash routes (#/propose, #/assets, #/account/alice,
 // #/merchant/cafe-lumen).
 
-import { t, time } from "../shared/i18n.js";
+import { locale, t, time } from "../shared/i18n.js";
 import { formatMinor, limitToMinor, readKeyFile } from "../shared/tally.js";
 import {
-  Amount, ErrorLine, KNOWN_MCCS, Shell, amountText, degreesToE6, e6ToDegrees, genesis, html, mccName, mccText, mount,
-  node, reasonText, useAction, useEffect, useMemo, useRoute, useState,
+  Amount, ErrorLine, KNOWN_MCCS, REGIONS, Shell, amountText, degreesToE6, e6ToDegrees, genesis, html, mccName, mccText,
+  mount, node, reasonText, regionName, regionText, useAction, useEffect, useMemo, useRoute, useState,
 } from "../shared/ui.js";
 
 const NO_QUOTA = 9_007_199_254_740_991; // create_asset's quota when it names none: the largest safe integer
@@ -25,9 +27,7 @@ const MINUTE_MS = 60_000;
 const REASONS = ["court_order", "suspected_fraud", "sanctions", "lost_device", "aml_review"]; // suggestions only
 const ID_RE = /^[A-Za-z0-9._:-]{1,64}$/;
 const MAX_ACCEPTED = 32; // set_merchant's accepts: at most 32 assets
-// ISO 3166-2 codes the region field suggests (any code of capitals, digits, - and _ is taken).
-const REGIONS = { "KR-11": "seoul", "KR-26": "busan", "KR-27": "daegu", "KR-28": "incheon", "KR-29": "gwangju",
-  "KR-30": "daejeon", "KR-31": "ulsan", "KR-50": "sejong", "KR-41": "gyeonggi", "KR-49": "jeju" };
+const SUPERVISORS = new Set(["regulator", "auditor"]); // read every account, and every asset's flagged merchants
 
 function fail(code, message = "") {
   return Object.assign(new Error(message || code), { code });
@@ -122,6 +122,46 @@ function codeText(code) {
   return known === `error.${code}` ? code : `${known} (${code})`;
 }
 
+function pctOfBp(bp) {
+  return `${new Intl.NumberFormat(locale(), { maximumFractionDigits: 2 }).format(bp / 100)}%`;
+}
+
+/** A ledger month (months since January 1970, in the chain's time zone) as YYYY-MM. */
+function monthText(month) {
+  return `${1970 + Math.floor(month / 12)}-${String((month % 12) + 1).padStart(2, "0")}`;
+}
+
+/** An asset's rules, one [rule's message key, value] pair each (the same rules as `tally policy show`), amounts in
+ *  the asset's unit. `asset` carries `policy`, `transferable` and `cash_out` (an asset, or a set_policy action). */
+function policyRules(asset) {
+  const p = asset.policy || {};
+  const amount = (minor) => (minor ? amountText(minor, asset) : t("policy.none"));
+  const where = [];
+  if (p.categories && p.categories.length) where.push(t("policy.categories", { list: p.categories.map(mccText).join(t("policy.or")) }));
+  if (p.regions && p.regions.length) where.push(t("policy.regions", { list: p.regions.map(regionText).join(", ") }));
+  let refund = t("policy.none");
+  if (p.refund_pct) {
+    refund = t("policy.refund_once", { pct: p.refund_pct });
+    if (p.small_face_minor) refund += ` (${t("policy.refund_small", { pct: p.small_refund_pct || 0, amount: amount(p.small_face_minor) })})`;
+  }
+  const discount = p.discount_bp ? t("policy.discount", { pct: pctOfBp(p.discount_bp), account: p.budget_account }) : t("policy.none");
+  let guard = p.merchant_cash_out_cap_minor ? t("policy.cash_out_cap", { amount: amount(p.merchant_cash_out_cap_minor) })
+    : t("policy.no_cash_out_cap");
+  if (p.flag_multiple) guard += `; ${t("policy.flag_past", { n: p.flag_multiple })}`;
+  return [
+    ["policy.rule.spent_at", where.length ? where.join("; ") : t("policy.any_merchant")],
+    ["policy.rule.valid_until", p.valid_until_ms ? time(p.valid_until_ms) : t("policy.no_end")],
+    ["policy.rule.holder_cap", amount(p.holder_cap_minor)],
+    ["policy.rule.monthly_cap", amount(p.monthly_cap_minor)],
+    ["policy.rule.who_pays", t(p.merchants_pay ? "policy.holders_and_merchants" : "policy.holders")],
+    ["policy.rule.transferable", t(asset.transferable ? "policy.between_holders" : "policy.not_transferable")],
+    ["policy.rule.cash_out", t("policy.cash_out", { who: t(`policy.cash_out_${asset.cash_out}`), fee: pctOfBp(p.cash_out_fee_bp || 0) })],
+    ["policy.rule.refund", refund],
+    ["policy.rule.discount", discount],
+    ["policy.rule.merchants", guard],
+  ];
+}
+
 /** What a proposal's action does, in words. */
 function describe(action, assets) {
   const asset = assets[action.asset];
@@ -148,6 +188,10 @@ function describe(action, assets) {
       return t("action.freeze", { kind: t(`subject.${action.subject_kind}`), subject: action.subject, reason: reasonText(action.reason) });
     case "unfreeze":
       return t("action.unfreeze", { kind: t(`subject.${action.subject_kind}`), subject: action.subject });
+    case "set_policy": {
+      const rules = policyRules({ ...(asset || { id: action.asset, decimals: 0 }), ...action }).map(([rule, value]) => `${t(rule)} ${value}`);
+      return t("action.set_policy", { asset: action.asset, rules: rules.join("; ") });
+    }
     default:
       return JSON.stringify(action);
   }
@@ -493,12 +537,41 @@ function LimitInputs({ f, set }) {
 
 // --- assets ---------------------------------------------------------------------------------------------------
 
-function AssetsPage({ tick }) {
+/** Whether the signed-in institution reads an asset's flagged merchants: its issuer, a regulator or an auditor. */
+function readsFlags(session, asset) {
+  return asset.issuer === session.key.id || SUPERVISORS.has(session.account.role);
+}
+
+/** A read this institution may not make (another member's account, another issuer's flags): null. */
+function unlessForbidden(read) {
+  return read.catch((err) => {
+    if (err.status === 401 || err.status === 403) return null;
+    throw err;
+  });
+}
+
+/** An asset's supply and, under a policy, its budget account (with the balance, where this key reads it) and its
+ *  flagged merchants (for the issuer and supervisors). */
+async function loadAsset(session, asset) {
+  const p = asset.policy;
+  const budget = p && p.discount_bp && p.budget_account ? p.budget_account : null;
+  const [supply, budgetAccount, budgetBalances, flags] = await Promise.all([
+    node.get(`/v1/assets/${asset.id}/supply`),
+    budget ? unlessForbidden(node.get(`/v1/accounts/${budget}`)) : null,
+    budget ? unlessForbidden(node.get(`/v1/accounts/${budget}/balances`)) : null,
+    p && p.flag_multiple && readsFlags(session, asset) ? unlessForbidden(node.get(`/v1/assets/${asset.id}/flags`)) : null,
+  ]);
+  return {
+    asset, supply, flags,
+    budget: budget && { id: budget, account: budgetAccount, minor: budgetBalances ? budgetBalances.balances[asset.id] || 0 : null },
+  };
+}
+
+function AssetsPage({ session, tick }) {
   const [list, error] = useLoad(async () => {
     const assets = await allPages("/v1/assets");
-    const supplies = await Promise.all(assets.map((a) => node.get(`/v1/assets/${a.id}/supply`)));
-    return assets.map((a, i) => ({ asset: a, supply: supplies[i] }));
-  }, [tick]);
+    return Promise.all(assets.map((a) => loadAsset(session, a)));
+  }, [tick, session.key.id]);
   return html`
     <section class="card">
       <h1>${t("console.assets")}</h1>
@@ -507,11 +580,12 @@ function AssetsPage({ tick }) {
       ${list === null ? html`<p>…</p>` : null}
     </section>
     ${list ? html`<div class="cards" data-test="assets">
-      ${list.map(({ asset, supply }) => html`<${AssetCard} key=${asset.id} asset=${asset} supply=${supply} />`)}
+      ${list.map((view) => html`<${AssetCard} key=${view.asset.id} view=${view} />`)}
     </div>` : null}`;
 }
 
-function AssetCard({ asset, supply }) {
+function AssetCard({ view }) {
+  const { asset, supply } = view;
   const finite = supply.quota_minor != null && supply.quota_minor < NO_QUOTA;
   const used = finite && supply.quota_minor > 0 ? Math.min(100, (100 * supply.outstanding_minor) / supply.quota_minor) : 0;
   return html`
@@ -534,7 +608,48 @@ function AssetCard({ asset, supply }) {
         <a href=${`#/propose/set_quota/${asset.id}`} data-test="propose-quota">${t("console.propose_quota")}</a>
         ${supply.status === "proposed" ? html` · <a href=${`#/proposal/asset:${asset.id}`}>${t("console.see_approval")}</a>` : null}
       </p>
+      <${PolicyFacts} view=${view} />
     </section>`;
+}
+
+/** The asset's policy rule by rule, its budget account's balance, and its flagged merchants. */
+function PolicyFacts({ view }) {
+  const { asset, budget, flags } = view;
+  if (!asset.policy) return html`<p class="muted small" data-test="no-policy">${t("console.no_policy")}</p>`;
+  const p = asset.policy;
+  return html`
+    <h3>${t("console.policy")}</h3>
+    <dl class="facts entry policy" data-test="policy">
+      ${policyRules(asset).map(([rule, value]) => html`<dt>${t(rule)}</dt><dd data-rule=${rule.slice(12)}>${value}</dd>`)}
+      ${budget ? html`<dt>${t("console.budget")}</dt><dd data-test="budget"><span class="mono">${budget.id}</span>${budget.minor !== null
+        ? html`: <strong>${t("console.budget_left", { amount: amountText(budget.minor, asset) })}</strong>`
+        : html`<div class="muted small">${t("console.budget_hidden", { member: budget.account ? budget.account.member : asset.issuer })}</div>`}</dd>` : null}
+    </dl>
+    ${p.flag_multiple ? html`
+      <h3>${t("console.flags")}</h3>
+      <p class="muted small">${t("console.flags_text", { n: p.flag_multiple })}</p>
+      <${FlagList} asset=${asset} flags=${flags} />` : null}`;
+}
+
+function FlagList({ asset, flags }) {
+  if (flags === null) return html`<p class="warn small" data-test="flags-hidden">${t("console.flags_hidden", { issuer: asset.issuer })}</p>`;
+  if (!flags.flags.length) return html`<p class="muted" data-test="no-flags">${t("console.no_flags")}</p>`;
+  return html`
+    <div class="table-scroll">
+      <table class="grid" data-test="flags">
+        <thead><tr><th>${t("wallet.merchant")}</th><th>${t("console.flag_month")}</th><th>${t("console.flag_taken")}</th>
+          <th>${t("console.flag_usual")}</th><th>${t("console.flag_past")}</th><th>${t("console.flag_at")}</th></tr></thead>
+        <tbody>${flags.flags.map((f) => html`<tr data-merchant=${f.merchant}>
+          <td><a href=${`#/merchant/${f.merchant}`}>${f.merchant}</a></td>
+          <td>${monthText(f.month)}</td>
+          <td class="num"><${Amount} minor=${f.taken_minor} asset=${asset} /></td>
+          <td class="num"><${Amount} minor=${f.usual_minor} asset=${asset} /></td>
+          <td>${t("console.times", { n: f.multiple })}</td>
+          <td><a href=${`/explorer/#/tx/${f.txid}`} title=${f.txid}>${t("console.at_height", { height: f.height })}</a></td></tr>`)}
+        </tbody>
+      </table>
+    </div>
+    ${flags.truncated ? html`<p class="muted small">${t("console.flags_truncated")}</p>` : null}`;
 }
 
 // --- accounts: freeze, limits, recovery -------------------------------------------------------------------------
@@ -732,10 +847,6 @@ function MerchantSearch({ id }) {
   </section>`;
 }
 
-function regionText(code) {
-  return REGIONS[code] ? `${code} · ${t(`region.${REGIONS[code]}`)}` : code;
-}
-
 /** The merchant's entry (public), its account as this member reads it (null: not one it may read), the assets. */
 async function loadMerchant(id) {
   const path = encodeURIComponent(id);
@@ -851,7 +962,7 @@ function MerchantForm({ session, id, entry, assets, onSaved }) {
           <datalist id="mccs">${KNOWN_MCCS.map((code) => html`<option value=${code} label=${mccName(code)} />`)}</datalist><//>
         <${Field} label=${t("console.region")} hint=${t("console.region_hint")}>
           <input name="region" list="regions" autocomplete="off" value=${f.region} onInput=${set("region")} />
-          <datalist id="regions">${Object.entries(REGIONS).map(([code, r]) => html`<option value=${code} label=${t(`region.${r}`)} />`)}</datalist><//>
+          <datalist id="regions">${Object.keys(REGIONS).map((code) => html`<option value=${code} label=${regionName(code)} />`)}</datalist><//>
         <${Field} label=${t("console.latitude")}>
           <input name="lat" inputmode="decimal" autocomplete="off" placeholder="37.5665" value=${f.lat} onInput=${set("lat")} /><//>
         <${Field} label=${t("console.longitude")}>
@@ -885,7 +996,7 @@ function Console() {
   if (!session) page = html`<${SignIn} onSession=${setSession} />`;
   else if (parts[0] === "propose") {
     page = html`<${ProposeForm} key=${route} session=${session} preset=${{ kind: parts[1], subject: parts[2] }} bump=${bump} />`;
-  } else if (parts[0] === "assets") page = html`<${AssetsPage} tick=${tick} />`;
+  } else if (parts[0] === "assets") page = html`<${AssetsPage} session=${session} tick=${tick} />`;
   else if (parts[0] === "account") {
     page = html`<${AccountSearch} key=${`s-${parts[1] || ""}`} id=${parts[1]} />
       ${parts[1] ? html`<${AccountPage} key=${parts[1]} session=${session} id=${parts[1]} tick=${tick} bump=${bump} />` : null}`;

@@ -167,6 +167,29 @@ export function mccText(code) {
   return name ? `${code} · ${name}` : code;
 }
 
+// ISO 3166-2 region codes the apps name in words (`region.*` in messages.js); others show as the code.
+export const REGIONS = { "KR-11": "seoul", "KR-26": "busan", "KR-27": "daegu", "KR-28": "incheon", "KR-29": "gwangju",
+  "KR-30": "daejeon", "KR-31": "ulsan", "KR-50": "sejong", "KR-41": "gyeonggi", "KR-49": "jeju" };
+
+/** A region's name in words, or null for a code the apps do not name. */
+export function regionName(code) {
+  return Object.hasOwn(REGIONS, code) ? t(`region.${REGIONS[code]}`) : null;
+}
+
+/** A region as shown: "KR-11 · Seoul", or the code alone when the apps do not name it. */
+export function regionText(code) {
+  const name = regionName(code);
+  return name ? `${code} · ${name}` : code;
+}
+
+/** Why the ledger refused a transaction, in words: the stable code's message where the apps have one,
+ *  else the ledger's own message (English), else the code. */
+export function refusalText(code, message) {
+  const known = t(`error.${code}`);
+  if (known !== `error.${code}`) return known;
+  return message || code;
+}
+
 /** Decimal degrees written as text ("37.5665", "-0.5") as integer millionths of a degree. The digits are
  *  read from the text (no floating point): at most 6 decimals, within ±bound degrees; throws with `code`. */
 export function degreesToE6(text, bound, code = "degrees_invalid") {

@@ -3,6 +3,8 @@
 // account's freeze and limits; replacing the key (rotate_key) and, after a lost phone, a new key the
 // holder's member moves the account to (start_recovery, complete_recovery in the member console).
 // Nearby shops: the merchant directory, nearest first, from the phone's position or a place chosen.
+// An asset with a policy (protocol 8: a voucher or local currency) says where it is spent, its caps and its end
+// beside its balance; a transaction the ledger refused shows the rule's reason in the holder's language.
 // Pages are hash routes (#/pay, #/code, #/nearby, ...); each is a function of the wallet's state. The wallet reads
 // its account as itself: the node gives it read tokens for a challenge signed with its key (docs/access.md).
 
@@ -11,8 +13,8 @@ import { verifyReceipt } from "../shared/receipt.js";
 import { newKeyFile, newRef, readKeyFile, toMinor } from "../shared/tally.js";
 import {
   Amount, Barcode, Countdown, ErrorLine, QrCode, Scanner, Shell, amountText, assetName, degreesToE6, distanceText,
-  e6ToDegrees, genesis, html, mccText, mount, node, reasonText, stored, useAction, useAssets, useEffect, useRef,
-  useRoute, useState, validatorChanges,
+  e6ToDegrees, genesis, html, mccName, mccText, mount, node, reasonText, refusalText, regionName, stored, useAction,
+  useAssets, useEffect, useRef, useRoute, useState, validatorChanges,
 } from "../shared/ui.js";
 
 const KEY_STORE = "tally.wallet.key";
@@ -218,6 +220,31 @@ function Controls({ wallet, controls, account, assets, onChanged }) {
     </section>`;
 }
 
+/** An asset's policy in a few words (protocol 8): where it is spent, the caps on holding and buying, its end.
+ *  Nothing for an asset without one. */
+function policyLines(asset) {
+  const p = asset && asset.policy;
+  if (!p) return [];
+  const lines = [];
+  const categories = (p.categories || []).map((c) => mccName(c) || t("policy.mcc", { code: c }));
+  const regions = (p.regions || []).map((r) => (regionName(r) ? `${regionName(r)} (${r})` : r));
+  const list = (items, joiner) => items.join(t(joiner));
+  if (categories.length && regions.length) {
+    lines.push(t("policy.spent_at_in", { categories: list(categories, "policy.or"), regions: list(regions, "policy.and") }));
+  } else if (categories.length) lines.push(t("policy.spent_at", { categories: list(categories, "policy.or") }));
+  else if (regions.length) lines.push(t("policy.spent_in", { regions: list(regions, "policy.and") }));
+  if (p.holder_cap_minor) lines.push(t("policy.hold_up_to", { amount: amountText(p.holder_cap_minor, asset) }));
+  if (p.monthly_cap_minor) lines.push(t("policy.month_up_to", { amount: amountText(p.monthly_cap_minor, asset) }));
+  if (p.valid_until_ms) lines.push(t("policy.valid_until", { when: time(p.valid_until_ms) }));
+  return lines;
+}
+
+function PolicyNote({ asset }) {
+  const lines = policyLines(asset);
+  if (!lines.length) return null;
+  return html`<ul class="policy-note" data-test="policy">${lines.map((line) => html`<li>${line}</li>`)}</ul>`;
+}
+
 function HistoryList({ items, assets, account }) {
   if (!items.length) return html`<p class="muted">${t("wallet.no_history")}</p>`;
   return html`
@@ -225,15 +252,19 @@ function HistoryList({ items, assets, account }) {
       ${items.map((item) => html`
         <li class=${item.status} data-type=${item.type}>
           <div class="row">
-            <span class="what">${t(`tx.${item.type}`)}</span>
+            <span class="what">${t(`tx.${item.type}`)}${item.status === "rejected"
+              ? html` <span class="badge refused" data-test="refused-badge">${t("wallet.rejected")}</span>` : null}</span>
             ${(item.movements || []).filter((m) => m.asset).map((m) => html`
               <span><${Amount} minor=${m.amount_minor} asset=${assets[m.asset]} signed /> ${assetName(assets[m.asset], m.asset)}</span>`)}
+            ${item.status === "rejected" && item.tx.amount_minor && item.tx.asset ? html`
+              <span class="tried"><${Amount} minor=${item.tx.amount_minor} asset=${assets[item.tx.asset]} /> ${assetName(assets[item.tx.asset], item.tx.asset)}</span>` : null}
           </div>
           <div class="row muted">
             <span>${counterparty(item, account)}</span>
             <span>${time(item.time_ms)}</span>
           </div>
-          ${item.status === "rejected" ? html`<div class="error">${t("wallet.rejected")}: ${item.code}</div>` : null}
+          ${item.status === "rejected" ? html`<p class="error refusal" data-test="refusal" data-code=${item.code}>
+            ${refusalText(item.code, item.message)} <span class="code">(${item.code})</span></p>` : null}
           ${item.status === "applied" ? html`<a class="small" href=${`#/receipt/${item.txid}`}>${t("wallet.receipt")}</a>` : null}
         </li>`)}
     </ul>`;
@@ -256,7 +287,10 @@ function Home({ wallet }) {
       <div class="row"><h1>${wallet.id}</h1></div>
       <ul class="balances" data-test="balances">
         ${balances === null ? html`<li class="muted">…</li>` : Object.entries(balances).map(([id, minor]) => html`
-          <li data-asset=${id}><span>${assetName(assets[id], id)}</span><strong><${Amount} minor=${minor} asset=${assets[id]} /></strong></li>`)}
+          <li data-asset=${id}>
+            <div class="name"><span>${assetName(assets[id], id)}</span><${PolicyNote} asset=${assets[id]} /></div>
+            <strong><${Amount} minor=${minor} asset=${assets[id]} /></strong>
+          </li>`)}
       </ul>
       <div class="actions">
         <a class="button primary" href="#/pay" data-test="to-pay">${t("wallet.pay")}</a>
@@ -298,13 +332,16 @@ function Pay({ wallet }) {
     const ttl = code.expires_ms ? Math.max(1, code.expires_ms - Date.now()) : undefined;
     const status = await node.send(wallet, chain, "pay",
       { asset: code.asset, merchant: code.merchant, amount_minor: amountMinor, payment_id: paymentId }, ttl);
-    setDone(status);
+    setDone({ ...status, asset: code.asset });
   });
 
   if (done) {
-    return html`<section class="card">
+    return html`<section class="card" data-test="pay-result" data-code=${done.code}>
       <h1>${done.code === "ok" ? t("wallet.paid") : t("wallet.not_paid")}</h1>
       ${done.code !== "ok" ? html`<${ErrorLine} error=${{ code: done.code, message: done.message }} />` : null}
+      ${done.code !== "ok" && policyLines(assets[done.asset]).length ? html`
+        <p class="muted">${t("wallet.asset_rules", { asset: assetName(assets[done.asset], done.asset) })}</p>
+        <${PolicyNote} asset=${assets[done.asset]} />` : null}
       <p><a href=${`#/receipt/${done.txid}`} data-test="receipt-link">${t("wallet.receipt")}</a></p>
       <a class="button" href="#/">${t("wallet.done")}</a>
     </section>`;
@@ -320,7 +357,7 @@ function Pay({ wallet }) {
       ` : html`
         <dl class="facts" data-test="code">
           <dt>${t("wallet.merchant")}</dt><dd>${code.name} (${code.merchant}), ${code.city}</dd>
-          <dt>${t("wallet.asset")}</dt><dd>${assetName(assets[code.asset], code.asset)}</dd>
+          <dt>${t("wallet.asset")}</dt><dd>${assetName(assets[code.asset], code.asset)}<${PolicyNote} asset=${assets[code.asset]} /></dd>
           ${code.dynamic ? html`
             <dt>${t("wallet.amount")}</dt><dd><strong><${Amount} minor=${code.amount_minor} asset=${assets[code.asset]} /></strong></dd>
             <dt>${t("wallet.valid")}</dt><dd><${Countdown} untilMs=${code.expires_ms} /></dd>` : null}

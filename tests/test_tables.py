@@ -25,6 +25,10 @@ from tally.core.tables import (
     PAYMENTS,
     PAYOUTS,
     PROPOSALS,
+    EXPIRED,
+    LOT_CHUNKS,
+    LOT_SCHEDULE,
+    LOTS,
     PURCHASES,
     RECOVERIES,
     REFS,
@@ -42,7 +46,14 @@ from tally.core.types import (
     DailyOut,
     DefaultLimits,
     Freeze,
+    ExpiredLot,
+    ExpiredLots,
+    HolderLots,
     HolderUse,
+    Lot,
+    LotBucket,
+    LotChunk,
+    LotSchedule,
     MerchantFlag,
     MerchantLimit,
     MerchantProfile,
@@ -175,6 +186,16 @@ RECORDS: list[tuple[Table[object], StateValue]] = [
     (MERCHANT_USE, MerchantUse(month=684, taken_minor=9, cashed_minor=2, last_month_taken_minor=0, flagged=True)),
     (MERCHANT_LIMITS, MerchantLimit(cash_out_monthly_minor=10, usual_monthly_minor=0, set_by="city", height=9)),
     (FLAGS, MerchantFlag("cafe", "CITY-V", 683, 900, 100, 3, 12, TXID)),
+    (LOTS, HolderLots([Lot(1_800_086_400_000, 500), Lot(1_800_172_800_000, 2**53 - 1)])),
+    (EXPIRED, ExpiredLots([ExpiredLot(1_800_086_400_000, 7, 12, "issuer"), ExpiredLot(9, 1, 13, "burn")])),
+    (LOT_SCHEDULE, LotSchedule([LotBucket(1_800_086_400_000, "CITY-V", 3, 128, 1), LotBucket(2, "B", 1, 1, 0)])),
+    (LOT_CHUNKS, LotChunk(["alice", "bob"])),
+    (
+        PAYMENTS,
+        Payment(
+            "cafe", "p-3", "alice", "CITY-V", 9, 0, TXID, lots=[Lot(1_800_086_400_000, 4), Lot(1_800_172_800_000, 5)]
+        ),
+    ),
     (PURCHASES, Purchase(TXID, "city", "alice", "LOCAL", 100_000, 90_000, 10_000, "city-budget", "KB 1", 4)),
     (
         PROPOSALS,
@@ -237,7 +258,7 @@ def test_a_row_stored_as_a_map_by_an_older_version_reads_the_same(table: Table[o
 
 def test_a_payment_made_before_protocol_3_is_stored_without_its_txid() -> None:
     old = next(r for _, r in RECORDS if isinstance(r, Payment) and r.txid is msgspec.UNSET)
-    assert len(msgspec.msgpack.decode(encode_value(old))) == len(Payment.__struct_fields__) - 1
+    assert len(msgspec.msgpack.decode(encode_value(old))) == len(Payment.__struct_fields__) - 2  # no txid, no lots
 
 
 def test_a_row_of_the_wrong_shape_is_refused() -> None:

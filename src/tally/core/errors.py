@@ -89,6 +89,9 @@ class Code(StrEnum):
     NO_DISCOUNT = "no_discount"
     WRONG_PRICE = "wrong_price"
     BUDGET_EXHAUSTED = "budget_exhausted"
+    # Lots (protocol 9 on).
+    TOO_MANY_LOTS = "too_many_lots"
+    LOT_SCHEDULE_FULL = "lot_schedule_full"
 
 
 # Failures of the envelope every type shares (core/execute.py check_envelope): they change nothing at all.

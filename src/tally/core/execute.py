@@ -26,6 +26,7 @@ from .controls import COUNCIL_KEY
 from .encoding import canonical
 from .errors import Code, Rejected, ensure
 from .limits import MAX_BLOCK_TXS_BOUND
+from .lots import sweep
 from .operation import MEMBERS_ONLY, BlockContext, Operation, TxContext
 from .ops import Tx, operation_of
 from .postings import SUPPLY
@@ -222,6 +223,8 @@ def execute_block(state: StateReader, ctx: BlockContext, entries: Sequence[Entry
     parties: list[tuple[str, ...]] = []
     moved: list[tuple[Movement, ...]] = []
     bound = block_txs_bound(state, rules)  # as the block starts: a proposal in it changes the next block's
+    if rules.lots:
+        sweep(view, ctx.timestamp_ms, ctx.height)  # expired lots, before the block's transactions
     for index, entry in enumerate(entries):
         if index < bound:
             result, touched, changes = apply_tx(view, entry, ctx, rules)

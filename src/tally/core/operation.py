@@ -18,12 +18,13 @@ import msgspec
 
 from .controls import post_controlled
 from .errors import Code, ensure
+from .lots import post_lots
 from .policy import check_holder_caps
 from .postings import Posting, post
 from .protocol import Rules
 from .state import TxView
 from .tables import ACCOUNTS, ASSETS
-from .types import Account, Asset, Role, TxBase
+from .types import Account, Asset, Lot, Role, TxBase
 
 T = TypeVar("T", bound=TxBase)
 
@@ -53,6 +54,8 @@ class TxContext(msgspec.Struct):
     postings: list[Posting] = msgspec.field(default_factory=list)
     balances_after: list[int] = msgspec.field(default_factory=list)  # per posting, as the engine left it
     named: list[str] = msgspec.field(default_factory=list)  # accounts a rule changed beyond those the tx names
+    lots_taken: list[Lot] = msgspec.field(default_factory=list)  # holders' lots its postings spent (protocol 9)
+    lots_returning: list[Lot] = msgspec.field(default_factory=list)  # a refund's lots, back to the payer
 
     def post(self, *postings: Posting) -> None:
         """Move value through the posting engine; the postings and balances after are kept for history.
@@ -61,6 +64,8 @@ class TxContext(msgspec.Struct):
         balance caps after; from protocol 8 on, policy assets' holder caps too (core/policy.py).
         """
         after = post_controlled(self, postings) if self.rules.governance else post(self.view, postings)
+        if self.rules.lots:
+            post_lots(self, postings)
         if self.rules.asset_policy:
             check_holder_caps(self, postings, after)
         self.balances_after.extend(after)

@@ -59,6 +59,12 @@ a holder may hold and receive a month, who may pay whom, cash-out fees, the
 holder's remainder refund, local currency sold at a discount out of a
 budget account, and the voucher-cashing guard (merchants' monthly cash-out
 caps and flags). Each refusal names its rule with a stable code.
+
+Version 9 adds lots (core/lots.py): value of an asset whose policy has a
+lot lifetime or an end is held by holders as lots, each with its expiry;
+spending takes the lot that expires first, and at the start of every block
+the expired remainders go back to the issuer or are burned, at most
+`MAX_SWEEP_CHUNKS` chunks of holders a block.
 """
 
 from __future__ import annotations
@@ -78,6 +84,7 @@ class Rules:
     validator_changes: bool = False  # the validator set is ledger state, certified in every block (version 6 on)
     merchant_registry: bool = False  # set_merchant and the directory (version 7 on)
     asset_policy: bool = False  # asset policies, local-currency sales and the voucher-cashing guard (version 8 on)
+    lots: bool = False  # holders' lots with expiries, swept at the start of each block (version 9 on)
 
 
 _V5 = Rules(version=5, certify_results=True, rejected_consumes_seq=True, client_refs=True, governance=True)
@@ -90,9 +97,9 @@ PROTOCOLS: dict[int, Rules] = {
     4: Rules(version=4, certify_results=True, rejected_consumes_seq=True, client_refs=True),
     5: _V5,
     6: _V6,
-    7: replace(_V6, version=7, merchant_registry=True),
 }
-PROTOCOLS[8] = replace(PROTOCOLS[7], version=8, asset_policy=True)
+for _version, _switch in ((7, "merchant_registry"), (8, "asset_policy"), (9, "lots")):
+    PROTOCOLS[_version] = replace(PROTOCOLS[_version - 1], version=_version, **{_switch: True})
 LATEST = max(PROTOCOLS)
 
 

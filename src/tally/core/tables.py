@@ -26,8 +26,12 @@ from .types import (
     AccountLimits,
     Asset,
     DailyOut,
+    ExpiredLots,
     Freeze,
+    HolderLots,
     HolderUse,
+    LotChunk,
+    LotSchedule,
     MerchantFlag,
     MerchantLimit,
     MerchantProfile,
@@ -131,6 +135,11 @@ MERCHANT_USE: Table[MerchantUse] = Table("muse", ("merchant", "asset"), Merchant
 MERCHANT_LIMITS: Table[MerchantLimit] = Table("mlimit", ("merchant", "asset"), MerchantLimit)
 FLAGS: Table[MerchantFlag] = Table("flag", ("asset", "merchant"), MerchantFlag)  # the latest flag per merchant
 PURCHASES: Table[Purchase] = Table("purchase", ("txid",), Purchase)
+# Lots (protocol 9 on; core/lots.py).
+LOTS: Table[HolderLots] = Table("lots", ("account", "asset"), HolderLots)
+EXPIRED: Table[ExpiredLots] = Table("expired", ("account", "asset"), ExpiredLots)
+LOT_SCHEDULE: Table[LotSchedule] = Table("lotsched", ("name",), LotSchedule)  # one record, LOT_SCHEDULE.key(SCHEDULE)
+LOT_CHUNKS: Table[LotChunk] = Table("lotq", ("asset", "expires_ms", "chunk"), LotChunk)
 
 TABLES: dict[str, Table[Any]] = {
     t.prefix: t
@@ -155,6 +164,10 @@ TABLES: dict[str, Table[Any]] = {
         MERCHANT_LIMITS,
         FLAGS,
         PURCHASES,
+        LOTS,
+        EXPIRED,
+        LOT_SCHEDULE,
+        LOT_CHUNKS,
     )
 }
 

@@ -83,6 +83,11 @@ class AssetPolicy(msgspec.Struct, frozen=True, forbid_unknown_fields=True, omit_
     # set its own (`set_merchant_limit`), and the multiple of its usual monthly takings that flags it.
     merchant_cash_out_cap_minor: LimitMinor = 0
     flag_multiple: Annotated[int, Meta(ge=0, le=1_000)] = 0
+    # Lots (protocol 9; core/lots.py): value issued to a holder expires at the end of the chain day its
+    # lifetime ends (or at `valid_until_ms`, if sooner), and the expired remainder goes back to the issuer
+    # or is burned. Fixed when the asset is created.
+    lot_lifetime_ms: TimeMs = 0
+    expired_to: Literal["issuer", "burn"] = "issuer"
 
 
 # --- transactions ----------------------------------------------------------
@@ -147,6 +152,8 @@ class Payment(msgspec.Struct, frozen=True):
     refunded_minor: int
     # The paying transaction (protocol 3 on). Older payments leave it out, so their stored bytes hold.
     txid: str | msgspec.UnsetType = msgspec.UNSET
+    # The payer's lots it took, first to expire first (protocol 9, assets with lots): refunds return them.
+    lots: list[Lot] | msgspec.UnsetType = msgspec.UNSET
 
 
 class Payout(msgspec.Struct, frozen=True):
@@ -374,6 +381,52 @@ class HolderUse(msgspec.Struct, frozen=True):
     face_minor: int  # issued or sold to it since its last remainder refund
 
 
+class Lot(msgspec.Struct, frozen=True, array_like=True):
+    """Value a holder holds that expires at one time (protocol 9); stored as [expires_ms, amount_minor]."""
+
+    expires_ms: int  # block time from which it is no longer spent; the first block at or past it sweeps it
+    amount_minor: int
+
+
+class HolderLots(msgspec.Struct, frozen=True):
+    """A holder's lots in an asset, first to expire first; they sum to its balance (protocol 9)."""
+
+    lots: list[Lot]
+
+
+class ExpiredLot(msgspec.Struct, frozen=True, array_like=True):
+    expires_ms: int
+    amount_minor: int
+    height: int  # the block that swept it
+    to: str  # "issuer" or "burn"
+
+
+class ExpiredLots(msgspec.Struct, frozen=True):
+    """A holder's latest expired lots in an asset (the last MAX_EXPIRED_SHOWN), newest last."""
+
+    expired: list[ExpiredLot]
+
+
+class LotBucket(msgspec.Struct, frozen=True, array_like=True):
+    """The holders with lots of one asset expiring at one time, in chunks of accounts (the sweep's queue)."""
+
+    expires_ms: int
+    asset: str
+    chunks: int  # chunk records written: lotq/<asset>/<expires_ms>/<0..chunks-1>
+    last_size: int  # accounts in the last chunk
+    swept: int  # chunks swept so far
+
+
+class LotSchedule(msgspec.Struct, frozen=True):
+    """Every bucket not yet swept, by (expires_ms, asset): what expires next is first."""
+
+    buckets: list[LotBucket]
+
+
+class LotChunk(msgspec.Struct, frozen=True):
+    accounts: list[str]
+
+
 class MerchantUse(msgspec.Struct, frozen=True):
     """A merchant's takings and cash-outs of a policy asset this calendar month (the voucher-cashing guard)."""
 
@@ -461,6 +514,10 @@ StateValue = (
     | MerchantLimit
     | MerchantFlag
     | Purchase
+    | HolderLots
+    | ExpiredLots
+    | LotSchedule
+    | LotChunk
     | int
 )
 

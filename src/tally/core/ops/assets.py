@@ -8,6 +8,7 @@ import msgspec
 
 from ..encoding import MAX_SAFE_INTEGER
 from ..errors import Code, ensure
+from ..lots import ensure_lots_fixed
 from ..operation import (
     MEMBERS_ONLY,
     Example,
@@ -76,6 +77,7 @@ def create_asset(c: TxContext, tx: CreateAsset) -> None:
     if isinstance(tx.policy, AssetPolicy):
         ensure(c.rules.asset_policy, Code.BAD_PARAMETER, "asset policies arrive in protocol version 8")
         validate_policy(c.view, tx.policy)
+        ensure_lots_fixed(c.rules.lots, None, tx.policy)
     if c.rules.governance:
         propose_asset(c, tx)
         return

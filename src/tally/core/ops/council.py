@@ -25,6 +25,7 @@ from ..controls import council_params
 from ..encoding import MAX_SAFE_INTEGER
 from ..errors import Code, Rejected, ensure
 from ..limits import MAX_BLOCK_TXS_BOUND
+from ..lots import ensure_lots_fixed
 from ..operation import (
     MEMBERS_ONLY,
     Example,
@@ -42,6 +43,7 @@ from ..types import (
     AddValidator,
     AdmitMember,
     ApproveAsset,
+    AssetPolicy,
     Freeze,
     FreezeSubject,
     Params,
@@ -194,6 +196,8 @@ def set_quota(c: TxContext, a: SetQuota) -> None:
 def set_policy(c: TxContext, a: SetPolicy) -> None:
     asset = require_asset(c.view, a.asset)
     validate_policy(c.view, a.policy)
+    before = asset.policy if isinstance(asset.policy, AssetPolicy) else AssetPolicy()
+    ensure_lots_fixed(c.rules.lots, before, a.policy)
     c.view.put(
         ASSETS.key(a.asset),
         msgspec.structs.replace(asset, transferable=a.transferable, cash_out=a.cash_out, policy=a.policy),

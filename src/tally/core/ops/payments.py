@@ -7,6 +7,7 @@ from typing import Any
 import msgspec
 
 from ..errors import Code, ensure
+from ..lots import refund_lots
 from ..operation import Example, Operation, TxContext, require_account, require_asset
 from ..policy import cash_out_fee, check_payment, check_transfer, count_cash_out
 from ..postings import SUPPLY, move
@@ -72,7 +73,8 @@ def ensure_new_payment(c: TxContext, merchant: str, payment_id: str) -> None:
 
 
 def record_payment(c: TxContext, merchant: str, payment_id: str, payer: str, asset: str, amount_minor: int) -> None:
-    """Move the value from the payer to the merchant and record the payment (what refunds read)."""
+    """Move the value from the payer to the merchant and record the payment (what refunds read), with the
+    payer's lots it took (protocol 9)."""
     c.post(*move(payer, merchant, asset, amount_minor))
     c.view.put(
         PAYMENTS.key(merchant, payment_id),
@@ -84,6 +86,7 @@ def record_payment(c: TxContext, merchant: str, payment_id: str, payer: str, ass
             amount_minor=amount_minor,
             refunded_minor=0,
             txid=c.txid if c.rules.client_refs else msgspec.UNSET,  # a payment's key is its payment id
+            lots=list(c.lots_taken) if c.lots_taken else msgspec.UNSET,
         ),
     )
 
@@ -110,6 +113,8 @@ def refund(c: TxContext, tx: Refund) -> None:
         refunded,
         payment.amount_minor,
     )
+    if isinstance(payment.lots, list):  # the payer gets back the lots the payment took, its last ones first
+        c.lots_returning = refund_lots(payment.lots, payment.refunded_minor, tx.amount_minor)
     c.post(*move(c.signer.id, payment.payer, payment.asset, tx.amount_minor))
     c.view.put(PAYMENTS.key(c.signer.id, tx.payment_id), msgspec.structs.replace(payment, refunded_minor=refunded))
 

@@ -19,6 +19,7 @@ from typing import Any
 import msgspec
 
 from ..errors import Code, ensure
+from ..lots import lot_policy, spendable
 from ..operation import (
     MEMBERS_ONLY,
     Example,
@@ -37,7 +38,7 @@ from ..policy import (
     refund_threshold_pct,
 )
 from ..postings import SUPPLY, balance, move
-from ..tables import ACCOUNTS, ASSETS, BALANCES, HOLDER_USE, MERCHANT_LIMITS, PURCHASES
+from ..tables import ACCOUNTS, ASSETS, BALANCES, HOLDER_USE, LOTS, MERCHANT_LIMITS, PURCHASES
 from ..types import (
     AccountId,
     AmountMinor,
@@ -152,7 +153,8 @@ def redeem_remainder(c: TxContext, tx: RedeemRemainder) -> None:
     )
     assert policy is not None
     ensure_not_expired(c, asset, policy)
-    held_minor = balance(c.view, c.signer.id, tx.asset)
+    lots = c.view.read(LOTS, c.signer.id, tx.asset) if lot_policy(asset) is not None else None
+    held_minor = spendable(lots, c.block.timestamp_ms) if lots is not None else balance(c.view, c.signer.id, tx.asset)
     ensure(held_minor > 0, Code.INSUFFICIENT_FUNDS, "{} holds no {}", c.signer.id, tx.asset)
     use = c.view.read(HOLDER_USE, c.signer.id, tx.asset)
     face_minor = use.face_minor if use is not None else 0

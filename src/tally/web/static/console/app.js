@@ -589,13 +589,14 @@ function AssetCard({ view }) {
   const finite = supply.quota_minor != null && supply.quota_minor < NO_QUOTA;
   const used = finite && supply.quota_minor > 0 ? Math.min(100, (100 * supply.outstanding_minor) / supply.quota_minor) : 0;
   return html`
-    <section class="card" data-asset=${asset.id}>
+    <section class=${asset.policy ? "card with-policy" : "card"} data-asset=${asset.id}>
       <div class="row">
         <h2>${asset.name}</h2>
         <span class=${`badge ${supply.status}`} data-test="status">${t(`state.${supply.status}`)}</span>
       </div>
       <p class="muted small"><span class="mono">${asset.id}</span> · ${asset.kind} · ${t("console.issuer")}: ${asset.issuer}</p>
       ${supply.frozen ? html`<p class="warn" data-test="frozen">${t("console.frozen_because", { reason: reasonText(supply.frozen.reason), by: supply.frozen.by })}</p>` : null}
+      <div class="asset-body"><div>
       <dl class="facts">
         <dt>${t("console.quota")}</dt><dd data-test="quota">${quotaText(supply.quota_minor, asset)}</dd>
         <dt>${t("console.issued")}</dt><dd data-test="issued"><${Amount} minor=${supply.issued_minor} asset=${asset} /></dd>
@@ -608,16 +609,18 @@ function AssetCard({ view }) {
         <a href=${`#/propose/set_quota/${asset.id}`} data-test="propose-quota">${t("console.propose_quota")}</a>
         ${supply.status === "proposed" ? html` · <a href=${`#/proposal/asset:${asset.id}`}>${t("console.see_approval")}</a>` : null}
       </p>
+      </div>
       <${PolicyFacts} view=${view} />
+      </div>
+      <${FlagSection} view=${view} />
     </section>`;
 }
 
-/** The asset's policy rule by rule, its budget account's balance, and its flagged merchants. */
+/** The asset's policy rule by rule, and its budget account's balance. */
 function PolicyFacts({ view }) {
-  const { asset, budget, flags } = view;
+  const { asset, budget } = view;
   if (!asset.policy) return html`<p class="muted small" data-test="no-policy">${t("console.no_policy")}</p>`;
-  const p = asset.policy;
-  return html`
+  return html`<div>
     <h3>${t("console.policy")}</h3>
     <dl class="facts entry policy" data-test="policy">
       ${policyRules(asset).map(([rule, value]) => html`<dt>${t(rule)}</dt><dd data-rule=${rule.slice(12)}>${value}</dd>`)}
@@ -625,10 +628,18 @@ function PolicyFacts({ view }) {
         ? html`: <strong>${t("console.budget_left", { amount: amountText(budget.minor, asset) })}</strong>`
         : html`<div class="muted small">${t("console.budget_hidden", { member: budget.account ? budget.account.member : asset.issuer })}</div>`}</dd>` : null}
     </dl>
-    ${p.flag_multiple ? html`
-      <h3>${t("console.flags")}</h3>
-      <p class="muted small">${t("console.flags_text", { n: p.flag_multiple })}</p>
-      <${FlagList} asset=${asset} flags=${flags} />` : null}`;
+  </div>`;
+}
+
+/** The merchants the asset's voucher-cashing guard flagged, where its policy flags any. */
+function FlagSection({ view }) {
+  const { asset, flags } = view;
+  const multiple = asset.policy && asset.policy.flag_multiple;
+  if (!multiple) return null;
+  return html`
+    <h3>${t("console.flags")}</h3>
+    <p class="muted small">${t("console.flags_text", { n: multiple })}</p>
+    <${FlagList} asset=${asset} flags=${flags} />`;
 }
 
 function FlagList({ asset, flags }) {
@@ -637,15 +648,14 @@ function FlagList({ asset, flags }) {
   return html`
     <div class="table-scroll">
       <table class="grid" data-test="flags">
-        <thead><tr><th>${t("wallet.merchant")}</th><th>${t("console.flag_month")}</th><th>${t("console.flag_taken")}</th>
-          <th>${t("console.flag_usual")}</th><th>${t("console.flag_past")}</th><th>${t("console.flag_at")}</th></tr></thead>
+        <thead><tr><th>${t("wallet.merchant")}</th><th>${t("console.flag_month")}</th><th class="num">${t("console.flag_taken")}</th>
+          <th>${t("console.flag_at")}</th></tr></thead>
         <tbody>${flags.flags.map((f) => html`<tr data-merchant=${f.merchant}>
-          <td><a href=${`#/merchant/${f.merchant}`}>${f.merchant}</a></td>
-          <td>${monthText(f.month)}</td>
-          <td class="num"><${Amount} minor=${f.taken_minor} asset=${asset} /></td>
-          <td class="num"><${Amount} minor=${f.usual_minor} asset=${asset} /></td>
-          <td>${t("console.times", { n: f.multiple })}</td>
-          <td><a href=${`/explorer/#/tx/${f.txid}`} title=${f.txid}>${t("console.at_height", { height: f.height })}</a></td></tr>`)}
+          <td><a class="nowrap" href=${`#/merchant/${f.merchant}`}>${f.merchant}</a></td>
+          <td class="nowrap">${monthText(f.month)}</td>
+          <td class="num"><strong><${Amount} minor=${f.taken_minor} asset=${asset} /></strong>
+            <div class="muted small">${t("console.flag_usual_past", { usual: amountText(f.usual_minor, asset), n: f.multiple })}</div></td>
+          <td><a class="nowrap" href=${`/explorer/#/tx/${f.txid}`} title=${f.txid}>${t("console.at_height", { height: f.height })}</a></td></tr>`)}
         </tbody>
       </table>
     </div>

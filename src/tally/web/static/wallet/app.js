@@ -242,7 +242,9 @@ function policyLines(asset) {
 function PolicyNote({ asset }) {
   const lines = policyLines(asset);
   if (!lines.length) return null;
-  return html`<ul class="policy-note" data-test="policy">${lines.map((line) => html`<li>${line}</li>`)}</ul>`;
+  // A region's code in brackets, "(KR-11)", is kept on one line.
+  const kept = (line) => line.split(/(\([A-Z0-9]+-[A-Z0-9_-]+\))/).map((part, i) => (i % 2 ? html`<span class="nowrap">${part}</span>` : part));
+  return html`<ul class="policy-note" data-test="policy">${lines.map((line) => html`<li>${kept(line)}</li>`)}</ul>`;
 }
 
 function HistoryList({ items, assets, account }) {

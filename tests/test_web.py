@@ -377,6 +377,7 @@ def test_the_wallet_shows_a_voucher_policy_and_why_a_payment_is_refused(demo: No
     page.fill("textarea[name=payload]", payload)
     page.click("[data-test=read]")
     expect(page.locator("[data-test=code]")).to_contain_text("in Seoul (KR-11)")  # the rule, before paying
+    shoot(page, "wallet-pay-policy")
     page.click("[data-test=pay]")
     result = page.locator("[data-test=pay-result]")
     expect(result).to_have_attribute("data-code", "wrong_region")
@@ -430,7 +431,9 @@ def test_the_wallet_lists_nearby_shops(demo: NodeProcess, browser: Browser) -> N
     expect(shops).to_have_count(2)
     page.click("[data-test=more]")
     expect(shops).to_have_count(4)
+    page.click("[data-test=more]")  # a full page: the next one, empty, ends the list
     expect(page.locator("[data-test=more]")).to_have_count(0)
+    expect(shops).to_have_count(4)
     assert listed(page) == ["cafe-lumen", "book-nook", "duty-free-7", "haeundae-books"]
     expect(shops.nth(0).locator("[data-test=distance]")).to_have_text("0 m")
     expect(shops.nth(1).locator("[data-test=distance]")).to_have_text("1.3 km")

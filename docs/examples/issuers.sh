@@ -32,10 +32,15 @@ run tx redeem-remainder --asset SEOUL-CULTURE --payout-ref "HARBOR-BANK/ACC-2002
 run tx pay --asset SEOUL-CULTURE --merchant cafe-lumen --amount 1000 --payment-id culture-bob-4 --key "$KEYS/bob.json"
 run tx redeem-remainder --asset SEOUL-CULTURE --payout-ref "HARBOR-BANK/ACC-2002" --ref remainder-bob-2 --key "$KEYS/bob.json"
 run balance bob --key "$KEYS/bob.json"
-# The council widens the voucher to Busan (a proposal: with the demo's threshold of 1, harbor-bank's vote passes it).
+# The council widens the voucher to Busan (a proposal: with the demo's threshold of 1, harbor-bank's vote passes
+# it). A policy is replaced whole; its lot lifetime (a year) stays what it was when the asset was created.
+cat > .tally/culture-busan.json <<'JSON'
+{"categories": ["5814", "5942"], "regions": ["KR-11", "KR-26"], "holder_cap_minor": 500000,
+ "refund_pct": 60, "small_refund_pct": 80, "small_face_minor": 10000, "lot_lifetime_ms": 31536000000}
+JSON
 run council propose set-policy --id culture-busan --asset SEOUL-CULTURE --not-transferable --cash-out merchants \
-    --policy '{"categories": ["5814", "5942"], "regions": ["KR-11", "KR-26"], "holder_cap_minor": 500000, "refund_pct": 60, "small_refund_pct": 80, "small_face_minor": 10000}' \
-    --key "$KEYS/harbor-bank.json"
+    --policy @.tally/culture-busan.json --key "$KEYS/harbor-bank.json"
+run policy show SEOUL-CULTURE
 run tx pay --asset SEOUL-CULTURE --merchant haeundae-books --amount 1000 --payment-id culture-chen-1 --key "$KEYS/chen.json"
 
 # --- A local currency: Seoul Love, 10% off ------------------------------------------------------------
@@ -48,6 +53,8 @@ run tx sell --asset SEOUL-LOVE --buyer alice --face-minor 100000 --paid-minor 95
 run tx sell --asset SEOUL-LOVE --buyer alice --face-minor 500000 --paid-minor 450000 --bank-ref "KB-000453" --ref love-sale-453 --key "$KEYS/harbor-bank.json"
 run tx sell --asset SEOUL-LOVE --buyer alice --face-minor 500001 --paid-minor 450001 --bank-ref "KB-000454" --ref love-sale-454 --key "$KEYS/harbor-bank.json"
 run balance seoul-budget --key "$KEYS/harbor-bank.json"
+# Seoul Love is good for five years from each purchase: alice holds it as lots, the first to expire spent first.
+run lots alice --key "$KEYS/alice.json"
 # The issuer caps what cafe-lumen may cash out a month and states its usual takings; a month's takings past
 # three times that flag it for the issuer and the regulator (freezing stays the regulator's).
 run tx set-merchant-limit --merchant cafe-lumen --asset SEOUL-LOVE --cash-out-monthly-minor 300000 --usual-monthly-minor 100000 --key "$KEYS/harbor-bank.json"

@@ -95,6 +95,7 @@ ROUTE_POLICY: dict[str, RoutePolicy] = {
     "/v1/accounts/{account}/balances": RoutePolicy("account", "account"),
     "/v1/accounts/{account}/history": RoutePolicy("account", "account"),
     "/v1/accounts/{account}/controls": RoutePolicy("account", "account"),
+    "/v1/accounts/{account}/lots": RoutePolicy("account", "account"),
     "/v1/assets": PUBLIC,
     "/v1/assets/{asset}": PUBLIC,
     "/v1/assets/{asset}/supply": PUBLIC,

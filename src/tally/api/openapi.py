@@ -17,6 +17,7 @@ from ..client.models import (
     ErrorResponse,
     FlagsBody,
     HistoryPage,
+    LotsBody,
     MerchantCodeBody,
     MerchantQrBody,
     NetworkBody,
@@ -318,6 +319,15 @@ ROUTES: list[tuple[str, str, str, Any, int, Any, list[str]]] = [
         None,
         200,
         SupplyBody,
+        [],
+    ),
+    (
+        "get",
+        "/v1/accounts/{account}/lots",
+        "An account's lots with their expiries, and its latest expired lots (protocol 9)",
+        None,
+        200,
+        LotsBody,
         [],
     ),
     (

@@ -359,6 +359,23 @@ ROUTE_DOCS: dict[str, tuple[str, Any]] = {
             "frozen": None,
         },
     ),
+    "/v1/accounts/{account}/lots": (
+        "accounts",
+        {
+            "account": "alice",
+            "items": [
+                {
+                    "asset": "SEOUL-LOVE",
+                    "lots": [
+                        {"expires_ms": 1954335600000, "amount_minor": 95500, "expired": False},
+                        {"expires_ms": 1954422000000, "amount_minor": 600000, "expired": False},
+                    ],
+                    "spendable_minor": 695500,
+                    "expired": [{"expires_ms": 1796137200000, "amount_minor": 2000, "height": 5120, "to": "issuer"}],
+                }
+            ],
+        },
+    ),
     "/v1/assets/{asset}/flags": (
         "assets",
         {

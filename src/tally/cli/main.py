@@ -374,7 +374,7 @@ def bench_network(nodes: int, accounts: int, payments: int, batch: int, latency_
 
 from .governance import account, council, validators  # noqa: E402
 from .merchants import merchants  # noqa: E402
-from .policies import policy  # noqa: E402
+from .policies import lots, policy  # noqa: E402
 from .qr import code, qr  # noqa: E402
 from .queries import COMMANDS  # noqa: E402
 from .tx import tx  # noqa: E402
@@ -387,5 +387,6 @@ cli.add_command(account)
 cli.add_command(validators)
 cli.add_command(merchants)
 cli.add_command(policy)
+cli.add_command(lots)
 for _command in COMMANDS:
     cli.add_command(_command)

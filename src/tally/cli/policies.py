@@ -6,6 +6,7 @@ A policy is set with the asset (`tally tx create-asset --policy JSON`) and chang
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from pathlib import Path
 
 import click
@@ -13,6 +14,8 @@ import click
 from ..client.amounts import format_minor
 from ..core.types import Asset, AssetPolicy, MerchantFlag
 from .common import emit_json, json_option, reader_option, table, talking_to, url_option
+
+DAY_MS = 86_400_000
 
 
 @click.group()
@@ -23,6 +26,13 @@ def policy() -> None:
 def month_name(month: int) -> str:
     """A ledger month (months since January 1970, in the chain's time zone) as YYYY-MM."""
     return f"{1970 + month // 12}-{month % 12 + 1:02d}"
+
+
+def _lifetime(p: AssetPolicy) -> str:
+    if not p.lot_lifetime_ms and not p.valid_until_ms:
+        return "never"
+    when = f"{p.lot_lifetime_ms / DAY_MS:g} days after issue, at the day's end" if p.lot_lifetime_ms else "at its end"
+    return f"{when}; the rest goes {'to the issuer' if p.expired_to == 'issuer' else 'burned'}"
 
 
 def _pct_bp(bp: int) -> str:
@@ -56,6 +66,7 @@ def policy_lines(asset: Asset) -> list[tuple[str, str]]:
     return [
         ("spent at", "; ".join(where) if where else "any merchant"),
         ("valid until", f"block time {p.valid_until_ms}" if p.valid_until_ms else "no end"),
+        ("lots expire", _lifetime(p)),
         ("holder cap", amount(p.holder_cap_minor)),
         ("monthly cap", amount(p.monthly_cap_minor)),
         ("who pays", "holders and merchants" if p.merchants_pay else "holders"),
@@ -108,3 +119,37 @@ def flags(asset: str, url: str, key_path: Path | None, as_json: bool) -> None:
         return
     rows = [flag_row(f, decimals) for f in found.flags]
     table(["MERCHANT", "MONTH", "TAKEN", "USUAL", "PAST", "FLAGGED AT"], rows, right={2, 3})
+
+
+@click.command()
+@click.argument("account")
+@url_option
+@reader_option
+@json_option
+def lots(account: str, url: str, key_path: Path | None, as_json: bool) -> None:
+    """An account's lots, first to expire first, and its latest expired ones (--key: who reads)."""
+    with talking_to(url, key_path) as client:
+        found = client.lots(account)
+        decimals = {item.asset: client.asset(item.asset).decimals for item in found.items}
+    if as_json:
+        emit_json(found)
+        return
+    if not found.items:
+        click.echo(f"{account} holds no lots")
+        return
+    rows = []
+    for item in found.items:
+        for lot in item.lots:
+            state = "expired, to be swept" if lot.expired else "spendable"
+            rows.append(
+                [item.asset, format_minor(lot.amount_minor, decimals[item.asset]), _time(lot.expires_ms), state]
+            )
+        for gone in item.expired:
+            to = "to the issuer" if gone.to == "issuer" else "burned"
+            row = [item.asset, format_minor(gone.amount_minor, decimals[item.asset]), _time(gone.expires_ms)]
+            rows.append([*row, f"expired: {to} at block {gone.height}"])
+    table(["ASSET", "AMOUNT", "EXPIRES (UTC)", "STATE"], rows, right={1})
+
+
+def _time(ms: int) -> str:
+    return datetime.fromtimestamp(ms / 1000, UTC).strftime("%Y-%m-%d %H:%M")

@@ -37,10 +37,17 @@ def structured(info: msgspec.inspect.Type) -> bool:
 
 
 def json_field(name: str, text: str) -> Any:
+    """A structured option's value: JSON, or @PATH for a file of JSON."""
+    hint = f"--{name.replace('_', '-')}"
+    if text.startswith("@"):
+        try:
+            text = Path(text[1:]).read_text("utf-8")
+        except OSError as error:
+            raise click.BadParameter(f"cannot read {text[1:]}: {error.strerror}", param_hint=hint) from None
     try:
         return msgspec.json.decode(text)
     except msgspec.DecodeError as error:
-        raise click.BadParameter(f"not JSON: {error}", param_hint=f"--{name.replace('_', '-')}") from None
+        raise click.BadParameter(f"not JSON: {error}", param_hint=hint) from None
 
 
 def new_ref() -> str:
@@ -143,7 +150,7 @@ def field_options(field: msgspec.inspect.Field, defaults: dict[str, Any]) -> lis
         return [click.Option([f"--{name}/--not-{name}", field.name], default=bool(default), show_default=True)]
     kind: Any = str
     if structured(info):
-        return [click.Option([f"--{name}", field.name], required=required, help="JSON, e.g. a proposal's action.")]
+        return [click.Option([f"--{name}", field.name], required=required, help="JSON, or @FILE of JSON.")]
     if isinstance(info, msgspec.inspect.IntType):
         kind = int
     elif isinstance(info, msgspec.inspect.LiteralType):

@@ -47,6 +47,7 @@ from .models import (
     FlagsBody,
     HistoryPage,
     LedgerEvent,
+    LotsBody,
     MerchantCodeBody,
     MerchantQrBody,
     NodeStatusBody,
@@ -187,6 +188,10 @@ class AsyncTallyClient:
     async def asset(self, asset_id: str) -> Asset:
         """An asset: name, kind, decimals, issuer, policy and supply."""
         return await self._get(f"/v1/assets/{asset_id}", Asset)
+
+    async def lots(self, account_id: str) -> LotsBody:
+        """An account's lots with their expiries, and its latest expired lots (protocol 9)."""
+        return await self._get(f"/v1/accounts/{account_id}/lots", LotsBody)
 
     async def flags(self, asset_id: str) -> FlagsBody:
         """The merchants the voucher-cashing guard flagged in an asset (its issuer, auditors, regulators)."""

@@ -37,6 +37,7 @@ from .models import (
     FlagsBody,
     HistoryPage,
     LedgerEvent,
+    LotsBody,
     MerchantCodeBody,
     MerchantQrBody,
     NodeStatusBody,
@@ -250,6 +251,10 @@ class TallyClient:
     def asset(self, asset_id: str) -> Asset:
         """An asset: name, kind, decimals, issuer, policy and supply."""
         return self._get(f"/v1/assets/{asset_id}", Asset)
+
+    def lots(self, account_id: str) -> LotsBody:
+        """An account's lots with their expiries, and its latest expired lots (protocol 9)."""
+        return self._get(f"/v1/accounts/{account_id}/lots", LotsBody)
 
     def flags(self, asset_id: str) -> FlagsBody:
         """The merchants the voucher-cashing guard flagged in an asset (its issuer, auditors, regulators)."""

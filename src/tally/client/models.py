@@ -128,6 +128,33 @@ class DirectoryPage(msgspec.Struct, frozen=True):
     next_cursor: str | None  # DISTANCE_MM:MERCHANT: pass it as cursor for the next page
 
 
+class LotView(msgspec.Struct, frozen=True):
+    expires_ms: int  # block time from which it is no longer spent
+    amount_minor: int
+    expired: bool  # past its expiry, waiting for the sweep (no longer spendable)
+
+
+class ExpiredView(msgspec.Struct, frozen=True):
+    expires_ms: int
+    amount_minor: int
+    height: int  # the block that swept it
+    to: str  # "issuer" or "burn"
+
+
+class AssetLots(msgspec.Struct, frozen=True):
+    asset: str
+    lots: list[LotView]  # first to expire first; they sum to the balance
+    spendable_minor: int  # the lots not yet expired
+    expired: list[ExpiredView]  # the latest lots swept at their expiry, newest last
+
+
+class LotsBody(msgspec.Struct, frozen=True):
+    """An account's lots in the assets that have them (protocol 9), and its latest expired ones."""
+
+    account: str
+    items: list[AssetLots]
+
+
 class FlagsBody(msgspec.Struct, frozen=True):
     """The merchants the voucher-cashing guard flagged in an asset (protocol 8), by merchant id."""
 

@@ -35,6 +35,7 @@ HOLDERS = {"harbor-bank": ["alice", "bob", "chen"], "skyway": ["dana", "emeka", 
 POINTS, VOUCHER = "SKYMILES", "HARBOR-GIFT"
 CITY_VOUCHER, LOCAL = "SEOUL-CULTURE", "SEOUL-LOVE"
 BUDGET = "seoul-budget"  # the city's budget account for Seoul Love's discount
+DAY_MS = 86_400_000
 CITY_VOUCHER_POLICY = AssetPolicy(
     categories=["5814", "5942"],  # fast food and cafés, bookshops
     regions=["KR-11"],  # Seoul
@@ -42,6 +43,7 @@ CITY_VOUCHER_POLICY = AssetPolicy(
     refund_pct=60,  # the remainder comes back once 60% is spent (80% up to 10,000)
     small_refund_pct=80,
     small_face_minor=10_000,
+    lot_lifetime_ms=365 * DAY_MS,  # each issue is good for a year, to the end of its day; then back to the city
 )
 LOCAL_POLICY = AssetPolicy(
     regions=["KR-11"],
@@ -50,6 +52,7 @@ LOCAL_POLICY = AssetPolicy(
     budget_account=BUDGET,
     merchant_cash_out_cap_minor=5_000_000,
     flag_multiple=3,
+    lot_lifetime_ms=5 * 365 * DAY_MS,  # five years, as Korean gift vouchers
 )
 # The merchant registry (protocol 7): category (MCC), region, location in millionths of a degree, assets taken.
 SEOUL_TAKES = [CITY_VOUCHER, LOCAL]  # Seoul's programmes, at Seoul's merchants

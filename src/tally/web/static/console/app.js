@@ -648,14 +648,13 @@ function FlagList({ asset, flags }) {
   return html`
     <div class="table-scroll">
       <table class="grid" data-test="flags">
-        <thead><tr><th>${t("wallet.merchant")}</th><th>${t("console.flag_month")}</th><th class="num">${t("console.flag_taken")}</th>
-          <th>${t("console.flag_at")}</th></tr></thead>
+        <thead><tr><th>${t("wallet.merchant")}</th><th>${t("console.flag_month")}</th><th class="num">${t("console.flag_taken")}</th></tr></thead>
         <tbody>${flags.flags.map((f) => html`<tr data-merchant=${f.merchant}>
           <td><a class="nowrap" href=${`#/merchant/${f.merchant}`}>${f.merchant}</a></td>
-          <td class="nowrap">${monthText(f.month)}</td>
+          <td class="nowrap">${monthText(f.month)}
+            <div class="small"><a href=${`/explorer/#/tx/${f.txid}`} title=${f.txid}>${t("console.at_height", { height: f.height })}</a></div></td>
           <td class="num"><strong><${Amount} minor=${f.taken_minor} asset=${asset} /></strong>
-            <div class="muted small">${t("console.flag_usual_past", { usual: amountText(f.usual_minor, asset), n: f.multiple })}</div></td>
-          <td><a class="nowrap" href=${`/explorer/#/tx/${f.txid}`} title=${f.txid}>${t("console.at_height", { height: f.height })}</a></td></tr>`)}
+            <div class="muted small">${t("console.flag_usual_past", { usual: amountText(f.usual_minor, asset), n: f.multiple })}</div></td></tr>`)}
         </tbody>
       </table>
     </div>

@@ -549,7 +549,6 @@ export const en = {
   "console.flags_truncated": "More merchants are flagged than listed here.",
   "console.flag_month": "Month",
   "console.flag_taken": "Taken",
-  "console.flag_at": "Flagged at",
   "action.set_policy": "Policy of {asset}: {rules}",
   "console.flag_usual_past": "usual {usual}, past {n}×",
 };
@@ -1103,7 +1102,6 @@ export const ko = {
   "console.flags_truncated": "여기 나온 것보다 많은 가맹점이 표시되어 있습니다.",
   "console.flag_month": "월",
   "console.flag_taken": "매출",
-  "console.flag_at": "표시된 블록",
   "action.set_policy": "{asset}의 사용 규칙: {rules}",
   "console.flag_usual_past": "평소 {usual}, {n}배 초과",
 };

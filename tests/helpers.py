@@ -274,7 +274,7 @@ def four_node_network(root: Path, chain: str, limits: Limits | None = None) -> N
 def masked(text: str) -> str:
     """Hex of 12 characters or more (with a letter: not an amount) as <hex>; block heights as <n>, block
     times (milliseconds since 1970) as <ms>, times (YYYY-MM-DD HH:MM) as <time>, months (YYYY-MM) as <month>."""
-    text = re.sub(r"\b20[0-9]{2}-[01][0-9]-[0-3][0-9] [0-2][0-9]:[0-5][0-9]\b", "<time>", text)
+    text = re.sub(r"\b20[0-9]{2}-[01][0-9]-[0-3][0-9] [0-2][0-9]:[0-5][0-9](:[0-5][0-9])?\b", "<time>", text)
     text = re.sub(r"\b20[0-9]{2}-[01][0-9]\b", "<month>", text)
     text = re.sub(r"\b(?=[0-9a-f]*[a-f])[0-9a-f]{12,}\b", "<hex>", text)
     text = re.sub(r"\bblock time [0-9]+", "block time <ms>", text)

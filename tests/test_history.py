@@ -14,17 +14,21 @@ from tally.core.ops import BY_TYPE, SignedTx
 from tally.core.tables import (
     ACCOUNTS,
     BALANCES,
+    CASHBACK_USE,
+    COUPON_USES,
     FREEZES,
     HOLDER_USE,
     LIMITS,
+    LOTS,
     MERCHANT_LIMITS,
     MERCHANT_USE,
     MERCHANTS,
+    OWNED_COUPONS,
     RECOVERIES,
     TABLES,
     table_of,
 )
-from tally.core.types import AdmitMember, AssetPolicy, SetParam, StateValue
+from tally.core.types import AdmitMember, AssetPolicy, IncentiveRule, SetParam, StateValue
 from tally.store import open_store
 
 
@@ -70,6 +74,16 @@ def _redeem_remainder(c: Chain) -> SignedTx:
     return c.signer("bob").redeem_remainder("LOCAL", "KR12 0001 bob")
 
 
+CASHBACK = IncentiveRule(id="gift-5", rate_bp=500, budget_account="bank-a")
+
+
+def _use_coupon(c: Chain) -> SignedTx:
+    """alice buys the mall's coupon (listed by bank-a, priced in MILES) and uses it at shop."""
+    bought = c.one(c.signer("alice").buy_coupon("tea"))
+    assert bought.code == "ok"
+    return c.signer("alice").use_coupon(bought.txid, "shop")
+
+
 # One transaction of every type, each ok, each in a block of its own (after setup_chain).
 SCENARIO: dict[str, Callable[[Chain], SignedTx]] = {
     "register_account": lambda c: c.signer("bank-a").register_account("zoe", key("zoe").public_key_hex, "holder"),
@@ -100,6 +114,10 @@ SCENARIO: dict[str, Callable[[Chain], SignedTx]] = {
     "set_merchant_limit": lambda c: c.signer("bank-a").set_merchant_limit("cafe", "GIFT", 500, 100),
     "sell": _sell,
     "redeem_remainder": _redeem_remainder,
+    "set_incentive": lambda c: c.signer("bank-a").set_incentive("MILES", CASHBACK),
+    "list_coupon": lambda c: c.signer("bank-a").list_coupon("tea", "Tea", "MILES", 10, 5, c.now_ms + 10**9, ["shop"]),
+    "buy_coupon": lambda c: c.signer("bob").buy_coupon("tea"),
+    "use_coupon": _use_coupon,
     "start_recovery": lambda c: c.signer("bank-a").start_recovery("bob", key("bob-2").public_key_hex),
     "cancel_recovery": lambda c: c.signer("bob").cancel_recovery("bob"),
     "complete_recovery": _complete_recovery,
@@ -110,7 +128,8 @@ SCENARIO: dict[str, Callable[[Chain], SignedTx]] = {
 def _touched(writes: dict[str, StateValue | None]) -> set[str]:
     """Accounts whose records a block wrote (record, balances, freeze, limits, recovery, registry entry): the
     oracle, from the write-set alone."""
-    tables = (ACCOUNTS, BALANCES, LIMITS, RECOVERIES, MERCHANTS, HOLDER_USE, MERCHANT_USE, MERCHANT_LIMITS)
+    tables = (ACCOUNTS, BALANCES, LIMITS, RECOVERIES, MERCHANTS, HOLDER_USE, MERCHANT_USE, MERCHANT_LIMITS, LOTS)
+    tables += (CASHBACK_USE, OWNED_COUPONS, COUPON_USES)
     touched = {table_of(k).key_parts(k)[0] for k in writes if table_of(k) in tables}
     return touched | {FREEZES.key_parts(k)[1] for k in writes if k.startswith(FREEZES.scan_prefix("account"))}
 

@@ -12,11 +12,16 @@ from tally.core.tables import (
     ACCOUNTS,
     ASSETS,
     BALANCES,
+    CASHBACK_USE,
+    CASHBACKS,
+    COUPON_USES,
+    COUPONS,
     DAILY_OUT,
     EXPIRED,
     FLAGS,
     FREEZES,
     HOLDER_USE,
+    INCENTIVES,
     LIMITS,
     LOT_CHUNKS,
     LOT_SCHEDULE,
@@ -24,6 +29,7 @@ from tally.core.tables import (
     MERCHANT_LIMITS,
     MERCHANT_USE,
     MERCHANTS,
+    OWNED_COUPONS,
     PARAMS,
     PAY_CODES,
     PAYMENTS,
@@ -43,6 +49,9 @@ from tally.core.types import (
     AccountLimits,
     Asset,
     AssetPolicy,
+    Cashback,
+    Coupon,
+    CouponUse,
     DailyOut,
     DefaultLimits,
     ExpiredLot,
@@ -50,6 +59,8 @@ from tally.core.types import (
     Freeze,
     HolderLots,
     HolderUse,
+    IncentiveRule,
+    Incentives,
     Lot,
     LotBucket,
     LotChunk,
@@ -58,6 +69,7 @@ from tally.core.types import (
     MerchantLimit,
     MerchantProfile,
     MerchantUse,
+    OwnedCoupon,
     Params,
     PayCode,
     Payment,
@@ -196,6 +208,16 @@ RECORDS: list[tuple[Table[object], StateValue]] = [
             "cafe", "p-3", "alice", "CITY-V", 9, 0, TXID, lots=[Lot(1_800_086_400_000, 4), Lot(1_800_172_800_000, 5)]
         ),
     ),
+    (
+        INCENTIVES,
+        Incentives([IncentiveRule("a", 1, "promo"), IncentiveRule("winter", 500, "b", ["5814"], ["KR-11"], 1, 2, 3)]),
+    ),
+    (CASHBACKS, Cashback("alice", "PTS", "winter", 250, 83, "promo", TXID)),
+    (CASHBACK_USE, 1_000),
+    (COUPONS, Coupon("americano", "bank", "One Americano", "PTS", 4_000, 0, 500, 9, ["cafe", "shop"], 3)),
+    (OWNED_COUPONS, OwnedCoupon("americano", 4)),
+    (OWNED_COUPONS, OwnedCoupon("americano", 4, TXID, "cafe", 5)),
+    (COUPON_USES, CouponUse("americano", "alice", 5, TXID)),
     (PURCHASES, Purchase(TXID, "city", "alice", "LOCAL", 100_000, 90_000, 10_000, "city-budget", "KB 1", 4)),
     (
         PROPOSALS,
@@ -293,3 +315,12 @@ def test_a_store_reads_old_and_new_rows_side_by_side(tmp_path: Path) -> None:
     for i, (table, record) in enumerate(RECORDS):
         assert decode_value(_key(table, i), encode_value(record)) == record
     store.close()
+
+
+def test_a_record_unset_before_a_set_field_is_stored_as_a_map_and_reads_the_same() -> None:
+    """An asset with incentive rules but no policy (protocol 10): the row cannot be a trailing-cut array."""
+    plain = next(r for _, r in RECORDS if isinstance(r, Asset) and r.policy is msgspec.UNSET)
+    with_rules = msgspec.structs.replace(plain, incentive_rules=2)
+    stored = encode_value(with_rules)
+    assert isinstance(msgspec.msgpack.decode(stored), dict)
+    assert decode_value(ASSETS.key(plain.id), stored) == with_rules

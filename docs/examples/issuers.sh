@@ -60,5 +60,12 @@ run lots alice --key "$KEYS/alice.json"
 run tx set-merchant-limit --merchant cafe-lumen --asset SEOUL-LOVE --cash-out-monthly-minor 300000 --usual-monthly-minor 100000 --key "$KEYS/harbor-bank.json"
 run tx pay --asset SEOUL-LOVE --merchant cafe-lumen --amount 310000 --payment-id love-alice-1 --key "$KEYS/alice.json"
 run policy flags SEOUL-LOVE --key "$KEYS/harbor-bank.json"
+# That payment earned alice Seoul Love's cashback at Seoul's cafés: 5%, capped at 5,000 a holder, out of the
+# city's budget. She held 700,000: 700,000 - 310,000 + 5,000.
+run balance alice --key "$KEYS/alice.json"
 run tx cash-out --asset SEOUL-LOVE --amount 300001 --payout-ref "HARBOR-BANK/ACC-1001" --ref love-cash-1 --key "$KEYS/cafe-lumen.json"
 run tx cash-out --asset SEOUL-LOVE --amount 300000 --payout-ref "HARBOR-BANK/ACC-1001" --ref love-cash-2 --key "$KEYS/cafe-lumen.json"
+
+# --- Rewards: Skyway's coupon mall ---------------------------------------------------------------------
+run coupons list
+run tx buy-coupon --coupon americano --ref coupon-emeka-1 --key "$KEYS/emeka.json"

@@ -40,6 +40,7 @@ from ..store.base import HistoryItem
 from ..web import APPS, web_routes
 from .access import ReadAccess, policy_of
 from .backpressure import RefusedBatches
+from .coupons import coupon_endpoint, mall_endpoint, owned_endpoint, uses_endpoint
 from .desk import desk_endpoint
 from .errors import ApiError, error_response
 from .events import events_endpoint
@@ -425,6 +426,10 @@ def create_app(node: Node) -> Starlette:
         route("/v1/merchants/{merchant}", merchant_endpoint(node, params)),
         route("/v1/assets/{asset}/flags", flags_endpoint(node, params)),
         route("/v1/accounts/{account}/lots", lots_endpoint(node, params)),
+        route("/v1/coupons", mall_endpoint(node, params)),
+        route("/v1/coupons/{coupon}", coupon_endpoint(node, params)),
+        route("/v1/accounts/{account}/coupons", owned_endpoint(node, params)),
+        route("/v1/merchants/{merchant}/coupons", uses_endpoint(node, params)),
         Route("/health", access.protect("/health", health)),
         Route("/metrics", access.protect("/metrics", metrics)),
         Route("/openapi.json", access.protect("/openapi.json", openapi)),

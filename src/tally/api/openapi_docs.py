@@ -376,6 +376,59 @@ ROUTE_DOCS: dict[str, tuple[str, Any]] = {
             ],
         },
     ),
+    "/v1/coupons": (
+        "assets",
+        {
+            "items": [
+                {
+                    "id": "americano",
+                    "issuer": "skyway",
+                    "name": "One Americano",
+                    "price_asset": "SKYMILES",
+                    "price_minor": 4000,
+                    "stock": 497,
+                    "sold": 3,
+                    "valid_until_ms": 1830000000000,
+                    "merchants": ["cafe-lumen"],
+                    "height": 40,
+                }
+            ],
+            "truncated": False,
+        },
+    ),
+    "/v1/coupons/{coupon}": (
+        "assets",
+        {
+            "id": "americano",
+            "issuer": "skyway",
+            "name": "One Americano",
+            "price_asset": "SKYMILES",
+            "price_minor": 4000,
+            "stock": 497,
+            "sold": 3,
+            "valid_until_ms": 1830000000000,
+            "merchants": ["cafe-lumen"],
+            "height": 40,
+        },
+    ),
+    "/v1/accounts/{account}/coupons": (
+        "accounts",
+        {
+            "account": "dana",
+            "items": [
+                {"bought_txid": TXID, "coupon": "americano", "bought_height": 41, "used_txid": "", "used_merchant": ""}
+            ],
+            "truncated": False,
+        },
+    ),
+    "/v1/merchants/{merchant}/coupons": (
+        "merchants",
+        {
+            "merchant": "cafe-lumen",
+            "items": [{"bought_txid": TXID, "coupon": "americano", "holder": "dana", "height": 44, "txid": TXID}],
+            "truncated": False,
+        },
+    ),
     "/v1/assets/{asset}/flags": (
         "assets",
         {

@@ -372,6 +372,7 @@ def bench_network(nodes: int, accounts: int, payments: int, batch: int, latency_
     run_network_bench(nodes, accounts, payments, batch, latency_payments)
 
 
+from .coupons import coupons  # noqa: E402
 from .governance import account, council, validators  # noqa: E402
 from .merchants import merchants  # noqa: E402
 from .policies import lots, policy  # noqa: E402
@@ -388,5 +389,6 @@ cli.add_command(validators)
 cli.add_command(merchants)
 cli.add_command(policy)
 cli.add_command(lots)
+cli.add_command(coupons)
 for _command in COMMANDS:
     cli.add_command(_command)

@@ -23,7 +23,7 @@ from httpx_sse import SSEError, aconnect_sse
 
 from ..core.block import Receipt, ValidatorsBody
 from ..core.ops import SignedTx
-from ..core.types import Account, Asset, Genesis, MerchantProfile, Params, Payment
+from ..core.types import Account, Asset, Coupon, Genesis, MerchantProfile, Params, Payment
 from .auth import RENEW_CODES, AsyncReadTokens, ReaderLike, as_reader, needs_token, renewable
 from .http import (
     MAX_WAIT_SLICE_MS,
@@ -43,6 +43,8 @@ from .models import (
     BalancesBody,
     BlocksPage,
     ControlsBody,
+    CouponsBody,
+    CouponUsesBody,
     DirectoryPage,
     FlagsBody,
     HistoryPage,
@@ -51,6 +53,7 @@ from .models import (
     MerchantCodeBody,
     MerchantQrBody,
     NodeStatusBody,
+    OwnedCouponsBody,
     PayCodeBody,
     ProposalBody,
     ProposalsPage,
@@ -192,6 +195,22 @@ class AsyncTallyClient:
     async def lots(self, account_id: str) -> LotsBody:
         """An account's lots with their expiries, and its latest expired lots (protocol 9)."""
         return await self._get(f"/v1/accounts/{account_id}/lots", LotsBody)
+
+    async def coupons(self) -> CouponsBody:
+        """The coupon mall: every listed coupon (protocol 10)."""
+        return await self._get("/v1/coupons", CouponsBody)
+
+    async def coupon(self, coupon_id: str) -> Coupon:
+        """A coupon in the mall: price, stock, validity and merchants."""
+        return await self._get(f"/v1/coupons/{coupon_id}", Coupon)
+
+    async def owned_coupons(self, account_id: str) -> OwnedCouponsBody:
+        """The coupons an account bought, used or not."""
+        return await self._get(f"/v1/accounts/{account_id}/coupons", OwnedCouponsBody)
+
+    async def coupon_uses(self, merchant_id: str) -> CouponUsesBody:
+        """Coupons used at a merchant, newest first."""
+        return await self._get(f"/v1/merchants/{merchant_id}/coupons", CouponUsesBody)
 
     async def flags(self, asset_id: str) -> FlagsBody:
         """The merchants the voucher-cashing guard flagged in an asset (its issuer, auditors, regulators)."""

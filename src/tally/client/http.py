@@ -23,7 +23,7 @@ from httpx_sse import SSEError, connect_sse
 
 from ..core.block import Receipt, ValidatorsBody
 from ..core.ops import SignedTx
-from ..core.types import Account, Asset, Genesis, MerchantProfile, Params, Payment
+from ..core.types import Account, Asset, Coupon, Genesis, MerchantProfile, Params, Payment
 from .auth import RENEW_CODES, ReaderLike, ReadTokens, as_reader, needs_token, renewable
 from .errors import TallyError as TallyError
 from .errors import error_from as error_from
@@ -33,6 +33,8 @@ from .models import (
     BalancesBody,
     BlocksPage,
     ControlsBody,
+    CouponsBody,
+    CouponUsesBody,
     DirectoryPage,
     FlagsBody,
     HistoryPage,
@@ -41,6 +43,7 @@ from .models import (
     MerchantCodeBody,
     MerchantQrBody,
     NodeStatusBody,
+    OwnedCouponsBody,
     PayCodeBody,
     ProposalBody,
     ProposalsPage,
@@ -255,6 +258,22 @@ class TallyClient:
     def lots(self, account_id: str) -> LotsBody:
         """An account's lots with their expiries, and its latest expired lots (protocol 9)."""
         return self._get(f"/v1/accounts/{account_id}/lots", LotsBody)
+
+    def coupons(self) -> CouponsBody:
+        """The coupon mall: every listed coupon (protocol 10)."""
+        return self._get("/v1/coupons", CouponsBody)
+
+    def coupon(self, coupon_id: str) -> Coupon:
+        """A coupon in the mall: price, stock, validity and merchants."""
+        return self._get(f"/v1/coupons/{coupon_id}", Coupon)
+
+    def owned_coupons(self, account_id: str) -> OwnedCouponsBody:
+        """The coupons an account bought, used or not."""
+        return self._get(f"/v1/accounts/{account_id}/coupons", OwnedCouponsBody)
+
+    def coupon_uses(self, merchant_id: str) -> CouponUsesBody:
+        """Coupons used at a merchant, newest first."""
+        return self._get(f"/v1/merchants/{merchant_id}/coupons", CouponUsesBody)
 
     def flags(self, asset_id: str) -> FlagsBody:
         """The merchants the voucher-cashing guard flagged in an asset (its issuer, auditors, regulators)."""

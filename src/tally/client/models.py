@@ -8,7 +8,7 @@ import msgspec
 from msgspec import Meta
 
 from ..core.ops import SignedTx
-from ..core.types import AccountId, Asset, Freeze, MerchantFlag, Proposal, PublicKeyHex, Recovery
+from ..core.types import AccountId, Asset, Coupon, Freeze, MerchantFlag, Proposal, PublicKeyHex, Recovery
 
 MAX_BATCH_TXS_SCHEMA = 2000
 
@@ -153,6 +153,43 @@ class LotsBody(msgspec.Struct, frozen=True):
 
     account: str
     items: list[AssetLots]
+
+
+class CouponsBody(msgspec.Struct, frozen=True):
+    """The coupon mall (protocol 10): every listed coupon, by id."""
+
+    items: list[Coupon]
+    truncated: bool  # more than the answer's bound (500)
+
+
+class OwnedCouponView(msgspec.Struct, frozen=True):
+    bought_txid: str  # the purchase: what `use_coupon` names
+    coupon: str
+    bought_height: int
+    used_txid: str  # "" while unused
+    used_merchant: str
+
+
+class OwnedCouponsBody(msgspec.Struct, frozen=True):
+    account: str
+    items: list[OwnedCouponView]
+    truncated: bool
+
+
+class CouponUseView(msgspec.Struct, frozen=True):
+    bought_txid: str
+    coupon: str
+    holder: str
+    height: int
+    txid: str  # the use
+
+
+class CouponUsesBody(msgspec.Struct, frozen=True):
+    """Coupons used at a merchant, newest first (its point of sale's list)."""
+
+    merchant: str
+    items: list[CouponUseView]
+    truncated: bool
 
 
 class FlagsBody(msgspec.Struct, frozen=True):

@@ -92,6 +92,14 @@ class Code(StrEnum):
     # Lots (protocol 9 on).
     TOO_MANY_LOTS = "too_many_lots"
     LOT_SCHEDULE_FULL = "lot_schedule_full"
+    # Rewards (protocol 10 on).
+    TOO_MANY_RULES = "too_many_rules"
+    UNKNOWN_COUPON = "unknown_coupon"
+    COUPON_EXISTS = "coupon_exists"
+    OUT_OF_STOCK = "out_of_stock"
+    COUPON_EXPIRED = "coupon_expired"
+    COUPON_USED = "coupon_used"
+    WRONG_MERCHANT = "wrong_merchant"
 
 
 # Failures of the envelope every type shares (core/execute.py check_envelope): they change nothing at all.

@@ -65,6 +65,12 @@ lot lifetime or an end is held by holders as lots, each with its expiry;
 spending takes the lot that expires first, and at the start of every block
 the expired remainders go back to the issuer or are burned, at most
 `MAX_SWEEP_CHUNKS` chunks of holders a block.
+
+Version 10 adds rewards (core/ops/incentives.py, core/ops/coupons.py): an
+issuer's incentive rules pay cashback on the payments they match, out of a
+budget account, clawed back in proportion by refunds; and the coupon mall,
+where an issuer lists coupons priced in points with a stock and a validity,
+a holder buys one and uses it once at one of its merchants.
 """
 
 from __future__ import annotations
@@ -85,6 +91,7 @@ class Rules:
     merchant_registry: bool = False  # set_merchant and the directory (version 7 on)
     asset_policy: bool = False  # asset policies, local-currency sales and the voucher-cashing guard (version 8 on)
     lots: bool = False  # holders' lots with expiries, swept at the start of each block (version 9 on)
+    rewards: bool = False  # incentive rules (cashback) and the coupon mall (version 10 on)
 
 
 _V5 = Rules(version=5, certify_results=True, rejected_consumes_seq=True, client_refs=True, governance=True)
@@ -98,7 +105,7 @@ PROTOCOLS: dict[int, Rules] = {
     5: _V5,
     6: _V6,
 }
-for _version, _switch in ((7, "merchant_registry"), (8, "asset_policy"), (9, "lots")):
+for _version, _switch in ((7, "merchant_registry"), (8, "asset_policy"), (9, "lots"), (10, "rewards")):
     PROTOCOLS[_version] = replace(PROTOCOLS[_version - 1], version=_version, **{_switch: True})
 LATEST = max(PROTOCOLS)
 

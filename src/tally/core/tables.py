@@ -25,17 +25,22 @@ from .types import (
     Account,
     AccountLimits,
     Asset,
+    Cashback,
+    Coupon,
+    CouponUse,
     DailyOut,
     ExpiredLots,
     Freeze,
     HolderLots,
     HolderUse,
+    Incentives,
     LotChunk,
     LotSchedule,
     MerchantFlag,
     MerchantLimit,
     MerchantProfile,
     MerchantUse,
+    OwnedCoupon,
     Params,
     PayCode,
     Payment,
@@ -140,6 +145,14 @@ LOTS: Table[HolderLots] = Table("lots", ("account", "asset"), HolderLots)
 EXPIRED: Table[ExpiredLots] = Table("expired", ("account", "asset"), ExpiredLots)
 LOT_SCHEDULE: Table[LotSchedule] = Table("lotsched", ("name",), LotSchedule)  # one record, LOT_SCHEDULE.key(SCHEDULE)
 LOT_CHUNKS: Table[LotChunk] = Table("lotq", ("asset", "expires_ms", "chunk"), LotChunk)
+# Incentives (protocol 10 on; core/ops/incentives.py).
+INCENTIVES: Table[Incentives] = Table("incentives", ("asset",), Incentives)
+CASHBACKS: Table[Cashback] = Table("cashback", ("merchant", "payment_id"), Cashback)
+CASHBACK_USE: Table[int] = Table("cbuse", ("holder", "asset", "rule"), int)  # what a holder got from a rule
+# The coupon mall (protocol 10 on; core/ops/coupons.py).
+COUPONS: Table[Coupon] = Table("coupon", ("coupon",), Coupon)
+OWNED_COUPONS: Table[OwnedCoupon] = Table("owned", ("holder", "bought_txid"), OwnedCoupon)
+COUPON_USES: Table[CouponUse] = Table("cuse", ("merchant", "bought_txid"), CouponUse)
 
 TABLES: dict[str, Table[Any]] = {
     t.prefix: t
@@ -168,6 +181,12 @@ TABLES: dict[str, Table[Any]] = {
         EXPIRED,
         LOT_SCHEDULE,
         LOT_CHUNKS,
+        INCENTIVES,
+        CASHBACKS,
+        CASHBACK_USE,
+        COUPONS,
+        OWNED_COUPONS,
+        COUPON_USES,
     )
 }
 
@@ -184,7 +203,8 @@ def encode_value(value: StateValue) -> bytes:
     defaults = _TRAILING_DEFAULTS.get(type(value), ())
     while row and (row[-1] is msgspec.UNSET or (len(row) <= len(defaults) and row[-1] == defaults[len(row) - 1])):
         row = row[:-1]  # an unset (or, omit_defaults, default) trailing field is left out, as a map leaves it out
-    assert msgspec.UNSET not in row, "only trailing fields may be unset"
+    if msgspec.UNSET in row:  # an unset field before a set one (an asset with incentives but no policy): a map
+        return _encoder.encode(value)
     return _encoder.encode(row)
 
 

@@ -90,6 +90,28 @@ class AssetPolicy(msgspec.Struct, frozen=True, forbid_unknown_fields=True, omit_
     expired_to: Literal["issuer", "burn"] = "issuer"
 
 
+RuleId = Annotated[str, Meta(pattern=r"^[a-z0-9][a-z0-9_-]{0,31}$(?!\n)")]  # an incentive rule's id
+MAX_INCENTIVE_RULES = 8  # rules an asset's issuer keeps at once
+CouponId = Annotated[str, Meta(pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$(?!\n)")]
+TxId = Annotated[str, Meta(pattern=r"^[0-9a-f]{64}$(?!\n)")]
+MAX_COUPON_MERCHANTS = 32
+MAX_COUPON_STOCK = 1_000_000
+
+
+class IncentiveRule(msgspec.Struct, frozen=True, forbid_unknown_fields=True, omit_defaults=True):
+    """Cashback on payments that match (protocol 10): the rate of each, out of the budget account, up to a cap
+    per holder; a refund claws it back in proportion."""
+
+    id: RuleId
+    rate_bp: Annotated[int, Meta(ge=1, le=10_000)]  # of the payment, rounded down
+    budget_account: AccountId
+    categories: Annotated[list[Mcc], Meta(max_length=MAX_POLICY_CODES)] = []  # empty: any
+    regions: Annotated[list[RegionCode], Meta(max_length=MAX_POLICY_CODES)] = []  # empty: anywhere
+    from_ms: TimeMs = 0  # block time it starts at
+    until_ms: TimeMs = 0  # block time it ends at (0: no end)
+    cap_per_holder_minor: LimitMinor = 0  # the most one holder gets from it (0: no cap)
+
+
 # --- transactions ----------------------------------------------------------
 
 
@@ -137,6 +159,8 @@ class Asset(msgspec.Struct, frozen=True):
     quota_minor: int | msgspec.UnsetType = msgspec.UNSET
     # Protocol 8 on: what it enforces (core/policy.py). Assets without one leave it out.
     policy: AssetPolicy | msgspec.UnsetType = msgspec.UNSET
+    # Protocol 10 on: how many incentive rules it has (a payment reads them only then). Left out until set.
+    incentive_rules: int | msgspec.UnsetType = msgspec.UNSET
 
     @property
     def outstanding_minor(self) -> int:
@@ -427,6 +451,58 @@ class LotChunk(msgspec.Struct, frozen=True):
     accounts: list[str]
 
 
+class Incentives(msgspec.Struct, frozen=True):
+    """An asset's incentive rules (protocol 10), kept by its issuer."""
+
+    rules: list[IncentiveRule]
+
+
+class Cashback(msgspec.Struct, frozen=True):
+    """The cashback a payment earned (protocol 10), linked to it by (merchant, payment id)."""
+
+    holder: str
+    asset: str
+    rule: str
+    amount_minor: int
+    clawed_minor: int  # taken back by refunds so far
+    budget_account: str
+    txid: str  # the payment
+
+
+class Coupon(msgspec.Struct, frozen=True):
+    """A coupon in the coupon mall (protocol 10): bought with points, used once at one of its merchants."""
+
+    id: str
+    issuer: str  # the member that listed it; the price is paid to it
+    name: str
+    price_asset: str
+    price_minor: int
+    stock: int  # left to sell; never below zero
+    sold: int
+    valid_until_ms: int  # block time from which it is neither sold nor used
+    merchants: list[str]  # where it is used
+    height: int  # the block that listed it
+
+
+class OwnedCoupon(msgspec.Struct, frozen=True):
+    """A coupon a holder bought (key: the holder and the buying transaction)."""
+
+    coupon: str
+    bought_height: int
+    used_txid: str = ""  # the transaction that used it ("" while unused)
+    used_merchant: str = ""
+    used_height: int = 0
+
+
+class CouponUse(msgspec.Struct, frozen=True):
+    """A coupon used at a merchant (key: the merchant and the buying transaction), for its point of sale."""
+
+    coupon: str
+    holder: str
+    height: int
+    txid: str
+
+
 class MerchantUse(msgspec.Struct, frozen=True):
     """A merchant's takings and cash-outs of a policy asset this calendar month (the voucher-cashing guard)."""
 
@@ -518,6 +594,11 @@ StateValue = (
     | ExpiredLots
     | LotSchedule
     | LotChunk
+    | Incentives
+    | Cashback
+    | Coupon
+    | OwnedCoupon
+    | CouponUse
     | int
 )
 

@@ -7,6 +7,8 @@ a culture voucher spent only at Seoul's cafés and bookshops, and the local
 currency "Seoul Love", sold at 10% off out of the city's budget account, up
 to 700,000 a month. Alice tries her culture voucher at a Busan
 bookshop: the ledger refuses it (`wrong_region`), and her history shows why.
+Seoul Love pays 5% cashback at Seoul's cafés, and Skyway's coupon mall sells
+an Americano at Cafe Lumen for 4,000 miles (dana has bought one).
 
 Holder and merchant keys are derived from their names: they are demo keys,
 written to DATA_DIR/keys/ so the README's tour can sign with them. The demo
@@ -25,7 +27,7 @@ from ..client.keys import KeyFile, read_keyfile, write_keyfile
 from ..client.signer import Signer
 from ..core.crypto import KeyPair, sha256
 from ..core.ops import SignedTx
-from ..core.types import AssetPolicy
+from ..core.types import AssetPolicy, IncentiveRule
 from ..node.config import DataDir
 from ..node.node import Node
 
@@ -84,8 +86,19 @@ REGISTRY = {
     ),  # Busan, Haeundae
 }
 PAYMENTS = 300
-# Seoul's programmes: 2 assets and the budget account, 4 issues, 3 sales, 3 payments and the refused one.
-SEOUL_TXS = 3 + 4 + 3 + 3 + 1
+# Cashback at Seoul's cafés in Seoul Love (protocol 10): 5%, up to 5,000 a holder, out of the city's budget.
+SEOUL_CAFES_CASHBACK = IncentiveRule(
+    id="seoul-cafes",
+    rate_bp=500,
+    budget_account=BUDGET,
+    categories=["5814"],
+    regions=["KR-11"],
+    cap_per_holder_minor=5_000,
+)
+COUPONS_UNTIL_MS = 2_082_758_400_000  # 2036-01-01: the demo's coupons
+# Seoul's programmes: 2 assets and the budget account, 4 issues, 3 sales, 3 payments and the refused one;
+# the cashback rule, a coupon listed and bought.
+SEOUL_TXS = 3 + 4 + 3 + 3 + 1 + 3
 DEMO_UTC_OFFSET_MIN = 9 * 60  # the demo chain keeps Seoul's calendar (Asia/Seoul: UTC+9, no daylight saving)
 
 
@@ -151,6 +164,14 @@ async def load_demo(node: Node, progress: Callable[[int], None] = lambda n: None
         for m, (mcc, region, lat, lon, no, accepts) in REGISTRY.items()
     ]
 
+    # Rewards (protocol 10): cashback at Seoul's cafés in Seoul Love, and a coupon in Skyway's mall.
+    rewards = [
+        bank.set_incentive(LOCAL, SEOUL_CAFES_CASHBACK),
+        sky.list_coupon(
+            "americano", "One Americano at Cafe Lumen", POINTS, 4_000, 500, COUPONS_UNTIL_MS, ["cafe-lumen"]
+        ),
+        signers["dana"].buy_coupon("americano"),
+    ]
     # Seoul's programmes, once the registry knows where the merchants are.
     local_sales = [
         bank.sell(LOCAL, h, 100_000, 90_000, f"HARBOR-BANK/KRW-{i:04d}") for i, h in enumerate(HOLDERS["harbor-bank"])
@@ -163,7 +184,8 @@ async def load_demo(node: Node, progress: Callable[[int], None] = lambda n: None
     refused = [signers["alice"].pay(CITY_VOUCHER, "haeundae-books", 30_000, "culture-busan-0001")]  # Busan
 
     total = 0
-    for phase in (setup, issues + city, payments + transfers, refunds + cash_outs + registry, local_sales + seoul):
+    phases = (setup, issues + city, payments + transfers, refunds + cash_outs + registry, rewards + local_sales + seoul)
+    for phase in phases:
         txids = await node.submit(phase)
         for txid in txids:
             status = await node.wait(txid, 30_000)

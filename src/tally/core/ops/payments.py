@@ -11,8 +11,19 @@ from ..lots import refund_lots
 from ..operation import Example, Operation, TxContext, require_account, require_asset
 from ..policy import cash_out_fee, check_payment, check_transfer, count_cash_out
 from ..postings import SUPPLY, move
-from ..tables import ACCOUNTS, ASSETS, BALANCES, MERCHANT_LIMITS, MERCHANT_USE, MERCHANTS, PAYMENTS, PAYOUTS
+from ..tables import (
+    ACCOUNTS,
+    ASSETS,
+    BALANCES,
+    CASHBACKS,
+    MERCHANT_LIMITS,
+    MERCHANT_USE,
+    MERCHANTS,
+    PAYMENTS,
+    PAYOUTS,
+)
 from ..types import AccountId, AmountMinor, Asset, AssetId, ClientRef, Payment, PaymentId, Payout, PayoutRef, TxBase
+from .incentives import claw_back, pay_cashback
 
 
 class Transfer(TxBase, frozen=True, tag="transfer"):
@@ -89,6 +100,10 @@ def record_payment(c: TxContext, merchant: str, payment_id: str, payer: str, ass
             lots=list(c.lots_taken) if c.lots_taken else msgspec.UNSET,
         ),
     )
+    if c.rules.rewards:
+        found = c.view.read(ASSETS, asset)
+        assert found is not None
+        pay_cashback(c, found, payer, merchant, payment_id, amount_minor)
 
 
 def pay(c: TxContext, tx: Pay) -> None:
@@ -117,6 +132,8 @@ def refund(c: TxContext, tx: Refund) -> None:
         c.lots_returning = refund_lots(payment.lots, payment.refunded_minor, tx.amount_minor)
     c.post(*move(c.signer.id, payment.payer, payment.asset, tx.amount_minor))
     c.view.put(PAYMENTS.key(c.signer.id, tx.payment_id), msgspec.structs.replace(payment, refunded_minor=refunded))
+    if c.rules.rewards:
+        claw_back(c, payment, refunded)
 
 
 def cash_out_allowed(asset: Asset, role: str) -> bool:
@@ -200,7 +217,7 @@ OPERATIONS: tuple[Operation[Any], ...] = (
     Operation(
         tx=Refund,
         rule=refund,
-        reads=lambda tx: [PAYMENTS.key(tx.signer, tx.payment_id)],
+        reads=lambda tx: [PAYMENTS.key(tx.signer, tx.payment_id), CASHBACKS.key(tx.signer, tx.payment_id)],
         parties=lambda tx: [],  # the payer comes from the payment record, through the postings
         summary="A merchant refunds (part of) a payment.",
         client_ref=True,

@@ -26,6 +26,7 @@ from tally.core.types import (
     BusinessNo,
     ChainId,
     ClientRef,
+    CouponId,
     FreezeTarget,
     Mcc,
     OptionalAccountId,
@@ -35,7 +36,9 @@ from tally.core.types import (
     PublicKeyHex,
     ReasonCode,
     RegionCode,
+    RuleId,
     SignatureHex,
+    TxId,
 )
 
 JSON = "application/json"
@@ -180,6 +183,7 @@ PARAM_EXAMPLES = {
     "lon": "-126.978",
     "category": "5814",
     "proposal": "quota:PTS:2027",
+    "coupon": "americano-2027",
 }
 # Where one name means another thing: each list's cursor is its own next_cursor.
 PATH_EXAMPLES = {
@@ -206,6 +210,9 @@ FIELD_TYPES: list[tuple[Any, str]] = [
     (BusinessNo, "120-81-47521"),
     (RegionCode, "KR-11"),
     (Mcc, "5814"),
+    (CouponId, "americano-2027"),
+    (RuleId, "winter-cafes"),
+    (TxId, "ab" * 32),
     (OptionalAccountId, "seoul-budget"),
 ]
 

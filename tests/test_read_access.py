@@ -138,6 +138,7 @@ def _concrete(world: World, template: str, account: str = "hana") -> str:
         "asset": "PTS",
         "proposal": "admit-aud",
         "code": "0" * 20,
+        "coupon": "americano",
     }
     return re.sub(r"\{(\w+)\}", lambda m: values[m[1]], template)
 

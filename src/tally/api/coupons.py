@@ -42,6 +42,8 @@ def coupon_endpoint(node: Node, params: Params) -> Handler:
 def owned_endpoint(node: Node, params: Params) -> Handler:
     async def owned(request: Request) -> Response:
         account_id = params.path(request, "account")
+        if node.ledger.account(account_id) is None:
+            raise ApiError(404, "unknown_account", f"no account {account_id!r}")
         rows = islice(node.store.state_items(OWNED_COUPONS.scan_prefix(account_id)), MAX_COUPONS + 1)
         items = [
             OwnedCouponView(OWNED_COUPONS.key_parts(k)[1], o.coupon, o.bought_height, o.used_txid, o.used_merchant)
@@ -58,6 +60,8 @@ def owned_endpoint(node: Node, params: Params) -> Handler:
 def uses_endpoint(node: Node, params: Params) -> Handler:
     async def uses(request: Request) -> Response:
         merchant_id = params.path(request, "merchant")
+        if node.ledger.account(merchant_id) is None:
+            raise ApiError(404, "unknown_account", f"no account {merchant_id!r}")
         rows = islice(node.store.state_items(COUPON_USES.scan_prefix(merchant_id)), MAX_COUPONS + 1)
         items = [
             CouponUseView(COUPON_USES.key_parts(k)[1], u.coupon, u.holder, u.height, u.txid)

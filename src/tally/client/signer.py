@@ -24,7 +24,6 @@ import msgspec
 from ..core.crypto import KeyPair
 from ..core.encoding import canonical
 from ..core.ops import BY_TYPE, SignedTx, Tx
-from ..core.types import Action
 
 DEFAULT_TTL_MS = 3_600_000
 
@@ -80,8 +79,9 @@ class Signer:
             fields["ref"] = f"seq-{envelope['seq']}"
         elif fields.get("ref") is None:
             fields.pop("ref", None)
-        if isinstance(fields.get("action"), dict):  # a proposal's action, as JSON would give it
-            fields["action"] = msgspec.convert(fields["action"], Action)
+        nested = {f.name: f.type for f in msgspec.structs.fields(op.tx) if isinstance(fields.get(f.name), dict)}
+        for name, kind in nested.items():  # a proposal's action, a policy, a rule: as JSON would give them
+            fields[name] = msgspec.convert(fields[name], kind)
         return self.sign(op.tx(**envelope, **fields))
 
     def __getattr__(self, tx_type: str) -> Callable[..., SignedTx]:

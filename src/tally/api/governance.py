@@ -10,6 +10,7 @@ from ..node import governance
 from ..node.node import Node
 from .errors import ApiError
 from .params import Params
+from .records import known_account
 from .responses import Handler
 from .responses import json_response as _json
 
@@ -53,11 +54,8 @@ def proposal_endpoint(node: Node, params: Params) -> Handler:
 
 def controls_endpoint(node: Node, params: Params) -> Handler:
     async def controls(request: Request) -> Response:
-        account_id = params.path(request, "account")
-        account = node.ledger.account(account_id)
-        if account is None:
-            raise ApiError(404, "unknown_account", f"no account {account_id!r}")
-        return _json(governance.controls(node.store, account_id, account.role, node.stored_head.timestamp_ms))
+        account = known_account(node, params.path(request, "account"))
+        return _json(governance.controls(node.store, account.id, account.role, node.stored_head.timestamp_ms))
 
     return controls
 

@@ -3,8 +3,6 @@ account's lots with their expiries (protocol 9)."""
 
 from __future__ import annotations
 
-from itertools import islice
-
 from starlette.requests import Request
 from starlette.responses import Response
 
@@ -14,6 +12,7 @@ from ..core.types import ExpiredLots, HolderLots, MerchantFlag
 from ..node.node import Node
 from .errors import ApiError
 from .params import Params
+from .records import known_account, records_under
 from .responses import Handler
 from .responses import json_response as _json
 
@@ -25,46 +24,38 @@ def flags_endpoint(node: Node, params: Params) -> Handler:
         asset_id = params.path(request, "asset")
         if ASSETS.read(node.store.get_state, asset_id) is None:
             raise ApiError(404, "unknown_asset", f"no asset {asset_id!r}")
-        items = node.store.state_items(FLAGS.scan_prefix(asset_id))
-        found = [flag for _, flag in islice(items, MAX_FLAGS + 1) if isinstance(flag, MerchantFlag)]
-        return _json(FlagsBody(asset=asset_id, flags=found[:MAX_FLAGS], truncated=len(found) > MAX_FLAGS))
+        found, more = records_under(node, FLAGS.scan_prefix(asset_id), MerchantFlag, MAX_FLAGS)
+        return _json(FlagsBody(asset=asset_id, flags=[flag for _, flag in found], truncated=more))
 
     return flags
 
 
 def lots_endpoint(node: Node, params: Params) -> Handler:
     async def lots(request: Request) -> Response:
-        account_id = params.path(request, "account")
-        if node.ledger.account(account_id) is None:
-            raise ApiError(404, "unknown_account", f"no account {account_id!r}")
+        account_id = known_account(node, params.path(request, "account")).id
         now_ms = node.stored_head.timestamp_ms
         return _json(LotsBody(account=account_id, items=account_lots(node, account_id, now_ms)))
 
     return lots
 
 
+MAX_LOT_ASSETS = 1_000  # assets one answer lists an account's lots in
+
+
 def account_lots(node: Node, account_id: str, now_ms: int) -> list[AssetLots]:
     """Per asset (by id), the account's lots as of the last block's time, and its latest expired lots."""
-    held: dict[str, HolderLots] = {}
-    for key, record in node.store.state_items(LOTS.scan_prefix(account_id)):
-        if isinstance(record, HolderLots):
-            held[LOTS.key_parts(key)[1]] = record
-    gone: dict[str, ExpiredLots] = {}
-    for key, record in node.store.state_items(EXPIRED.scan_prefix(account_id)):
-        if isinstance(record, ExpiredLots):
-            gone[EXPIRED.key_parts(key)[1]] = record
+    held = {
+        LOTS.key_parts(k)[1]: r.lots
+        for k, r in records_under(node, LOTS.scan_prefix(account_id), HolderLots, MAX_LOT_ASSETS)[0]
+    }
+    gone = {
+        EXPIRED.key_parts(k)[1]: r.expired
+        for k, r in records_under(node, EXPIRED.scan_prefix(account_id), ExpiredLots, MAX_LOT_ASSETS)[0]
+    }
     items = []
     for asset in sorted(held.keys() | gone.keys()):
-        lots = (
-            [LotView(lot.expires_ms, lot.amount_minor, lot.expires_ms <= now_ms) for lot in held[asset].lots]
-            if asset in held
-            else []
-        )
-        expired = (
-            [ExpiredView(e.expires_ms, e.amount_minor, e.height, e.to) for e in gone[asset].expired]
-            if asset in gone
-            else []
-        )
+        lots = [LotView(lot.expires_ms, lot.amount_minor, lot.expires_ms <= now_ms) for lot in held.get(asset, [])]
+        expired = [ExpiredView(e.expires_ms, e.amount_minor, e.height, e.to) for e in gone.get(asset, [])]
         spendable = sum(lot.amount_minor for lot in lots if not lot.expired)
         items.append(AssetLots(asset=asset, lots=lots, spendable_minor=spendable, expired=expired))
     return items

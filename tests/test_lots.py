@@ -15,6 +15,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from datetime import UTC, datetime
+from pathlib import Path
 
 import msgspec
 import pytest
@@ -30,6 +31,8 @@ from tally.core.ops.assets import Issue
 from tally.core.ops.payments import Pay
 from tally.core.tables import ASSETS, EXPIRED, LOT_CHUNKS, LOT_SCHEDULE, LOTS, PAYMENTS, SCHEDULE
 from tally.core.types import AssetPolicy, HolderLots, Lot, StateValue
+from tally.store import open_store
+from tally.store.base import SWEEP_TYPE
 
 SEOUL_MIN = 540
 DAY_MS = 86_400_000
@@ -268,3 +271,26 @@ def check_block(
         if code == "ok" and isinstance(tx, Issue):
             expiry = lot_expiry(ASSETS_LOTS[tx.asset][0], now, SEOUL_MIN)
             assert expiry in {lot.expires_ms for lot in held(c, tx.to, tx.asset)} or not c.balance(tx.to, tx.asset)
+
+
+def test_a_sweep_is_an_entry_in_the_holders_and_the_issuers_history_not_a_transaction(tmp_path: Path) -> None:
+    c = lots_chain()
+    c.store = open_store(tmp_path / "ledger.db", c.genesis)
+    c.store.put_state(dict(c.state.values))
+    assert c.one(c.signer("bank-a").issue("DAY", "h0", 70)).code == "ok"
+    c.now_ms = held(c, "h0", "DAY")[0].expires_ms
+    paid = c.one(c.signer("h1").transfer("DAY", "h2", 1))  # any transaction: the block sweeps first
+    assert paid.code == Code.INSUFFICIENT_FUNDS
+    entry = c.store.history("h0", None, 1)[0]
+    assert (entry.type, entry.code, entry.height) == (SWEEP_TYPE, "ok", c.height)
+    assert entry.movements == (("h0", "DAY", -70, "bank-a", 0), ("bank-a", "DAY", 70, "h0", 70))
+    assert msgspec.json.decode(entry.envelope)["tx"] == {
+        "type": SWEEP_TYPE,
+        "holder": "h0",
+        "asset": "DAY",
+        "amount_minor": 70,
+        "to": "bank-a",
+    }
+    assert c.store.history("bank-a", None, 1)[0].txid == entry.txid
+    assert [t.txid for t in c.store.block_txs(c.height)] == [paid.txid]  # the block's transactions only
+    c.store.close()

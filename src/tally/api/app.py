@@ -36,7 +36,7 @@ from ..core.ops import OPERATIONS, SignedTx
 from ..node.admission import BatchRejected
 from ..node.node import Node, NodeUnavailable
 from ..ordering.mempool import MempoolFull
-from ..store.base import HistoryItem
+from ..store.base import SWEEP_TYPE, HistoryItem
 from ..web import APPS, web_routes
 from .access import ReadAccess, policy_of
 from .backpressure import RefusedBatches
@@ -250,6 +250,11 @@ def create_app(node: Node) -> Starlette:
         wait_ms = int_query(request, "wait_ms")
         if wait_ms:
             await node.wait(txid, wait_ms)
+        found = node.store.tx(txid)
+        if found is not None and found.type == SWEEP_TYPE:
+            raise ApiError(
+                404, "no_receipt", f"{txid} is a sweep of expired lots, not a transaction: its block proves it"
+            )
         receipt = node.receipt(txid)
         if receipt is None:
             raise ApiError(404, "not_final", f"transaction {txid} is not final (or unknown)")

@@ -11,7 +11,7 @@ disagree about what a block is.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import msgspec
 
@@ -72,6 +72,7 @@ class BlockResult:
     signer_keys: list[str]  # per transaction: the key its signature verified against ("" when it did not)
     results_root: str | None  # what the vote certifies of the results (None under protocol 1)
     vote: Vote  # what a validator signs for this block
+    sweeps: list[tuple[Movement, ...]] = field(default_factory=list)  # per holder whose lots expired (protocol 9)
 
     @property
     def head(self) -> Head:
@@ -129,6 +130,7 @@ def apply_block(genesis: Genesis, head: Head, state: StateReader, batch: Batch) 
         signer_keys=keys,
         results_root=root,
         vote=vote_for(genesis.chain, height, hash_hex, digest, root),
+        sweeps=outcome.sweeps,
     )
 
 

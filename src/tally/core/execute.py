@@ -17,7 +17,7 @@ Signatures are checked before execution (by admission, and again by
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import msgspec
@@ -57,6 +57,7 @@ class BlockOutcome:
     parties: list[tuple[str, ...]]  # per transaction: every account it names or moves value of, signer first
     movements: list[tuple[Movement, ...]]  # per transaction: its balance changes (none when rejected)
     writes: dict[str, StateValue | None]
+    sweeps: list[tuple[Movement, ...]] = field(default_factory=list)  # per holder swept at its start (lots)
 
 
 def check_envelope(view: TxView, entry: Entry, ctx: BlockContext) -> Account:
@@ -223,8 +224,7 @@ def execute_block(state: StateReader, ctx: BlockContext, entries: Sequence[Entry
     parties: list[tuple[str, ...]] = []
     moved: list[tuple[Movement, ...]] = []
     bound = block_txs_bound(state, rules)  # as the block starts: a proposal in it changes the next block's
-    if rules.lots:
-        sweep(view, ctx.timestamp_ms, ctx.height)  # expired lots, before the block's transactions
+    swept = sweep(view, ctx.timestamp_ms, ctx.height) if rules.lots else []  # expired lots, before its txs
     for index, entry in enumerate(entries):
         if index < bound:
             result, touched, changes = apply_tx(view, entry, ctx, rules)
@@ -233,7 +233,7 @@ def execute_block(state: StateReader, ctx: BlockContext, entries: Sequence[Entry
         results.append(result)
         parties.append(touched)
         moved.append(changes)
-    return BlockOutcome(results=results, parties=parties, movements=moved, writes=block_writes)
+    return BlockOutcome(results=results, parties=parties, movements=moved, writes=block_writes, sweeps=swept)
 
 
 def write_set_bytes(writes: dict[str, StateValue | None]) -> bytes:

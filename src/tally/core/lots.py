@@ -250,13 +250,17 @@ def schedule(view: TxView, asset_id: str, expires_ms: int, account_id: str) -> N
     view.put(_SCHEDULE_KEY, LotSchedule(buckets))
 
 
-def sweep(view: TxView, now_ms: int, height: int) -> list[tuple[str, str, int]]:
-    """At a block's start: sweep up to MAX_SWEEP_CHUNKS chunks of due buckets; (holder, asset, amount) swept."""
+Swept = tuple[tuple[str, str, int, str, int], ...]  # a holder's sweep: its movements, as history keeps them
+
+
+def sweep(view: TxView, now_ms: int, height: int) -> list[Swept]:
+    """At a block's start: sweep up to MAX_SWEEP_CHUNKS chunks of due buckets; per holder swept, its movements
+    (holder, asset, -amount, issuer or "", balance after) and, going to the issuer, the issuer's."""
     found = view.get(_SCHEDULE_KEY)
     if not isinstance(found, LotSchedule) or not found.buckets or found.buckets[0].expires_ms > now_ms:
         return []
     buckets = list(found.buckets)
-    swept: list[tuple[str, str, int]] = []
+    swept: list[Swept] = []
     for _ in range(MAX_SWEEP_CHUNKS):
         if not buckets or buckets[0].expires_ms > now_ms:
             break
@@ -265,9 +269,9 @@ def sweep(view: TxView, now_ms: int, height: int) -> list[tuple[str, str, int]]:
         chunk = view.get(chunk_key)
         assert isinstance(chunk, LotChunk)
         for account_id in chunk.accounts:
-            amount = sweep_holder(view, bucket.asset, account_id, now_ms, height)
-            if amount:
-                swept.append((account_id, bucket.asset, amount))
+            moved = sweep_holder(view, bucket.asset, account_id, now_ms, height)
+            if moved:
+                swept.append(moved)
         view.put(chunk_key, None)
         if bucket.swept + 1 == bucket.chunks:
             buckets.pop(0)
@@ -278,21 +282,22 @@ def sweep(view: TxView, now_ms: int, height: int) -> list[tuple[str, str, int]]:
     return swept
 
 
-def sweep_holder(view: TxView, asset_id: str, account_id: str, now_ms: int, height: int) -> int:
-    """Move a holder's expired lots of an asset to its issuer (or burn them); the amount moved."""
+def sweep_holder(view: TxView, asset_id: str, account_id: str, now_ms: int, height: int) -> Swept:
+    """Move a holder's expired lots of an asset to its issuer (or burn them); the movements (none: nothing due)."""
     record = view.read(LOTS, account_id, asset_id)
     if record is None:
-        return 0
+        return ()
     expired = [lot for lot in record.lots if lot.expires_ms <= now_ms]
     if not expired:
-        return 0  # spent before it expired (or listed twice): nothing left to sweep
+        return ()  # spent before it expired (or listed twice): nothing left to sweep
     left = [lot for lot in record.lots if lot.expires_ms > now_ms]
     amount = sum(lot.amount_minor for lot in expired)
     asset = view.read(ASSETS, asset_id)
     assert asset is not None and isinstance(asset.policy, AssetPolicy)
     to = asset.policy.expired_to
+    target = SUPPLY if to == "burn" else asset.issuer
     try:
-        post(view, move(account_id, SUPPLY if to == "burn" else asset.issuer, asset_id, amount))
+        holder_after, target_after = post(view, move(account_id, target, asset_id, amount))
     except Rejected:  # pragma: no cover - lots sum to the balance, and the supply takes any burn
         raise AssertionError("a holder's lots sum to its balance") from None
     view.put(LOTS.key(account_id, asset_id), HolderLots(left) if left else None)
@@ -302,4 +307,6 @@ def sweep_holder(view: TxView, asset_id: str, account_id: str, now_ms: int, heig
         *(ExpiredLot(lot.expires_ms, lot.amount_minor, height, to) for lot in expired),
     ]
     view.put(EXPIRED.key(account_id, asset_id), ExpiredLots(latest[-MAX_EXPIRED_SHOWN:]))
-    return amount
+    if target == SUPPLY:
+        return ((account_id, asset_id, -amount, "", holder_after),)
+    return ((account_id, asset_id, -amount, target, holder_after), (target, asset_id, amount, account_id, target_after))

@@ -17,7 +17,7 @@ from ..core.protocol import rules_for
 from ..core.tables import ACCOUNTS, ASSETS, BALANCES, PAY_CODES, PAYMENTS, SCHEDULE, VALIDATOR_SETS, Table
 from ..core.types import Account, Asset, BlockHeader, Certificate, PayCode, Payment, ValidatorSchedule
 from ..core.validators import change_heights, schedule_after
-from ..store.base import HistoryItem, Store
+from ..store.base import SWEEP_TYPE, HistoryItem, Store
 
 R = TypeVar("R")
 
@@ -101,8 +101,8 @@ class LedgerReader:
     def receipt(self, txid: str, final_height: int) -> Receipt | None:
         """The receipt of a final transaction: its block, certificate and the paths that prove its result."""
         found = self._store.tx(txid)
-        if found is None or found.height > final_height:
-            return None
+        if found is None or found.height > final_height or found.type == SWEEP_TYPE:
+            return None  # (a sweep of expired lots is no transaction: its block's state changes prove it)
         header_and_digest = self._store.block_header(found.height)
         certificate = self._store.certificate(found.height)
         if header_and_digest is None or certificate is None:

@@ -9,12 +9,14 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import AbstractContextManager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Protocol
 
 import msgspec
 
 from ..core.chain import BlockResult, Head
+from ..core.crypto import sha256
+from ..core.encoding import canonical
 from ..core.execute import Movement
 from ..core.ops import SignedTx, tx_type
 from ..core.types import BlockHeader, Certificate, StateValue
@@ -46,6 +48,7 @@ class BlockRecord:
     txs: list[StoredTx]
     certificate: Certificate | None  # None until the validators' votes arrive (etcd ordering)
     results_root: str | None = None  # what votes certify of the results (None under protocol 1)
+    sweeps: list[StoredTx] = field(default_factory=list)  # history entries of expired lots (not transactions)
 
 
 @dataclass(frozen=True, slots=True)
@@ -93,7 +96,23 @@ def record_of(
         stored,
         certificate,
         block.results_root,
+        [sweep_entry(block.header, i, moves) for i, moves in enumerate(block.sweeps)],
     )
+
+
+SWEEP_TYPE = "expire_lots"  # the history entry of a holder's expired lots, swept at a block's start
+
+
+def sweep_entry(header: BlockHeader, index: int, moves: tuple[Movement, ...]) -> StoredTx:
+    """A sweep as a history entry: an id of its own (not a transaction's), what moved, and who it names.
+
+    Its "envelope" is the sweep as JSON (no signature: the ledger's own rule, certified by the block's
+    state changes): {"tx": {"type": "expire_lots", "holder", "asset", "amount_minor", "to"}}."""
+    holder, asset, amount, to, _ = moves[0]
+    body = {"type": SWEEP_TYPE, "holder": holder, "asset": asset, "amount_minor": -amount, "to": to or "burn"}
+    entry_id = sha256(f"tally-expiry/{header.chain}/{header.height}/{index}".encode()).hex()
+    parties = tuple(m[0] for m in moves)
+    return StoredTx(entry_id, canonical({"tx": body}), "ok", "", SWEEP_TYPE, parties, "", moves)
 
 
 class Store(Protocol):

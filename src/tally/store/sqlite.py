@@ -20,7 +20,7 @@ from ..core.execute import Movement
 from ..core.tables import PAYMENTS, decode_value, encode_value
 from ..core.types import BlockHeader, Certificate, Payment, StateValue
 from . import directory
-from .base import BlockRecord, Head, HistoryItem, TxLocation
+from .base import SWEEP_TYPE, BlockRecord, Head, HistoryItem, TxLocation
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value BLOB NOT NULL) WITHOUT ROWID;
@@ -167,14 +167,16 @@ class SqliteStore:
         header = record.header
         upserts = [(k, encode_value(v)) for k, v in record.writes.items() if v is not None]
         deletes = [(k,) for k, v in record.writes.items() if v is None]
-        assert len(record.txs) < MAX_BLOCK_TXS
+        assert len(record.txs) + len(record.sweeps) < MAX_BLOCK_TXS
         base = header.height << POS_BITS
         encode = _moves_encoder.encode
+        # A block's transactions from index 0 up; its sweeps' history entries from the top index down.
+        positioned = [*enumerate(record.txs), *((MAX_BLOCK_TXS - 1 - j, e) for j, e in enumerate(record.sweeps))]
         txs = [
             (base + i, t.txid, t.type, t.code, t.message, t.envelope, t.signer_key, encode(t.movements))
-            for i, t in enumerate(record.txs)
+            for i, t in positioned
         ]
-        parties = [(account, base + i) for i, t in enumerate(record.txs) for account in t.parties]
+        parties = [(account, base + i) for i, t in positioned for account in t.parties]
         conn = self._conn()
         conn.execute("BEGIN IMMEDIATE")
         try:
@@ -267,7 +269,7 @@ class SqliteStore:
             self._conn()
             .execute(
                 "SELECT txid, pos, code, message, envelope, signer_key, type, moves FROM txs"
-                " WHERE pos >= ? AND pos < ? ORDER BY pos",
+                f" WHERE pos >= ? AND pos < ? AND type != '{SWEEP_TYPE}' ORDER BY pos",
                 (height << POS_BITS, (height + 1) << POS_BITS),
             )
             .fetchall()
@@ -280,7 +282,7 @@ class SqliteStore:
             .execute(
                 "SELECT txid || char(31) || code || char(31) || length(message) || char(31) || message || signer_key"
                 " || char(31) || length(CAST(envelope AS TEXT)) || char(31) || CAST(envelope AS TEXT) FROM txs"
-                " WHERE pos >= ? AND pos < ? ORDER BY pos",
+                f" WHERE pos >= ? AND pos < ? AND type != '{SWEEP_TYPE}' ORDER BY pos",
                 (height << POS_BITS, (height + 1) << POS_BITS),
             )
             .fetchall()

@@ -8,7 +8,10 @@ reaches the holder's history; the explorer verifies a receipt and refuses a
 tampered one, and shows the validator sets it checked from the genesis; the
 wallet lists the nearby shops of the merchant directory, nearest first; the
 wallet shows a voucher's policy and, when the ledger refuses paying it out of
-its region, why; the monitor shows four agreeing validators. No request the wallet sends carries
+its region, why; the wallet says until when its Seoul culture voucher (one lot, a year) is spent, and
+lists expired lots and where they went; a wallet buys the americano coupon in the coupon mall, uses it
+at cafe-lumen, and the café's open point of sale lists the use; a second use is refused (coupon_used);
+the monitor shows four agreeing validators. No request the wallet sends carries
 its private key. JavaScript computes the canonical bytes, ids and signatures
 of every transaction vector and checks every receipt vector. Screenshots of
 every app, phone-sized and desktop-sized, go to artifacts/screenshots/.
@@ -24,12 +27,13 @@ import shutil
 import subprocess
 import sys
 from collections.abc import Iterator
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 import httpx
 import pytest
 from PIL import Image
-from playwright.sync_api import Browser, BrowserContext, Page, Playwright, expect, sync_playwright
+from playwright.sync_api import Browser, BrowserContext, Page, Playwright, Route, expect, sync_playwright
 
 from helpers import NodeProcess, four_node_network, free_port
 from tally.client import Signer, TallyClient, read_keyfile
@@ -482,6 +486,179 @@ def test_the_wallet_lists_nearby_shops(demo: NodeProcess, browser: Browser) -> N
     expect(shops.first.locator("[data-test=category]")).to_have_text("5309 · 면세점")
     shoot(page, "wallet-nearby-ko")
     phone.close()
+
+
+SEOUL = timezone(timedelta(hours=9))  # the demo chain's calendar (utc_offset_min 540)
+
+
+def member_client(demo: NodeProcess, key: str = "harbor-bank") -> TallyClient:
+    return TallyClient(demo.url, reader=read_keyfile(demo.data_dir / "keys" / f"{key}.json"))
+
+
+def test_the_wallet_shows_when_its_lots_expire(demo: NodeProcess, browser: Browser) -> None:
+    """Lots (protocol 9): a new wallet's 20,000 Seoul culture voucher is one lot, good for a year to the end of its
+    day in the chain's calendar (Asia/Seoul). The home page says until when; the asset's page lists the lots, first
+    to expire first, what is spendable and, once the sweep has taken some, what expired and where it went."""
+    context, page = new_page(browser, demo.url + "/wallet/")
+    page.fill("input[name=account]", "w-lots")
+    page.click("[data-test=create]")
+    culture = page.locator("[data-test=balances] [data-asset=SEOUL-CULTURE]")
+    expect(culture).to_contain_text("20,000")
+    with member_client(demo) as client:
+        held = {item.asset: item for item in client.lots("w-lots").items}
+    assert set(held) == {"SEOUL-CULTURE"} and len(held["SEOUL-CULTURE"].lots) == 1
+    lot = held["SEOUL-CULTURE"].lots[0]
+    last = datetime.fromtimestamp((lot.expires_ms - 1) / 1000, SEOUL)  # it expires at the midnight that ends it
+    assert (last.date() - datetime.now(SEOUL).date()).days in (364, 365, 366)
+    en_date, ko_date = f"{last:%b} {last.day}, {last.year}", f"{last.year}. {last.month}. {last.day}."
+    line = culture.locator("[data-test=lots]")
+    expect(line).to_have_text(f"20,000 usable until {en_date}")
+    expect(page.locator("[data-test=balances] [data-test=lots]")).to_have_count(1)  # HARBOR-GIFT, SKYMILES: none
+    shoot(page, "wallet-lots-home")
+
+    line.click()
+    asset = page.locator("[data-test=asset]")
+    expect(asset.locator("[data-test=balance]")).to_have_text("20,000")
+    expect(asset.locator("[data-test=spendable]")).to_have_text("20,000")
+    expect(asset.locator("[data-test=policy]")).to_contain_text("Hold up to 500,000")
+    rows = page.locator("[data-test=lots] li")
+    expect(rows).to_have_count(1)
+    expect(rows.first).to_have_text(re.compile(rf"^\s*Until {en_date}\s*20,000\s*$"))
+    expect(page.locator("[data-test=expired]")).to_have_count(0)
+    shoot(page, "wallet-lots")
+    page.click("button:has-text('한국어')")
+    expect(rows.first).to_contain_text(f"{ko_date}까지")
+    page.click("button:has-text('English')")
+    page.goto(demo.url + "/wallet/#/asset/HARBOR-GIFT")
+    expect(page.locator("[data-test=no-lots]")).to_have_text("This balance does not expire.")
+
+    # Later, as the node would answer: 1,500 of it past its expiry (not yet swept), 3,000 swept back to the issuer.
+    past = datetime(2026, 12, 1, tzinfo=SEOUL)  # midnight: the value was good until the end of November 30
+
+    def aged(route: Route) -> None:
+        answer = route.fetch()
+        body = answer.json()
+        item = body["items"][0]
+        ms = int(past.timestamp() * 1000)
+        item["lots"] = [{"expires_ms": ms, "amount_minor": 1_500, "expired": True},
+                        {**item["lots"][0], "amount_minor": 18_500}]  # fmt: skip
+        item["spendable_minor"] = 18_500
+        item["expired"] = [{"expires_ms": ms - 86_400_000, "amount_minor": 3_000, "height": 7, "to": "issuer"}]
+        route.fulfill(response=answer, json=body)
+
+    page.route("**/v1/accounts/w-lots/lots", aged)
+    page.goto(demo.url + "/wallet/#/asset/SEOUL-CULTURE")
+    expect(asset.locator("[data-test=spendable]")).to_have_text("18,500")
+    expect(rows).to_have_count(2)
+    expect(rows.first).to_have_text(re.compile(r"^\s*Expired after Nov 30, 2026: not spendable\s*1,500\s*$"))
+    expect(rows.nth(1)).to_contain_text(f"Until {en_date}")
+    gone = page.locator("[data-test=expired] li")
+    expect(gone).to_have_count(1)
+    expect(gone.first).to_contain_text("Expired after Nov 29, 2026")
+    expect(gone.first).to_contain_text("Returned to the issuer, harbor-bank (block 7)")
+    expect(gone.first).to_contain_text("3,000")
+    shoot(page, "wallet-lots-expired")
+    page.goto(demo.url + "/wallet/#/")
+    expect(line).to_contain_text(f"18,500 usable until {en_date}")
+    expect(line.locator("[data-test=lots-expired]")).to_have_text("1,500 expired: no longer spendable")
+    context.close()
+
+
+def test_the_wallet_buys_a_coupon_and_uses_it_at_the_counter(demo: NodeProcess, browser: Browser) -> None:
+    """The coupon mall (protocol 10): a new wallet (5,000 SKYMILES) buys Skyway's americano coupon for 4,000, and the
+    stock shown goes down by one; a second purchase is refused (insufficient_funds) in the holder's language. The wallet
+    uses the coupon at cafe-lumen and the café's open point of sale lists the use without a reload; a second use, from
+    a tab that still shows it unused, is refused (coupon_used)."""
+    stock = httpx.get(f"{demo.url}/v1/coupons/americano").json()["stock"]
+    pos_context, pos = new_page(browser, demo.url + "/pos/")
+    pos.fill("textarea[name=key]", (demo.data_dir / "keys" / "cafe-lumen.json").read_text())
+    pos.click("[data-test=sign-in]")
+    uses = pos.locator("[data-test=coupon-uses]")
+    expect(uses.locator("h2")).to_have_text("Coupons used here")
+    expect(pos.locator("[data-test=sales-count]")).to_be_visible()
+    expect(uses.locator("li[data-holder=w-coupon]")).to_have_count(0)
+
+    context, page = new_page(browser, demo.url + "/wallet/")
+    page.fill("input[name=account]", "w-coupon")
+    page.click("[data-test=create]")
+    miles = page.locator("[data-test=balances] [data-asset=SKYMILES]")
+    expect(miles).to_contain_text("5,000")
+    page.click("[data-test=to-mall]")
+    coupon = page.locator("[data-test=coupons] li[data-coupon=americano]")
+    expect(coupon.locator(".name")).to_have_text("One Americano at Cafe Lumen")
+    expect(coupon.locator("[data-test=price]")).to_have_text("4,000 Skyway miles")
+    expect(coupon.locator("[data-test=stock]")).to_have_text(f"{stock:,} left")
+    expect(coupon.locator("[data-test=merchants]")).to_have_text("Used at: cafe-lumen")
+    expect(coupon.locator("[data-test=valid]")).to_contain_text("Valid until 1/1/36")
+    expect(coupon.locator("[data-test=held]")).to_have_text("You hold 5,000 Skyway miles")
+    shoot(page, "wallet-mall")
+    coupon.locator("[data-test=buy]").click()
+    expect(coupon.locator("[data-test=bought]")).to_contain_text("Bought: One Americano at Cafe Lumen.")
+    expect(coupon.locator("[data-test=stock]")).to_have_text(f"{stock - 1:,} left")
+    expect(coupon.locator("[data-test=held]")).to_have_text("You hold 1,000 Skyway miles")
+    shoot(page, "wallet-mall-bought")
+
+    # 1,000 miles left: a second one is refused by the ledger, and the page says why, in English and in Korean.
+    coupon.locator("[data-test=buy]").click()
+    expect(coupon.locator(".error")).to_have_text("Not enough balance. (insufficient_funds)")
+    expect(coupon.locator("[data-test=stock]")).to_have_text(f"{stock - 1:,} left")
+    page.click("button:has-text('한국어')")
+    expect(coupon.locator(".error")).to_have_text("잔액이 부족합니다. (insufficient_funds)")
+    expect(coupon.locator("[data-test=stock]")).to_have_text(f"{stock - 1:,}개 남음")
+    shoot(page, "wallet-mall-refused-ko")
+    page.click("button:has-text('English')")
+    page.click("a.button:has-text('Done')")
+    expect(miles).to_contain_text("1,000")
+    expect(page.locator("[data-test=history] li.applied[data-type=buy_coupon]")).to_contain_text("Coupon bought")
+
+    # My coupons: unused; a second tab, cut off from the event stream, keeps showing it so.
+    page.click("[data-test=to-coupons]")
+    mine = page.locator("[data-test=my-coupons] li[data-coupon=americano]")
+    expect(mine).to_have_count(1)
+    expect(mine.locator("[data-test=state]")).to_have_text("Unused")
+    stale = context.new_page()
+    stale.route("**/v1/events?*", lambda route: route.abort())
+    stale.goto(demo.url + "/wallet/#/coupons")
+    stale_item = stale.locator("[data-test=my-coupons] li[data-coupon=americano]")
+    expect(stale_item.locator("[data-test=use]")).to_be_visible()
+
+    mine.locator("[data-test=use]").click()
+    expect(mine.locator("[data-test=confirm-use]")).to_have_text("Use it now at cafe-lumen")
+    shoot(page, "wallet-coupon-use")
+    mine.locator("[data-test=confirm-use]").click()
+    expect(mine.locator("[data-test=state]")).to_have_text("Used")
+    expect(mine.locator("[data-test=used-at]")).to_contain_text("Used at cafe-lumen")
+    expect(mine.locator("[data-test=show-cashier]")).to_have_text("Used. Show this screen to the cashier.")
+    expect(mine.locator("[data-test=use]")).to_have_count(0)  # used once: no second use from here
+    shoot(page, "wallet-coupon-used")
+
+    # The counter: cafe-lumen's open point of sale lists the use, newest first, live.
+    used = uses.locator("li").first
+    expect(used).to_have_attribute("data-holder", "w-coupon")
+    expect(used).to_contain_text("One Americano at Cafe Lumen")
+    expect(used).to_contain_text("Used by w-coupon")
+    expect(used.locator("[data-test=new]")).to_have_text("New")
+    shoot(pos, "pos-coupons")
+
+    # The stale tab tries to use it again: refused, with the reason, and the coupon shows as used.
+    stale_item.locator("[data-test=use]").click()
+    stale_item.locator("[data-test=confirm-use]").click()
+    expect(stale_item.locator(".error")).to_have_text("This coupon was used already. (coupon_used)")
+    expect(stale_item.locator("[data-test=state]")).to_have_text("Used")
+    expect(stale_item.locator("[data-test=use]")).to_have_count(0)
+    shoot(stale, "wallet-coupon-used-twice")
+
+    with member_client(demo) as client:
+        owned = client.owned_coupons("w-coupon").items
+        assert [(o.coupon, o.used_merchant) for o in owned] == [("americano", "cafe-lumen")]
+        assert client.balances("w-coupon")["SKYMILES"] == 1_000
+        refused = [i for i in client.history("w-coupon").items if i.status == "rejected"]
+        assert sorted(i.code for i in refused) == ["coupon_used", "insufficient_funds"]
+    with member_client(demo, "cafe-lumen") as client:
+        assert [u.holder for u in client.coupon_uses("cafe-lumen").items if u.holder == "w-coupon"] == ["w-coupon"]
+    assert httpx.get(f"{demo.url}/v1/coupons/americano").json()["stock"] == stock - 1
+    context.close()
+    pos_context.close()
 
 
 def test_the_monitor_shows_four_agreeing_validators(browser: Browser, tmp_path_factory: pytest.TempPathFactory) -> None:

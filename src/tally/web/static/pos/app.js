@@ -1,17 +1,19 @@
 // The merchant's point of sale: a dynamic QR code for an amount, seen paid live from the event
-// stream; charging a holder's one-time code; full and partial refunds; today's sales; a cash-out.
+// stream; charging a holder's one-time code; full and partial refunds; today's sales; a cash-out; the coupons
+// customers used here (protocol 10), newest first, seen live, so the cashier hands over the item.
 // The merchant's key file is loaded into this browser; every transaction is signed here.
 
 import { t, time } from "../shared/i18n.js";
 import { newRef, readKeyFile, toMinor } from "../shared/tally.js";
 import {
   Amount, Countdown, ErrorLine, Scanner, Shell, amountText, assetName, genesis, html, mount, node, stored,
-  useAction, useAssets, useEffect, useRef, useRoute, useState,
+  useAction, useAssets, useBlockTimes, useEffect, useRef, useRoute, useState,
 } from "../shared/ui.js";
 
 const KEY_STORE = "tally.pos.key";
 const SALE_TYPES = new Set(["pay", "charge"]);
 const LISTED_SALES = 30; // today's list shows the newest 30; the count and totals cover the whole day
+const LISTED_COUPONS = 10; // the newest coupon uses listed
 
 async function chain() {
   return (await genesis()).chain;
@@ -100,6 +102,7 @@ function Today({ merchant }) {
         <a class="button" href="#/cashout">${t("pos.cash_out")}</a>
       </div>
     </section>
+    <${CouponUses} merchant=${merchant} tick=${tick} />
     <section class="card">
       <h2>${t("pos.today")}</h2>
       <p data-test="sales-count">${t("pos.sales_count", { n: count })}</p>
@@ -117,6 +120,62 @@ function Today({ merchant }) {
             ${SALE_TYPES.has(item.type) ? html`<a class="small" href=${`#/payment/${item.tx.payment_id}`} data-test="to-refund">${t("pos.refund")}</a>` : null}
           </li>`)}
       </ul>
+    </section>`;
+}
+
+// --- coupons used here (protocol 10) -------------------------------------------------------------------------------
+
+/** The coupons customers used at this merchant (GET /v1/merchants/{m}/coupons), newest first: read again when the
+ *  sales are (`tick`) and when a use_coupon naming the merchant is final (the account's event stream: the merchant
+ *  stream carries payments, refunds, charges and cash-outs only). Uses since the page opened are marked new. */
+function CouponUses({ merchant, tick }) {
+  const [uses, setUses] = useState(null); // {items, names: coupon names by id}
+  const [live, setLive] = useState(0);
+  const first = useRef(null); // the uses listed when the page opened
+  useEffect(() => node.follow({ account: merchant, types: "tx" }, {
+    tx: (e) => {
+      if (JSON.parse(e.data).type === "use_coupon") setLive((n) => n + 1);
+    },
+  }), [merchant]);
+  useEffect(() => {
+    let on = true;
+    Promise.all([
+      node.get(`/v1/merchants/${merchant}/coupons`),
+      node.get("/v1/coupons", undefined, null).catch(() => ({ items: [] })), // the mall (public): the coupons' names
+    ]).then(([got, mall]) => {
+      if (!on) return;
+      const items = [...got.items].sort((a, b) => b.height - a.height).slice(0, LISTED_COUPONS);
+      if (first.current === null) first.current = new Set(items.map((u) => u.txid));
+      setUses({ items, names: Object.fromEntries(mall.items.map((c) => [c.id, c.name])) });
+    }, () => on && setUses((was) => was || { items: [], names: {} }));
+    return () => {
+      on = false;
+    };
+  }, [merchant, tick, live]);
+  const times = useBlockTimes(uses ? uses.items.map((u) => u.height) : []);
+
+  return html`
+    <section class="card coupon-uses" data-test="coupon-uses">
+      <h2>${t("pos.coupons")}</h2>
+      ${uses === null ? html`<p class="muted">…</p>`
+        : uses.items.length === 0 ? html`<p class="muted" data-test="no-coupon-uses">${t("pos.coupons_none")}</p>` : html`
+        <p class="muted">${t("pos.coupons_text")}</p>
+        <ul class="history">
+          ${uses.items.map((u) => {
+            const fresh = first.current !== null && !first.current.has(u.txid);
+            return html`
+              <li class=${fresh ? "fresh" : ""} data-coupon=${u.coupon} data-holder=${u.holder}>
+                <div class="row">
+                  <strong>${uses.names[u.coupon] || u.coupon}</strong>
+                  ${fresh ? html`<span class="badge new" data-test="new">${t("pos.coupon_new")}</span>` : null}
+                </div>
+                <div class="row muted">
+                  <span>${t("pos.coupon_by", { holder: u.holder })}</span>
+                  <span>${times[u.height] ? time(times[u.height]) : "…"}</span>
+                </div>
+              </li>`;
+          })}
+        </ul>`}
     </section>`;
 }
 

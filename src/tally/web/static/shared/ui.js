@@ -98,6 +98,53 @@ function Guard({ children }) {
   return children;
 }
 
+/** The chain's time zone in minutes east of UTC (GET /v1/council, public), read once per page: null until it is
+ *  read, 0 on a node without a council. Chain days (lots' expiries, daily limits) end at its midnight. */
+let offsetOnce = null;
+export function useChainOffset() {
+  const [offset, setOffset] = useState(null);
+  useEffect(() => {
+    offsetOnce = offsetOnce || node.get("/v1/council", undefined, null).then((c) => c.utc_offset_min || 0, () => 0);
+    offsetOnce.then(setOffset);
+  }, []);
+  return offset;
+}
+
+/** The date of `ms` in the chain's calendar (`offsetMin` east of UTC), in the page's language: "Dec 7, 2027". */
+export function chainDate(ms, offsetMin) {
+  const format = new Intl.DateTimeFormat(locale(), { dateStyle: "medium", timeZone: "UTC" });
+  return format.format(new Date(ms + offsetMin * 60_000));
+}
+
+// A final block's time never changes: each is read once per page (GET /v1/blocks/{height}, public).
+const blockTimes = new Map();
+
+/** The time of the final block at `height` (a promise of its header's timestamp_ms). */
+export function blockTime(height) {
+  if (!blockTimes.has(height)) {
+    const read = node.get(`/v1/blocks/${height}`, undefined, null).then((b) => b.header.timestamp_ms);
+    read.catch(() => blockTimes.delete(height)); // read again next time
+    blockTimes.set(height, read);
+  }
+  return blockTimes.get(height);
+}
+
+/** The times of the blocks at `heights`, by height, filled in as they are read. */
+export function useBlockTimes(heights) {
+  const [times, setTimes] = useState({});
+  const wanted = [...new Set(heights)];
+  useEffect(() => {
+    let live = true;
+    for (const height of wanted) {
+      blockTime(height).then((ms) => live && setTimes((was) => (was[height] === ms ? was : { ...was, [height]: ms })), () => {});
+    }
+    return () => {
+      live = false;
+    };
+  }, [wanted.join(",")]);
+  return times;
+}
+
 /** Assets by id, read once per page. */
 let assetsOnce = null;
 export function useAssets() {

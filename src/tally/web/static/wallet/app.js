@@ -5,6 +5,10 @@
 // Nearby shops: the merchant directory, nearest first, from the phone's position or a place chosen.
 // An asset with a policy (protocol 8: a voucher or local currency) says where it is spent, its caps and its end
 // beside its balance; a transaction the ledger refused shows the rule's reason in the holder's language.
+// Value that expires (protocol 9) is held as lots: the home page says what expires first and when, and the asset's
+// page (#/asset/ID) lists its lots, first to expire first, what is spendable, and what expired lately and where it went.
+// The coupon mall (protocol 10): coupons bought with points (#/mall, buy_coupon) and used once at a shop (#/coupons,
+// use_coupon); the shop's point of sale lists the use.
 // Pages are hash routes (#/pay, #/code, #/nearby, ...); each is a function of the wallet's state. The wallet reads
 // its account as itself: the node gives it read tokens for a challenge signed with its key (docs/access.md).
 
@@ -12,9 +16,9 @@ import { t, time } from "../shared/i18n.js";
 import { verifyReceipt } from "../shared/receipt.js";
 import { newKeyFile, newRef, readKeyFile, toMinor } from "../shared/tally.js";
 import {
-  Amount, Barcode, Countdown, ErrorLine, QrCode, Scanner, Shell, amountText, assetName, degreesToE6, distanceText,
-  e6ToDegrees, genesis, html, mccName, mccText, mount, node, reasonText, refusalText, regionName, stored, useAction,
-  useAssets, useEffect, useRef, useRoute, useState, validatorChanges,
+  Amount, Barcode, Countdown, ErrorLine, QrCode, Scanner, Shell, amountText, assetName, chainDate, degreesToE6,
+  distanceText, e6ToDegrees, genesis, html, mccName, mccText, mount, node, reasonText, refusalText, regionName, stored,
+  useAction, useAssets, useBlockTimes, useChainOffset, useEffect, useRef, useRoute, useState, validatorChanges,
 } from "../shared/ui.js";
 
 const KEY_STORE = "tally.wallet.key";
@@ -159,6 +163,7 @@ function useLedger(key, tick) {
   const [history, setHistory] = useState([]);
   const [controls, setControls] = useState(null);
   const [account, setAccount] = useState(null);
+  const [lots, setLots] = useState({});
   const [error, setError] = useState(null);
   useEffect(() => {
     Promise.all([
@@ -166,14 +171,16 @@ function useLedger(key, tick) {
       node.get(`/v1/accounts/${key.id}/history`, { limit: 20 }),
       node.get(`/v1/accounts/${key.id}/controls`).catch(() => null), // none on a node before governance
       node.get(`/v1/accounts/${key.id}`),
-    ]).then(([b, h, c, a]) => {
+      node.get(`/v1/accounts/${key.id}/lots`).catch(() => null), // none on a node before lots
+    ]).then(([b, h, c, a, l]) => {
       setBalances(b.balances);
       setHistory(h.items);
       setControls(c);
       setAccount(a);
+      setLots(lotsByAsset(l));
     }, setError);
   }, [key.id, tick]);
-  return { balances, history, controls, account, error };
+  return { balances, history, controls, account, lots, error };
 }
 
 /** What limits the account: a freeze and its reason, its limits, a key recovery its member started. */
@@ -280,7 +287,8 @@ function counterparty(item, account) {
 function Home({ wallet }) {
   const assets = useAssets();
   const [tick, setTick] = useState(0);
-  const { balances, history, controls, account, error } = useLedger(wallet, tick);
+  const { balances, history, controls, account, lots, error } = useLedger(wallet, tick);
+  const offset = useChainOffset();
   useEffect(() => {
     return node.follow({ account: wallet.id, types: "tx" }, { tx: () => setTick((n) => n + 1) }, wallet);
   }, [wallet.id]);
@@ -290,7 +298,8 @@ function Home({ wallet }) {
       <ul class="balances" data-test="balances">
         ${balances === null ? html`<li class="muted">…</li>` : Object.entries(balances).map(([id, minor]) => html`
           <li data-asset=${id}>
-            <div class="name"><span>${assetName(assets[id], id)}</span><${PolicyNote} asset=${assets[id]} /></div>
+            <div class="name"><span>${assetName(assets[id], id)}</span><${PolicyNote} asset=${assets[id]} />
+              <${LotsLine} held=${lots[id]} asset=${assets[id]} id=${id} offset=${offset} /></div>
             <strong><${Amount} minor=${minor} asset=${assets[id]} /></strong>
           </li>`)}
       </ul>
@@ -299,6 +308,8 @@ function Home({ wallet }) {
         <a class="button" href="#/code" data-test="to-code">${t("wallet.show_code")}</a>
         <a class="button" href="#/send">${t("wallet.send")}</a>
         <a class="button" href="#/backup" data-test="to-backup">${t("wallet.backup")}</a>
+        <a class="button" href="#/mall" data-test="to-mall">${t("coupons.mall")}</a>
+        <a class="button" href="#/coupons" data-test="to-coupons">${t("coupons.mine")}</a>
         <a class="button wide" href="#/nearby" data-test="to-nearby">${t("nearby.title")}</a>
       </div>
     </section>
@@ -309,6 +320,266 @@ function Home({ wallet }) {
       <${HistoryList} items=${history} assets=${assets} account=${wallet.id} />
     </section>
   `;
+}
+
+// --- value that expires: lots (protocol 9) --------------------------------------------------------------------------
+
+/** GET /v1/accounts/{id}/lots as {asset: {lots, spendable_minor, expired}} ({} on a node without lots). */
+function lotsByAsset(body) {
+  return body ? Object.fromEntries(body.items.map((item) => [item.asset, item])) : {};
+}
+
+/** The last chain day a lot is spent on: it expires at the midnight (chain time) that ends it. */
+function lastDay(expiresMs, offset) {
+  return chainDate(expiresMs - 1, offset);
+}
+
+function sumOf(lots) {
+  return lots.reduce((n, lot) => n + lot.amount_minor, 0);
+}
+
+/** Under an asset's balance: the value that expires first and until when, and any expired but not yet swept;
+ *  a link to the asset's page. Nothing for an asset without lots. */
+function LotsLine({ held, asset, id, offset }) {
+  if (!held || offset === null || !held.lots.length) return null;
+  const live = held.lots.filter((lot) => !lot.expired);
+  const dead = held.lots.filter((lot) => lot.expired);
+  const first = live[0];
+  return html`<a class="lots-line" href=${`#/asset/${encodeURIComponent(id)}`} data-test="lots">
+    ${first ? html`<span>${t("lots.next", { amount: amountText(first.amount_minor, asset), date: lastDay(first.expires_ms, offset) })}${
+      live.length > 1 ? ` · ${t("lots.more", { n: live.length - 1 })}` : ""}</span>` : null}
+    ${dead.length ? html`<span class="bad" data-test="lots-expired">${t("lots.expired_now", { amount: amountText(sumOf(dead), asset) })}</span>` : null}
+  </a>`;
+}
+
+/** Whether an asset's value expires at all (a lot lifetime or an end). */
+function expires(asset) {
+  const p = asset && asset.policy;
+  return Boolean(p && (p.lot_lifetime_ms || p.valid_until_ms));
+}
+
+/** An asset's balance: its lots first to expire first, what is spendable now, and the latest expired lots. */
+function AssetView({ wallet, id }) {
+  const assets = useAssets();
+  const offset = useChainOffset();
+  const [tick] = useTicks(wallet);
+  const [found, setFound] = useState(null);
+  const [error, setError] = useState(null);
+  useEffect(() => {
+    Promise.all([
+      node.get(`/v1/accounts/${wallet.id}/balances`),
+      node.get(`/v1/accounts/${wallet.id}/lots`).catch(() => null),
+    ]).then(([b, l]) => setFound({ balance: b.balances[id] || 0, held: lotsByAsset(l)[id] || null }), setError);
+  }, [wallet.id, id, tick]);
+
+  const asset = assets[id];
+  if (!found || offset === null) return html`<section class="card"><p>…</p><${ErrorLine} error=${error} /></section>`;
+  const { balance, held } = found;
+  const lots = held ? held.lots : [];
+  const gone = held ? [...held.expired].reverse() : []; // newest first
+  return html`
+    <section class="card" data-test="asset" data-asset=${id}>
+      <h1>${assetName(asset, id)}</h1>
+      <dl class="facts">
+        <dt>${t("lots.balance")}</dt><dd data-test="balance"><strong><${Amount} minor=${balance} asset=${asset} /></strong></dd>
+        ${held ? html`<dt>${t("lots.spendable")}</dt><dd data-test="spendable"><${Amount} minor=${held.spendable_minor} asset=${asset} /></dd>` : null}
+      </dl>
+      <${PolicyNote} asset=${asset} />
+    </section>
+    <section class="card" data-test="lots">
+      <h2>${t("lots.title")}</h2>
+      ${lots.length ? html`
+        <p class="muted">${t("lots.text")}</p>
+        <ul class="lots">
+          ${lots.map((lot) => html`
+            <li class=${lot.expired ? "expired" : ""} data-expires=${lot.expires_ms}>
+              <span>${t(lot.expired ? "lots.row_expired" : "lots.row_until", { date: lastDay(lot.expires_ms, offset) })}</span>
+              <strong><${Amount} minor=${lot.amount_minor} asset=${asset} /></strong>
+            </li>`)}
+        </ul>` : html`<p class="muted" data-test="no-lots">${t(expires(asset) ? "lots.none_held" : "lots.none")}</p>`}
+    </section>
+    ${gone.length ? html`
+      <section class="card" data-test="expired">
+        <h2>${t("lots.gone")}</h2>
+        <ul class="lots">
+          ${gone.map((e) => html`
+            <li>
+              <div>
+                <div>${t("lots.gone_row", { date: lastDay(e.expires_ms, offset) })}</div>
+                <div class="muted">${e.to === "burn" ? t("lots.burned", { height: e.height })
+                  : t("lots.to_issuer", { issuer: asset ? asset.issuer : "", height: e.height })}</div>
+              </div>
+              <strong><${Amount} minor=${e.amount_minor} asset=${asset} /></strong>
+            </li>`)}
+        </ul>
+      </section>` : null}
+    <a class="button" href="#/">${t("wallet.done")}</a>`;
+}
+
+// --- the coupon mall (protocol 10) ------------------------------------------------------------------------------------
+
+/** A number that goes up with each of the account's final transactions (its event stream): pages read again on it. */
+function useTicks(wallet) {
+  const [tick, setTick] = useState(0);
+  useEffect(() => node.follow({ account: wallet.id, types: "tx" }, { tx: () => setTick((n) => n + 1) }, wallet), [wallet.id]);
+  return [tick, setTick];
+}
+
+function CouponTabs({ on }) {
+  const tab = (name, href, key) => html`<a href=${href} class=${on === name ? "on" : ""}
+    aria-current=${on === name ? "page" : null}>${t(key)}</a>`;
+  return html`<nav class="tabs">${tab("mall", "#/mall", "coupons.mall")}${tab("mine", "#/coupons", "coupons.mine")}</nav>`;
+}
+
+/** The public mall (GET /v1/coupons): each coupon's price, stock left, shops and end, with a Buy button. */
+function Mall({ wallet }) {
+  const assets = useAssets();
+  const [tick, setTick] = useTicks(wallet);
+  const [mall, setMall] = useState(null);
+  const [balances, setBalances] = useState({});
+  const [loadError, setLoadError] = useState(null);
+  const [buying, setBuying] = useState(null); // the coupon whose Buy was pressed last: its result shows under it
+  const [bought, setBought] = useState(null);
+  const [run, busy, error] = useAction();
+
+  useEffect(() => {
+    Promise.all([node.get("/v1/coupons", undefined, null), node.get(`/v1/accounts/${wallet.id}/balances`)]).then(([m, b]) => {
+      setMall(m.items);
+      setBalances(b.balances);
+      setLoadError(null);
+    }, setLoadError);
+  }, [wallet.id, tick]);
+
+  const buy = (coupon) => {
+    setBuying(coupon.id);
+    setBought(null);
+    return run(async () => {
+      try {
+        await node.sendOk(wallet, (await genesis()).chain, "buy_coupon", { coupon: coupon.id, ref: newRef() });
+        setBought(coupon.id);
+      } finally {
+        setTick((n) => n + 1); // the stock and the balance as they are now, bought or refused
+      }
+    });
+  };
+
+  return html`
+    <section class="card" data-test="mall">
+      <${CouponTabs} on="mall" />
+      <h1>${t("coupons.mall")}</h1>
+      <p class="muted">${t("coupons.mall_text")}</p>
+      <${ErrorLine} error=${loadError} />
+    </section>
+    <section class="card">
+      ${mall === null ? html`<p class="muted">…</p>`
+        : mall.length === 0 ? html`<p class="muted" data-test="no-coupons">${t("coupons.none")}</p>` : html`
+        <ul class="coupons" data-test="coupons">
+          ${mall.map((c) => html`<${MallCoupon} key=${c.id} coupon=${c} asset=${assets[c.price_asset]} held=${balances[c.price_asset] || 0}
+            busy=${busy} onBuy=${() => buy(c)} bought=${bought === c.id} error=${buying === c.id ? error : null} />`)}
+        </ul>`}
+    </section>
+    <a class="button" href="#/">${t("wallet.done")}</a>`;
+}
+
+function MallCoupon({ coupon, asset, held, busy, onBuy, bought, error }) {
+  const ended = Date.now() >= coupon.valid_until_ms;
+  const unit = assetName(asset, coupon.price_asset);
+  return html`
+    <li data-coupon=${coupon.id}>
+      <div class="row">
+        <strong class="name">${coupon.name}</strong>
+        <span class="price" data-test="price"><${Amount} minor=${coupon.price_minor} asset=${asset} /> ${unit}</span>
+      </div>
+      <div class="chips">
+        <span class=${coupon.stock && !ended ? "chip held" : "chip bad"} data-test="stock">${ended ? t("coupons.expired")
+          : coupon.stock ? t("coupons.left", { n: amountText(coupon.stock, null) }) : t("coupons.sold_out")}</span>
+      </div>
+      <div class="muted" data-test="merchants">${t("coupons.used_at_list", { merchants: coupon.merchants.join(", ") })}</div>
+      <div class="muted" data-test="valid">${t("coupons.valid_until", { when: time(coupon.valid_until_ms) })}</div>
+      <div class="muted" data-test="held">${t("coupons.you_hold", { amount: `${amountText(held, asset)} ${unit}` })}</div>
+      <button class="primary" disabled=${busy || !coupon.stock || ended} onClick=${onBuy} data-test="buy">
+        ${t("coupons.buy_for", { amount: `${amountText(coupon.price_minor, asset)} ${unit}` })}</button>
+      ${bought ? html`<p class="verified" data-test="bought">${t("coupons.bought", { name: coupon.name })}</p>
+        <a class="button" href="#/coupons" data-test="to-mine">${t("coupons.to_mine")}</a>` : null}
+      <${ErrorLine} error=${error} />
+    </li>`;
+}
+
+/** The coupons this wallet bought (GET /v1/accounts/{id}/coupons), newest first, used or not; Use signs use_coupon. */
+function MyCoupons({ wallet }) {
+  const [tick, setTick] = useTicks(wallet);
+  const [found, setFound] = useState(null); // {items, mall: coupons by id}
+  const [loadError, setLoadError] = useState(null);
+  const [justUsed, setJustUsed] = useState(null);
+
+  useEffect(() => {
+    Promise.all([node.get(`/v1/accounts/${wallet.id}/coupons`), node.get("/v1/coupons", undefined, null)]).then(([mine, mall]) => {
+      const items = [...mine.items].sort((a, b) => b.bought_height - a.bought_height);
+      setFound({ items, mall: Object.fromEntries(mall.items.map((c) => [c.id, c])) });
+      setLoadError(null);
+    }, setLoadError);
+  }, [wallet.id, tick]);
+  const times = useBlockTimes(found ? found.items.map((item) => item.bought_height) : []);
+
+  return html`
+    <section class="card" data-test="my-coupons">
+      <${CouponTabs} on="mine" />
+      <h1>${t("coupons.mine")}</h1>
+      <${ErrorLine} error=${loadError} />
+      ${found === null ? html`<p class="muted">…</p>`
+        : found.items.length === 0 ? html`<p class="muted" data-test="no-coupons">${t("coupons.none_mine")}</p>` : html`
+        <ul class="coupons">
+          ${found.items.map((item) => html`<${OwnedCoupon} key=${item.bought_txid} wallet=${wallet} item=${item}
+            coupon=${found.mall[item.coupon]} boughtMs=${times[item.bought_height]} justUsed=${justUsed === item.bought_txid}
+            onUsed=${() => setJustUsed(item.bought_txid)} onChanged=${() => setTick((n) => n + 1)} />`)}
+        </ul>`}
+    </section>
+    <a class="button" href="#/">${t("wallet.done")}</a>`;
+}
+
+function OwnedCoupon({ wallet, item, coupon, boughtMs, justUsed, onUsed, onChanged }) {
+  const [open, setOpen] = useState(false);
+  const [merchant, setMerchant] = useState("");
+  const [run, busy, error] = useAction();
+  const merchants = coupon ? coupon.merchants : [];
+  const chosen = merchant || merchants[0] || "";
+  const used = item.used_txid !== "";
+  const ended = coupon && Date.now() >= coupon.valid_until_ms;
+
+  const use = () => run(async () => {
+    try {
+      await node.sendOk(wallet, (await genesis()).chain, "use_coupon", { bought: item.bought_txid, merchant: chosen });
+      setOpen(false);
+      onUsed();
+    } finally {
+      onChanged(); // used now, or refused: the list as the ledger holds it
+    }
+  });
+
+  const state = used ? ["used", "coupons.used"] : ended ? ["expired", "coupons.expired"] : ["active", "coupons.unused"];
+  return html`
+    <li data-coupon=${item.coupon} data-bought=${item.bought_txid} class=${used ? "used" : ""}>
+      <div class="row">
+        <strong class="name">${coupon ? coupon.name : item.coupon}</strong>
+        <span class=${`badge ${state[0]}`} data-test="state">${t(state[1])}</span>
+      </div>
+      ${used ? html`
+        <div data-test="used-at">${t("coupons.used_at", { merchant: item.used_merchant })}${" · "}<a
+          href=${`#/receipt/${item.used_txid}`}>${t("wallet.receipt")}</a></div>
+        ${justUsed ? html`<p class="verified" data-test="show-cashier">${t("coupons.show_cashier")}</p>` : null}` : html`
+        <div class="muted">${t("coupons.used_at_list", { merchants: merchants.join(", ") || "…" })}</div>`}
+      <div class="muted">${boughtMs ? t("coupons.bought_on", { when: time(boughtMs) }) : ""}${
+        coupon && !used ? html`${boughtMs ? " · " : ""}${t("coupons.valid_until", { when: time(coupon.valid_until_ms) })}` : null}</div>
+      ${used || ended || !coupon ? null : open ? html`
+        <div class="use-panel" data-test="use-panel">
+          ${merchants.length > 1 ? html`<label>${t("coupons.use_where")}<select name="merchant" value=${chosen}
+            onChange=${(e) => setMerchant(e.target.value)}>${merchants.map((m) => html`<option value=${m}>${m}</option>`)}</select></label>` : null}
+          <p class="small">${t("coupons.use_text")}</p>
+          <button class="primary" disabled=${busy} onClick=${use} data-test="confirm-use">${t("coupons.use_now", { merchant: chosen })}</button>
+          <button disabled=${busy} onClick=${() => setOpen(false)}>${t("wallet.cancel")}</button>
+        </div>` : html`<button class="primary" onClick=${() => setOpen(true)} data-test="use">${t("coupons.use")}</button>`}
+      <${ErrorLine} error=${error} />
+    </li>`;
 }
 
 // --- paying a merchant's QR code ------------------------------------------------------------------------------
@@ -746,6 +1017,9 @@ function Wallet() {
   else if (route === "/pay") page = html`<${Pay} wallet=${wallet} />`;
   else if (route === "/code") page = html`<${PayCode} wallet=${wallet} />`;
   else if (route === "/nearby") page = html`<${Nearby} wallet=${wallet} />`;
+  else if (route === "/mall") page = html`<${Mall} wallet=${wallet} />`;
+  else if (route === "/coupons") page = html`<${MyCoupons} wallet=${wallet} />`;
+  else if (route.startsWith("/asset/")) page = html`<${AssetView} wallet=${wallet} id=${decodeURIComponent(route.slice(7))} />`;
   else if (route === "/send") page = html`<${Send} wallet=${wallet} />`;
   else if (route === "/backup") page = html`<${Backup} wallet=${wallet} onForget=${forget} onRotated=${(key) => keep(key, null)} />`;
   else if (route.startsWith("/receipt/")) page = html`<${ReceiptView} txid=${route.slice(9)} />`;

@@ -9,8 +9,8 @@ holder; the holder's wallet shows the limits, replaces its key (rotate_key, the 
 page and never sent) and shows the freeze's reason. A holder who lost the phone makes a new key in a
 fresh wallet; harbor-bank recovers the account to it and the wallet opens. harbor-bank moves its
 merchant cafe-lumen in the registry and sees the new entry; skyway's duty-free-7 is refused to it
-(not_authorized). The Assets tab shows Seoul Love's policy, its budget account's balance and, after a payment
-far past a shop's usual takings, the flagged merchant; another member is told who reads those. Screenshots go to
+(not_authorized). The Assets tab shows Seoul Love's policy, its budget account's balance and, after a cash-out
+far past a shop's usual redemptions, the flagged merchant; another member is told who reads those. Screenshots go to
 artifacts/screenshots/ (console-*, wallet-*).
 """
 
@@ -324,8 +324,9 @@ def rule(card: Locator, name: str) -> Locator:
 
 def test_the_console_shows_a_policy_its_budget_and_flagged_merchants(council: NodeProcess, browser: Browser) -> None:  # noqa: F811
     """The Assets tab shows Seoul Love's policy rule by rule and its budget account's balance; once harbor-bank sets
-    cafe-lumen's usual takings to 100,000 and bob pays it 310,000 (after buying 300,000 at 10% off), the page lists
-    cafe-lumen as flagged. skyway, neither issuer nor supervisor, is told who sees the flags."""
+    cafe-lumen's usual redemptions to 100,000, bob pays it 310,000 (after buying 300,000 at 10% off) and it cashes
+    that out at once, the page lists cafe-lumen as flagged. skyway, neither issuer nor supervisor, is told who sees
+    the flags."""
     console_context, console = new_page(browser, council.url + "/console/#/assets")
     console.set_viewport_size({"width": 1280, "height": 800})
     sign_in(console, council, "harbor-bank")
@@ -334,7 +335,7 @@ def test_the_console_shows_a_policy_its_budget_and_flagged_merchants(council: No
     expect(rule(love, "monthly_cap")).to_have_text("700,000")
     expect(rule(love, "holder_cap")).to_have_text("none")
     expect(rule(love, "discount")).to_have_text("10% off, paid by seoul-budget")
-    expect(rule(love, "merchants")).to_have_text("cash-out cap 5,000,000 a month; flagged past 3× usual takings")
+    expect(rule(love, "merchants")).to_have_text("cash-out cap 5,000,000 a month; flagged past 3× usual redemptions")
     expect(rule(love, "cash_out")).to_have_text("merchants, fee 0%")
     with TallyClient(council.url, reader=harbor_key(council)) as client:
         budget = client.balances("seoul-budget")["SEOUL-LOVE"]
@@ -348,7 +349,7 @@ def test_the_console_shows_a_policy_its_budget_and_flagged_merchants(council: No
     expect(culture.locator("[data-test=budget]")).to_have_count(0)
     expect(console.locator("[data-asset=HARBOR-GIFT] [data-test=no-policy]")).to_be_visible()
 
-    # A shop that usually takes 100,000 a month takes 310,000 more of it at once: flagged past 3x.
+    # A shop that usually redeems 100,000 a month takes 310,000 and cashes it out at once: flagged past 3x.
     with TallyClient(council.url, reader=harbor_key(council)) as client:
         bank = signer(client, council, "harbor-bank")
         for tx in (bank.set_merchant_limit("cafe-lumen", "SEOUL-LOVE", 0, 100_000),
@@ -361,13 +362,20 @@ def test_the_console_shows_a_policy_its_budget_and_flagged_merchants(council: No
             "SEOUL-LOVE", "cafe-lumen", 310_000, "love-web-1"
         )
         assert client.wait_final(client.submit(paid)).code == "ok"
+        cafe = read_keyfile(council.data_dir / "keys" / "cafe-lumen.json").keypair()
+        with TallyClient(council.url, reader=("cafe-lumen", cafe)) as own:
+            seq = own.account("cafe-lumen").seq
+        cashed = Signer("cafe-lumen", cafe, client.genesis().chain, next_seq=seq).cash_out(
+            "SEOUL-LOVE", 310_000, "HARBOR-BANK/ACC-1001", ref="love-web-cash-1"
+        )
+        assert client.wait_final(client.submit(cashed)).code == "ok"
         [flag] = client.flags("SEOUL-LOVE").flags
         assert (flag.merchant, flag.usual_minor, flag.multiple) == ("cafe-lumen", 100_000, 3)
         budget = client.balances("seoul-budget")["SEOUL-LOVE"]
     month = f"{1970 + flag.month // 12}-{flag.month % 12 + 1:02d}"
     row = love.locator("[data-test=flags] tr[data-merchant=cafe-lumen]")  # the page follows the blocks
     expect(row).to_contain_text(month)
-    expect(row).to_contain_text(f"{flag.taken_minor:,}")
+    expect(row).to_contain_text(f"{flag.redeemed_minor:,}")
     expect(row).to_contain_text("100,000")
     expect(row).to_contain_text(f"block {flag.height}")
     expect(love.locator("[data-test=budget]")).to_have_text(f"seoul-budget: {budget:,} left")  # 30,000 less

@@ -29,8 +29,8 @@ from tally.core.lots import MAX_LOTS, lot_expiry
 from tally.core.ops import SignedTx
 from tally.core.ops.assets import Issue
 from tally.core.ops.payments import Pay
-from tally.core.tables import ASSETS, EXPIRED, LOT_CHUNKS, LOT_SCHEDULE, LOTS, PAYMENTS, SCHEDULE
-from tally.core.types import AssetPolicy, HolderLots, Lot, StateValue
+from tally.core.tables import ASSETS, EXPIRED, LOT_CHUNKS, LOT_SCHEDULE, LOTS, PAYMENTS, PROPOSALS, SCHEDULE
+from tally.core.types import AssetPolicy, HolderLots, Lot, SetPolicy, StateValue
 from tally.store import open_store
 from tally.store.base import SWEEP_TYPE
 
@@ -110,10 +110,19 @@ def test_a_transfer_carries_its_lots_and_their_expiries() -> None:
 
 def test_a_fixed_end_expires_every_lot_at_once_and_lots_have_a_bound() -> None:
     end_ms = START_MS + 10 * DAY_MS + 12_345
-    c = lots_chain({"END": (AssetPolicy(valid_until_ms=end_ms), False)})
+    c = lots_chain({"END": (AssetPolicy(valid_until_ms=end_ms), True)})
     a = c.signer("bank-a")
-    assert c.one(a.issue("END", "h0", 5)).code == "ok"
-    assert held(c, "h0", "END") == [Lot(end_ms, 5)]
+    assert c.block([a.issue("END", "h0", 5), a.issue("END", "h1", 7)])[0].code == "ok"
+    assert c.one(c.signer("h1").transfer("END", "h2", 3)).code == "ok"
+    assert held(c, "h0", "END") == []  # one end for all: no lots, the holders listed for the sweep
+    c.now_ms = end_ms
+    assert c.one(c.signer("h2").transfer("END", "h0", 1)).code == Code.ASSET_EXPIRED
+    assert [c.balance(h, "END") for h in ("h0", "h1", "h2", "bank-a")] == [0, 0, 0, 12]
+    change = SetPolicy(
+        asset="END", transferable=True, cash_out="merchants", policy=AssetPolicy(valid_until_ms=end_ms + 1)
+    )
+    assert c.one(a.propose("later", change)).code == "ok"
+    assert c.state_read(PROPOSALS, "later").result_code == Code.BAD_PARAMETER  # type: ignore[union-attr]
     week = lots_chain({"WEEK": (AssetPolicy(lot_lifetime_ms=100 * DAY_MS), False)})  # none expires meanwhile
     for day in range(MAX_LOTS):
         week.now_ms = START_MS + day * DAY_MS
@@ -125,8 +134,6 @@ def test_a_fixed_end_expires_every_lot_at_once_and_lots_have_a_bound() -> None:
 
 
 def test_whether_value_expires_is_fixed_when_the_asset_is_created() -> None:
-    from tally.core.types import SetPolicy
-
     c = lots_chain()
     shorter = SetPolicy(asset="DAY", transferable=True, cash_out="merchants", policy=AssetPolicy(lot_lifetime_ms=1))
     assert c.one(c.signer("bank-a").propose("shorter", shorter)).code == "ok"

@@ -349,37 +349,48 @@ def test_a_sale_is_recorded_once_per_reference() -> None:
 # --- the voucher-cashing guard ------------------------------------------------------
 
 
-def test_many_holders_paying_one_merchant_flag_it_and_its_cash_out_is_capped() -> None:
-    """Twenty 'customers' pay one shop 50,000 each in a day; its usual month is 200,000 and the issuer capped
-    its cash-outs at 300,000 a month: the shop is flagged once, and cashes out 300,000 and no more."""
+def test_many_holders_paying_one_merchant_that_cashes_out_at_once_is_capped_and_flagged() -> None:
+    """Twenty 'customers' pay one shop 50,000 each in a day (1,000,000); it usually redeems 100,000 a month and
+    the issuer capped its cash-outs at 500,000: cashing out everything at once is refused, 500,000 passes and
+    flags it (past 3 x 100,000), once; a cent more is refused; the money rules hold throughout."""
     c = policy_chain(AssetPolicy(flag_multiple=3), alice_minor=0)
     a = c.signer("bank-a")
-    assert c.one(a.set_merchant_limit("cafe", "V", 300_000, 200_000)).code == "ok"
+    assert c.one(a.set_merchant_limit("cafe", "V", 500_000, 100_000)).code == "ok"
     holders = [f"h{i:02d}" for i in range(20)]
     assert all(
         r.code == "ok" for r in c.block([a.register_account(h, key(h).public_key_hex, "holder") for h in holders])
     )
     assert all(r.code == "ok" for r in c.block([a.issue("V", h, 50_000) for h in holders]))
-    codes = [pay(c, "cafe", 50_000, payer=h) for h in holders]
-    assert codes == ["ok"] * 20
+    assert [pay(c, "cafe", 50_000, payer=h) for h in holders] == ["ok"] * 20
+    assert c.state_read(FLAGS, "V", "cafe") is None  # payments alone flag nothing: redemptions do
+    assert c.one(c.signer("cafe").cash_out("V", 1_000_000, "KR12 cafe")).code == Code.OVER_CASH_OUT_CAP
+    assert c.state_read(FLAGS, "V", "cafe") is None  # a refused cash-out changes nothing, flags included
+    assert c.one(c.signer("cafe").cash_out("V", 300_000, "KR12 cafe")).code == "ok"  # exactly 3x: not past it
+    assert c.state_read(FLAGS, "V", "cafe") is None
+    flagging = c.one(c.signer("cafe").cash_out("V", 200_000, "KR12 cafe"))
+    assert flagging.code == "ok"
     flag = c.state_read(FLAGS, "V", "cafe")
-    assert flag is not None
-    assert (flag.taken_minor, flag.usual_minor, flag.multiple) == (650_000, 200_000, 3)  # the 13th payment
-    assert c.one(c.signer("cafe").cash_out("V", 300_001, "KR12 cafe")).code == Code.OVER_CASH_OUT_CAP
-    assert c.one(c.signer("cafe").cash_out("V", 300_000, "KR12 cafe")).code == "ok"
+    assert flag is not None and (flag.redeemed_minor, flag.usual_minor, flag.multiple) == (500_000, 100_000, 3)
+    assert flag.txid == flagging.txid and "bank-a" in c.parties[0]  # the issuer's history shows it
     assert c.one(c.signer("cafe").cash_out("V", 1, "KR12 cafe")).code == Code.OVER_CASH_OUT_CAP
-    assert c.balance("cafe", "V") == 700_000
+    assert c.balance("cafe", "V") == 500_000
     asset = c.state_read(ASSETS, "V")
-    assert asset is not None and asset.outstanding_minor == 1_000_000 - 300_000
+    assert asset is not None and asset.outstanding_minor == 1_000_000 - 500_000
 
 
-def test_a_merchant_without_its_own_limit_is_held_to_the_policy_cap_and_measured_by_it() -> None:
-    c = policy_chain(AssetPolicy(merchant_cash_out_cap_minor=1_000, flag_multiple=2), alice_minor=5_000)
-    assert pay(c, "cafe", 2_000) == "ok"
-    assert c.state_read(FLAGS, "V", "cafe") is None  # exactly twice the cap: not past it
-    assert pay(c, "cafe", 1) == "ok"
-    assert c.state_read(FLAGS, "V", "cafe") is not None
-    assert c.one(c.signer("cafe").cash_out("V", 1_001, "KR12")).code == Code.OVER_CASH_OUT_CAP
+def test_a_merchant_without_its_own_limit_is_held_to_the_policy_cap_and_last_month_is_its_usual() -> None:
+    c = policy_chain(AssetPolicy(merchant_cash_out_cap_minor=10_000, flag_multiple=2), alice_minor=10_000)
+    assert pay(c, "cafe", 10_000) == "ok"
+    c.now_ms = JAN_LAST_MS
+    assert c.one(c.signer("cafe").cash_out("V", 10_001, "KR12")).code == Code.OVER_CASH_OUT_CAP
+    assert c.one(c.signer("cafe").cash_out("V", 3_000, "KR12")).code == "ok"  # no usual volume yet: not flagged
+    assert c.state_read(FLAGS, "V", "cafe") is None
+    c.now_ms = FEB_FIRST_MS  # January's 3,000 is February's usual volume
+    assert c.one(c.signer("cafe").cash_out("V", 6_000, "KR12")).code == "ok"  # exactly 2x
+    assert c.state_read(FLAGS, "V", "cafe") is None
+    assert c.one(c.signer("cafe").cash_out("V", 1, "KR12")).code == "ok"
+    flag = c.state_read(FLAGS, "V", "cafe")
+    assert flag is not None and (flag.redeemed_minor, flag.usual_minor) == (6_001, 3_000)
     assert c.one(c.signer("bank-b").set_merchant_limit("cafe", "V", 5_000, 0)).code == Code.NOT_AUTHORIZED
 
 

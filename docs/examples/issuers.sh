@@ -55,16 +55,18 @@ run tx sell --asset SEOUL-LOVE --buyer alice --face-minor 500001 --paid-minor 45
 run balance seoul-budget --key "$KEYS/harbor-bank.json"
 # Seoul Love is good for five years from each purchase: alice holds it as lots, the first to expire spent first.
 run lots alice --key "$KEYS/alice.json"
-# The issuer caps what cafe-lumen may cash out a month and states its usual takings; a month's takings past
-# three times that flag it for the issuer and the regulator (freezing stays the regulator's).
-run tx set-merchant-limit --merchant cafe-lumen --asset SEOUL-LOVE --cash-out-monthly-minor 300000 --usual-monthly-minor 100000 --key "$KEYS/harbor-bank.json"
+# The issuer caps what cafe-lumen may cash out (redeem) a month and states its usual redemptions, from its
+# registered size; a month's redemptions past three times that flag it for the issuer and the regulator
+# (freezing stays the regulator's).
+run tx set-merchant-limit --merchant cafe-lumen --asset SEOUL-LOVE --cash-out-monthly-minor 300000 --usual-monthly-minor 90000 --key "$KEYS/harbor-bank.json"
 run tx pay --asset SEOUL-LOVE --merchant cafe-lumen --amount 310000 --payment-id love-alice-1 --key "$KEYS/alice.json"
-run policy flags SEOUL-LOVE --key "$KEYS/harbor-bank.json"
 # That payment earned alice Seoul Love's cashback at Seoul's cafés: 5%, capped at 5,000 a holder, out of the
 # city's budget. She held 700,000: 700,000 - 310,000 + 5,000.
 run balance alice --key "$KEYS/alice.json"
-run tx cash-out --asset SEOUL-LOVE --amount 300001 --payout-ref "HARBOR-BANK/ACC-1001" --ref love-cash-1 --key "$KEYS/cafe-lumen.json"
+# cafe-lumen cashes the 310,000 out at once: over its cap, refused; 300,000 passes, past 3 x 90,000: flagged.
+run tx cash-out --asset SEOUL-LOVE --amount 310000 --payout-ref "HARBOR-BANK/ACC-1001" --ref love-cash-1 --key "$KEYS/cafe-lumen.json"
 run tx cash-out --asset SEOUL-LOVE --amount 300000 --payout-ref "HARBOR-BANK/ACC-1001" --ref love-cash-2 --key "$KEYS/cafe-lumen.json"
+run policy flags SEOUL-LOVE --key "$KEYS/harbor-bank.json"
 
 # --- Rewards: Skyway's coupon mall ---------------------------------------------------------------------
 run coupons list

@@ -438,7 +438,7 @@ ROUTE_DOCS: dict[str, tuple[str, Any]] = {
                     "merchant": "cafe-lumen",
                     "asset": "SEOUL-LOVE",
                     "month": 683,
-                    "taken_minor": 15000001,
+                    "redeemed_minor": 15000001,
                     "usual_minor": 5000000,
                     "multiple": 3,
                     "height": 212,

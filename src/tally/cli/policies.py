@@ -62,7 +62,7 @@ def policy_lines(asset: Asset) -> list[tuple[str, str]]:
     cap = p.merchant_cash_out_cap_minor
     guard = f"cash-out cap {amount(cap)} a month" if cap else "no cash-out cap"
     if p.flag_multiple:
-        guard += f"; flagged past {p.flag_multiple}x usual takings"
+        guard += f"; flagged past {p.flag_multiple}x usual redemptions"
     return [
         ("spent at", "; ".join(where) if where else "any merchant"),
         ("valid until", f"block time {p.valid_until_ms}" if p.valid_until_ms else "no end"),
@@ -79,8 +79,8 @@ def policy_lines(asset: Asset) -> list[tuple[str, str]]:
 
 
 def flag_row(f: MerchantFlag, decimals: int) -> list[str]:
-    taken, usual = format_minor(f.taken_minor, decimals), format_minor(f.usual_minor, decimals)
-    return [f.merchant, month_name(f.month), taken, usual, f"{f.multiple}x", f"block {f.height}"]
+    redeemed, usual = format_minor(f.redeemed_minor, decimals), format_minor(f.usual_minor, decimals)
+    return [f.merchant, month_name(f.month), redeemed, usual, f"{f.multiple}x", f"block {f.height}"]
 
 
 @policy.command("show")
@@ -118,7 +118,7 @@ def flags(asset: str, url: str, key_path: Path | None, as_json: bool) -> None:
         click.echo(f"no merchant flagged in {asset}")
         return
     rows = [flag_row(f, decimals) for f in found.flags]
-    table(["MERCHANT", "MONTH", "TAKEN", "USUAL", "PAST", "FLAGGED AT"], rows, right={2, 3})
+    table(["MERCHANT", "MONTH", "REDEEMED", "USUAL", "PAST", "FLAGGED AT"], rows, right={2, 3})
 
 
 @click.command()

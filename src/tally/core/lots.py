@@ -1,10 +1,10 @@
 """Lots (protocol 9 on): value that expires, held by holders lot by lot, first to expire spent first.
 
-An asset whose policy has a lot lifetime or an end (`lot_lifetime_ms`, `valid_until_ms`) tracks lots:
-every holder's balance in it is the sum of its lots (`HolderLots`), each with the block time it expires
-at. Value issued or sold to a holder (or reaching it from an account that is not a holder: a budget
-account) is a new lot expiring at the end of the chain day its lifetime ends on, or at the asset's end
-if that is sooner; value a holder spends leaves from the lot that expires first; a holder's transfer
+An asset whose policy has a lot lifetime (`lot_lifetime_ms`) tracks lots: every holder's balance in it
+is the sum of its lots (`HolderLots`), each with the block time it expires at. Value issued or sold to
+a holder (or reaching it from an account that is not a holder: a budget account) is a new lot expiring
+at the end of the chain day its lifetime ends on, or at the asset's end if that is sooner; value a
+holder spends leaves from the lot that expires first; a holder's transfer
 carries its lots to the receiver; a merchant's refund returns the lots the payment took (its last ones
 first). Merchants', members' and budget accounts' balances have no lots.
 
@@ -26,7 +26,7 @@ import msgspec
 
 from .controls import MS_PER_DAY, MS_PER_MINUTE, chain_day
 from .errors import Code, Rejected, ensure
-from .postings import SUPPLY, Posting, move, post
+from .postings import SUPPLY, Posting, balance, move, post
 from .state import TxView
 from .tables import ACCOUNTS, ASSETS, EXPIRED, LOT_CHUNKS, LOT_SCHEDULE, LOTS, SCHEDULE
 from .types import (
@@ -52,11 +52,16 @@ CHUNK_ACCOUNTS = 128  # accounts per chunk of a bucket
 MAX_SWEEP_CHUNKS = 8  # chunks a block sweeps: at most 1,024 holders' expiries per block
 MAX_EXPIRED_SHOWN = 16  # expired lots a holder's record keeps
 _SCHEDULE_KEY = LOT_SCHEDULE.key(SCHEDULE)
-_ASSET_KEY = ASSETS.scan_prefix()  # + asset id (hot path)
 
 
 def tracks_lots(policy: AssetPolicy | None) -> bool:
-    return policy is not None and (policy.lot_lifetime_ms > 0 or policy.valid_until_ms > 0)
+    """Holders hold the asset lot by lot: it has a lot lifetime."""
+    return policy is not None and policy.lot_lifetime_ms > 0
+
+
+def ends_at_once(policy: AssetPolicy | None) -> bool:
+    """All the asset's value expires at its end: an end, no lot lifetime."""
+    return policy is not None and policy.valid_until_ms > 0 and not policy.lot_lifetime_ms
 
 
 def ensure_lots_fixed(lots_rules: bool, before: AssetPolicy | None, after: AssetPolicy) -> None:
@@ -66,9 +71,11 @@ def ensure_lots_fixed(lots_rules: bool, before: AssetPolicy | None, after: Asset
     if before is None or not lots_rules:
         return
     ensure(
-        before.lot_lifetime_ms == after.lot_lifetime_ms and tracks_lots(before) == tracks_lots(after),
+        before.lot_lifetime_ms == after.lot_lifetime_ms
+        and (before.valid_until_ms > 0) == (after.valid_until_ms > 0)
+        and (not ends_at_once(before) or before.valid_until_ms == after.valid_until_ms),
         Code.BAD_PARAMETER,
-        "an asset's lot lifetime, and whether it has an end, are fixed when it is created",
+        "an asset's lot lifetime, whether it has an end, and an end without a lifetime are fixed when it is created",
     )
 
 
@@ -138,14 +145,16 @@ def add(held: list[Lot], lot: Lot) -> tuple[list[Lot], bool]:
     return [*held[:at], lot, *held[at:]], True
 
 
-def post_lots(c: TxContext, postings: Sequence[Posting]) -> None:
-    """After the engine posted: holders' lots follow their balances in every asset that tracks lots."""
-    for asset_id in dict.fromkeys(p.asset for p in postings):
-        asset = c.view.get(_ASSET_KEY + asset_id)
-        assert isinstance(asset, Asset)
-        policy = lot_policy(asset)
-        if policy is not None:
-            _post_asset_lots(c, asset, policy, [p for p in postings if p.asset == asset_id])
+def post_asset_lots(c: TxContext, asset: Asset, policy: AssetPolicy, postings: Sequence[tuple[Posting, int]]) -> None:
+    """After the engine posted (each posting with its balance after): holders' lots follow their balances
+    in an asset that tracks lots, and holders of an asset that ends at once are listed for its sweep when
+    their balance rises from zero."""
+    if tracks_lots(policy):
+        _post_asset_lots(c, asset, policy, [p for p, _ in postings])
+    elif policy.valid_until_ms:
+        for p, after in postings:
+            if 0 < p.amount_minor == after and _holder(c, policy, p.account):
+                schedule(c.view, asset.id, policy.valid_until_ms, p.account)
 
 
 def _holder(c: TxContext, policy: AssetPolicy, account_id: str) -> Account | None:
@@ -284,23 +293,27 @@ def sweep(view: TxView, now_ms: int, height: int) -> list[Swept]:
 
 def sweep_holder(view: TxView, asset_id: str, account_id: str, now_ms: int, height: int) -> Swept:
     """Move a holder's expired lots of an asset to its issuer (or burn them); the movements (none: nothing due)."""
-    record = view.read(LOTS, account_id, asset_id)
-    if record is None:
-        return ()
+    asset = view.read(ASSETS, asset_id)
+    assert asset is not None and isinstance(asset.policy, AssetPolicy)
+    if ends_at_once(asset.policy):  # no lots: the whole balance ends at the asset's end
+        held = balance(view, account_id, asset_id)
+        record = HolderLots([Lot(asset.policy.valid_until_ms, held)] if held else [])
+    else:
+        found = view.read(LOTS, account_id, asset_id)
+        record = found if found is not None else HolderLots([])
     expired = [lot for lot in record.lots if lot.expires_ms <= now_ms]
     if not expired:
         return ()  # spent before it expired (or listed twice): nothing left to sweep
     left = [lot for lot in record.lots if lot.expires_ms > now_ms]
     amount = sum(lot.amount_minor for lot in expired)
-    asset = view.read(ASSETS, asset_id)
-    assert asset is not None and isinstance(asset.policy, AssetPolicy)
     to = asset.policy.expired_to
     target = SUPPLY if to == "burn" else asset.issuer
     try:
         holder_after, target_after = post(view, move(account_id, target, asset_id, amount))
     except Rejected:  # pragma: no cover - lots sum to the balance, and the supply takes any burn
         raise AssertionError("a holder's lots sum to its balance") from None
-    view.put(LOTS.key(account_id, asset_id), HolderLots(left) if left else None)
+    if not ends_at_once(asset.policy):
+        view.put(LOTS.key(account_id, asset_id), HolderLots(left) if left else None)
     shown = view.read(EXPIRED, account_id, asset_id)
     latest = [
         *(shown.expired if shown else []),

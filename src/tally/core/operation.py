@@ -18,8 +18,7 @@ import msgspec
 
 from .controls import post_controlled
 from .errors import Code, ensure
-from .lots import post_lots
-from .policy import check_holder_caps
+from .policy_postings import after_postings
 from .postings import Posting, post
 from .protocol import Rules
 from .state import TxView
@@ -64,10 +63,8 @@ class TxContext(msgspec.Struct):
         balance caps after; from protocol 8 on, policy assets' holder caps too (core/policy.py).
         """
         after = post_controlled(self, postings) if self.rules.governance else post(self.view, postings)
-        if self.rules.lots:
-            post_lots(self, postings)
         if self.rules.asset_policy:
-            check_holder_caps(self, postings, after)
+            after_postings(self, postings, after)
         self.balances_after.extend(after)
         self.postings.extend(postings)
 

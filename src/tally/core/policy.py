@@ -15,26 +15,26 @@ go around them; each refusal names its rule with a stable code:
   may pay too (`payer_not_allowed`);
 - cash-out: its fee goes to the issuer; a holder's remainder refund needs its
   share spent (`refund_threshold_not_reached`);
-- the voucher-cashing guard: a merchant's cash-outs per month are capped
-  (`over_cash_out_cap`), and a merchant whose month's takings pass a multiple
-  of its usual volume is flagged (`MerchantFlag`), which refuses nothing:
-  freezing stays a regulator's action.
+- the voucher-cashing guard: a merchant's redemptions (cash-outs) per month
+  are capped (`over_cash_out_cap`), and a merchant whose month's redemptions
+  pass a multiple of its usual volume is flagged (`MerchantFlag`), which
+  refuses nothing: freezing stays a regulator's action. Payments pay nothing
+  for it: it runs on cash-outs.
 
 A plain asset (no policy) reads nothing more than before.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from functools import lru_cache
 from typing import TYPE_CHECKING
 
 import msgspec
 
-from .controls import chain_day, council_params
+from .controls import COUNCIL_KEY, chain_day, council_params
 from .errors import Code, ensure
-from .postings import SUPPLY, Posting
 from .tables import ACCOUNTS, ASSETS, FLAGS, HOLDER_USE, MERCHANT_LIMITS, MERCHANT_USE, MERCHANTS
-from .types import Account, Asset, AssetPolicy, HolderUse, MerchantFlag, MerchantUse
+from .types import Account, Asset, AssetPolicy, HolderUse, MerchantFlag, MerchantProfile, MerchantUse, Params
 
 if TYPE_CHECKING:
     from .operation import TxContext
@@ -43,8 +43,10 @@ if TYPE_CHECKING:
 POLICY_SINCE = 8  # the protocol version policies arrive in
 BASIS_POINTS = 10_000
 _ASSET_KEY = ASSETS.scan_prefix()  # + asset id (hot path)
+_MERCHANTS_KEY = MERCHANTS.scan_prefix()  # + merchant (hot path)
 
 
+@lru_cache(maxsize=64)  # a block's payments ask for its month again and again
 def chain_month(timestamp_ms: int, utc_offset_min: int) -> int:
     """The calendar month (months since January 1970) a block time falls in, in the chain's time zone.
 
@@ -125,7 +127,8 @@ def ensure_merchant_allowed(c: TxContext, policy: AssetPolicy, asset_id: str, me
     """The merchant's registry entry is in an allowed category and region."""
     if not policy.categories and not policy.regions:
         return
-    profile = c.view.read(MERCHANTS, merchant_id)
+    profile = c.view.get(_MERCHANTS_KEY + merchant_id)
+    assert profile is None or isinstance(profile, MerchantProfile)
     ensure(
         profile is not None,
         Code.UNREGISTERED_MERCHANT,
@@ -143,7 +146,9 @@ def ensure_merchant_allowed(c: TxContext, policy: AssetPolicy, asset_id: str, me
         merchant_id,
     )
     ensure(
-        not policy.regions or any(region_within(profile.region, r) for r in policy.regions),
+        not policy.regions
+        or profile.region in policy.regions  # (the common case, without the loop below)
+        or any(region_within(profile.region, r) for r in policy.regions),
         Code.WRONG_REGION,
         "{} is spent in {} only, not in {} ({})",
         asset_id,
@@ -154,7 +159,7 @@ def ensure_merchant_allowed(c: TxContext, policy: AssetPolicy, asset_id: str, me
 
 
 def check_payment(c: TxContext, asset: Asset, payer_id: str, merchant_id: str, amount_minor: int) -> None:
-    """A payment to a merchant in a policy asset: who pays, when, where; then the merchant's takings."""
+    """A payment to a merchant in a policy asset: who pays, when, where."""
     policy = policy_of(asset)
     if policy is None:
         return
@@ -163,8 +168,6 @@ def check_payment(c: TxContext, asset: Asset, payer_id: str, merchant_id: str, a
     ensure_payer(policy, payer, asset.id)
     ensure_not_expired(c, asset, policy)
     ensure_merchant_allowed(c, policy, asset.id, merchant_id)
-    if policy.flag_multiple:
-        count_takings(c, asset, policy, merchant_id, amount_minor)
 
 
 def check_transfer(c: TxContext, asset: Asset, sender: Account, receiver: Account) -> None:
@@ -213,73 +216,54 @@ def count_received(c: TxContext, asset: Asset, account: Account, amount_minor: i
     )
 
 
-def check_holder_caps(c: TxContext, postings: Sequence[Posting], balances_after: Sequence[int]) -> None:
-    """After any posting: a holder credited in a policy asset holds no more than the policy's cap."""
-    for p, balance_after in zip(postings, balances_after, strict=True):
-        if p.amount_minor <= 0 or p.account == SUPPLY:
-            continue
-        asset = c.view.get(_ASSET_KEY + p.asset)
-        assert isinstance(asset, Asset)
-        policy = policy_of(asset)
-        if policy is None or not policy.holder_cap_minor or p.account == policy.budget_account:
-            continue
-        account = c.view.read(ACCOUNTS, p.account)
-        assert account is not None
-        ensure(
-            account.role != "holder" or balance_after <= policy.holder_cap_minor,
-            Code.OVER_HOLDER_CAP,
-            "{} may hold at most {} {}",
-            p.account,
-            policy.holder_cap_minor,
-            p.asset,
-        )
+def check_holder_cap(c: TxContext, policy: AssetPolicy, account_id: str, asset_id: str, balance_after: int) -> None:
+    """A credit that took an account past the policy's holder cap: refused if the account is a holder
+    (merchants and the budget account are not held to it)."""
+    if account_id == policy.budget_account:
+        return
+    account = c.view.read(ACCOUNTS, account_id)
+    assert account is not None
+    ensure(
+        account.role != "holder" or balance_after <= policy.holder_cap_minor,
+        Code.OVER_HOLDER_CAP,
+        "{} may hold at most {} {}",
+        account_id,
+        policy.holder_cap_minor,
+        asset_id,
+    )
 
 
 # --- the voucher-cashing guard --------------------------------------------------
 
 
-def merchant_use(c: TxContext, merchant_id: str, asset_id: str) -> MerchantUse:
-    """The merchant's record for this month (a new month starts from zero, keeping the last one's takings)."""
-    month = chain_month(c.block.timestamp_ms, council_params(c.view).utc_offset_min)
+def merchant_use(c: TxContext, policy: AssetPolicy, merchant_id: str, asset_id: str) -> MerchantUse:
+    """The merchant's record for this month (a new month starts from zero, keeping the last one's redemptions)."""
+    params = c.view.get(COUNCIL_KEY)
+    assert isinstance(params, Params)
+    month = chain_month(c.block.timestamp_ms, params.utc_offset_min)
     use = c.view.read(MERCHANT_USE, merchant_id, asset_id)
     if use is not None and use.month == month:
         return use
-    last = use.taken_minor if use is not None and use.month == month - 1 else 0
-    return MerchantUse(month=month, taken_minor=0, cashed_minor=0, last_month_taken_minor=last)
+    last = use.cashed_minor if use is not None and use.month == month - 1 else 0
+    usual = usual_volume(c, last, merchant_id, asset_id)
+    return MerchantUse(month=month, cashed_minor=0, last_month_cashed_minor=last, usual_minor=usual)
 
 
-def usual_volume(c: TxContext, policy: AssetPolicy, use: MerchantUse, merchant_id: str, asset_id: str) -> int:
-    """What a merchant usually takes a month: the issuer's figure or last month's, whichever is larger;
-    a merchant with neither is measured against its cash-out cap."""
+def usual_volume(c: TxContext, last_month_minor: int, merchant_id: str, asset_id: str) -> int:
+    """What a merchant usually redeems a month: the issuer's figure (from its registered size) or last
+    month's redemptions, whichever is larger (0: no basis yet, so never flagged, only capped). Fixed as a
+    month begins, or when the issuer sets the merchant's limits."""
     limit = c.view.read(MERCHANT_LIMITS, merchant_id, asset_id)
-    usual = max(limit.usual_monthly_minor if limit is not None else 0, use.last_month_taken_minor)
-    return usual or cash_out_cap(c, policy, merchant_id, asset_id)
+    return max(limit.usual_monthly_minor if limit is not None else 0, last_month_minor)
 
 
-def count_takings(c: TxContext, asset: Asset, policy: AssetPolicy, merchant_id: str, amount_minor: int) -> None:
-    use = merchant_use(c, merchant_id, asset.id)
-    taken = use.taken_minor + amount_minor
-    usual = usual_volume(c, policy, use, merchant_id, asset.id)
-    flag = not use.flagged and usual > 0 and taken > policy.flag_multiple * usual
-    c.view.put(
-        MERCHANT_USE.key(merchant_id, asset.id),
-        msgspec.structs.replace(use, taken_minor=taken, flagged=use.flagged or flag),
-    )
-    if flag:
-        c.view.put(
-            FLAGS.key(asset.id, merchant_id),
-            MerchantFlag(
-                merchant=merchant_id,
-                asset=asset.id,
-                month=use.month,
-                taken_minor=taken,
-                usual_minor=usual,
-                multiple=policy.flag_multiple,
-                height=c.block.height,
-                txid=c.txid,
-            ),
-        )
-        c.named.append(asset.issuer)  # the issuer's history shows the payment that flagged its merchant
+def refresh_usual(c: TxContext, asset: Asset, merchant_id: str) -> None:
+    """After the issuer set a merchant's limits: this month's usual volume follows them."""
+    use = c.view.read(MERCHANT_USE, merchant_id, asset.id)
+    if policy_of(asset) is None or use is None:
+        return
+    usual = usual_volume(c, use.last_month_cashed_minor, merchant_id, asset.id)
+    c.view.put(MERCHANT_USE.key(merchant_id, asset.id), msgspec.structs.replace(use, usual_minor=usual))
 
 
 def cash_out_cap(c: TxContext, policy: AssetPolicy, merchant_id: str, asset_id: str) -> int:
@@ -289,17 +273,18 @@ def cash_out_cap(c: TxContext, policy: AssetPolicy, merchant_id: str, asset_id: 
 
 
 def count_cash_out(c: TxContext, asset: Asset, account: Account, amount_minor: int) -> None:
-    """A merchant's cash-outs of a policy asset stay within its monthly cap."""
+    """The voucher-cashing guard on a merchant's redemption (cash-out) of a policy asset: within its
+    monthly cap, and flagged when the month's redemptions pass the policy's multiple of its usual volume."""
     policy = policy_of(asset)
     if policy is None or account.role != "merchant":
         return
     cap = cash_out_cap(c, policy, account.id, asset.id)
-    if not cap:
+    if not cap and not policy.flag_multiple:
         return
-    use = merchant_use(c, account.id, asset.id)
+    use = merchant_use(c, policy, account.id, asset.id)
     cashed = use.cashed_minor + amount_minor
     ensure(
-        cashed <= cap,
+        not cap or cashed <= cap,
         Code.OVER_CASH_OUT_CAP,
         "{} would cash out {} {} this month; its cap is {}",
         account.id,
@@ -307,7 +292,27 @@ def count_cash_out(c: TxContext, asset: Asset, account: Account, amount_minor: i
         asset.id,
         cap,
     )
-    c.view.put(MERCHANT_USE.key(account.id, asset.id), msgspec.structs.replace(use, cashed_minor=cashed))
+    usual = use.usual_minor
+    flag = policy.flag_multiple > 0 and not use.flagged and usual > 0 and cashed > policy.flag_multiple * usual
+    c.view.put(
+        MERCHANT_USE.key(account.id, asset.id),
+        msgspec.structs.replace(use, cashed_minor=cashed, flagged=use.flagged or flag),
+    )
+    if flag:
+        c.view.put(
+            FLAGS.key(asset.id, account.id),
+            MerchantFlag(
+                merchant=account.id,
+                asset=asset.id,
+                month=use.month,
+                redeemed_minor=cashed,
+                usual_minor=usual,
+                multiple=policy.flag_multiple,
+                height=c.block.height,
+                txid=c.txid,
+            ),
+        )
+        c.named.append(asset.issuer)  # the issuer's history shows the redemption that flagged its merchant
 
 
 def cash_out_fee(asset: Asset, account_id: str, amount_minor: int) -> int:

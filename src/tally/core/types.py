@@ -79,8 +79,8 @@ class AssetPolicy(msgspec.Struct, frozen=True, forbid_unknown_fields=True, omit_
     # Local currency (`sell`): the discount a buyer gets, paid out of the budget account.
     discount_bp: BasisPoints = 0
     budget_account: OptionalAccountId = ""
-    # The voucher-cashing guard: a merchant's cash-outs per calendar month (0: no cap) unless the issuer
-    # set its own (`set_merchant_limit`), and the multiple of its usual monthly takings that flags it.
+    # The voucher-cashing guard: a merchant's cash-outs (redemptions) per calendar month (0: no cap) unless
+    # the issuer set its own (`set_merchant_limit`), and the multiple of its usual redemptions that flags it.
     merchant_cash_out_cap_minor: LimitMinor = 0
     flag_multiple: Annotated[int, Meta(ge=0, le=1_000)] = 0
     # Lots (protocol 9; core/lots.py): value issued to a holder expires at the end of the chain day its
@@ -504,12 +504,12 @@ class CouponUse(msgspec.Struct, frozen=True):
 
 
 class MerchantUse(msgspec.Struct, frozen=True):
-    """A merchant's takings and cash-outs of a policy asset this calendar month (the voucher-cashing guard)."""
+    """A merchant's redemptions (cash-outs) of a policy asset this calendar month (the voucher-cashing guard)."""
 
     month: int
-    taken_minor: int  # payments received this month
     cashed_minor: int  # cashed out this month
-    last_month_taken_minor: int  # payments received in the month before (its usual volume, once it has one)
+    last_month_cashed_minor: int  # cashed out in the month before
+    usual_minor: int  # what it usually redeems a month, as this month began or its limits changed (policy.py)
     flagged: bool = False  # flagged this month
 
 
@@ -517,18 +517,18 @@ class MerchantLimit(msgspec.Struct, frozen=True):
     """The issuer's limits for one merchant in its asset, set from the merchant's registered size."""
 
     cash_out_monthly_minor: int  # 0: the policy's cap
-    usual_monthly_minor: int  # the takings it expects a month (0: the last month's)
+    usual_monthly_minor: int  # the redemptions it expects a month (0: the last month's)
     set_by: str
     height: int
 
 
 class MerchantFlag(msgspec.Struct, frozen=True):
-    """A merchant whose month's takings passed the policy's multiple of its usual volume."""
+    """A merchant whose month's redemptions passed the policy's multiple of its usual volume."""
 
     merchant: str
     asset: str
     month: int
-    taken_minor: int
+    redeemed_minor: int
     usual_minor: int
     multiple: int
     height: int

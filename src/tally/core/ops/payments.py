@@ -84,17 +84,17 @@ def ensure_new_payment(c: TxContext, merchant: str, payment_id: str) -> None:
     )
 
 
-def record_payment(c: TxContext, merchant: str, payment_id: str, payer: str, asset: str, amount_minor: int) -> None:
+def record_payment(c: TxContext, merchant: str, payment_id: str, payer: str, asset: Asset, amount_minor: int) -> None:
     """Move the value from the payer to the merchant and record the payment (what refunds read), with the
     payer's lots it took (protocol 9)."""
-    c.post(*move(payer, merchant, asset, amount_minor))
+    c.post(*move(payer, merchant, asset.id, amount_minor))
     c.view.put(
         PAYMENTS.key(merchant, payment_id),
         Payment(
             merchant=merchant,
             payment_id=payment_id,
             payer=payer,
-            asset=asset,
+            asset=asset.id,
             amount_minor=amount_minor,
             refunded_minor=0,
             txid=c.txid if c.rules.client_refs else msgspec.UNSET,  # a payment's key is its payment id
@@ -102,9 +102,7 @@ def record_payment(c: TxContext, merchant: str, payment_id: str, payer: str, ass
         ),
     )
     if c.rules.rewards:
-        found = c.view.read(ASSETS, asset)
-        assert found is not None
-        pay_cashback(c, found, payer, merchant, payment_id, amount_minor)
+        pay_cashback(c, asset, payer, merchant, payment_id, amount_minor)
 
 
 def pay(c: TxContext, tx: Pay) -> None:
@@ -114,7 +112,7 @@ def pay(c: TxContext, tx: Pay) -> None:
     ensure(tx.merchant != c.signer.id, Code.SELF_TRANSFER, "a merchant cannot pay itself")
     ensure_new_payment(c, tx.merchant, tx.payment_id)
     check_payment(c, asset, c.signer.id, tx.merchant, tx.amount_minor)
-    record_payment(c, tx.merchant, tx.payment_id, c.signer.id, tx.asset, tx.amount_minor)
+    record_payment(c, tx.merchant, tx.payment_id, c.signer.id, asset, tx.amount_minor)
 
 
 def refund(c: TxContext, tx: Refund) -> None:
@@ -205,8 +203,6 @@ OPERATIONS: tuple[Operation[Any], ...] = (
             BALANCES.key(tx.signer, tx.asset),
             BALANCES.key(tx.merchant, tx.asset),
             MERCHANTS.key(tx.merchant),  # what a policy asset's rules read (core/policy.py, core/lots.py)
-            MERCHANT_USE.key(tx.merchant, tx.asset),
-            MERCHANT_LIMITS.key(tx.merchant, tx.asset),
             LOTS.key(tx.signer, tx.asset),
         ],
         parties=lambda tx: [tx.merchant],

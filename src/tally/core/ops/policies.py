@@ -9,7 +9,7 @@
   a payout to its bank) once it has spent the policy's share of the value it
   received.
 - `set_merchant_limit`: the issuer sets a merchant's monthly cash-out cap and
-  usual takings in its asset, from the merchant's registered size.
+  usual redemptions in its asset, from the merchant's registered size.
 """
 
 from __future__ import annotations
@@ -35,10 +35,11 @@ from ..policy import (
     count_received,
     ensure_not_expired,
     policy_of,
+    refresh_usual,
     refund_threshold_pct,
 )
 from ..postings import SUPPLY, balance, move
-from ..tables import ACCOUNTS, ASSETS, BALANCES, HOLDER_USE, LOTS, MERCHANT_LIMITS, PURCHASES
+from ..tables import ACCOUNTS, ASSETS, BALANCES, HOLDER_USE, LOTS, MERCHANT_LIMITS, MERCHANT_USE, PURCHASES
 from ..types import (
     AccountId,
     AmountMinor,
@@ -74,12 +75,12 @@ class RedeemRemainder(TxBase, frozen=True, tag="redeem_remainder"):
 
 
 class SetMerchantLimit(TxBase, frozen=True, tag="set_merchant_limit"):
-    """The issuer sets a merchant's monthly cash-out cap and usual takings in its asset."""
+    """The issuer sets a merchant's monthly cash-out cap and usual redemptions in its asset."""
 
     merchant: AccountId
     asset: AssetId
     cash_out_monthly_minor: LimitMinor  # 0: the policy's cap
-    usual_monthly_minor: LimitMinor  # 0: measured by last month's takings
+    usual_monthly_minor: LimitMinor  # 0: measured by last month's redemptions
 
 
 def discount_policy(asset_id: str, policy: AssetPolicy | None) -> AssetPolicy:
@@ -188,6 +189,7 @@ def set_merchant_limit(c: TxContext, tx: SetMerchantLimit) -> None:
     )
     given = tx.cash_out_monthly_minor or tx.usual_monthly_minor
     c.view.put(MERCHANT_LIMITS.key(tx.merchant, tx.asset), limit if given else None)
+    refresh_usual(c, asset, tx.merchant)
 
 
 OPERATIONS: tuple[Operation[Any], ...] = (
@@ -238,11 +240,16 @@ OPERATIONS: tuple[Operation[Any], ...] = (
     Operation(
         tx=SetMerchantLimit,
         rule=set_merchant_limit,
-        reads=lambda tx: [ASSETS.key(tx.asset), ACCOUNTS.key(tx.merchant), MERCHANT_LIMITS.key(tx.merchant, tx.asset)],
+        reads=lambda tx: [
+            ASSETS.key(tx.asset),
+            ACCOUNTS.key(tx.merchant),
+            MERCHANT_LIMITS.key(tx.merchant, tx.asset),
+            MERCHANT_USE.key(tx.merchant, tx.asset),
+        ],
         parties=lambda tx: [tx.merchant],
         signers=MEMBERS_ONLY,
         since=POLICY_SINCE,
-        summary="The issuer sets a merchant's monthly cash-out cap and usual takings in its asset.",
+        summary="The issuer sets a merchant's monthly cash-out cap and usual redemptions in its asset.",
         example=Example(
             "set a merchant's cash-out cap",
             "bank-a",

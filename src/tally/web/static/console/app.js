@@ -653,7 +653,7 @@ function FlagList({ asset, flags }) {
           <td><a class="nowrap" href=${`#/merchant/${f.merchant}`}>${f.merchant}</a></td>
           <td class="nowrap">${monthText(f.month)}
             <div class="small"><a href=${`/explorer/#/tx/${f.txid}`} title=${f.txid}>${t("console.at_height", { height: f.height })}</a></div></td>
-          <td class="num"><strong><${Amount} minor=${f.taken_minor} asset=${asset} /></strong>
+          <td class="num"><strong><${Amount} minor=${f.redeemed_minor} asset=${asset} /></strong>
             <div class="muted small">${t("console.flag_usual_past", { usual: amountText(f.usual_minor, asset), n: f.multiple })}</div></td></tr>`)}
         </tbody>
       </table>

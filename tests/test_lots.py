@@ -22,7 +22,8 @@ import pytest
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
-from helpers import Chain, key, make_genesis
+from helpers import Chain, NodeProcess, free_port, key, make_genesis
+from tally.client import Signer, TallyClient, read_keyfile
 from tally.core import lots as lots_module
 from tally.core.errors import Code
 from tally.core.lots import MAX_LOTS, lot_expiry
@@ -31,6 +32,7 @@ from tally.core.ops.assets import Issue
 from tally.core.ops.payments import Pay
 from tally.core.tables import ASSETS, EXPIRED, LOT_CHUNKS, LOT_SCHEDULE, LOTS, PAYMENTS, PROPOSALS, SCHEDULE
 from tally.core.types import AssetPolicy, HolderLots, Lot, SetPolicy, StateValue
+from tally.node.config import DataDir, init_dev_node
 from tally.store import open_store
 from tally.store.base import SWEEP_TYPE
 
@@ -301,3 +303,30 @@ def test_a_sweep_is_an_entry_in_the_holders_and_the_issuers_history_not_a_transa
     assert c.store.history("bank-a", None, 1)[0].txid == entry.txid
     assert [t.txid for t in c.store.block_txs(c.height)] == [paid.txid]  # the block's transactions only
     c.store.close()
+
+
+def test_the_lots_route_shows_an_asset_that_ends_at_once_as_one_lot(tmp_path: Path) -> None:
+    """Through a real node: lots of an asset with a lifetime as kept, and of one with an end only, one lot."""
+    data_dir = tmp_path / "node"
+    init_dev_node(data_dir, [("bank-a", "Bank A")], chain="tally-lots", utc_offset_min=SEOUL_MIN)
+    node = NodeProcess(data_dir, free_port()).start()
+    try:
+        bank = Signer("bank-a", read_keyfile(DataDir(data_dir).key_path("bank-a")).keypair(), "tally-lots")
+        end_ms = 4_000_000_000_000
+        with TallyClient(node.url) as client:
+            for tx in (
+                bank.register_account("h0", key("h0").public_key_hex, "holder"),
+                bank.create_asset("END", "End", "voucher", 0, False, "none", policy=AssetPolicy(valid_until_ms=end_ms)),
+                bank.create_asset(
+                    "DAY", "Day", "voucher", 0, False, "none", policy=AssetPolicy(lot_lifetime_ms=DAY_MS)
+                ),
+                bank.issue("END", "h0", 5),
+                bank.issue("DAY", "h0", 7),
+            ):
+                assert client.wait_final(client.submit(tx)).code == "ok"
+        with TallyClient(node.url, reader=("h0", key("h0"))) as client:
+            found = {item.asset: item for item in client.lots("h0").items}
+    finally:
+        node.stop()
+    assert [(lot.expires_ms, lot.amount_minor, lot.expired) for lot in found["END"].lots] == [(end_ms, 5, False)]
+    assert [lot.amount_minor for lot in found["DAY"].lots] == [7] and found["DAY"].spendable_minor == 7

@@ -7,8 +7,10 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from ..client.models import AssetLots, ExpiredView, FlagsBody, LotsBody, LotView
+from ..core.lots import ends_at_once
+from ..core.policy import policy_of
 from ..core.tables import ASSETS, EXPIRED, FLAGS, LOTS
-from ..core.types import ExpiredLots, HolderLots, MerchantFlag
+from ..core.types import AssetPolicy, ExpiredLots, HolderLots, Lot, MerchantFlag
 from ..node.node import Node
 from .errors import ApiError
 from .params import Params
@@ -52,6 +54,11 @@ def account_lots(node: Node, account_id: str, now_ms: int) -> list[AssetLots]:
         EXPIRED.key_parts(k)[1]: r.expired
         for k, r in records_under(node, EXPIRED.scan_prefix(account_id), ExpiredLots, MAX_LOT_ASSETS)[0]
     }
+    for asset, amount_minor in node.ledger.balances(account_id).items():  # assets that end at once: one lot
+        found = ASSETS.read(node.store.get_state, asset)
+        if found is not None and ends_at_once(policy_of(found)) and asset not in held:
+            assert isinstance(found.policy, AssetPolicy)
+            held[asset] = [Lot(found.policy.valid_until_ms, amount_minor)]
     items = []
     for asset in sorted(held.keys() | gone.keys()):
         lots = [LotView(lot.expires_ms, lot.amount_minor, lot.expires_ms <= now_ms) for lot in held.get(asset, [])]

@@ -74,8 +74,8 @@ SIGNED_BY_MERCHANT = frozenset({"refund", "charge", "cash_out"})  # a merchant's
 
 
 def _merchant_of(tx_type: str, tx: dict[str, Any], merchant: str) -> bool:
-    """A payment to the merchant, or a refund, a charged payment code or a cash-out it signed."""
-    return (tx_type == "pay" and tx.get("merchant") == merchant) or (
+    """A payment or a coupon's use at the merchant, or a refund, a charged payment code or a cash-out it signed."""
+    return (tx_type in ("pay", "use_coupon") and tx.get("merchant") == merchant) or (
         tx_type in SIGNED_BY_MERCHANT and tx.get("signer") == merchant
     )
 

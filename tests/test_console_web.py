@@ -10,7 +10,8 @@ page and never sent) and shows the freeze's reason. A holder who lost the phone 
 fresh wallet; harbor-bank recovers the account to it and the wallet opens. harbor-bank moves its
 merchant cafe-lumen in the registry and sees the new entry; skyway's duty-free-7 is refused to it
 (not_authorized). The Assets tab shows Seoul Love's policy, its budget account's balance and, after a cash-out
-far past a shop's usual redemptions, the flagged merchant; another member is told who reads those. Screenshots go to
+far past a shop's usual redemptions, the flagged merchant; another member is told who reads those. It lists Seoul
+Love's cashback rule (seoul-cafes) with what its budget account has left. Screenshots go to
 artifacts/screenshots/ (console-*, wallet-*).
 """
 
@@ -399,6 +400,55 @@ def test_the_console_shows_a_policy_its_budget_and_flagged_merchants(council: No
     expect(love.locator("[data-test=flags]")).to_have_count(0)
     shoot(sky, "console-assets-policy-other-member")
     sky_context.close()
+
+
+def incentive_field(card: Locator, rule_id: str, name: str) -> Locator:
+    """One field of an asset card's cashback rule, by name: rate, where, period, cap, budget."""
+    return card.locator(f"[data-test=incentives] [data-incentive={rule_id}] dd[data-field={name}]")
+
+
+def test_the_console_shows_an_assets_incentive_rules(council: NodeProcess, browser: Browser) -> None:  # noqa: F811
+    """The Assets tab lists Seoul Love's cashback rule seoul-cafes (5% at Seoul's cafés, up to 5,000 a holder, no
+    end) with what seoul-budget has left (the public incentives route, read here through the SDK), running, in
+    English and Korean; assets without rules show none."""
+    with TallyClient(council.url) as client:
+        [item] = client.incentives("SEOUL-LOVE").items
+        assert not client.incentives("HARBOR-GIFT").items and not client.incentives("SEOUL-CULTURE").items
+    assert (item.rule.id, item.rule.rate_bp, item.rule.cap_per_holder_minor, item.rule.budget_account, item.active) == (
+        "seoul-cafes", 500, 5_000, "seoul-budget", True
+    )  # fmt: skip
+    left = item.budget_minor
+    console_context, console = new_page(browser, council.url + "/console/#/assets")
+    console.set_viewport_size({"width": 1280, "height": 800})
+    sign_in(console, council, "harbor-bank")
+    love = console.locator("[data-asset=SEOUL-LOVE]")
+    expect(love.locator("[data-test=incentives] h3")).to_have_text("Incentives (cashback)")
+    expect(love.locator("[data-incentive]")).to_have_count(1)
+    cafes = love.locator("[data-incentive=seoul-cafes]")
+    expect(cafes.locator(".rule-id")).to_have_text("seoul-cafes")
+    expect(cafes.locator("[data-test=running]")).to_have_text("running")
+    expect(incentive_field(love, "seoul-cafes", "rate")).to_have_text("5% of each payment")
+    expect(incentive_field(love, "seoul-cafes", "where")).to_have_text(
+        "categories 5814 · Fast food, cafés; regions KR-11 · Seoul"
+    )
+    expect(incentive_field(love, "seoul-cafes", "period")).to_have_text("no end")
+    expect(incentive_field(love, "seoul-cafes", "cap")).to_have_text("5,000")
+    expect(incentive_field(love, "seoul-cafes", "budget")).to_have_text(f"seoul-budget: {left:,} left")
+    expect(cafes.locator("[data-test=budget-empty]")).to_have_count(0)
+    for other in ("HARBOR-GIFT", "SEOUL-CULTURE", "SKYMILES"):
+        expect(console.locator(f"[data-asset={other}] [data-test=incentives]")).to_have_count(0)
+    shoot(console, "console-assets-incentives")
+
+    console.click("button:has-text('한국어')")
+    expect(love.locator("[data-test=incentives] h3")).to_have_text("인센티브(캐시백)")
+    expect(cafes.locator("[data-test=running]")).to_have_text("진행 중")
+    expect(incentive_field(love, "seoul-cafes", "rate")).to_have_text("결제액의 5%")
+    expect(incentive_field(love, "seoul-cafes", "where")).to_have_text("업종 5814 · 패스트푸드·카페; 지역 KR-11 · 서울")
+    expect(incentive_field(love, "seoul-cafes", "period")).to_have_text("기한 없음")
+    expect(incentive_field(love, "seoul-cafes", "cap")).to_have_text("5,000")
+    expect(incentive_field(love, "seoul-cafes", "budget")).to_have_text(f"seoul-budget: {left:,} 남음")
+    shoot(console, "console-assets-incentives-ko")
+    console_context.close()
 
 
 def test_the_console_is_served_with_the_other_apps(council: NodeProcess) -> None:

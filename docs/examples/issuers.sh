@@ -62,6 +62,7 @@ run tx set-merchant-limit --merchant cafe-lumen --asset SEOUL-LOVE --cash-out-mo
 run tx pay --asset SEOUL-LOVE --merchant cafe-lumen --amount 310000 --payment-id love-alice-1 --key "$KEYS/alice.json"
 # That payment earned alice Seoul Love's cashback at Seoul's cafés: 5%, capped at 5,000 a holder, out of the
 # city's budget. She held 700,000: 700,000 - 310,000 + 5,000.
+run policy incentives SEOUL-LOVE
 run balance alice --key "$KEYS/alice.json"
 # cafe-lumen cashes the 310,000 out at once: over its cap, refused; 300,000 passes, past 3 x 90,000: flagged.
 run tx cash-out --asset SEOUL-LOVE --amount 310000 --payout-ref "HARBOR-BANK/ACC-1001" --ref love-cash-1 --key "$KEYS/cafe-lumen.json"

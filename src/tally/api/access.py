@@ -103,6 +103,7 @@ ROUTE_POLICY: dict[str, RoutePolicy] = {
     "/v1/assets": PUBLIC,
     "/v1/assets/{asset}": PUBLIC,
     "/v1/assets/{asset}/supply": PUBLIC,
+    "/v1/assets/{asset}/incentives": RoutePolicy("public", why="an issuer's offers: the cashback its rules pay"),
     "/v1/assets/{asset}/flags": RoutePolicy("issuer", "asset", "merchants under watch: the issuer's and supervisors'"),
     "/v1/council": PUBLIC,
     "/v1/proposals": PUBLIC,

@@ -50,7 +50,7 @@ from .network import network_endpoint
 from .observe import HttpMetrics, RequestLog
 from .openapi import openapi_document
 from .params import Params
-from .policies import flags_endpoint, lots_endpoint
+from .policies import flags_endpoint, incentives_endpoint, lots_endpoint
 from .qr import merchant_qr_endpoint, parse_qr_endpoint, pay_code_endpoint
 from .responses import Handler
 from .responses import json_response as json
@@ -430,6 +430,7 @@ def create_app(node: Node) -> Starlette:
         route("/v1/directory", directory_endpoint(node, params)),
         route("/v1/merchants/{merchant}", merchant_endpoint(node, params)),
         route("/v1/assets/{asset}/flags", flags_endpoint(node, params)),
+        route("/v1/assets/{asset}/incentives", incentives_endpoint(node, params)),
         route("/v1/accounts/{account}/lots", lots_endpoint(node, params)),
         route("/v1/coupons", mall_endpoint(node, params)),
         route("/v1/coupons/{coupon}", coupon_endpoint(node, params)),

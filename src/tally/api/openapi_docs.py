@@ -376,6 +376,26 @@ ROUTE_DOCS: dict[str, tuple[str, Any]] = {
             ],
         },
     ),
+    "/v1/assets/{asset}/incentives": (
+        "assets",
+        {
+            "asset": "SEOUL-LOVE",
+            "items": [
+                {
+                    "rule": {
+                        "id": "seoul-cafes",
+                        "rate_bp": 500,
+                        "budget_account": "seoul-budget",
+                        "categories": ["5814"],
+                        "regions": ["KR-11"],
+                        "cap_per_holder_minor": 5000,
+                    },
+                    "budget_minor": 9704775,
+                    "active": True,
+                }
+            ],
+        },
+    ),
     "/v1/coupons": (
         "assets",
         {

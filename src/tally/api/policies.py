@@ -1,15 +1,15 @@
-"""Asset policies' routes: the merchants the voucher-cashing guard flagged in an asset (protocol 8), and an
-account's lots with their expiries (protocol 9)."""
+"""Asset policies' routes: the merchants the voucher-cashing guard flagged in an asset (protocol 8), an
+account's lots with their expiries (protocol 9), and an asset's incentive rules with their budgets (10)."""
 
 from __future__ import annotations
 
 from starlette.requests import Request
 from starlette.responses import Response
 
-from ..client.models import AssetLots, ExpiredView, FlagsBody, LotsBody, LotView
+from ..client.models import AssetLots, ExpiredView, FlagsBody, IncentivesBody, IncentiveView, LotsBody, LotView
 from ..core.lots import ends_at_once
 from ..core.policy import policy_of
-from ..core.tables import ASSETS, EXPIRED, FLAGS, LOTS
+from ..core.tables import ASSETS, BALANCES, EXPIRED, FLAGS, INCENTIVES, LOTS
 from ..core.types import AssetPolicy, ExpiredLots, HolderLots, Lot, MerchantFlag
 from ..node.node import Node
 from .errors import ApiError
@@ -66,3 +66,23 @@ def account_lots(node: Node, account_id: str, now_ms: int) -> list[AssetLots]:
         spendable = sum(lot.amount_minor for lot in lots if not lot.expired)
         items.append(AssetLots(asset=asset, lots=lots, spendable_minor=spendable, expired=expired))
     return items
+
+
+def incentives_endpoint(node: Node, params: Params) -> Handler:
+    async def incentives(request: Request) -> Response:
+        asset_id = params.path(request, "asset")
+        if ASSETS.read(node.store.get_state, asset_id) is None:
+            raise ApiError(404, "unknown_asset", f"no asset {asset_id!r}")
+        found = INCENTIVES.read(node.store.get_state, asset_id)
+        now_ms = node.stored_head.timestamp_ms
+        items = [
+            IncentiveView(
+                rule=rule,
+                budget_minor=BALANCES.read(node.store.get_state, rule.budget_account, asset_id) or 0,
+                active=rule.from_ms <= now_ms and (not rule.until_ms or now_ms < rule.until_ms),
+            )
+            for rule in (found.rules if found is not None else [])
+        ]
+        return _json(IncentivesBody(asset=asset_id, items=items))
+
+    return incentives

@@ -153,3 +153,37 @@ def lots(account: str, url: str, key_path: Path | None, as_json: bool) -> None:
 
 def _time(ms: int) -> str:
     return datetime.fromtimestamp(ms / 1000, UTC).strftime("%Y-%m-%d %H:%M")
+
+
+@policy.command("incentives")
+@click.argument("asset")
+@url_option
+@json_option
+def incentives(asset: str, url: str, as_json: bool) -> None:
+    """An asset's cashback rules and what each budget account has left."""
+    with talking_to(url) as client:
+        found = client.incentives(asset)
+        decimals = client.asset(asset).decimals
+    if as_json:
+        emit_json(found)
+        return
+    if not found.items:
+        click.echo(f"no incentive rules in {asset}")
+        return
+    rows = []
+    for item in found.items:
+        rule = item.rule
+        where = "; ".join(
+            part
+            for part in (
+                "categories " + ", ".join(rule.categories) if rule.categories else "",
+                "regions " + ", ".join(rule.regions) if rule.regions else "",
+            )
+            if part
+        )
+        cap = format_minor(rule.cap_per_holder_minor, decimals) if rule.cap_per_holder_minor else "none"
+        left = f"{format_minor(item.budget_minor, decimals)} in {rule.budget_account}"
+        rows.append(
+            [rule.id, _pct_bp(rule.rate_bp), where or "any merchant", cap, left, "yes" if item.active else "no"]
+        )
+    table(["RULE", "CASHBACK", "AT", "CAP A HOLDER", "BUDGET LEFT", "RUNNING"], rows)

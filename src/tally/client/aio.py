@@ -48,6 +48,7 @@ from .models import (
     DirectoryPage,
     FlagsBody,
     HistoryPage,
+    IncentivesBody,
     LedgerEvent,
     LotsBody,
     MerchantCodeBody,
@@ -195,6 +196,10 @@ class AsyncTallyClient:
     async def lots(self, account_id: str) -> LotsBody:
         """An account's lots with their expiries, and its latest expired lots (protocol 9)."""
         return await self._get(f"/v1/accounts/{account_id}/lots", LotsBody)
+
+    async def incentives(self, asset_id: str) -> IncentivesBody:
+        """An asset's incentive rules (cashback) and what each budget account has left."""
+        return await self._get(f"/v1/assets/{asset_id}/incentives", IncentivesBody)
 
     async def coupons(self) -> CouponsBody:
         """The coupon mall: every listed coupon (protocol 10)."""

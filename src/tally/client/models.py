@@ -8,7 +8,17 @@ import msgspec
 from msgspec import Meta
 
 from ..core.ops import SignedTx
-from ..core.types import AccountId, Asset, Coupon, Freeze, MerchantFlag, Proposal, PublicKeyHex, Recovery
+from ..core.types import (
+    AccountId,
+    Asset,
+    Coupon,
+    Freeze,
+    IncentiveRule,
+    MerchantFlag,
+    Proposal,
+    PublicKeyHex,
+    Recovery,
+)
 
 MAX_BATCH_TXS_SCHEMA = 2000
 
@@ -153,6 +163,19 @@ class LotsBody(msgspec.Struct, frozen=True):
 
     account: str
     items: list[AssetLots]
+
+
+class IncentiveView(msgspec.Struct, frozen=True):
+    rule: IncentiveRule
+    budget_minor: int  # what its budget account holds in the asset now
+    active: bool  # within its period at the last block's time
+
+
+class IncentivesBody(msgspec.Struct, frozen=True):
+    """An asset's incentive rules (protocol 10), with what each budget account has left."""
+
+    asset: str
+    items: list[IncentiveView]
 
 
 class CouponsBody(msgspec.Struct, frozen=True):

@@ -79,9 +79,10 @@ class Signer:
             fields["ref"] = f"seq-{envelope['seq']}"
         elif fields.get("ref") is None:
             fields.pop("ref", None)
-        nested = {f.name: f.type for f in msgspec.structs.fields(op.tx) if isinstance(fields.get(f.name), dict)}
-        for name, kind in nested.items():  # a proposal's action, a policy, a rule: as JSON would give them
-            fields[name] = msgspec.convert(fields[name], kind)
+        if any(isinstance(value, dict) for value in fields.values()):  # a proposal's action, a policy, a rule
+            for f in msgspec.structs.fields(op.tx):  # (as JSON would give them: made into their types)
+                if isinstance(fields.get(f.name), dict):
+                    fields[f.name] = msgspec.convert(fields[f.name], f.type)
         return self.sign(op.tx(**envelope, **fields))
 
     def __getattr__(self, tx_type: str) -> Callable[..., SignedTx]:

@@ -5,7 +5,9 @@
 // an account's freeze, limits and key recovery, with the forms a member uses on them; a merchant's
 // registry entry (category, region, location, accepted assets), which its member sets. An asset with a
 // policy (protocol 8) shows it rule by rule, its discount's budget account with its balance, and the
-// merchants its voucher-cashing guard flagged (to the issuer and supervisors). Every
+// merchants its voucher-cashing guard flagged (to the issuer and supervisors); an asset with cashback rules
+// (protocol 10) lists each: its rate, where and when it applies, its cap a holder, what its budget account has
+// left and whether it runs now. Every
 // transaction is signed in this page. Pages are hash routes (#/propose, #/assets, #/account/alice,
 // #/merchant/cafe-lumen).
 
@@ -131,14 +133,19 @@ function monthText(month) {
   return `${1970 + Math.floor(month / 12)}-${String((month % 12) + 1).padStart(2, "0")}`;
 }
 
+/** Where a policy or a cashback rule applies: its categories (by name) and regions, or any merchant. */
+function whereText({ categories, regions }) {
+  const where = [];
+  if (categories && categories.length) where.push(t("policy.categories", { list: categories.map(mccText).join(t("policy.or")) }));
+  if (regions && regions.length) where.push(t("policy.regions", { list: regions.map(regionText).join(", ") }));
+  return where.length ? where.join("; ") : t("policy.any_merchant");
+}
+
 /** An asset's rules, one [rule's message key, value] pair each (the same rules as `tally policy show`), amounts in
  *  the asset's unit. `asset` carries `policy`, `transferable` and `cash_out` (an asset, or a set_policy action). */
 function policyRules(asset) {
   const p = asset.policy || {};
   const amount = (minor) => (minor ? amountText(minor, asset) : t("policy.none"));
-  const where = [];
-  if (p.categories && p.categories.length) where.push(t("policy.categories", { list: p.categories.map(mccText).join(t("policy.or")) }));
-  if (p.regions && p.regions.length) where.push(t("policy.regions", { list: p.regions.map(regionText).join(", ") }));
   let refund = t("policy.none");
   if (p.refund_pct) {
     refund = t("policy.refund_once", { pct: p.refund_pct });
@@ -149,7 +156,7 @@ function policyRules(asset) {
     : t("policy.no_cash_out_cap");
   if (p.flag_multiple) guard += `; ${t("policy.flag_past", { n: p.flag_multiple })}`;
   return [
-    ["policy.rule.spent_at", where.length ? where.join("; ") : t("policy.any_merchant")],
+    ["policy.rule.spent_at", whereText(p)],
     ["policy.rule.valid_until", p.valid_until_ms ? time(p.valid_until_ms) : t("policy.no_end")],
     ["policy.rule.holder_cap", amount(p.holder_cap_minor)],
     ["policy.rule.monthly_cap", amount(p.monthly_cap_minor)],
@@ -550,19 +557,21 @@ function unlessForbidden(read) {
   });
 }
 
-/** An asset's supply and, under a policy, its budget account (with the balance, where this key reads it) and its
- *  flagged merchants (for the issuer and supervisors). */
+/** An asset's supply, its cashback rules (public, with what each budget account has left) and, under a policy,
+ *  its budget account (with the balance, where this key reads it) and its flagged merchants (for the issuer and
+ *  supervisors). */
 async function loadAsset(session, asset) {
   const p = asset.policy;
   const budget = p && p.discount_bp && p.budget_account ? p.budget_account : null;
-  const [supply, budgetAccount, budgetBalances, flags] = await Promise.all([
+  const [supply, incentives, budgetAccount, budgetBalances, flags] = await Promise.all([
     node.get(`/v1/assets/${asset.id}/supply`),
+    node.get(`/v1/assets/${asset.id}/incentives`),
     budget ? unlessForbidden(node.get(`/v1/accounts/${budget}`)) : null,
     budget ? unlessForbidden(node.get(`/v1/accounts/${budget}/balances`)) : null,
     p && p.flag_multiple && readsFlags(session, asset) ? unlessForbidden(node.get(`/v1/assets/${asset.id}/flags`)) : null,
   ]);
   return {
-    asset, supply, flags,
+    asset, supply, flags, incentives: incentives.items,
     budget: budget && { id: budget, account: budgetAccount, minor: budgetBalances ? budgetBalances.balances[asset.id] || 0 : null },
   };
 }
@@ -585,11 +594,11 @@ function AssetsPage({ session, tick }) {
 }
 
 function AssetCard({ view }) {
-  const { asset, supply } = view;
+  const { asset, supply, incentives } = view;
   const finite = supply.quota_minor != null && supply.quota_minor < NO_QUOTA;
   const used = finite && supply.quota_minor > 0 ? Math.min(100, (100 * supply.outstanding_minor) / supply.quota_minor) : 0;
   return html`
-    <section class=${asset.policy ? "card with-policy" : "card"} data-asset=${asset.id}>
+    <section class=${asset.policy || incentives.length ? "card with-policy" : "card"} data-asset=${asset.id}>
       <div class="row">
         <h2>${asset.name}</h2>
         <span class=${`badge ${supply.status}`} data-test="status">${t(`state.${supply.status}`)}</span>
@@ -610,7 +619,10 @@ function AssetCard({ view }) {
         ${supply.status === "proposed" ? html` · <a href=${`#/proposal/asset:${asset.id}`}>${t("console.see_approval")}</a>` : null}
       </p>
       </div>
-      <${PolicyFacts} view=${view} />
+      <div>
+        <${PolicyFacts} view=${view} />
+        <${IncentiveSection} view=${view} />
+      </div>
       </div>
       <${FlagSection} view=${view} />
     </section>`;
@@ -629,6 +641,57 @@ function PolicyFacts({ view }) {
         : html`<div class="muted small">${t("console.budget_hidden", { member: budget.account ? budget.account.member : asset.issuer })}</div>`}</dd>` : null}
     </dl>
   </div>`;
+}
+
+const RUN_BADGES = { running: "active", not_started: "proposed", ended: "expired" };
+
+/** Whether a cashback rule runs now (the node's answer, at its last block's time), has not started or has ended. */
+function runState(item) {
+  if (item.active) return "running";
+  const { from_ms: from = 0, until_ms: until = 0 } = item.rule;
+  return until > 0 && (from === 0 || Date.now() >= until) ? "ended" : "not_started";
+}
+
+/** When a cashback rule runs: from and until (block times), or no end. */
+function periodText({ from_ms: from = 0, until_ms: until = 0 }) {
+  if (from && until) return t("console.incentive_between", { from: time(from), until: time(until) });
+  if (until) return t("console.incentive_until", { until: time(until) });
+  if (from) return t("console.incentive_from", { from: time(from) });
+  return t("policy.no_end");
+}
+
+/** The asset's cashback rules (protocol 10), as `tally policy incentives` lists them; none: nothing. */
+function IncentiveSection({ view }) {
+  const { asset, incentives } = view;
+  if (!incentives.length) return null;
+  return html`<div class="incentive-part" data-test="incentives">
+    <h3>${t("console.incentives")}</h3>
+    <p class="muted small">${t("console.incentives_text")}</p>
+    <ul class="incentives">
+      ${incentives.map((item) => html`<${IncentiveRule} key=${item.rule.id} item=${item} asset=${asset} />`)}
+    </ul>
+  </div>`;
+}
+
+function IncentiveRule({ item, asset }) {
+  const r = item.rule;
+  const state = runState(item);
+  const left = t("console.budget_left", { amount: amountText(item.budget_minor, asset) });
+  return html`<li data-incentive=${r.id}>
+    <div class="row">
+      <strong class="rule-id">${r.id}</strong>
+      <span class=${`badge ${RUN_BADGES[state]}`} data-test="running">${t(`console.incentive_${state}`)}</span>
+    </div>
+    <dl class="facts entry">
+      <dt>${t("console.incentive_rate")}</dt><dd data-field="rate">${t("console.incentive_rate_of", { pct: pctOfBp(r.rate_bp) })}</dd>
+      <dt>${t("console.incentive_where")}</dt><dd data-field="where">${whereText(r)}</dd>
+      <dt>${t("console.incentive_period")}</dt><dd data-field="period">${periodText(r)}</dd>
+      <dt>${t("console.incentive_cap")}</dt><dd data-field="cap">${r.cap_per_holder_minor
+        ? amountText(r.cap_per_holder_minor, asset) : t("console.incentive_no_cap")}</dd>
+      <dt>${t("console.budget")}</dt><dd data-field="budget"><span class="mono">${r.budget_account}</span>: <strong>${left}</strong>
+        ${item.budget_minor ? null : html`<div class="warn small" data-test="budget-empty">${t("console.incentive_budget_empty")}</div>`}</dd>
+    </dl>
+  </li>`;
 }
 
 /** The merchants the asset's voucher-cashing guard flagged, where its policy flags any. */

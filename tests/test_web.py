@@ -26,6 +26,7 @@ import re
 import shutil
 import subprocess
 import sys
+import time
 from collections.abc import Iterator
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
@@ -33,12 +34,14 @@ from pathlib import Path
 import httpx
 import pytest
 from PIL import Image
-from playwright.sync_api import Browser, BrowserContext, Page, Playwright, Route, expect, sync_playwright
+from playwright.sync_api import Browser, BrowserContext, Page, Playwright, expect, sync_playwright
 
 from helpers import NodeProcess, four_node_network, free_port
 from tally.client import Signer, TallyClient, read_keyfile
+from tally.client.models import ExpiredView
 from tally.core.crypto import KeyPair
 from tally.core.ops import OPERATIONS
+from tally.core.types import AssetPolicy
 from tally.qr import render
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -498,7 +501,8 @@ def member_client(demo: NodeProcess, key: str = "harbor-bank") -> TallyClient:
 def test_the_wallet_shows_when_its_lots_expire(demo: NodeProcess, browser: Browser) -> None:
     """Lots (protocol 9): a new wallet's 20,000 Seoul culture voucher is one lot, good for a year to the end of its
     day in the chain's calendar (Asia/Seoul). The home page says until when; the asset's page lists the lots, first
-    to expire first, what is spendable and, once the sweep has taken some, what expired and where it went."""
+    to expire first and what is spendable; once a block has swept a ticket past its end, what expired and where it
+    went."""
     context, page = new_page(browser, demo.url + "/wallet/")
     page.fill("input[name=account]", "w-lots")
     page.click("[data-test=create]")
@@ -532,35 +536,38 @@ def test_the_wallet_shows_when_its_lots_expire(demo: NodeProcess, browser: Brows
     page.goto(demo.url + "/wallet/#/asset/HARBOR-GIFT")
     expect(page.locator("[data-test=no-lots]")).to_have_text("This balance does not expire.")
 
-    # Later, as the node would answer: 1,500 of it past its expiry (not yet swept), 3,000 swept back to the issuer.
-    past = datetime(2026, 12, 1, tzinfo=SEOUL)  # midnight: the value was good until the end of November 30
-
-    def aged(route: Route) -> None:
-        answer = route.fetch()
-        body = answer.json()
-        item = body["items"][0]
-        ms = int(past.timestamp() * 1000)
-        item["lots"] = [{"expires_ms": ms, "amount_minor": 1_500, "expired": True},
-                        {**item["lots"][0], "amount_minor": 18_500}]  # fmt: skip
-        item["spendable_minor"] = 18_500
-        item["expired"] = [{"expires_ms": ms - 86_400_000, "amount_minor": 3_000, "height": 7, "to": "issuer"}]
-        route.fulfill(response=answer, json=body)
-
-    page.route("**/v1/accounts/w-lots/lots", aged)
-    page.goto(demo.url + "/wallet/#/asset/SEOUL-CULTURE")
-    expect(asset.locator("[data-test=spendable]")).to_have_text("18,500")
-    expect(rows).to_have_count(2)
-    expect(rows.first).to_have_text(re.compile(r"^\s*Expired after Nov 30, 2026: not spendable\s*1,500\s*$"))
-    expect(rows.nth(1)).to_contain_text(f"Until {en_date}")
+    # A ticket that ends two seconds from now: the first block past its end sweeps the holder's 3,000 back to the
+    # issuer (a real sweep; the page then shows what expired and where it went).
+    with member_client(demo) as client:
+        chain = client.genesis().chain
+        bank_key = read_keyfile(demo.data_dir / "keys" / "harbor-bank.json").keypair()
+        bank = Signer("harbor-bank", bank_key, chain, next_seq=client.account("harbor-bank").seq)
+        end_ms = int(time.time() * 1000) + 2_000
+        ticket = AssetPolicy(valid_until_ms=end_ms)
+        for tx in (
+            bank.create_asset("TICKET", "Concert ticket", "voucher", 0, False, "none", policy=ticket),
+            bank.issue("TICKET", "w-lots", 3_000),
+        ):
+            assert client.wait_final(client.submit(tx)).code == "ok"
+        deadline = time.monotonic() + 30
+        swept: list[ExpiredView] = []
+        while not swept:  # each round is a block; the first one at or past the end sweeps
+            assert time.monotonic() < deadline, "no block swept the ticket"
+            client.wait_final(client.submit(bank.issue("HARBOR-GIFT", "harbor-bank", 1)))
+            found = [item for item in client.lots("w-lots").items if item.asset == "TICKET"]
+            swept = found[0].expired if found else []
+        assert client.balances("w-lots").get("TICKET", 0) == 0
+    gone_at = datetime.fromtimestamp((end_ms - 1) / 1000, SEOUL)
+    page.goto(demo.url + "/wallet/#/asset/TICKET")
+    expect(page.locator("[data-test=no-lots]")).to_be_visible()  # nothing left to expire
     gone = page.locator("[data-test=expired] li")
     expect(gone).to_have_count(1)
-    expect(gone.first).to_contain_text("Expired after Nov 29, 2026")
-    expect(gone.first).to_contain_text("Returned to the issuer, harbor-bank (block 7)")
+    expect(gone.first).to_contain_text(f"Expired after {gone_at:%b} {gone_at.day}, {gone_at.year}")
+    expect(gone.first).to_contain_text(f"Returned to the issuer, harbor-bank (block {swept[0].height})")
     expect(gone.first).to_contain_text("3,000")
     shoot(page, "wallet-lots-expired")
     page.goto(demo.url + "/wallet/#/")
-    expect(line).to_contain_text(f"18,500 usable until {en_date}")
-    expect(line.locator("[data-test=lots-expired]")).to_have_text("1,500 expired: no longer spendable")
+    expect(line).to_contain_text(f"20,000 usable until {en_date}")
     context.close()
 
 

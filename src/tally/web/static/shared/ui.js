@@ -147,14 +147,25 @@ export function useBlockTimes(heights) {
 
 /** Assets by id, read once per page. */
 let assetsOnce = null;
-export function useAssets() {
+function loadAssets() {
+  return node.get("/v1/assets", { limit: 500 }).then((page) => Object.fromEntries(page.items.map((a) => [a.id, a])));
+}
+
+/** Every asset by id, loaded once per page; again when `wanted` names one made since (a page left open). */
+export function useAssets(wanted = []) {
   const [assets, setAssets] = useState({});
+  const key = wanted.join(",");
   useEffect(() => {
-    assetsOnce = assetsOnce || node.get("/v1/assets", { limit: 500 }).then((page) =>
-      Object.fromEntries(page.items.map((a) => [a.id, a])),
-    );
-    assetsOnce.then(setAssets, () => setAssets({}));
-  }, []);
+    assetsOnce = assetsOnce || loadAssets();
+    assetsOnce.then((found) => {
+      if (wanted.some((id) => !(id in found))) {
+        assetsOnce = loadAssets();
+        assetsOnce.then(setAssets, () => setAssets({}));
+      } else {
+        setAssets(found);
+      }
+    }, () => setAssets({}));
+  }, [key]);
   return assets;
 }
 

@@ -360,7 +360,7 @@ function expires(asset) {
 
 /** An asset's balance: its lots first to expire first, what is spendable now, and the latest expired lots. */
 function AssetView({ wallet, id }) {
-  const assets = useAssets();
+  const assets = useAssets([id]);
   const offset = useChainOffset();
   const [tick] = useTicks(wallet);
   const [found, setFound] = useState(null);

@@ -4,16 +4,7 @@
 # Its output is checked in beside it (governance.out, with transaction ids, keys and block heights
 # shown as <hex> and <n>), and tests/test_governance_example.py reruns it against a fresh demo node.
 set -euo pipefail
-KEYS=${KEYS:-.tally/node/keys}
-TALLY=${TALLY:-.venv/bin/tally}
-
-run() {  # show the command, then run it; a rejected transaction exits 1, which the example expects
-    local shown
-    shown=$(printf '%q ' "$@")
-    echo "\$ tally ${shown% }"
-    "$TALLY" "$@" 2>&1 || echo "(exit $?)"
-    echo
-}
+. "$(dirname "$0")/run.sh"  # KEYS, TALLY and run
 
 # The demo's council: its two members, a proposal passes with 1 vote (the genesis default).
 run council list

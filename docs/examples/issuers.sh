@@ -4,16 +4,7 @@
 # Its output is checked in beside it (issuers.out, with transaction ids and block heights shown as <hex>
 # and <n>), and tests/test_issuers_example.py reruns it against a fresh demo node.
 set -euo pipefail
-KEYS=${KEYS:-.tally/node/keys}
-TALLY=${TALLY:-.venv/bin/tally}
-
-run() {  # show the command, then run it; a rejected transaction exits 1, which the example expects
-    local shown
-    shown=$(printf '%q ' "$@")
-    echo "\$ tally ${shown% }"
-    "$TALLY" "$@" 2>&1 || echo "(exit $?)"
-    echo
-}
+. "$(dirname "$0")/run.sh"  # KEYS, TALLY and run
 
 # --- A voucher: Seoul's culture voucher -------------------------------------------------------------
 # Harbor Bank issues it for the city: spent only at Seoul's cafés (MCC 5814) and bookshops (5942).

@@ -37,6 +37,18 @@ QR_EXAMPLE = (
     "021318000001800006304A5E4"
 )
 TXID = "9f2c1d0e7b6a5f4e3d2c1b0a99887766554433221100ffeeddccbbaa99887766"
+COUPON = {
+    "id": "americano",
+    "issuer": "skyway",
+    "name": "One Americano",
+    "price_asset": "SKYMILES",
+    "price_minor": 4000,
+    "stock": 497,
+    "sold": 3,
+    "valid_until_ms": 1830000000000,
+    "merchants": ["cafe-lumen"],
+    "height": 40,
+}
 
 PROPOSAL_EXAMPLE = {
     "id": "quota:SKYMILES:2027",
@@ -399,37 +411,13 @@ ROUTE_DOCS: dict[str, tuple[str, Any]] = {
     "/v1/coupons": (
         "assets",
         {
-            "items": [
-                {
-                    "id": "americano",
-                    "issuer": "skyway",
-                    "name": "One Americano",
-                    "price_asset": "SKYMILES",
-                    "price_minor": 4000,
-                    "stock": 497,
-                    "sold": 3,
-                    "valid_until_ms": 1830000000000,
-                    "merchants": ["cafe-lumen"],
-                    "height": 40,
-                }
-            ],
+            "items": [COUPON],
             "truncated": False,
         },
     ),
     "/v1/coupons/{coupon}": (
         "assets",
-        {
-            "id": "americano",
-            "issuer": "skyway",
-            "name": "One Americano",
-            "price_asset": "SKYMILES",
-            "price_minor": 4000,
-            "stock": 497,
-            "sold": 3,
-            "valid_until_ms": 1830000000000,
-            "merchants": ["cafe-lumen"],
-            "height": 40,
-        },
+        COUPON,
     ),
     "/v1/accounts/{account}/coupons": (
         "accounts",

@@ -222,3 +222,20 @@ async def _buy_at_once(url: str, data: DataDir) -> None:
         assert flat.count("ok") == 7 and flat.count(Code.OUT_OF_STOCK) == 13
         coupon = await client.coupon("tea")
         assert (coupon.stock, coupon.sold) == (0, 7)
+        buyer = next(h for h, one in zip(holders, codes, strict=True) if one == ["ok"])
+    # The buyer sees its coupon unused, uses it at the café, and sees it used; the café's list shows the use.
+    async with AsyncTallyClient(url, reader=(buyer.account, buyer.key)) as own:
+        [owned] = (await own.owned_coupons(buyer.account)).items
+        assert (owned.coupon, owned.used_txid, owned.used_height) == ("tea", "", 0)
+        used_txid = await own.submit(buyer.use_coupon(owned.bought_txid, "cafe"))
+        assert (await own.wait_final(used_txid)).code == "ok"
+        [owned] = (await own.owned_coupons(buyer.account)).items
+        assert (owned.used_txid, owned.used_merchant) == (used_txid, "cafe") and owned.used_height > 0
+    async with AsyncTallyClient(url, reader=("cafe", key("cafe"))) as cafe:
+        [use] = (await cafe.coupon_uses("cafe")).items
+        assert (use.holder, use.coupon, use.txid, use.bought_txid) == (
+            buyer.account,
+            "tea",
+            used_txid,
+            owned.bought_txid,
+        )

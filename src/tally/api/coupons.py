@@ -42,7 +42,9 @@ def owned_endpoint(node: Node, params: Params) -> Handler:
         account_id = known_account(node, params.path(request, "account")).id
         found, more = records_under(node, OWNED_COUPONS.scan_prefix(account_id), OwnedCoupon, MAX_COUPONS)
         items = [
-            OwnedCouponView(OWNED_COUPONS.key_parts(k)[1], o.coupon, o.bought_height, o.used_txid, o.used_merchant)
+            OwnedCouponView(
+                OWNED_COUPONS.key_parts(k)[1], o.coupon, o.bought_height, o.used_txid, o.used_merchant, o.used_height
+            )
             for k, o in found
         ]
         return _json(OwnedCouponsBody(account=account_id, items=items, truncated=more))

@@ -424,7 +424,14 @@ ROUTE_DOCS: dict[str, tuple[str, Any]] = {
         {
             "account": "dana",
             "items": [
-                {"bought_txid": TXID, "coupon": "americano", "bought_height": 41, "used_txid": "", "used_merchant": ""}
+                {
+                    "bought_txid": TXID,
+                    "coupon": "americano",
+                    "bought_height": 41,
+                    "used_txid": "",
+                    "used_merchant": "",
+                    "used_height": 0,
+                }
             ],
             "truncated": False,
         },

@@ -191,6 +191,7 @@ class OwnedCouponView(msgspec.Struct, frozen=True):
     bought_height: int
     used_txid: str  # "" while unused
     used_merchant: str
+    used_height: int  # the block that used it (0 while unused)
 
 
 class OwnedCouponsBody(msgspec.Struct, frozen=True):

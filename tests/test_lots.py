@@ -13,6 +13,7 @@ transfers while block time advances by up to two days a block, and checks after 
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
@@ -33,6 +34,7 @@ from tally.core.ops.payments import Pay
 from tally.core.tables import ASSETS, EXPIRED, LOT_CHUNKS, LOT_SCHEDULE, LOTS, PAYMENTS, PROPOSALS, SCHEDULE
 from tally.core.types import AssetPolicy, HolderLots, Lot, SetPolicy, StateValue
 from tally.node.config import DataDir, init_dev_node
+from tally.node.events import BLOCK_INDEX
 from tally.store import open_store
 from tally.store.base import SWEEP_TYPE
 
@@ -330,3 +332,40 @@ def test_the_lots_route_shows_an_asset_that_ends_at_once_as_one_lot(tmp_path: Pa
         node.stop()
     assert [(lot.expires_ms, lot.amount_minor, lot.expired) for lot in found["END"].lots] == [(end_ms, 5, False)]
     assert [lot.amount_minor for lot in found["DAY"].lots] == [7] and found["DAY"].spendable_minor == 7
+
+
+def test_an_accounts_event_stream_carries_its_sweep(tmp_path: Path) -> None:
+    """Through a real node: a ticket that ends a second from now is swept by the first block past its end, and the
+    holder's event stream (its own read token) carries the sweep and the balance it left."""
+    data_dir = tmp_path / "node"
+    init_dev_node(data_dir, [("bank-a", "Bank A")], chain="tally-sweeps")
+    node = NodeProcess(data_dir, free_port()).start()
+    try:
+        bank = Signer("bank-a", read_keyfile(DataDir(data_dir).key_path("bank-a")).keypair(), "tally-sweeps")
+        ticket = AssetPolicy(valid_until_ms=int(time.time() * 1000) + 1_000)
+        with TallyClient(node.url) as client:
+            for tx in (
+                bank.register_account("h0", key("h0").public_key_hex, "holder"),
+                bank.create_asset("TIX", "Ticket", "voucher", 0, False, "none", policy=ticket),
+                bank.issue("TIX", "h0", 40),
+            ):
+                assert client.wait_final(client.submit(tx)).code == "ok"
+            start = f"{client.node_status().final_height}:{BLOCK_INDEX}:0"
+        deadline = time.monotonic() + 30
+        with TallyClient(node.url, reader=("h0", key("h0"))) as own:
+            while own.balances("h0").get("TIX", 0):  # each round is a block; the first past the end sweeps
+                assert time.monotonic() < deadline, "no block swept the ticket"
+                own.wait_final(
+                    own.submit(bank.issue("TIX", "bank-a", 1))
+                )  # refused once it has ended: a block all the same
+            seen = []
+            for event in own.events(after=start, account="h0", types=("tx", "balance")):
+                seen.append(event)
+                if event.kind == "balance":
+                    break
+    finally:
+        node.stop()
+    swept, balance = seen[-2:]
+    assert swept.kind == "tx" and swept.data.type == SWEEP_TYPE and swept.data.status == "applied"
+    assert [(m.account, m.amount_minor, m.counterparty) for m in swept.data.movements] == [("h0", -40, "bank-a")]
+    assert (balance.data.account, balance.data.asset, balance.data.balance_after_minor) == ("h0", "TIX", 0)

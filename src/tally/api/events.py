@@ -31,9 +31,18 @@ from sse_starlette import EventSourceResponse, ServerSentEvent
 from starlette.requests import Request
 from starlette.responses import Response
 
-from ..core.ops import Tx, operation_of
 from ..core.types import AccountId, AssetId
-from ..node.events import BLOCK_INDEX, KINDS, Event, EventFilter, Position, block_events, event_id, parse_event_id
+from ..node.events import (
+    BLOCK_INDEX,
+    KINDS,
+    Event,
+    EventFilter,
+    Position,
+    block_events,
+    event_id,
+    parse_event_id,
+    tx_parties,
+)
 from ..node.node import Node
 from .access import Principal, ReadAccess, may_read
 from .errors import ApiError
@@ -112,9 +121,8 @@ class Visible:
             return event
         if event.kind == "balance":
             return event if self.readable(event.data["account"]) else None
-        tx = event.data["tx"]
-        typed = msgspec.convert(tx, Tx)
-        parties = {tx["signer"], *operation_of(typed).parties(typed), *(m["account"] for m in event.data["movements"])}
+        moved = [m["account"] for m in event.data["movements"]]
+        parties = tx_parties(event.data["type"], event.data["tx"], moved)
         if not any(self.readable(p) for p in parties):
             return None
         movements = [m for m in event.data["movements"] if self.readable(m["account"])]

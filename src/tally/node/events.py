@@ -19,8 +19,8 @@ from typing import Any
 import msgspec
 
 from ..core.block import block_hash
-from ..core.ops import SignedTx, operation_of
-from ..store.base import Store, TxLocation
+from ..core.ops import Tx, operation_of
+from ..store.base import SWEEP_TYPE, Store, TxLocation
 
 BLOCK_INDEX = 1 << 20  # after every transaction index of a block (they are numbered in 20 bits)
 KINDS = ("block", "tx", "balance")
@@ -28,7 +28,6 @@ EVENT_ID_RE = re.compile(r"([0-9]{1,16}):([0-9]{1,8}):([0-9]{1,6})")
 
 Position = tuple[int, int, int]  # (height, index, k)
 
-_signed_decoder = msgspec.json.Decoder(SignedTx)
 _plain_decoder = msgspec.json.Decoder()
 
 
@@ -73,6 +72,15 @@ class EventFilter:
 SIGNED_BY_MERCHANT = frozenset({"refund", "charge", "cash_out"})  # a merchant's own: refunds, charged codes, payouts
 
 
+def tx_parties(tx_type: str, tx: dict[str, Any], moved: list[str]) -> set[str]:
+    """Every account a transaction event concerns: its signer, those it names, those whose balance moved (a sweep
+    of expired lots: the holder and the issuer it moved to)."""
+    if tx_type == SWEEP_TYPE:
+        return set(moved)
+    typed = msgspec.convert(tx, Tx)
+    return {tx["signer"], *operation_of(typed).parties(typed), *moved}
+
+
 def _merchant_of(tx_type: str, tx: dict[str, Any], merchant: str) -> bool:
     """A payment or a coupon's use at the merchant, or a refund, a charged payment code or a cash-out it signed."""
     return (tx_type in ("pay", "use_coupon") and tx.get("merchant") == merchant) or (
@@ -93,7 +101,7 @@ def block_events(store: Store, height: int, after: Position, wanted: EventFilter
     assert found is not None, f"final block {height} is stored"
     header, _digest = found
     rows = store.block_txs(height)
-    for row in rows:
+    for row in [*rows, *store.block_sweeps(height)]:  # the block's transactions, then its sweeps of expired lots
         if (height, row.index, len(row.movements or ())) > after:  # its last event comes after `after`
             yield from _tx_events(row, header.timestamp_ms, after, wanted)
     position = (height, BLOCK_INDEX, 0)
@@ -105,9 +113,7 @@ def block_events(store: Store, height: int, after: Position, wanted: EventFilter
 def _tx_events(row: TxLocation, time_ms: int, after: Position, wanted: EventFilter) -> Iterator[Event]:
     tx = _plain_decoder.decode(row.envelope)["tx"]
     movements = row.movements or ()
-    typed = _signed_decoder.decode(row.envelope).tx
-    named = operation_of(typed).parties(typed)
-    parties = {tx["signer"], *named, *(m[0] for m in movements)}
+    parties = tx_parties(row.type, tx, [m[0] for m in movements])
     assets = {m[1] for m in movements} | ({tx["asset"]} if "asset" in tx else set())
     position = (row.height, row.index, 0)
     moves: list[dict[str, Any]] = [

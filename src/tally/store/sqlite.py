@@ -276,6 +276,18 @@ class SqliteStore:
         )
         return [_location(r) for r in rows]
 
+    def block_sweeps(self, height: int) -> list[TxLocation]:
+        rows = (
+            self._conn()
+            .execute(
+                "SELECT txid, pos, code, message, envelope, signer_key, type, moves FROM txs"
+                f" WHERE pos >= ? AND pos < ? AND type = '{SWEEP_TYPE}' ORDER BY pos",
+                (height << POS_BITS, (height + 1) << POS_BITS),
+            )
+            .fetchall()
+        )
+        return [_location(r) for r in rows]
+
     def block_tx_rows(self, height: int) -> list[str]:
         rows = (
             self._conn()

@@ -33,7 +33,7 @@ import msgspec
 
 from .controls import COUNCIL_KEY, chain_day, council_params
 from .errors import Code, ensure
-from .tables import ACCOUNTS, ASSETS, FLAGS, HOLDER_USE, MERCHANT_LIMITS, MERCHANT_USE, MERCHANTS
+from .tables import ACCOUNTS, FLAGS, HOLDER_USE, MERCHANT_LIMITS, MERCHANT_USE, MERCHANTS
 from .types import Account, Asset, AssetPolicy, HolderUse, MerchantFlag, MerchantProfile, MerchantUse, Params
 
 if TYPE_CHECKING:
@@ -42,7 +42,6 @@ if TYPE_CHECKING:
 
 POLICY_SINCE = 8  # the protocol version policies arrive in
 BASIS_POINTS = 10_000
-_ASSET_KEY = ASSETS.scan_prefix()  # + asset id (hot path)
 _MERCHANTS_KEY = MERCHANTS.scan_prefix()  # + merchant (hot path)
 
 
@@ -158,7 +157,7 @@ def ensure_merchant_allowed(c: TxContext, policy: AssetPolicy, asset_id: str, me
     )
 
 
-def check_payment(c: TxContext, asset: Asset, payer_id: str, merchant_id: str, amount_minor: int) -> None:
+def check_payment(c: TxContext, asset: Asset, payer_id: str, merchant_id: str) -> None:
     """A payment to a merchant in a policy asset: who pays, when, where."""
     policy = policy_of(asset)
     if policy is None:

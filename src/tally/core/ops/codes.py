@@ -79,7 +79,7 @@ def charge(c: TxContext, tx: Charge) -> None:
     code = _usable_code(c, tx)
     asset = require_asset(c.view, code.asset)
     ensure_new_payment(c, c.signer.id, tx.payment_id)
-    check_payment(c, asset, code.holder, c.signer.id, tx.amount_minor)
+    check_payment(c, asset, code.holder, c.signer.id)
     record_payment(c, c.signer.id, tx.payment_id, code.holder, asset, tx.amount_minor)
     c.view.put(PAY_CODES.key(tx.code), msgspec.structs.replace(code, charged_txid=c.txid))
 

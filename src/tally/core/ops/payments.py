@@ -111,7 +111,7 @@ def pay(c: TxContext, tx: Pay) -> None:
     ensure(merchant.role == "merchant", Code.NOT_MERCHANT, "{!r} is not a merchant", tx.merchant)
     ensure(tx.merchant != c.signer.id, Code.SELF_TRANSFER, "a merchant cannot pay itself")
     ensure_new_payment(c, tx.merchant, tx.payment_id)
-    check_payment(c, asset, c.signer.id, tx.merchant, tx.amount_minor)
+    check_payment(c, asset, c.signer.id, tx.merchant)
     record_payment(c, tx.merchant, tx.payment_id, c.signer.id, asset, tx.amount_minor)
 
 

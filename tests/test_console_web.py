@@ -387,7 +387,7 @@ def test_the_console_shows_a_policy_its_budget_and_flagged_merchants(council: No
     shoot(console, "console-assets-policy-ko")
     console_context.close()
 
-    # skyway neither issues Seoul Love nor supervises: the flags and the budget's balance are not its to read.
+    # skyway neither issues Seoul Love nor supervises: the flags are not its to read; the budget is public.
     sky_context, sky = new_page(browser, council.url + "/console/#/assets")
     sky.set_viewport_size({"width": 1280, "height": 800})
     sign_in(sky, council, "skyway")
@@ -396,7 +396,10 @@ def test_the_console_shows_a_policy_its_budget_and_flagged_merchants(council: No
     expect(love.locator("[data-test=flags-hidden]")).to_have_text(
         "Flagged merchants are visible only to the issuer (harbor-bank) and supervisors (regulators and auditors)."
     )
-    expect(love.locator("[data-test=budget]")).to_contain_text("(harbor-bank) and supervisors only")
+    with TallyClient(council.url) as anyone:
+        left = anyone.supply("SEOUL-LOVE").budget_minor
+    assert left is not None
+    expect(love.locator("[data-test=budget]")).to_have_text(f"seoul-budget: {left:,} left")
     expect(love.locator("[data-test=flags]")).to_have_count(0)
     shoot(sky, "console-assets-policy-other-member")
     sky_context.close()

@@ -260,6 +260,10 @@ class SupplyBody(msgspec.Struct, frozen=True):
     burned_minor: int
     outstanding_minor: int
     frozen: Freeze | None
+    # Protocol 8 on, for a policy with a discount: its budget account and what it has left (public, as the
+    # cashback rules' budgets are: a programme's budget is the public's business). Left out otherwise.
+    budget_account: str | None = None
+    budget_minor: int | None = None
 
 
 class UnavailableBody(msgspec.Struct, frozen=True):

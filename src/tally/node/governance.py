@@ -7,8 +7,8 @@ import msgspec
 from ..client.models import ControlsBody, LimitsBody, ProposalBody, SupplyBody
 from ..core.controls import chain_day
 from ..core.ops.council import counted_votes
-from ..core.tables import ASSETS, COUNCIL_PARAMS, DAILY_OUT, FREEZES, LIMITS, PARAMS, PROPOSALS, RECOVERIES
-from ..core.types import AccountLimits, Params, Proposal
+from ..core.tables import ASSETS, BALANCES, COUNCIL_PARAMS, DAILY_OUT, FREEZES, LIMITS, PARAMS, PROPOSALS, RECOVERIES
+from ..core.types import AccountLimits, AssetPolicy, Params, Proposal
 from ..store.base import Store
 from .reader import records_after
 
@@ -78,6 +78,7 @@ def supply(store: Store, asset_id: str) -> SupplyBody | None:
     asset = ASSETS.read(store.get_state, asset_id)
     if asset is None:
         return None
+    budget = asset.policy.budget_account if isinstance(asset.policy, AssetPolicy) else ""
     return SupplyBody(
         asset=asset.id,
         status=asset.status,
@@ -86,4 +87,6 @@ def supply(store: Store, asset_id: str) -> SupplyBody | None:
         burned_minor=asset.burned_minor,
         outstanding_minor=asset.outstanding_minor,
         frozen=FREEZES.read(store.get_state, "asset", asset_id),
+        budget_account=budget or None,
+        budget_minor=(BALANCES.read(store.get_state, budget, asset_id) or 0) if budget else None,
     )

@@ -557,22 +557,19 @@ function unlessForbidden(read) {
   });
 }
 
-/** An asset's supply, its cashback rules (public, with what each budget account has left) and, under a policy,
- *  its budget account (with the balance, where this key reads it) and its flagged merchants (for the issuer and
- *  supervisors). */
+/** An asset's supply with, under a policy with a discount, its budget account's balance, and its cashback rules
+ *  with theirs (budgets are public, like the rules), and its flagged merchants (for the issuer and supervisors). */
 async function loadAsset(session, asset) {
   const p = asset.policy;
   const budget = p && p.discount_bp && p.budget_account ? p.budget_account : null;
-  const [supply, incentives, budgetAccount, budgetBalances, flags] = await Promise.all([
+  const [supply, incentives, flags] = await Promise.all([
     node.get(`/v1/assets/${asset.id}/supply`),
     node.get(`/v1/assets/${asset.id}/incentives`),
-    budget ? unlessForbidden(node.get(`/v1/accounts/${budget}`)) : null,
-    budget ? unlessForbidden(node.get(`/v1/accounts/${budget}/balances`)) : null,
     p && p.flag_multiple && readsFlags(session, asset) ? unlessForbidden(node.get(`/v1/assets/${asset.id}/flags`)) : null,
   ]);
   return {
     asset, supply, flags, incentives: incentives.items,
-    budget: budget && { id: budget, account: budgetAccount, minor: budgetBalances ? budgetBalances.balances[asset.id] || 0 : null },
+    budget: budget && { id: budget, minor: supply.budget_minor === undefined ? null : supply.budget_minor },
   };
 }
 
@@ -636,9 +633,7 @@ function PolicyFacts({ view }) {
     <h3>${t("console.policy")}</h3>
     <dl class="facts entry policy" data-test="policy">
       ${policyRules(asset).map(([rule, value]) => html`<dt>${t(rule)}</dt><dd data-rule=${rule.slice(12)}>${value}</dd>`)}
-      ${budget ? html`<dt>${t("console.budget")}</dt><dd data-test="budget"><span class="mono">${budget.id}</span>${budget.minor !== null
-        ? html`: <strong>${t("console.budget_left", { amount: amountText(budget.minor, asset) })}</strong>`
-        : html`<div class="muted small">${t("console.budget_hidden", { member: budget.account ? budget.account.member : asset.issuer })}</div>`}</dd>` : null}
+      ${budget && budget.minor !== null ? html`<dt>${t("console.budget")}</dt><dd data-test="budget"><span class="mono">${budget.id}</span>: <strong>${t("console.budget_left", { amount: amountText(budget.minor, asset) })}</strong></dd>` : null}
     </dl>
   </div>`;
 }

@@ -26,9 +26,20 @@ from tally.core.tables import (
     OWNED_COUPONS,
     RECOVERIES,
     TABLES,
+    WINDOWS,
     table_of,
 )
-from tally.core.types import AdmitMember, AssetPolicy, IncentiveRule, SetParam, StateValue
+from tally.core.types import (
+    Action,
+    AdmitMember,
+    AssetPolicy,
+    IncentiveRule,
+    Ratio,
+    SetParam,
+    SetRateBounds,
+    SetSettlement,
+    StateValue,
+)
 from tally.store import open_store
 
 
@@ -84,6 +95,34 @@ def _use_coupon(c: Chain) -> SignedTx:
     return c.signer("alice").use_coupon(bought.txid, "shop")
 
 
+def _propose_and_pass(c: Chain, proposal: str, action: Action) -> None:
+    """The council's threshold is 2 by now: bank-a proposes, bank-b's vote passes it."""
+    assert c.one(c.signer("bank-a").propose(proposal, action)).code == "ok"
+    assert c.one(c.signer("bank-b").vote(proposal)).code == "ok"
+
+
+def _set_rate(c: Chain) -> SignedTx:
+    """Bounds for MILES and PTS, a settlement configuration with one-block windows (USD, no asset)."""
+    for asset in ("MILES", "PTS"):
+        bounds = SetRateBounds(asset=asset, currency="USD", min_rate=Ratio(1, 100), max_rate=Ratio(100, 1))
+        _propose_and_pass(c, f"bounds:{asset}", bounds)
+    _propose_and_pass(c, "settlement", SetSettlement(currency="USD", window_blocks=1))
+    assert c.one(c.signer("bank-b").set_rate("PTS", Ratio(1, 1))).code == "ok"
+    assert c.one(c.signer("bank-b").issue("PTS", "bank-b", 1_000)).code == "ok"  # its float
+    return c.signer("bank-a").set_rate("MILES", Ratio(3, 2))
+
+
+def _first_window(c: Chain) -> int:
+    return min(int(WINDOWS.key_parts(k)[0]) for k in c.state.values if k.startswith(WINDOWS.scan_prefix()))
+
+
+def _ack_payout(c: Chain) -> SignedTx:
+    """cafe cashes out 10 GIFT; bank-a's bank returns it."""
+    cashed = c.one(c.signer("cafe").cash_out("GIFT", 10, "HARBOR/ACC-1"))
+    assert cashed.code == "ok"
+    return c.signer("bank-a").ack_payout(cashed.txid, False, reason="account_closed")
+
+
 # One transaction of every type, each ok, each in a block of its own (after setup_chain).
 SCENARIO: dict[str, Callable[[Chain], SignedTx]] = {
     "register_account": lambda c: c.signer("bank-a").register_account("zoe", key("zoe").public_key_hex, "holder"),
@@ -118,6 +157,16 @@ SCENARIO: dict[str, Callable[[Chain], SignedTx]] = {
     "list_coupon": lambda c: c.signer("bank-a").list_coupon("tea", "Tea", "MILES", 10, 5, c.now_ms + 10**9, ["shop"]),
     "buy_coupon": lambda c: c.signer("bob").buy_coupon("tea"),
     "use_coupon": _use_coupon,
+    # Rates, exchange and settlement (protocol 11).
+    "set_rate": _set_rate,
+    "exchange": lambda c: c.signer("alice").exchange("MILES", "PTS", 10, 15),
+    "pay_roaming": lambda c: c.signer("alice").pay_roaming("PTS", "cafe", 5, "roam-1", "MILES", 4),
+    "settle_window": lambda c: c.signer("bank-a").settle_window(_first_window(c), method="bank"),
+    "ack_settlement": lambda c: c.signer("bank-b").ack_settlement(_first_window(c)),
+    "ack_payout": _ack_payout,
+    "record_bank_file": lambda c: c.signer("bank-a").record_bank_file(
+        window=_first_window(c), kind="pain.001", name="bank-a-w0-pain.001.xml", sha256="ab" * 32
+    ),
     "start_recovery": lambda c: c.signer("bank-a").start_recovery("bob", key("bob-2").public_key_hex),
     "cancel_recovery": lambda c: c.signer("bob").cancel_recovery("bob"),
     "complete_recovery": _complete_recovery,

@@ -37,10 +37,10 @@ def test_version_1_headers_carry_no_version_field_and_votes_no_results() -> None
 
 def test_new_ledgers_run_the_latest_version_whose_votes_certify_results() -> None:
     c = Chain()
-    assert version_at(c.genesis, 1) == LATEST == 10
+    assert version_at(c.genesis, 1) == LATEST == 11
     c.one(c.signer("bank-a").create_asset("PTS", "Points", "points", 0, True, "none"))
     block = apply_block(c.genesis, c.head, c.state, Batch("validator-1", c.now_ms, c.height + 1, []))
-    assert block.header.protocol == 10
+    assert block.header.protocol == 11
     assert block.vote.kind == "tally-block-vote-v2" and block.vote.results_root == block.results_root
 
 

@@ -12,11 +12,13 @@ from tally.core.tables import (
     ACCOUNTS,
     ASSETS,
     BALANCES,
+    BANK_FILES,
     CASHBACK_USE,
     CASHBACKS,
     COUPON_USES,
     COUPONS,
     DAILY_OUT,
+    EXCHANGES,
     EXPIRED,
     FLAGS,
     FREEZES,
@@ -29,6 +31,7 @@ from tally.core.tables import (
     MERCHANT_LIMITS,
     MERCHANT_USE,
     MERCHANTS,
+    OBLIGATIONS,
     OWNED_COUPONS,
     PARAMS,
     PAY_CODES,
@@ -36,10 +39,15 @@ from tally.core.tables import (
     PAYOUTS,
     PROPOSALS,
     PURCHASES,
+    RATE_BOUNDS,
+    RATES,
     RECOVERIES,
     REFS,
+    SETTLEMENT,
     TABLES,
     VALIDATOR_SETS,
+    WINDOW_PAYOUTS,
+    WINDOWS,
     Table,
     decode_value,
     encode_value,
@@ -49,14 +57,17 @@ from tally.core.types import (
     AccountLimits,
     Asset,
     AssetPolicy,
+    BankFile,
     Cashback,
     Coupon,
     CouponUse,
     DailyOut,
     DefaultLimits,
+    ExchangeResult,
     ExpiredLot,
     ExpiredLots,
     Freeze,
+    FxEntry,
     HolderLots,
     HolderUse,
     IncentiveRule,
@@ -69,21 +80,30 @@ from tally.core.types import (
     MerchantLimit,
     MerchantProfile,
     MerchantUse,
+    Obligation,
     OwnedCoupon,
+    PairPosition,
     Params,
     PayCode,
     Payment,
     Payout,
     Proposal,
     Purchase,
+    Rate,
+    RateBounds,
+    Ratio,
     Recovery,
     RefUse,
+    Roaming,
     SetPolicy,
     SetQuota,
+    Settlement,
+    SettlementMove,
     StateValue,
     Validator,
     ValidatorSchedule,
     ValidatorSet,
+    Window,
 )
 from tally.store import open_store
 
@@ -244,6 +264,46 @@ RECORDS: list[tuple[Table[object], StateValue]] = [
             ]
         ),
     ),
+    (RATE_BOUNDS, RateBounds(currency="KRW", min_rate=Ratio(1, 10), max_rate=Ratio(100, 1), height=4)),
+    (RATES, Rate("KPT", "KRW", Ratio(48, 5), "float", 250, "kr-bank", 5, "aa" * 32)),
+    (SETTLEMENT, Settlement("USD", 60, "SET", [FxEntry("KRW", 1, 14)], 7, 0, 6)),
+    (
+        WINDOWS,
+        Window(
+            3,
+            181,
+            240,
+            "USD",
+            2,
+            835,
+            [PairPosition("kr-bank", "us-bank", 835)],
+            "settled",
+            [SettlementMove("kr-bank", "us-bank", 835)],
+            241,
+            "bb" * 32,
+        ),
+    ),
+    (OBLIGATIONS, Obligation("cc" * 32, "roaming", "kr-bank", "us-bank", 150, 190)),
+    (
+        EXCHANGES,
+        ExchangeResult("dd" * 32, "alice", "KPT", 1000, "UPT", 456, 11, 445, 685, "12/7", Ratio(48, 5), Ratio(3, 2), 9),
+    ),
+    (WINDOW_PAYOUTS, 3_000),
+    (BANK_FILES, BankFile(3, "kr-bank", "pain.001", "kr-bank-w3-pain.001.xml", "ee" * 32, 2, 5_000, 245, "ff" * 32)),
+    (
+        PAYMENTS,
+        Payment(
+            merchant="hotel",
+            payment_id="room-1",
+            payer="alice",
+            asset="UPT",
+            amount_minor=100,
+            refunded_minor=30,
+            txid="12" * 32,
+            lots=[],
+            roaming=Roaming("KPT", 219, "kr-bank", 150, 65, "6/35"),
+        ),
+    ),
 ]
 
 
@@ -280,7 +340,9 @@ def test_a_row_stored_as_a_map_by_an_older_version_reads_the_same(table: Table[o
 
 def test_a_payment_made_before_protocol_3_is_stored_without_its_txid() -> None:
     old = next(r for _, r in RECORDS if isinstance(r, Payment) and r.txid is msgspec.UNSET)
-    assert len(msgspec.msgpack.decode(encode_value(old))) == len(Payment.__struct_fields__) - 2  # no txid, no lots
+    assert (
+        len(msgspec.msgpack.decode(encode_value(old))) == len(Payment.__struct_fields__) - 3
+    )  # no txid, lots, roaming
 
 
 def test_a_row_of_the_wrong_shape_is_refused() -> None:

@@ -100,6 +100,26 @@ class Code(StrEnum):
     COUPON_EXPIRED = "coupon_expired"
     COUPON_USED = "coupon_used"
     WRONG_MERCHANT = "wrong_merchant"
+    # Rates, exchange and settlement (protocol 11 on).
+    NO_RATE_BOUNDS = "no_rate_bounds"
+    RATE_OUT_OF_BOUNDS = "rate_out_of_bounds"
+    NO_RATE = "no_rate"
+    NO_SETTLEMENT = "no_settlement"
+    NO_FX_RATE = "no_fx_rate"
+    SAME_ASSET = "same_asset"
+    INSUFFICIENT_FLOAT = "insufficient_float"
+    BELOW_MINIMUM = "below_minimum"
+    ABOVE_MAXIMUM = "above_maximum"
+    TOO_SMALL = "too_small"
+    TOO_MANY_COUNTERPARTIES = "too_many_counterparties"
+    WINDOW_CLOSED = "window_closed"
+    WINDOW_OPEN = "window_open"
+    UNKNOWN_WINDOW = "unknown_window"
+    WINDOW_SETTLED = "window_settled"
+    INSUFFICIENT_PREFUNDING = "insufficient_prefunding"
+    UNKNOWN_PAYOUT = "unknown_payout"
+    PAYOUT_ACKNOWLEDGED = "payout_acknowledged"
+    FILE_RECORDED = "file_recorded"
 
 
 # Failures of the envelope every type shares (core/execute.py check_envelope): they change nothing at all.

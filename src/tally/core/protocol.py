@@ -71,6 +71,14 @@ issuer's incentive rules pay cashback on the payments they match, out of a
 budget account, clawed back in proportion by refunds; and the coupon mall,
 where an issuer lists coupons priced in points with a stock and a validity,
 a holder buys one and uses it once at one of its merchants.
+
+Version 11 adds financial roaming (core/rates.py, core/settlement.py,
+docs/settlement.md): issuers publish rates within the council's bounds,
+holders exchange one programme's asset for another's and pay a partner's
+merchant with their own (`exchange`, `pay_roaming`), every such movement is
+an obligation between the two members in the settlement currency, and
+settlement windows net them and settle them in a prefunded settlement asset
+or through the members' banks (ISO 20022 files, acknowledgements).
 """
 
 from __future__ import annotations
@@ -92,6 +100,7 @@ class Rules:
     asset_policy: bool = False  # asset policies, local-currency sales and the voucher-cashing guard (version 8 on)
     lots: bool = False  # holders' lots with expiries, swept at the start of each block (version 9 on)
     rewards: bool = False  # incentive rules (cashback) and the coupon mall (version 10 on)
+    settlement: bool = False  # rates, exchange, roaming payments, obligations and settlement (version 11 on)
 
 
 _V5 = Rules(version=5, certify_results=True, rejected_consumes_seq=True, client_refs=True, governance=True)
@@ -105,7 +114,8 @@ PROTOCOLS: dict[int, Rules] = {
     5: _V5,
     6: _V6,
 }
-for _version, _switch in ((7, "merchant_registry"), (8, "asset_policy"), (9, "lots"), (10, "rewards")):
+_SWITCHES = ((7, "merchant_registry"), (8, "asset_policy"), (9, "lots"), (10, "rewards"), (11, "settlement"))
+for _version, _switch in _SWITCHES:
     PROTOCOLS[_version] = replace(PROTOCOLS[_version - 1], version=_version, **{_switch: True})
 LATEST = max(PROTOCOLS)
 

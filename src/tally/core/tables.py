@@ -25,10 +25,12 @@ from .types import (
     Account,
     AccountLimits,
     Asset,
+    BankFile,
     Cashback,
     Coupon,
     CouponUse,
     DailyOut,
+    ExchangeResult,
     ExpiredLots,
     Freeze,
     HolderLots,
@@ -40,6 +42,7 @@ from .types import (
     MerchantLimit,
     MerchantProfile,
     MerchantUse,
+    Obligation,
     OwnedCoupon,
     Params,
     PayCode,
@@ -47,10 +50,14 @@ from .types import (
     Payout,
     Proposal,
     Purchase,
+    Rate,
+    RateBounds,
     Recovery,
     RefUse,
+    Settlement,
     StateValue,
     ValidatorSchedule,
+    Window,
 )
 
 R = TypeVar("R")
@@ -154,6 +161,23 @@ COUPONS: Table[Coupon] = Table("coupon", ("coupon",), Coupon)
 OWNED_COUPONS: Table[OwnedCoupon] = Table("owned", ("holder", "bought_txid"), OwnedCoupon)
 COUPON_USES: Table[CouponUse] = Table("cuse", ("merchant", "bought_txid"), CouponUse)
 
+RATE_BOUNDS: Table[RateBounds] = Table("ratebounds", ("asset",), RateBounds)  # protocol 11: rates and settlement
+RATES: Table[Rate] = Table("rate", ("asset",), Rate)
+SETTLEMENT: Table[Settlement] = Table("settlement", ("name",), Settlement)  # one record, SETTLEMENT.key(CONFIG)
+CONFIG = "config"
+WINDOWS: Table[Window] = Table("window", ("window",), Window)  # window numbers as window_key(n)
+OBLIGATIONS: Table[Obligation] = Table("obligation", ("window", "txid"), Obligation)
+EXCHANGES: Table[ExchangeResult] = Table("exchange", ("txid",), ExchangeResult)
+WINDOW_PAYOUTS: Table[int] = Table("wpayout", ("window", "txid"), int)  # a window's cash-outs: their amounts
+BANK_FILES: Table[BankFile] = Table("bankfile", ("window", "member", "kind"), BankFile)
+
+
+def window_key(window: int) -> str:
+    """A window number as a key part that sorts in order (12 digits)."""
+    assert 0 <= window < 10**12
+    return f"{window:012d}"
+
+
 TABLES: dict[str, Table[Any]] = {
     t.prefix: t
     for t in (
@@ -187,6 +211,14 @@ TABLES: dict[str, Table[Any]] = {
         COUPONS,
         OWNED_COUPONS,
         COUPON_USES,
+        RATE_BOUNDS,
+        RATES,
+        SETTLEMENT,
+        WINDOWS,
+        OBLIGATIONS,
+        EXCHANGES,
+        WINDOW_PAYOUTS,
+        BANK_FILES,
     )
 }
 

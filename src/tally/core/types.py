@@ -54,6 +54,13 @@ CashOutPolicy = Literal["none", "merchants", "all"]
 BasisPoints = Annotated[int, Meta(ge=0, le=10_000)]  # hundredths of a percent: 1000 is 10%
 Percent = Annotated[int, Meta(ge=0, le=100)]
 MAX_POLICY_CODES = 64  # categories or regions a policy lists
+CurrencyCode = Annotated[str, Meta(pattern=r"^[A-Z]{3}$(?!\n)")]  # ISO 4217, e.g. KRW, USD
+RatioTerm = Annotated[int, Meta(ge=1, le=10**12)]  # a rate's numerator or denominator
+WindowNo = Annotated[int, Meta(ge=0, le=MAX_SAFE_INTEGER)]
+TxIdHex = Annotated[str, Meta(pattern=r"^[0-9a-f]{64}$(?!\n)")]
+Sha256Hex = Annotated[str, Meta(pattern=r"^[0-9a-f]{64}$(?!\n)")]
+FileName = Annotated[str, Meta(pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$(?!\n)")]
+MAX_FX_RATES = 32  # currencies the settlement configuration converts
 
 
 class AssetPolicy(msgspec.Struct, frozen=True, forbid_unknown_fields=True, omit_defaults=True):
@@ -178,6 +185,8 @@ class Payment(msgspec.Struct, frozen=True):
     txid: str | msgspec.UnsetType = msgspec.UNSET
     # The payer's lots it took, first to expire first (protocol 9, assets with lots): refunds return them.
     lots: list[Lot] | msgspec.UnsetType = msgspec.UNSET
+    # protocol 11 on: a roaming payment, made in another asset (core/ops/exchange.py)
+    roaming: Roaming | msgspec.UnsetType = msgspec.UNSET
 
 
 class Payout(msgspec.Struct, frozen=True):
@@ -188,6 +197,11 @@ class Payout(msgspec.Struct, frozen=True):
     payout_ref: str
     height: int
     fee_minor: int | msgspec.UnsetType = msgspec.UNSET  # protocol 8 on: the issuer's fee, where one was taken
+    # protocol 11 on: the settlement window it is paid out in, and what the bank said (core/ops/settlement.py)
+    window: int | msgspec.UnsetType = msgspec.UNSET
+    status: Literal["pending", "done", "returned"] | msgspec.UnsetType = msgspec.UNSET
+    ack_txid: str | msgspec.UnsetType = msgspec.UNSET  # the acknowledgement that closed it
+    ack_reason: str | msgspec.UnsetType = msgspec.UNSET  # the bank's reason, where it returned the payout
 
 
 class PayCode(msgspec.Struct, frozen=True):
@@ -320,6 +334,44 @@ class SetPolicy(ActionBase, frozen=True, tag="set_policy"):
     policy: AssetPolicy
 
 
+class Ratio(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
+    """An exact rational rate: `num / den` (both 1..10^12). No floats anywhere."""
+
+    num: RatioTerm
+    den: RatioTerm
+
+
+class SetRateBounds(ActionBase, frozen=True, tag="set_rate_bounds"):
+    """The reference currency an asset's rate is published in, and the least and most it may be (protocol 11 on).
+
+    A rate is the value of one minor unit of the asset in minor units of the currency.
+    """
+
+    asset: AssetId
+    currency: CurrencyCode
+    min_rate: Ratio
+    max_rate: Ratio
+
+
+class FxRate(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
+    """One minor unit of `currency` is worth `rate` minor units of the settlement currency."""
+
+    currency: CurrencyCode
+    rate: Ratio
+
+
+class SetSettlement(ActionBase, frozen=True, tag="set_settlement"):
+    """How members settle (protocol 11 on): the settlement currency, the window, the prefunded asset, the FX rates.
+
+    Replaced whole. `asset` is the settlement asset members prefund ("" : windows settle through banks only).
+    """
+
+    currency: CurrencyCode
+    window_blocks: Annotated[int, Meta(ge=1, le=1_000_000)]
+    asset: Annotated[str, Meta(pattern=r"^([A-Z0-9][A-Z0-9_-]{0,31})?$(?!\n)")] = ""
+    fx: Annotated[list[FxRate], Meta(max_length=MAX_FX_RATES)] = []
+
+
 Action = (
     ApproveAsset
     | SetQuota
@@ -332,6 +384,8 @@ Action = (
     | AddValidator
     | RemoveValidator
     | SetPolicy
+    | SetRateBounds
+    | SetSettlement
 )
 
 
@@ -570,6 +624,137 @@ class ValidatorSchedule(msgspec.Struct, frozen=True, forbid_unknown_fields=True)
     sets: list[ValidatorSet]
 
 
+# --- rates, exchange and settlement (protocol 11) ------------------------------
+
+
+class RateBounds(msgspec.Struct, frozen=True):
+    """What the council allows an asset's rate to be (`ratebounds/<asset>`)."""
+
+    currency: str
+    min_rate: Ratio
+    max_rate: Ratio
+    height: int
+
+
+class Rate(msgspec.Struct, frozen=True):
+    """An asset's published rate (`rate/<asset>`): one minor unit is worth `rate` minor units of `currency`."""
+
+    asset: str
+    currency: str
+    rate: Ratio
+    source: str  # "float": exchanges pay out of the issuer's balance; "issue": they issue, within the quota
+    fee_bp: int  # taken from what an exchange into the asset pays out
+    fee_account: str  # where that fee goes
+    height: int  # effective from this block
+    txid: str
+
+
+class FxEntry(msgspec.Struct, frozen=True, array_like=True):
+    """A stored FX rate: one minor unit of `currency` is `num / den` settlement minor units."""
+
+    currency: str
+    num: int
+    den: int
+
+
+class Settlement(msgspec.Struct, frozen=True):
+    """The council's settlement configuration (`settlement/config`) and where its windows are anchored."""
+
+    currency: str
+    window_blocks: int
+    asset: str
+    fx: list[FxEntry]
+    anchor_height: int  # window `base_window` starts at this height
+    base_window: int
+    height: int
+
+
+class PairPosition(msgspec.Struct, frozen=True, array_like=True):
+    """What `debtor` owes `creditor` in one window, net of what it is owed back (settlement minor units)."""
+
+    debtor: str
+    creditor: str
+    amount_minor: int
+
+
+class SettlementMove(msgspec.Struct, frozen=True, array_like=True):
+    """One payment that settles a window: in the settlement asset on the ledger, or a bank payment (pacs.009)."""
+
+    debtor: str
+    creditor: str
+    amount_minor: int
+
+
+class Window(msgspec.Struct, frozen=True):
+    """A settlement window (`window/<n>`): the obligations between members in it and how they settled."""
+
+    window: int
+    first_height: int
+    last_height: int
+    currency: str
+    obligations: int  # obligation records in it
+    gross_minor: int  # their total
+    pairs: list[PairPosition]  # open positions between member pairs, each pair once, netted
+    status: Literal["open", "settled", "bank"]  # bank: its net positions went out as bank payments
+    moves: list[SettlementMove] = []  # the multilateral net settlement, once settled
+    settled_height: int = 0
+    settled_txid: str = ""
+
+
+class Obligation(msgspec.Struct, frozen=True):
+    """One cross-issuer movement (`obligation/<window>/<txid>`): `debtor` owes `creditor` its value."""
+
+    txid: str
+    kind: str  # "exchange", "roaming" or "refund"
+    debtor: str
+    creditor: str
+    amount_minor: int  # in the settlement currency's minor unit, rounded down
+    height: int
+
+
+class Roaming(msgspec.Struct, frozen=True, array_like=True):
+    """How a roaming payment was paid (`Payment.roaming`): the holder's asset, amount and the value it carried."""
+
+    asset: str  # what the holder paid with
+    amount_minor: int  # how much of it
+    issuer: str  # its issuer, which received it
+    value_minor: int  # the obligation it made (settlement minor units)
+    refunded_minor: int  # of `amount_minor`, returned to the holder so far
+    remainder: str  # exact value the merchant's asset did not carry, "num/den" settlement minor units
+
+
+class ExchangeResult(msgspec.Struct, frozen=True):
+    """An exchange's exact result (`exchange/<txid>`), as quoted."""
+
+    txid: str
+    holder: str
+    from_asset: str
+    from_minor: int
+    to_asset: str
+    gross_minor: int  # what the value bought, rounded down
+    fee_minor: int
+    out_minor: int  # what the holder received: gross less fee
+    value_minor: int  # the obligation (settlement minor units, rounded down)
+    remainder: str  # exact value not paid out in the asset, "num/den" settlement minor units
+    from_rate: Ratio
+    to_rate: Ratio
+    height: int
+
+
+class BankFile(msgspec.Struct, frozen=True):
+    """A bank file a member's adapter wrote (`bankfile/<window>/<member>/<kind>`), recorded once."""
+
+    window: int
+    member: str
+    kind: str  # "pain.001" (payouts) or "pacs.009" (net settlement)
+    name: str
+    sha256: str
+    transactions: int
+    total_minor: int
+    height: int
+    txid: str
+
+
 StateValue = (
     Account
     | Asset
@@ -599,6 +784,13 @@ StateValue = (
     | Coupon
     | OwnedCoupon
     | CouponUse
+    | RateBounds
+    | Rate
+    | Settlement
+    | Window
+    | Obligation
+    | ExchangeResult
+    | BankFile
     | int
 )
 

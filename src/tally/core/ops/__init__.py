@@ -14,9 +14,37 @@ import msgspec
 
 from ..operation import Operation
 from ..types import SignatureHex, TxBase
-from . import accounts, assets, codes, controls, council, coupons, incentives, keys, merchants, payments, policies
+from . import (
+    accounts,
+    assets,
+    codes,
+    controls,
+    council,
+    coupons,
+    exchange,
+    incentives,
+    keys,
+    merchants,
+    payments,
+    policies,
+    settlement,
+)
 
-FAMILIES = (accounts, assets, payments, codes, council, controls, keys, merchants, policies, incentives, coupons)
+FAMILIES = (
+    accounts,
+    assets,
+    payments,
+    codes,
+    council,
+    controls,
+    keys,
+    merchants,
+    policies,
+    incentives,
+    coupons,
+    exchange,
+    settlement,
+)
 
 OPERATIONS: tuple[Operation[Any], ...] = tuple(op for family in FAMILIES for op in family.OPERATIONS)
 BY_TYPE: dict[str, Operation[Any]] = {op.type: op for op in OPERATIONS}

@@ -35,8 +35,24 @@ from ..operation import (
     require_asset,
 )
 from ..policy import validate_policy
+from ..rates import fraction
+from ..settlement import settlement_config, window_of
 from ..state import TxView
-from ..tables import ACCOUNTS, ASSETS, COUNCIL_PARAMS, FREEZES, PARAMS, PROPOSALS, SCHEDULE, VALIDATOR_SETS
+from ..tables import (
+    ACCOUNTS,
+    ASSETS,
+    CONFIG,
+    COUNCIL_PARAMS,
+    FREEZES,
+    PARAMS,
+    PROPOSALS,
+    RATE_BOUNDS,
+    SCHEDULE,
+    SETTLEMENT,
+    VALIDATOR_SETS,
+    WINDOWS,
+    window_key,
+)
 from ..types import (
     Account,
     Action,
@@ -46,15 +62,20 @@ from ..types import (
     AssetPolicy,
     Freeze,
     FreezeSubject,
+    FxEntry,
     Params,
     Proposal,
     ProposalId,
+    RateBounds,
     RemoveMember,
     RemoveValidator,
     SetDefaultLimits,
     SetParam,
     SetPolicy,
     SetQuota,
+    SetRateBounds,
+    SetSettlement,
+    Settlement,
     TxBase,
     UnfreezeSubject,
     Validator,
@@ -102,6 +123,12 @@ def open_proposal(c: TxContext, proposal_id: str, action: Action) -> None:
         c.rules.asset_policy or not isinstance(action, SetPolicy),
         Code.TYPE_NOT_SUPPORTED,
         "asset policies arrive in protocol 8; this block is protocol {}",
+        c.rules.version,
+    )
+    ensure(
+        c.rules.settlement or not isinstance(action, SetRateBounds | SetSettlement),
+        Code.TYPE_NOT_SUPPORTED,
+        "rates and settlement arrive in protocol 11; this block is protocol {}",
         c.rules.version,
     )
     ensure(c.view.read(PROPOSALS, proposal_id) is None, Code.DUPLICATE_PROPOSAL, "proposal {!r} exists", proposal_id)
@@ -201,6 +228,49 @@ def set_policy(c: TxContext, a: SetPolicy) -> None:
     c.view.put(
         ASSETS.key(a.asset),
         msgspec.structs.replace(asset, transferable=a.transferable, cash_out=a.cash_out, policy=a.policy),
+    )
+
+
+def set_rate_bounds(c: TxContext, a: SetRateBounds) -> None:
+    require_asset(c.view, a.asset)
+    ensure(
+        fraction(a.min_rate) <= fraction(a.max_rate),
+        Code.BAD_PARAMETER,
+        "min_rate {}/{} is above max_rate {}/{}",
+        a.min_rate.num,
+        a.min_rate.den,
+        a.max_rate.num,
+        a.max_rate.den,
+    )
+    c.view.put(RATE_BOUNDS.key(a.asset), RateBounds(a.currency, a.min_rate, a.max_rate, c.block.height))
+
+
+def set_settlement(c: TxContext, a: SetSettlement) -> None:
+    """The settlement configuration, replaced whole; windows are re-anchored at this block, numbers growing."""
+    if a.asset:
+        require_asset(c.view, a.asset)
+    currencies = [fx.currency for fx in a.fx]
+    ensure(len(set(currencies)) == len(currencies), Code.BAD_PARAMETER, "a currency is listed twice in fx")
+    ensure(a.currency not in currencies, Code.BAD_PARAMETER, "the settlement currency {} needs no fx rate", a.currency)
+    before = settlement_config(c.view)
+    base, anchor = 0, c.block.height  # the first configuration: window 0 starts with this block
+    if before is not None:
+        current = window_of(before, c.block.height)
+        base, anchor = current + 1, c.block.height + 1
+        window = c.view.read(WINDOWS, window_key(current))
+        if window is not None:  # the current window ends with this block
+            c.view.put(WINDOWS.key(window_key(current)), msgspec.structs.replace(window, last_height=c.block.height))
+    c.view.put(
+        SETTLEMENT.key(CONFIG),
+        Settlement(
+            a.currency,
+            a.window_blocks,
+            a.asset,
+            [FxEntry(fx.currency, fx.rate.num, fx.rate.den) for fx in a.fx],
+            anchor,
+            base,
+            c.block.height,
+        ),
     )
 
 
@@ -350,6 +420,8 @@ ACTIONS: dict[type, Callable[[TxContext, Any], None]] = {
     AddValidator: add_validator,
     RemoveValidator: remove_validator,
     SetPolicy: set_policy,
+    SetRateBounds: set_rate_bounds,
+    SetSettlement: set_settlement,
 }
 
 

@@ -11,19 +11,37 @@ from ..lots import refund_lots
 from ..operation import Example, Operation, TxContext, require_account, require_asset
 from ..policy import cash_out_fee, check_payment, check_transfer, count_cash_out
 from ..postings import SUPPLY, move
+from ..rates import share
+from ..settlement import record_obligation, settlement_config, window_of
 from ..tables import (
     ACCOUNTS,
     ASSETS,
     BALANCES,
     CASHBACKS,
+    CONFIG,
     LOTS,
     MERCHANT_LIMITS,
     MERCHANT_USE,
     MERCHANTS,
     PAYMENTS,
     PAYOUTS,
+    SETTLEMENT,
+    WINDOW_PAYOUTS,
+    window_key,
 )
-from ..types import AccountId, AmountMinor, Asset, AssetId, ClientRef, Payment, PaymentId, Payout, PayoutRef, TxBase
+from ..types import (
+    AccountId,
+    AmountMinor,
+    Asset,
+    AssetId,
+    ClientRef,
+    Payment,
+    PaymentId,
+    Payout,
+    PayoutRef,
+    Roaming,
+    TxBase,
+)
 from .incentives import claw_back, pay_cashback
 
 
@@ -127,12 +145,42 @@ def refund(c: TxContext, tx: Refund) -> None:
         refunded,
         payment.amount_minor,
     )
+    if isinstance(payment.roaming, Roaming):
+        refund_roaming(c, payment, payment.roaming, tx.amount_minor)
+        return
     if isinstance(payment.lots, list):  # the payer gets back the lots the payment took, its last ones first
         c.lots_returning = refund_lots(payment.lots, payment.refunded_minor, tx.amount_minor)
     c.post(*move(c.signer.id, payment.payer, payment.asset, tx.amount_minor))
     c.view.put(PAYMENTS.key(c.signer.id, tx.payment_id), msgspec.structs.replace(payment, refunded_minor=refunded))
     if c.rules.rewards:
         claw_back(c, payment, refunded)
+
+
+def refund_roaming(c: TxContext, payment: Payment, roaming: Roaming, amount_minor: int) -> None:
+    """A roaming payment's refund goes back through the payment's own rate: the merchant's asset returns to its
+    issuer, the holder's asset comes back from its issuer in proportion, and the obligation reverses in proportion
+    (cumulative shares, so refunding the whole returns exactly what was paid)."""
+    before, after = payment.refunded_minor, payment.refunded_minor + amount_minor
+    back_minor = share(roaming.amount_minor, after, payment.amount_minor) - roaming.refunded_minor
+    value_back = share(roaming.value_minor, after, payment.amount_minor) - share(
+        roaming.value_minor, before, payment.amount_minor
+    )
+    target = require_asset(c.view, payment.asset)
+    postings = [*move(c.signer.id, target.issuer, target.id, amount_minor)]
+    if back_minor:
+        if isinstance(payment.lots, list) and payment.lots:  # the paying asset keeps lots
+            c.lots_returning = refund_lots(payment.lots, roaming.refunded_minor, back_minor)
+        postings += move(roaming.issuer, payment.payer, roaming.asset, back_minor)
+    c.post(*postings)
+    record_obligation(c.view, c.txid, c.block.height, "refund", target.issuer, roaming.issuer, value_back)
+    c.view.put(
+        PAYMENTS.key(c.signer.id, payment.payment_id),
+        msgspec.structs.replace(
+            payment,
+            refunded_minor=after,
+            roaming=msgspec.structs.replace(roaming, refunded_minor=roaming.refunded_minor + back_minor),
+        ),
+    )
 
 
 def cash_out_allowed(asset: Asset, role: str) -> bool:
@@ -164,6 +212,11 @@ def pay_out(c: TxContext, asset: Asset, amount_minor: int, fee_minor: int, payou
     if fee_minor:
         postings += move(c.signer.id, asset.issuer, asset.id, fee_minor)
     c.post(*postings)
+    window: int | msgspec.UnsetType = msgspec.UNSET
+    config = settlement_config(c.view) if c.rules.settlement else None
+    if config is not None and paid_minor:  # protocol 11: its bank pays it out in this window's file
+        window = window_of(config, c.block.height)
+        c.view.put(WINDOW_PAYOUTS.key(window_key(window), c.txid), paid_minor)
     c.view.put(
         PAYOUTS.key(c.txid),
         Payout(
@@ -174,6 +227,8 @@ def pay_out(c: TxContext, asset: Asset, amount_minor: int, fee_minor: int, payou
             payout_ref=payout_ref,
             height=c.block.height,
             fee_minor=fee_minor if fee_minor else msgspec.UNSET,
+            window=window,
+            status="pending" if c.rules.settlement else msgspec.UNSET,
         ),
     )
 
@@ -233,6 +288,7 @@ OPERATIONS: tuple[Operation[Any], ...] = (
             BALANCES.key(tx.signer, tx.asset),
             MERCHANT_USE.key(tx.signer, tx.asset),
             MERCHANT_LIMITS.key(tx.signer, tx.asset),
+            SETTLEMENT.key(CONFIG),
         ],
         parties=lambda tx: [],
         summary="Burn value against a payout to a bank account.",

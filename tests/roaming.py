@@ -1,0 +1,55 @@
+"""The roaming test world (protocol 11): two programmes in two currencies and a settlement token."""
+
+from __future__ import annotations
+
+from helpers import Chain, key, make_genesis
+from tally.core.types import FxRate, Ratio, SetRateBounds, SetSettlement
+
+START_MS = 1_800_000_000_000
+
+
+def roaming_chain(
+    kpt_rate: tuple[int, int] = (48, 5),
+    upt_rate: tuple[int, int] = (3, 2),
+    fee_bp: int = 0,
+    window_blocks: int = 5,
+) -> Chain:
+    """kr-bank's KPT (won, 9.6 won a point), us-bank's UPT (cents, 1.5 cents a point), settle-bank's SET (cents).
+
+    1 USD = 1,400 KRW: one won is 1/14 cent. alice holds 100,000 KPT; us-bank's float is 1,000,000 UPT.
+    cafe is kr-bank's merchant (takes KPT), hotel us-bank's (takes UPT).
+    """
+    c = Chain(genesis=make_genesis(("kr-bank", "us-bank", "settle-bank")), now_ms=START_MS)
+    kr, us, sb = c.signer("kr-bank"), c.signer("us-bank"), c.signer("settle-bank")
+    setup = [kr.register_account("alice", key("alice").public_key_hex, "holder")]
+    setup += [us.register_account("bob", key("bob").public_key_hex, "holder")]
+    setup += [kr.register_account("cafe", key("cafe").public_key_hex, "merchant")]
+    setup += [us.register_account("hotel", key("hotel").public_key_hex, "merchant")]
+    setup += [kr.create_asset("KPT", "Korea points", "points", 0, True, "merchants")]
+    setup += [us.create_asset("UPT", "US points", "points", 0, True, "merchants")]
+    setup += [sb.create_asset("SET", "Settlement token", "emoney", 2, True, "none")]
+    assert [r.code for r in c.block(setup)] == ["ok"] * len(setup)
+    council = [
+        kr.propose(
+            "bounds:KPT", SetRateBounds(asset="KPT", currency="KRW", min_rate=Ratio(1, 1000), max_rate=Ratio(1000, 1))
+        ),
+        kr.propose(
+            "bounds:UPT", SetRateBounds(asset="UPT", currency="USD", min_rate=Ratio(1, 1000), max_rate=Ratio(1000, 1))
+        ),
+        kr.propose(
+            "settlement:1",
+            SetSettlement(currency="USD", window_blocks=window_blocks, asset="SET", fx=[FxRate("KRW", Ratio(1, 14))]),
+        ),
+        kr.set_rate("KPT", Ratio(*kpt_rate)),
+        us.set_rate("UPT", Ratio(*upt_rate), fee_bp=fee_bp),
+        kr.issue("KPT", "alice", 100_000),
+        us.issue("UPT", "us-bank", 1_000_000),
+        us.issue("UPT", "bob", 10_000),
+    ]
+    assert [r.code for r in c.block(council)] == ["ok"] * len(council)
+    return c
+
+
+def exchange(c: Chain, holder: str, from_asset: str, to_asset: str, amount: int, min_out: int = 1) -> str:
+    c.now_ms += 1
+    return c.one(c.signer(holder).exchange(from_asset, to_asset, amount, min_out)).code

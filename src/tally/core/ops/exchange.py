@@ -12,6 +12,7 @@ are in core/rates.py.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from fractions import Fraction
 from typing import Any, Literal
 
@@ -21,7 +22,7 @@ from ..errors import Code, ensure
 from ..operation import MEMBERS_ONLY, Example, Operation, TxContext, require_account, require_active_asset
 from ..policy import check_payment
 from ..postings import SUPPLY, balance, move
-from ..rates import fraction_text, quote_exchange, quote_roaming, unit_value, within
+from ..rates import ExchangeQuote, RoamingQuote, fraction_text, quote_exchange, quote_roaming, unit_value, within
 from ..settlement import fx_of, record_obligation, require_settlement
 from ..state import TxView
 from ..tables import (
@@ -125,8 +126,16 @@ def require_rate(view: TxView, asset_id: str) -> Rate:
     return rate
 
 
-def priced(view: TxView, asset_id: str) -> tuple[Asset, Rate, Fraction]:
-    """An active asset, its rate, and one minor unit's value in settlement minor units."""
+@dataclass(frozen=True, slots=True)
+class Priced:
+    """An active asset, its published rate, and one minor unit's value in settlement minor units."""
+
+    asset: Asset
+    rate: Rate
+    unit: Fraction
+
+
+def priced(view: TxView, asset_id: str) -> Priced:
     asset = require_active_asset(view, asset_id)
     rate = require_rate(view, asset_id)
     bounds = view.read(RATE_BOUNDS, asset_id)
@@ -137,26 +146,54 @@ def priced(view: TxView, asset_id: str) -> tuple[Asset, Rate, Fraction]:
         "{}'s rate is outside the bounds the council set since; its issuer publishes it again",
         asset_id,
     )
-    return asset, rate, unit_value(rate.rate, fx_of(require_settlement(view), rate.currency))
+    return Priced(asset, rate, unit_value(rate.rate, fx_of(require_settlement(view), rate.currency)))
+
+
+def exchange_terms(
+    view: TxView, from_asset: str, to_asset: str, amount_minor: int
+) -> tuple[Priced, Priced, ExchangeQuote]:
+    """What exchanging `amount_minor` gives at the rates in `view` (the rule and the quote endpoint share it)."""
+    ensure(from_asset != to_asset, Code.SAME_ASSET, "an exchange is between two assets")
+    source, target = priced(view, from_asset), priced(view, to_asset)
+    quote = quote_exchange(amount_minor, source.unit, target.unit, target.rate.fee_bp)
+    ensure(quote.out_minor >= 1, Code.TOO_SMALL, "{} {} buys nothing of {}", amount_minor, from_asset, to_asset)
+    ensure_float(view, target, quote.out_minor, quote.fee_minor)
+    return source, target, quote
+
+
+def roaming_terms(view: TxView, asset: str, amount_minor: int, pay_asset: str) -> tuple[Priced, Priced, RoamingQuote]:
+    """What paying `amount_minor` of `asset` costs in `pay_asset` (the rule and the quote endpoint share it)."""
+    ensure(asset != pay_asset, Code.SAME_ASSET, "a roaming payment pays in another asset; use pay")
+    source, target = priced(view, pay_asset), priced(view, asset)
+    quote = quote_roaming(amount_minor, source.unit, target.unit)
+    ensure_float(view, target, amount_minor, 0)
+    return source, target, quote
 
 
 # --- paying out the asset exchanged into ------------------------------------------
 
 
-def pay_out_of_float(c: TxContext, asset: Asset, rate: Rate, to: str, out_minor: int, fee_minor: int) -> None:
+def ensure_float(view: TxView, target: Priced, out_minor: int, fee_minor: int) -> None:
+    """The issuer's float covers what an exchange pays out of it (an issuing rate: the quota, when posted)."""
+    if target.rate.source != "float":
+        return
+    needed = out_minor + (fee_minor if target.rate.fee_account != target.asset.issuer else 0)
+    held = balance(view, target.asset.issuer, target.asset.id)
+    ensure(
+        held >= needed,
+        Code.INSUFFICIENT_FLOAT,
+        "{}'s float of {} is {}, the exchange needs {}",
+        target.asset.issuer,
+        target.asset.id,
+        held,
+        needed,
+    )
+
+
+def pay_out_of_float(c: TxContext, target: Priced, to: str, out_minor: int, fee_minor: int) -> None:
     """`out_minor` to `to` and the fee to its account, out of the issuer's float (or issued, within the quota)."""
+    asset, rate = target.asset, target.rate
     fee_paid = fee_minor if rate.fee_account != asset.issuer else 0
-    if rate.source == "float":
-        held = balance(c.view, asset.issuer, asset.id)
-        ensure(
-            held >= out_minor + fee_paid,
-            Code.INSUFFICIENT_FLOAT,
-            "{}'s float of {} is {}, the exchange needs {}",
-            asset.issuer,
-            asset.id,
-            held,
-            out_minor + fee_paid,
-        )
     source = asset.issuer if rate.source == "float" else SUPPLY
     postings = [*move(source, to, asset.id, out_minor)]
     if fee_paid:
@@ -168,38 +205,36 @@ def pay_out_of_float(c: TxContext, asset: Asset, rate: Rate, to: str, out_minor:
 
 
 def exchange(c: TxContext, tx: ExchangeAssets) -> None:
-    ensure(tx.from_asset != tx.to_asset, Code.SAME_ASSET, "an exchange is between two assets")
-    source, _, from_unit = priced(c.view, tx.from_asset)
-    target, target_rate, to_unit = priced(c.view, tx.to_asset)
-    quote = quote_exchange(tx.amount_minor, from_unit, to_unit, target_rate.fee_bp)
-    ensure(quote.out_minor >= 1, Code.TOO_SMALL, "{} {} buys nothing of {}", tx.amount_minor, source.id, target.id)
+    source, target, quote = exchange_terms(c.view, tx.from_asset, tx.to_asset, tx.amount_minor)
     ensure(
         quote.out_minor >= tx.min_out_minor,
         Code.BELOW_MINIMUM,
         "the rate moved: {} {} would pay {}, less than the {} accepted",
         tx.amount_minor,
-        source.id,
+        tx.from_asset,
         quote.out_minor,
         tx.min_out_minor,
     )
-    c.post(*move(c.signer.id, source.issuer, source.id, tx.amount_minor))
-    pay_out_of_float(c, target, target_rate, c.signer.id, quote.out_minor, quote.fee_minor)
-    record_obligation(c.view, c.txid, c.block.height, "exchange", source.issuer, target.issuer, quote.value_minor)
+    c.post(*move(c.signer.id, source.asset.issuer, tx.from_asset, tx.amount_minor))
+    pay_out_of_float(c, target, c.signer.id, quote.out_minor, quote.fee_minor)
+    record_obligation(
+        c.view, c.txid, c.block.height, "exchange", source.asset.issuer, target.asset.issuer, quote.value_minor
+    )
     c.view.put(
         EXCHANGES.key(c.txid),
         ExchangeResult(
             txid=c.txid,
             holder=c.signer.id,
-            from_asset=source.id,
+            from_asset=tx.from_asset,
             from_minor=tx.amount_minor,
-            to_asset=target.id,
+            to_asset=tx.to_asset,
             gross_minor=quote.gross_minor,
             fee_minor=quote.fee_minor,
             out_minor=quote.out_minor,
             value_minor=quote.value_minor,
             remainder=fraction_text(quote.remainder),
-            from_rate=require_rate(c.view, source.id).rate,
-            to_rate=target_rate.rate,
+            from_rate=source.rate.rate,
+            to_rate=target.rate.rate,
             height=c.block.height,
         ),
     )
@@ -213,39 +248,39 @@ def pay_roaming(c: TxContext, tx: PayRoaming) -> None:
     merchant = require_account(c.view, tx.merchant)
     ensure(merchant.role == "merchant", Code.NOT_MERCHANT, "{!r} is not a merchant", tx.merchant)
     ensure_new_payment(c, tx.merchant, tx.payment_id)
-    source, _, from_unit = priced(c.view, tx.pay_asset)
-    target, target_rate, to_unit = priced(c.view, tx.asset)
-    check_payment(c, target, c.signer.id, tx.merchant)
-    quote = quote_roaming(tx.amount_minor, from_unit, to_unit)
+    source, target, quote = roaming_terms(c.view, tx.asset, tx.amount_minor, tx.pay_asset)
+    check_payment(c, target.asset, c.signer.id, tx.merchant)
     ensure(
         quote.from_minor <= tx.max_pay_minor,
         Code.ABOVE_MAXIMUM,
         "the rate moved: {} {} costs {} {}, more than the {} accepted",
         tx.amount_minor,
-        target.id,
+        tx.asset,
         quote.from_minor,
-        source.id,
+        tx.pay_asset,
         tx.max_pay_minor,
     )
-    c.post(*move(c.signer.id, source.issuer, source.id, quote.from_minor))
+    c.post(*move(c.signer.id, source.asset.issuer, tx.pay_asset, quote.from_minor))
     lots = list(c.lots_taken)
-    pay_out_of_float(c, target, target_rate, tx.merchant, tx.amount_minor, 0)
-    record_obligation(c.view, c.txid, c.block.height, "roaming", source.issuer, target.issuer, quote.value_minor)
+    pay_out_of_float(c, target, tx.merchant, tx.amount_minor, 0)
+    record_obligation(
+        c.view, c.txid, c.block.height, "roaming", source.asset.issuer, target.asset.issuer, quote.value_minor
+    )
     c.view.put(
         PAYMENTS.key(tx.merchant, tx.payment_id),
         Payment(
             merchant=tx.merchant,
             payment_id=tx.payment_id,
             payer=c.signer.id,
-            asset=target.id,
+            asset=tx.asset,
             amount_minor=tx.amount_minor,
             refunded_minor=0,
             txid=c.txid,
             lots=lots,  # the holder's lots of the asset it paid with (a list, so the row stays an array)
             roaming=Roaming(
-                asset=source.id,
+                asset=tx.pay_asset,
                 amount_minor=quote.from_minor,
-                issuer=source.issuer,
+                issuer=source.asset.issuer,
                 value_minor=quote.value_minor,
                 refunded_minor=0,
                 remainder=fraction_text(quote.remainder),

@@ -27,9 +27,12 @@ from tally.core.types import (
     ChainId,
     ClientRef,
     CouponId,
+    CurrencyCode,
+    FileName,
     FreezeTarget,
     Mcc,
     OptionalAccountId,
+    OptionalAssetId,
     PayCodeDigits,
     PaymentId,
     ProposalId,
@@ -184,6 +187,10 @@ PARAM_EXAMPLES = {
     "category": "5814",
     "proposal": "quota:PTS:2027",
     "coupon": "americano-2027",
+    "from_asset": "PTS",
+    "to_asset": "MILES",
+    "pay_asset": "PTS",
+    "member": "bank-a",
 }
 # Where one name means another thing: each list's cursor is its own next_cursor.
 PATH_EXAMPLES = {
@@ -193,6 +200,7 @@ PATH_EXAMPLES = {
     ("/v1/events", "cursor"): "12:3:0",
     ("/v1/events", "Last-Event-ID"): "12:3:0",
     ("/v1/directory", "cursor"): "412000:cafe-lumen",
+    ("/v1/settlement/windows", "cursor"): "12",
 }
 FIELD_TYPES: list[tuple[Any, str]] = [
     (AccountId, "cafe-x"),
@@ -214,6 +222,9 @@ FIELD_TYPES: list[tuple[Any, str]] = [
     (RuleId, "winter-cafes"),
     (TxId, "ab" * 32),
     (OptionalAccountId, "seoul-budget"),
+    (OptionalAssetId, "SET"),
+    (CurrencyCode, "KRW"),
+    (FileName, "kr-bank-w000000000003-pain.001.xml"),
 ]
 
 
@@ -280,6 +291,10 @@ def test_openapi_publishes_parameter_patterns_and_bounds_that_refuse_a_trailing_
             ("/v1/merchants/{merchant}/qr", name)
             for name in ("asset", "amount", "payment_id", "name", "city", "mcc", "format")
         ],
+        *[("/v1/quote/exchange", name) for name in ("from_asset", "to_asset", "amount_minor")],
+        *[("/v1/quote/roaming", name) for name in ("asset", "pay_asset", "amount_minor")],
+        *[("/v1/settlement/windows", name) for name in ("limit", "cursor")],
+        *[("/v1/settlement/report", name) for name in ("window", "member", "format")],
     }
 
     # The published bounds are the ones the node enforces.

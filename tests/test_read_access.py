@@ -139,6 +139,7 @@ def _concrete(world: World, template: str, account: str = "hana") -> str:
         "proposal": "admit-aud",
         "code": "0" * 20,
         "coupon": "americano",
+        "window": "0",
     }
     return re.sub(r"\{(\w+)\}", lambda m: values[m[1]], template)
 

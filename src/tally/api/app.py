@@ -54,6 +54,15 @@ from .policies import flags_endpoint, incentives_endpoint, lots_endpoint
 from .qr import merchant_qr_endpoint, parse_qr_endpoint, pay_code_endpoint
 from .responses import Handler
 from .responses import json_response as json
+from .settlement import (
+    exchange_quote_endpoint,
+    rates_endpoint,
+    report_endpoint,
+    roaming_quote_endpoint,
+    settlement_endpoint,
+    window_endpoint,
+    windows_endpoint,
+)
 from .status import node_status_body
 from .validators import validators_endpoint
 
@@ -436,6 +445,13 @@ def create_app(node: Node) -> Starlette:
         route("/v1/coupons/{coupon}", coupon_endpoint(node, params)),
         route("/v1/accounts/{account}/coupons", owned_endpoint(node, params)),
         route("/v1/merchants/{merchant}/coupons", uses_endpoint(node, params)),
+        route("/v1/rates", rates_endpoint(node, params)),
+        route("/v1/quote/exchange", exchange_quote_endpoint(node, params)),
+        route("/v1/quote/roaming", roaming_quote_endpoint(node, params)),
+        route("/v1/settlement", settlement_endpoint(node, params)),
+        route("/v1/settlement/windows", windows_endpoint(node, params)),
+        route("/v1/settlement/windows/{window}", window_endpoint(node, params)),
+        route("/v1/settlement/report", report_endpoint(node, params)),
         Route("/health", access.protect("/health", health)),
         Route("/metrics", access.protect("/metrics", metrics)),
         Route("/openapi.json", access.protect("/openapi.json", openapi)),

@@ -17,6 +17,7 @@ from ..client.models import (
     CouponUsesBody,
     DirectoryPage,
     ErrorResponse,
+    ExchangeQuoteBody,
     FlagsBody,
     HistoryPage,
     IncentivesBody,
@@ -31,6 +32,10 @@ from ..client.models import (
     PayCodeBody,
     ProposalBody,
     ProposalsPage,
+    RatesBody,
+    ReportBody,
+    RoamingQuoteBody,
+    SettlementBody,
     SubmitBatch,
     Submitted,
     SupplyBody,
@@ -38,6 +43,8 @@ from ..client.models import (
     TokenRequest,
     TxStatusBody,
     WalletOpened,
+    WindowDetail,
+    WindowsPage,
 )
 from ..core.block import FullBlock, Receipt, ValidatorsBody
 from ..core.encoding import MAX_SAFE_INTEGER
@@ -96,6 +103,8 @@ QR_PAYMENT_ID_PATTERN = r"^[A-Za-z0-9._:-]{1,25}$(?!\n)"  # an EMV reference lab
 # Printable text, no control characters, no space at either end.
 QR_TEXT_PATTERN = r"^[^\x00-\x20\x7f](?:[^\x00-\x1f\x7f]*[^\x00-\x20\x7f])?$(?!\n)"
 
+MAX_WINDOW_NUMBER = 10**12 - 1  # settlement windows (core/tables.py window_key: 12 digits)
+
 PATH_PARAMS: dict[str, dict[str, Any]] = {
     "txid": {"type": "string", "pattern": TXID_PATTERN, "minLength": 64, "maxLength": 64},
     "account": {"type": "string", "pattern": field_pattern(AccountId), "minLength": 1, "maxLength": 64},
@@ -106,7 +115,12 @@ PATH_PARAMS: dict[str, dict[str, Any]] = {
     "code": {"type": "string", "pattern": field_pattern(PayCodeDigits), "minLength": 20, "maxLength": 20},
     "proposal": {"type": "string", "pattern": field_pattern(ProposalId), "minLength": 1, "maxLength": 64},
     "coupon": {"type": "string", "pattern": field_pattern(CouponId), "minLength": 1, "maxLength": 64},
+    "window": {"type": "integer", "minimum": 0, "maximum": MAX_WINDOW_NUMBER},
 }
+
+
+MAX_WINDOWS_PAGE = 100
+_ASSET_SCHEMA = {"type": "string", "pattern": field_pattern(AssetId), "minLength": 1, "maxLength": 32}
 
 
 def query_params(limits: Limits) -> dict[str, dict[str, Any]]:
@@ -250,6 +264,44 @@ def query_params(limits: Limits) -> dict[str, dict[str, Any]]:
             "description": "Page size",
             "schema": {"type": "integer", "minimum": 1, "maximum": MAX_DIRECTORY_PAGE, "default": 20},
         },
+        "quote_from": {"name": "from_asset", "description": "The asset exchanged (required)", "schema": _ASSET_SCHEMA},
+        "quote_to": {"name": "to_asset", "description": "The asset received (required)", "schema": _ASSET_SCHEMA},
+        "quote_amount": {
+            "name": "amount_minor",
+            "description": "Exchange: of from_asset; roaming: of asset, what the merchant receives (required)",
+            "schema": {"type": "integer", "minimum": 1, "maximum": MAX_SAFE_INTEGER, "default": 1},
+        },
+        "quote_asset": {"name": "asset", "description": "The merchant's asset (required)", "schema": _ASSET_SCHEMA},
+        "quote_pay_asset": {
+            "name": "pay_asset",
+            "description": "The asset the holder pays with (required)",
+            "schema": _ASSET_SCHEMA,
+        },
+        "windows_limit": {
+            "name": "limit",
+            "description": "Page size",
+            "schema": {"type": "integer", "minimum": 1, "maximum": MAX_WINDOWS_PAGE, "default": 20},
+        },
+        "windows_cursor": {
+            "name": "cursor",
+            "description": "The previous page's next_cursor: windows before that number",
+            "schema": {"type": "string", "pattern": r"^[0-9]{1,12}$(?!\n)", "minLength": 1, "maxLength": 12},
+        },
+        "report_window": {
+            "name": "window",
+            "description": "The settlement window (required)",
+            "schema": {"type": "integer", "minimum": 0, "maximum": MAX_WINDOW_NUMBER, "default": 0},
+        },
+        "report_member": {
+            "name": "member",
+            "description": "Only this member's row",
+            "schema": {"type": "string", "pattern": field_pattern(AccountId), "minLength": 1, "maxLength": 64},
+        },
+        "report_format": {
+            "name": "format",
+            "description": "json (default) or csv",
+            "schema": {"type": "string", "enum": ["json", "csv"]},
+        },
         "directory_cursor": {
             "name": "cursor",
             "description": "The previous page's next_cursor: merchants farther than it (DISTANCE_MM:MERCHANT)",
@@ -365,6 +417,69 @@ ROUTES: list[tuple[str, str, str, Any, int, Any, list[str]]] = [
         200,
         CouponUsesBody,
         [],
+    ),
+    (
+        "get",
+        "/v1/rates",
+        "Every published rate, with its bounds, and the FX rates (protocol 11)",
+        None,
+        200,
+        RatesBody,
+        [],
+    ),
+    (
+        "get",
+        "/v1/quote/exchange",
+        "Exactly what an exchange signed now would give, by core/rates.py's rounding rule",
+        None,
+        200,
+        ExchangeQuoteBody,
+        ["quote_from", "quote_to", "quote_amount"],
+    ),
+    (
+        "get",
+        "/v1/quote/roaming",
+        "Exactly what paying a merchant amount_minor of its asset with another asset costs",
+        None,
+        200,
+        RoamingQuoteBody,
+        ["quote_asset", "quote_pay_asset", "quote_amount"],
+    ),
+    (
+        "get",
+        "/v1/settlement",
+        "How members settle, the current window and the positions not yet settled, live",
+        None,
+        200,
+        SettlementBody,
+        [],
+    ),
+    (
+        "get",
+        "/v1/settlement/windows",
+        "Settlement windows that hold obligations, newest first",
+        None,
+        200,
+        WindowsPage,
+        ["windows_limit", "windows_cursor"],
+    ),
+    (
+        "get",
+        "/v1/settlement/windows/{window}",
+        "A window: positions, settlement, obligations, payouts and bank files",
+        None,
+        200,
+        WindowDetail,
+        [],
+    ),
+    (
+        "get",
+        "/v1/settlement/report",
+        "Per member: obligations, net position, settlement status, payouts and files (JSON or CSV)",
+        None,
+        200,
+        ReportBody,
+        ["report_window", "report_member", "report_format"],
     ),
     (
         "get",

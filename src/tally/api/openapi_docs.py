@@ -25,6 +25,11 @@ TAGS: list[tuple[str, str]] = [
         "governance",
         "The council and its proposals, an asset's quota and supply, an account's freeze, limits and key recovery.",
     ),
+    (
+        "settlement",
+        "Published rates, exact quotes for exchanges and roaming payments, and settlement between members:"
+        " positions, windows, payouts, bank files and reports (docs/settlement.md).",
+    ),
     ("events", "Final blocks, transactions and balance changes as they happen (server-sent events)."),
     ("blocks", "Blocks, certificates and the full blocks peers catch up from."),
     ("node", "The node's status, limits, the network as it sees it, and the chain's genesis."),
@@ -85,6 +90,164 @@ ACCESS_TEXT = (
 )
 
 # Per route: its tag and an example of what it answers (a request body's example comes from the test vectors).
+
+RATE_KPT = {"num": 48, "den": 5}
+RATE_UPT = {"num": 3, "den": 2}
+WINDOW = {
+    "window": 0,
+    "first_height": 8,
+    "last_height": 12,
+    "currency": "USD",
+    "status": "settled",
+    "closed": True,
+    "obligations": 3,
+    "gross_minor": 880,
+    "pairs": [{"debtor": "kr-bank", "creditor": "us-bank", "amount_minor": 790}],
+    "members": [{"member": "kr-bank", "net_minor": -790}, {"member": "us-bank", "net_minor": 790}],
+    "moves": [{"debtor": "kr-bank", "creditor": "us-bank", "amount_minor": 790}],
+    "settled_height": 14,
+    "settled_txid": TXID,
+}
+SETTLEMENT_DOCS: dict[str, tuple[str, Any]] = {  # the examples of the settlement routes (docs/settlement.md)
+    "/v1/rates": (
+        "settlement",
+        {
+            "settlement_currency": "USD",
+            "fx": [{"currency": "KRW", "rate": {"num": 1, "den": 14}}],
+            "items": [
+                {
+                    "asset": "KPT",
+                    "currency": "KRW",
+                    "rate": RATE_KPT,
+                    "min_rate": {"num": 1, "den": 1},
+                    "max_rate": {"num": 20, "den": 1},
+                    "source": "float",
+                    "fee_bp": 0,
+                    "fee_account": "kr-bank",
+                    "height": 6,
+                    "unit_value": "24/35",
+                }
+            ],
+            "truncated": False,
+        },
+    ),
+    "/v1/quote/exchange": (
+        "settlement",
+        {
+            "from_asset": "KPT",
+            "to_asset": "UPT",
+            "amount_minor": 1000,
+            "value_minor": 685,
+            "gross_minor": 456,
+            "fee_minor": 0,
+            "out_minor": 456,
+            "remainder": "12/7",
+            "from_rate": RATE_KPT,
+            "to_rate": RATE_UPT,
+            "settlement_currency": "USD",
+            "height": 9,
+        },
+    ),
+    "/v1/quote/roaming": (
+        "settlement",
+        {
+            "asset": "UPT",
+            "amount_minor": 100,
+            "pay_asset": "KPT",
+            "pay_minor": 219,
+            "value_minor": 150,
+            "remainder": "6/35",
+            "from_rate": RATE_KPT,
+            "to_rate": RATE_UPT,
+            "settlement_currency": "USD",
+            "height": 9,
+        },
+    ),
+    "/v1/settlement": (
+        "settlement",
+        {
+            "currency": "USD",
+            "window_blocks": 5,
+            "asset": "SET",
+            "fx": [{"currency": "KRW", "rate": {"num": 1, "den": 14}}],
+            "height": 11,
+            "current_window": 0,
+            "unsettled": [{"member": "kr-bank", "net_minor": -790}, {"member": "us-bank", "net_minor": 790}],
+            "unsettled_pairs": [{"debtor": "kr-bank", "creditor": "us-bank", "amount_minor": 790}],
+            "windows": [
+                {**WINDOW, "status": "open", "closed": False, "moves": [], "settled_height": 0, "settled_txid": ""}
+            ],
+        },
+    ),
+    "/v1/settlement/windows": ("settlement", {"items": [WINDOW], "next_cursor": None}),
+    "/v1/settlement/windows/{window}": (
+        "settlement",
+        {
+            "window": WINDOW,
+            "obligations": [
+                {
+                    "txid": TXID,
+                    "kind": "exchange",
+                    "debtor": "kr-bank",
+                    "creditor": "us-bank",
+                    "amount_minor": 685,
+                    "height": 9,
+                }
+            ],
+            "payouts": [
+                {
+                    "txid": TXID,
+                    "account": "hotel",
+                    "asset": "UPT",
+                    "amount_minor": 70,
+                    "payout_ref": "US-ACC-0001",
+                    "height": 10,
+                    "window": 0,
+                    "status": "done",
+                    "ack_txid": TXID,
+                }
+            ],
+            "files": [
+                {
+                    "window": 0,
+                    "member": "us-bank",
+                    "kind": "pain.001",
+                    "name": "us-bank-w000000000000-pain.001.xml",
+                    "sha256": "5e" * 32,
+                    "transactions": 1,
+                    "total_minor": 70,
+                    "height": 14,
+                    "txid": TXID,
+                }
+            ],
+            "truncated": False,
+        },
+    ),
+    "/v1/settlement/report": (
+        "settlement",
+        {
+            "currency": "USD",
+            "rows": [
+                {
+                    "window": 0,
+                    "member": "kr-bank",
+                    "status": "settled",
+                    "owes_minor": 835,
+                    "owed_minor": 45,
+                    "net_minor": -790,
+                    "settled_minor": -790,
+                    "payouts": 0,
+                    "payouts_minor": 0,
+                    "payouts_done": 0,
+                    "payouts_returned": 0,
+                    "files": "",
+                }
+            ],
+            "truncated": False,
+        },
+    ),
+}
+
 ROUTE_DOCS: dict[str, tuple[str, Any]] = {
     "/v1/auth/challenge": ("auth", {"challenge": CHALLENGE, "expires_ms": 1800000060000, "ttl_s": 60}),
     "/v1/auth/token": (
@@ -532,6 +695,7 @@ ROUTE_DOCS: dict[str, tuple[str, Any]] = {
             "height": 12,
         },
     ),
+    **SETTLEMENT_DOCS,
 }
 
 EVENTS_EXAMPLE = (

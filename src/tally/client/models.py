@@ -11,12 +11,17 @@ from ..core.ops import SignedTx
 from ..core.types import (
     AccountId,
     Asset,
+    BankFile,
     Coupon,
     Freeze,
+    FxRate,
     IncentiveRule,
     MerchantFlag,
+    Obligation,
+    Payout,
     Proposal,
     PublicKeyHex,
+    Ratio,
     Recovery,
 )
 
@@ -489,3 +494,151 @@ class TokenBody(msgspec.Struct, frozen=True):
     principal: str
     kind: PrincipalKind
     role: str
+
+
+# --- rates, exchange and settlement (protocol 11) ------------------------------------------------
+
+
+class RateView(msgspec.Struct, frozen=True):
+    """An asset's published rate, the council's bounds on it, and one minor unit's value in settlement units."""
+
+    asset: str
+    currency: str  # the reference currency (ISO 4217)
+    rate: Ratio  # one minor unit of the asset in minor units of `currency`
+    min_rate: Ratio
+    max_rate: Ratio
+    source: str  # "float" or "issue"
+    fee_bp: int
+    fee_account: str
+    height: int  # effective from this block
+    unit_value: str  # one minor unit in settlement minor units, exact: "num/den" ("" without a settlement currency)
+
+
+class RatesBody(msgspec.Struct, frozen=True):
+    """Every published rate, and the settlement currency with the council's FX rates into it."""
+
+    settlement_currency: str  # "" until the council sets how members settle
+    fx: list[FxRate]
+    items: list[RateView]
+    truncated: bool
+
+
+class ExchangeQuoteBody(msgspec.Struct, frozen=True):
+    """Exactly what an exchange signed now would give (core/rates.py's rounding rule)."""
+
+    from_asset: str
+    to_asset: str
+    amount_minor: int
+    value_minor: int  # the obligation between the two issuers, settlement minor units
+    gross_minor: int
+    fee_minor: int
+    out_minor: int  # what the holder receives: sign `min_out_minor` at most this
+    remainder: str  # exact value not paid out, "num/den" settlement minor units
+    from_rate: Ratio
+    to_rate: Ratio
+    settlement_currency: str
+    height: int  # the rates are those after this block
+
+
+class RoamingQuoteBody(msgspec.Struct, frozen=True):
+    """Exactly what a roaming payment signed now would cost the holder."""
+
+    asset: str  # what the merchant receives
+    amount_minor: int  # exactly this much of it
+    pay_asset: str  # what the holder pays with
+    pay_minor: int  # the least amount that carries it: sign `max_pay_minor` at least this
+    value_minor: int
+    remainder: str
+    from_rate: Ratio
+    to_rate: Ratio
+    settlement_currency: str
+    height: int
+
+
+class PairView(msgspec.Struct, frozen=True):
+    """What `debtor` owes `creditor`, net between the two (settlement minor units)."""
+
+    debtor: str
+    creditor: str
+    amount_minor: int
+
+
+class MemberPosition(msgspec.Struct, frozen=True):
+    """A member's multilateral net position: what it is owed less what it owes (settlement minor units)."""
+
+    member: str
+    net_minor: int
+
+
+class WindowView(msgspec.Struct, frozen=True):
+    """A settlement window: its positions per member pair and per member, and how it settled."""
+
+    window: int
+    first_height: int
+    last_height: int
+    currency: str
+    status: str  # "open", "bank" (net positions out as bank payments) or "settled"
+    closed: bool  # a block past its last height exists
+    obligations: int
+    gross_minor: int
+    pairs: list[PairView]
+    members: list[MemberPosition]
+    moves: list[PairView]  # the payments that settle it: in the settlement asset, or bank payments
+    settled_height: int
+    settled_txid: str
+
+
+class SettlementBody(msgspec.Struct, frozen=True):
+    """How members settle, the window the chain is in, and the positions not yet settled (live)."""
+
+    currency: str
+    window_blocks: int
+    asset: str  # the prefunded settlement asset ("": through banks only)
+    fx: list[FxRate]
+    height: int
+    current_window: int
+    unsettled: list[MemberPosition]  # over every window not yet settled
+    unsettled_pairs: list[PairView]
+    windows: list[WindowView]  # those not yet settled, oldest first
+
+
+class WindowsPage(msgspec.Struct, frozen=True):
+    """Settlement windows that hold obligations, newest first."""
+
+    items: list[WindowView]
+    next_cursor: str | None
+
+
+class WindowDetail(msgspec.Struct, frozen=True):
+    """A window with its obligations, the payouts made in it and the bank files written for it."""
+
+    window: WindowView
+    obligations: list[Obligation]
+    payouts: list[Payout]
+    files: list[BankFile]
+    truncated: bool  # more obligations or payouts than one answer lists
+
+
+class ReportRow(msgspec.Struct, frozen=True):
+    """A member's line in a window's settlement report."""
+
+    window: int
+    member: str
+    status: str
+    owes_minor: int  # obligations it owes (gross)
+    owed_minor: int  # obligations owed to it (gross)
+    net_minor: int  # owed less owes
+    settled_minor: int  # what the settlement moved (received positive, paid negative)
+    payouts: int  # payouts of its assets in the window
+    payouts_minor: int
+    payouts_done: int
+    payouts_returned: int
+    files: str  # "kind sha256" per file it recorded, "; "-separated
+
+
+class ReportBody(msgspec.Struct, frozen=True):
+    """Per member and window: obligations, net positions, settlement status, payouts and files."""
+
+    currency: str
+    rows: list[ReportRow]
+    truncated: bool

@@ -59,6 +59,7 @@ RatioTerm = Annotated[int, Meta(ge=1, le=10**12)]  # a rate's numerator or denom
 WindowNo = Annotated[int, Meta(ge=0, le=MAX_SAFE_INTEGER)]
 TxIdHex = Annotated[str, Meta(pattern=r"^[0-9a-f]{64}$(?!\n)")]
 Sha256Hex = Annotated[str, Meta(pattern=r"^[0-9a-f]{64}$(?!\n)")]
+OptionalAssetId = Annotated[str, Meta(pattern=r"^([A-Z0-9][A-Z0-9_-]{0,31})?$(?!\n)")]  # "" or an asset id
 FileName = Annotated[str, Meta(pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$(?!\n)")]
 MAX_FX_RATES = 32  # currencies the settlement configuration converts
 
@@ -368,7 +369,7 @@ class SetSettlement(ActionBase, frozen=True, tag="set_settlement"):
 
     currency: CurrencyCode
     window_blocks: Annotated[int, Meta(ge=1, le=1_000_000)]
-    asset: Annotated[str, Meta(pattern=r"^([A-Z0-9][A-Z0-9_-]{0,31})?$(?!\n)")] = ""
+    asset: OptionalAssetId = ""
     fx: Annotated[list[FxRate], Meta(max_length=MAX_FX_RATES)] = []
 
 

@@ -6,8 +6,6 @@ auditors and regulators (access `full_blocks`): what members owe each other.
 
 from __future__ import annotations
 
-import csv
-import io
 from collections.abc import Callable
 
 from starlette.requests import Request
@@ -27,6 +25,7 @@ from ..client.models import (
     WindowsPage,
     WindowView,
 )
+from ..client.reports import report_csv
 from ..core.errors import Rejected
 from ..core.ops.exchange import exchange_terms, roaming_terms
 from ..core.rates import fraction_text, unit_value
@@ -334,18 +333,6 @@ def report_rows(node: Node, detail: WindowDetail, issuer_of: Callable[[str], str
         )
         for m in members
     ]
-
-
-REPORT_COLUMNS = tuple(ReportRow.__struct_fields__)
-
-
-def report_csv(rows: list[ReportRow]) -> str:
-    out = io.StringIO()
-    writer = csv.writer(out, lineterminator="\n")
-    writer.writerow(REPORT_COLUMNS)
-    for row in rows:
-        writer.writerow([getattr(row, c) for c in REPORT_COLUMNS])
-    return out.getvalue()
 
 
 def report_endpoint(node: Node, params: Params) -> Handler:

@@ -30,7 +30,7 @@ from ..core.ops import BY_TYPE
 from ..core.types import Action, DefaultLimits
 from .common import emit_json, json_option, reader_option, table, talking_to, url_option
 from .queries import account as show_account
-from .tx import field_options, json_field, send, signing_options
+from .tx import field_options, is_ratio, json_field, send, signing_options
 
 ACTION_TYPES: tuple[type, ...] = get_args(Action)
 
@@ -68,8 +68,10 @@ council.add_command(propose)
 def _flat(info: msgspec.inspect.Type) -> bool:
     """A nested struct of plain fields (default limits): its fields become options of their own. One with
     lists (an asset policy) is given whole, as JSON."""
-    return isinstance(info, msgspec.inspect.StructType) and not any(
-        isinstance(f.type, msgspec.inspect.ListType) for f in info.fields
+    return (
+        isinstance(info, msgspec.inspect.StructType)
+        and not is_ratio(info)
+        and not any(isinstance(f.type, msgspec.inspect.ListType) for f in info.fields)
     )
 
 
@@ -99,7 +101,8 @@ def _propose_command(action_type: type) -> click.Command:
             own = set(struct.__struct_fields__)
             body[name] = {k: given.pop(k) for k in list(given) if k in own}
         for name in as_json:
-            body[name] = json_field(name, given.pop(name))
+            value = given.pop(name)
+            body[name] = json_field(name, value) if isinstance(value, str) else value  # a rate: parsed already
         body.update(given)
         action = msgspec.convert(body, Action)
         if proposal_id is None:

@@ -378,12 +378,16 @@ from .merchants import merchants  # noqa: E402
 from .policies import lots, policy  # noqa: E402
 from .qr import code, qr  # noqa: E402
 from .queries import COMMANDS  # noqa: E402
+from .settlement import quote, rates, settlement  # noqa: E402
 from .tx import tx  # noqa: E402
 
 cli.add_command(tx)
 cli.add_command(qr)
 cli.add_command(code)
 cli.add_command(council)
+cli.add_command(rates)
+cli.add_command(quote)
+cli.add_command(settlement)
 cli.add_command(account)
 cli.add_command(validators)
 cli.add_command(merchants)

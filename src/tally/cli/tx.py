@@ -26,6 +26,7 @@ from ..client.models import TxStatusBody
 from ..client.signer import DEFAULT_TTL_MS
 from ..core.operation import Operation
 from ..core.ops import OPERATIONS, SignedTx
+from ..core.types import Ratio
 from .common import emit_json, talking_to, url_option
 
 
@@ -75,6 +76,8 @@ def _decimals(client: TallyClient, op: Operation[Any], signer: str, fields: dict
     """The decimals of the asset the transaction moves (a refund's: its payment's)."""
     if "asset" in fields:
         return client.asset(fields["asset"]).decimals
+    if "from_asset" in fields:  # an exchange: of the asset given
+        return client.asset(fields["from_asset"]).decimals
     if op.type == "refund":
         return client.asset(client.payment(signer, fields["payment_id"]).asset).decimals
     if op.type == "charge":
@@ -132,6 +135,27 @@ def _report(status: TxStatusBody, as_json: bool) -> None:
     click.echo(f"{status.status} at block {status.height}: {outcome} (txid {status.txid})")
 
 
+class RatioParam(click.ParamType[dict[str, int]]):
+    """An exact rate on the command line: N/D (48/5 is 9.6), or a whole number."""
+
+    name = "N/D"
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Any:
+        if isinstance(value, dict):
+            return value
+        num, _, den = str(value).partition("/")
+        if not (num.isdigit() and (den.isdigit() or not den)):
+            self.fail(f"{value!r} is not a rate N/D, e.g. 48/5", param, ctx)
+        return {"num": int(num), "den": int(den or 1)}
+
+
+RATIO = RatioParam()
+
+
+def is_ratio(info: msgspec.inspect.Type) -> bool:
+    return isinstance(info, msgspec.inspect.StructType) and info.cls is Ratio
+
+
 def field_options(field: msgspec.inspect.Field, defaults: dict[str, Any]) -> list[click.Option]:
     """The options of one field: its type's kind, required unless it has a CLI default or a default of its own."""
     name = field.name.replace("_", "-")
@@ -149,6 +173,8 @@ def field_options(field: msgspec.inspect.Field, defaults: dict[str, Any]) -> lis
     if isinstance(info, msgspec.inspect.BoolType):
         return [click.Option([f"--{name}/--not-{name}", field.name], default=bool(default), show_default=True)]
     kind: Any = str
+    if is_ratio(info):
+        return [click.Option([f"--{name}", field.name], type=RATIO, required=required, help="A rate N/D, e.g. 48/5.")]
     if structured(info):
         return [click.Option([f"--{name}", field.name], required=required, help="JSON, or @FILE of JSON.")]
     if isinstance(info, msgspec.inspect.IntType):

@@ -41,11 +41,13 @@ from .models import (
     EVENT_TYPES,
     AssetsPage,
     BalancesBody,
+    BlockBody,
     BlocksPage,
     ControlsBody,
     CouponsBody,
     CouponUsesBody,
     DirectoryPage,
+    ExchangeQuoteBody,
     FlagsBody,
     HistoryPage,
     IncentivesBody,
@@ -58,10 +60,16 @@ from .models import (
     PayCodeBody,
     ProposalBody,
     ProposalsPage,
+    RatesBody,
+    ReportBody,
+    RoamingQuoteBody,
+    SettlementBody,
     Submitted,
     SupplyBody,
     TokenBody,
     TxStatusBody,
+    WindowDetail,
+    WindowsPage,
 )
 
 T = TypeVar("T")
@@ -216,6 +224,42 @@ class AsyncTallyClient:
     async def coupon_uses(self, merchant_id: str) -> CouponUsesBody:
         """Coupons used at a merchant, newest first."""
         return await self._get(f"/v1/merchants/{merchant_id}/coupons", CouponUsesBody)
+
+    async def block(self, height: int) -> BlockBody:
+        """A block's header (its time, proposer, transactions root) and its txids."""
+        return await self._get(f"/v1/blocks/{height}", BlockBody)
+
+    async def rates(self) -> RatesBody:
+        """Every published rate with its bounds, and the settlement currency's FX rates (protocol 11)."""
+        return await self._get("/v1/rates", RatesBody)
+
+    async def quote_exchange(self, from_asset: str, to_asset: str, amount_minor: int) -> ExchangeQuoteBody:
+        """Exactly what exchanging `amount_minor` of `from_asset` gives now (sign min_out_minor at most out_minor)."""
+        params = {"from_asset": from_asset, "to_asset": to_asset, "amount_minor": amount_minor}
+        return await self._get("/v1/quote/exchange", ExchangeQuoteBody, params)
+
+    async def quote_roaming(self, asset: str, amount_minor: int, pay_asset: str) -> RoamingQuoteBody:
+        """What paying a merchant exactly `amount_minor` of `asset` costs in `pay_asset` now."""
+        params = {"asset": asset, "amount_minor": amount_minor, "pay_asset": pay_asset}
+        return await self._get("/v1/quote/roaming", RoamingQuoteBody, params)
+
+    async def settlement(self) -> SettlementBody:
+        """How members settle, the current window and the positions not yet settled (members, supervisors)."""
+        return await self._get("/v1/settlement", SettlementBody)
+
+    async def windows(self, limit: int = 20, cursor: str | None = None) -> WindowsPage:
+        """Settlement windows that hold obligations, newest first."""
+        params: dict[str, Any] = {"limit": limit} | ({"cursor": cursor} if cursor else {})
+        return await self._get("/v1/settlement/windows", WindowsPage, params)
+
+    async def window(self, window: int) -> WindowDetail:
+        """A window's positions, settlement, obligations, payouts and bank files."""
+        return await self._get(f"/v1/settlement/windows/{window}", WindowDetail)
+
+    async def settlement_report(self, window: int, member: str | None = None) -> ReportBody:
+        """Per member: obligations, net position, settlement status, payouts and files, for one window."""
+        params: dict[str, Any] = {"window": window} | ({"member": member} if member else {})
+        return await self._get("/v1/settlement/report", ReportBody, params)
 
     async def flags(self, asset_id: str) -> FlagsBody:
         """The merchants the voucher-cashing guard flagged in an asset (its issuer, auditors, regulators)."""

@@ -76,6 +76,14 @@ def open_window(view: TxView, config: Settlement, height: int) -> Window:
     return Window(number, first, last, config.currency, 0, 0, [], "open")
 
 
+def note_payout_window(view: TxView, config: Settlement, height: int) -> int:
+    """A cash-out's window: its record exists from the first thing that happens in it (bank adapters list them)."""
+    window = open_window(view, config, height)
+    if window.obligations == 0 and view.read(WINDOWS, window_key(window.window)) is None:
+        view.put(WINDOWS.key(window_key(window.window)), window)
+    return window.window
+
+
 def add_to_pairs(pairs: list[PairPosition], debtor: str, creditor: str, amount_minor: int) -> list[PairPosition]:
     """The pair positions with `debtor` owing `creditor` `amount_minor` more, netted against the reverse."""
     if debtor == creditor:

@@ -12,7 +12,7 @@ from ..operation import Example, Operation, TxContext, require_account, require_
 from ..policy import cash_out_fee, check_payment, check_transfer, count_cash_out
 from ..postings import SUPPLY, move
 from ..rates import share
-from ..settlement import record_obligation, settlement_config, window_of
+from ..settlement import note_payout_window, record_obligation, settlement_config
 from ..tables import (
     ACCOUNTS,
     ASSETS,
@@ -215,7 +215,7 @@ def pay_out(c: TxContext, asset: Asset, amount_minor: int, fee_minor: int, payou
     window: int | msgspec.UnsetType = msgspec.UNSET
     config = settlement_config(c.view) if c.rules.settlement else None
     if config is not None and paid_minor:  # protocol 11: its bank pays it out in this window's file
-        window = window_of(config, c.block.height)
+        window = note_payout_window(c.view, config, c.block.height)
         c.view.put(WINDOW_PAYOUTS.key(window_key(window), c.txid), paid_minor)
     c.view.put(
         PAYOUTS.key(c.txid),

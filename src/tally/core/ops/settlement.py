@@ -72,7 +72,7 @@ def settle_window(c: TxContext, tx: SettleWindow) -> None:
     window = require_closed_window(c, tx.window)
     ensure(window.status == "open", Code.WINDOW_SETTLED, "window {} is {} already", tx.window, window.status)
     moves = settlement_moves(net_positions(window.pairs))
-    if tx.method == "ledger":
+    if tx.method == "ledger" and moves:
         config = require_settlement(c.view)
         ensure(config.asset != "", Code.NO_SETTLEMENT, "the council has set no settlement asset")
         for m in moves:
@@ -87,8 +87,7 @@ def settle_window(c: TxContext, tx: SettleWindow) -> None:
                 config.asset,
                 owed,
             )
-        if moves:
-            c.post(*(p for m in moves for p in move(m.debtor, m.creditor, config.asset, m.amount_minor)))
+        c.post(*(p for m in moves for p in move(m.debtor, m.creditor, config.asset, m.amount_minor)))
     c.view.put(
         WINDOWS.key(window_key(tx.window)),
         msgspec.structs.replace(

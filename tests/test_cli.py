@@ -34,7 +34,7 @@ def test_keys_new_writes_a_private_key_file(tmp_path: Path) -> None:
 def test_demo_node_tx_audit_and_tampering(tmp_path: Path) -> None:
     data_dir = tmp_path / "node"
     first = tally("demo", "--data-dir", str(data_dir))
-    assert first.returncode == 0 and "demo loaded: 362 transactions" in first.stdout, first.stderr
+    assert first.returncode == 0 and "demo loaded: 380 transactions" in first.stdout, first.stderr
     again = tally("demo", "--data-dir", str(data_dir))
     assert again.returncode == 0 and "not loaded again" in again.stdout
     assert tally("node", "init", "--data-dir", str(data_dir)).returncode != 0  # never overwrites a node

@@ -315,11 +315,12 @@ def demo(data_dir: Path) -> None:
 
 def len_demo() -> int:
     from ..dev.demo import HOLDERS, MERCHANTS, PAYMENTS, SEOUL_TXS
+    from ..dev.demo_roaming import ROAMING_TXS
 
     holders = sum(len(v) for v in HOLDERS.values())
     merchants = sum(len(v) for v in MERCHANTS.values())
     registry = merchants  # one entry each
-    return 2 + holders + merchants + 2 * holders + PAYMENTS + 6 + 10 + 1 + registry + SEOUL_TXS
+    return 2 + holders + merchants + 2 * holders + PAYMENTS + 6 + 10 + 1 + registry + SEOUL_TXS + ROAMING_TXS
 
 
 # --- audit and bench -----------------------------------------------------------

@@ -103,7 +103,7 @@ def _pairs(pairs: list[PairView], currency: str) -> None:
         click.echo("  no open positions")
         return
     rows = [[p.debtor, p.creditor, money(p.amount_minor, currency, CURRENCY_DECIMALS)] for p in pairs]
-    table(["  OWES", "TO", "AMOUNT"], rows, right={2})
+    table(["OWES", "TO", "AMOUNT"], rows, right={2})
 
 
 def _window_line(w: WindowView) -> str:

@@ -8,7 +8,10 @@ currency "Seoul Love", sold at 10% off out of the city's budget account, up
 to 700,000 a month. Alice tries her culture voucher at a Busan
 bookshop: the ledger refuses it (`wrong_region`), and her history shows why.
 Seoul Love pays 5% cashback at Seoul's cafés, and Skyway's coupon mall sells
-an Americano at Cafe Lumen for 4,000 miles (dana has bought one).
+an Americano at Cafe Lumen for 4,000 miles (dana has bought one). A third
+member, Liberty Hotels (dollars), brings roaming: miles exchanged for hotel
+points and a New York stay paid with miles, settled between the members in a
+dollar deposit token (dev/demo_roaming.py).
 
 Holder and merchant keys are derived from their names: they are demo keys,
 written to DATA_DIR/keys/ so the README's tour can sign with them. The demo
@@ -30,8 +33,10 @@ from ..core.ops import SignedTx
 from ..core.types import AssetPolicy, IncentiveRule
 from ..node.config import DataDir
 from ..node.node import Node
+from .demo_roaming import HOTEL, roaming_phases
+from .demo_roaming import MEMBER as ROAMING_MEMBER
 
-MEMBERS = [("harbor-bank", "Harbor Bank"), ("skyway", "Skyway Airlines Loyalty")]
+MEMBERS = [("harbor-bank", "Harbor Bank"), ("skyway", "Skyway Airlines Loyalty"), ROAMING_MEMBER]
 MERCHANTS = {"harbor-bank": ["cafe-lumen", "book-nook", "haeundae-books"], "skyway": ["duty-free-7"]}
 HOLDERS = {"harbor-bank": ["alice", "bob", "chen"], "skyway": ["dana", "emeka", "farah"]}
 POINTS, VOUCHER = "SKYMILES", "HARBOR-GIFT"
@@ -114,11 +119,10 @@ async def load_demo(node: Node, progress: Callable[[int], None] = lambda n: None
     for member_id, _ in MEMBERS:
         key = read_keyfile(data.key_path(member_id)).keypair()
         signers[member_id] = Signer(member_id, key, chain)
-    for member_id in HOLDERS:
-        for name in MERCHANTS[member_id] + HOLDERS[member_id]:
-            key = demo_key(name)
-            write_keyfile(data.key_path(name), KeyFile(id=name, public_key=key.public_key_hex, seed=key.seed.hex()))
-            signers[name] = Signer(name, key, chain)
+    for name in [n for member_id in HOLDERS for n in MERCHANTS[member_id] + HOLDERS[member_id]] + [HOTEL]:
+        key = demo_key(name)
+        write_keyfile(data.key_path(name), KeyFile(id=name, public_key=key.public_key_hex, seed=key.seed.hex()))
+        signers[name] = Signer(name, key, chain)
 
     bank, sky = signers["harbor-bank"], signers["skyway"]
     setup = [
@@ -186,19 +190,15 @@ async def load_demo(node: Node, progress: Callable[[int], None] = lambda n: None
     total = 0
     phases = (setup, issues + city, payments + transfers, refunds + cash_outs + registry, rewards + local_sales + seoul)
     for phase in phases:
-        txids = await node.submit(phase)
-        for txid in txids:
-            status = await node.wait(txid, 30_000)
-            if status.status != "final" or status.code != "ok":
-                raise RuntimeError(f"demo transaction {txid} is {status.status} {status.code} {status.message}")
-        total += len(phase)
-        progress(len(phase))
+        total += await submit_phase(node, phase, progress)
     for txid in await node.submit(refused):
         status = await node.wait(txid, 30_000)
         if status.status != "final" or status.code != "wrong_region":
             raise RuntimeError(f"the out-of-region payment {txid} is {status.status} {status.code}, not refused")
     total += len(refused)
     progress(len(refused))
+    for phase in roaming_phases(signers):  # Skyway miles meet Liberty Hotels points (dev/demo_roaming.py)
+        total += await submit_phase(node, phase, progress)
     welcome = [
         Welcome("harbor-bank", VOUCHER, 10_000),
         Welcome("skyway", POINTS, 5_000),
@@ -206,6 +206,16 @@ async def load_demo(node: Node, progress: Callable[[int], None] = lambda n: None
     ]
     write_desk(data.root, DeskConfig(member="harbor-bank", welcome=welcome))
     return total
+
+
+async def submit_phase(node: Node, phase: list[SignedTx], progress: Callable[[int], None]) -> int:
+    """Submit a phase and wait until each of its transactions is final and applied."""
+    for txid in await node.submit(phase):
+        status = await node.wait(txid, 30_000)
+        if status.status != "final" or status.code != "ok":
+            raise RuntimeError(f"demo transaction {txid} is {status.status} {status.code} {status.message}")
+    progress(len(phase))
+    return len(phase)
 
 
 def run_demo(data: DataDir, progress: Callable[[int], None] = lambda n: None) -> int:

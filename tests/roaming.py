@@ -19,9 +19,11 @@ def world_phases(
     upt_rate: tuple[int, int] = (3, 2),
     fee_bp: int = 0,
     window_blocks: int = 5,
+    members: tuple[str, str, str] = MEMBERS,
 ) -> list[list[SignedTx]]:
-    """The world's transactions in two phases (the second needs the first's accounts and assets)."""
-    kr, us, sb = signer("kr-bank"), signer("us-bank"), signer("settle-bank")
+    """The world's transactions in two phases (the second needs the first's accounts and assets); `members`
+    name the Korean programme's issuer, the American one's and the settlement bank."""
+    kr, us, sb = (signer(m) for m in members)
     setup = [kr.register_account("alice", key("alice").public_key_hex, "holder")]
     setup += [us.register_account("bob", key("bob").public_key_hex, "holder")]
     setup += [kr.register_account("cafe", key("cafe").public_key_hex, "merchant")]
@@ -39,7 +41,7 @@ def world_phases(
         kr.set_rate("KPT", Ratio(*kpt_rate)),
         us.set_rate("UPT", Ratio(*upt_rate), fee_bp=fee_bp),
         kr.issue("KPT", "alice", 100_000),
-        us.issue("UPT", "us-bank", 1_000_000),
+        us.issue("UPT", members[1], 1_000_000),
         us.issue("UPT", "bob", 10_000),
     ]
     return [setup, council]

@@ -30,7 +30,7 @@ from ..core.ops import BY_TYPE
 from ..core.types import Action, DefaultLimits
 from .common import emit_json, json_option, reader_option, table, talking_to, url_option
 from .queries import account as show_account
-from .tx import field_options, is_ratio, json_field, send, signing_options
+from .tx import field_options, is_ratio, json_field, send, signing_options, structured
 
 ACTION_TYPES: tuple[type, ...] = get_args(Action)
 
@@ -92,7 +92,7 @@ def _propose_command(action_type: type) -> click.Command:
     kind = str(action_type.__struct_config__.tag)  # type: ignore[attr-defined]
     fields = msgspec.inspect.type_info(action_type).fields  # type: ignore[attr-defined]
     nested = {f.name: f.type.cls for f in fields if _flat(f.type)}
-    as_json = [f.name for f in fields if isinstance(f.type, msgspec.inspect.StructType) and not _flat(f.type)]
+    as_json = [f.name for f in fields if structured(f.type) and not _flat(f.type)]
 
     def callback(proposal_id: str | None, **given: Any) -> None:
         signing = {name: given.pop(name) for name in SIGNING_NAMES}
@@ -102,7 +102,8 @@ def _propose_command(action_type: type) -> click.Command:
             body[name] = {k: given.pop(k) for k in list(given) if k in own}
         for name in as_json:
             value = given.pop(name)
-            body[name] = json_field(name, value) if isinstance(value, str) else value  # a rate: parsed already
+            if value is not None:  # not given: the field's default
+                body[name] = json_field(name, value) if isinstance(value, str) else value  # a rate: parsed already
         body.update(given)
         action = msgspec.convert(body, Action)
         if proposal_id is None:

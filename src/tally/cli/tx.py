@@ -31,9 +31,11 @@ from .common import emit_json, talking_to, url_option
 
 
 def structured(info: msgspec.inspect.Type) -> bool:
-    """A struct, or a union of structs (a proposal's action): given on the command line as JSON."""
+    """A struct, a union of structs (a proposal's action) or a list of structs (FX rates): given as JSON."""
     if isinstance(info, msgspec.inspect.UnionType):
         return all(isinstance(t, msgspec.inspect.StructType) for t in info.types)
+    if isinstance(info, msgspec.inspect.ListType):
+        return isinstance(info.item_type, msgspec.inspect.StructType)
     return isinstance(info, msgspec.inspect.StructType)
 
 

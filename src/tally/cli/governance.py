@@ -27,7 +27,7 @@ from ..client.models import ProposalBody
 from ..core.block import ChangeRefused, follow_changes
 from ..core.encoding import MAX_SAFE_INTEGER
 from ..core.ops import BY_TYPE
-from ..core.types import Action, DefaultLimits
+from ..core.types import Action, DefaultLimits, FxRate, Ratio
 from .common import emit_json, json_option, reader_option, table, talking_to, url_option
 from .queries import account as show_account
 from .tx import field_options, is_ratio, json_field, send, signing_options, structured
@@ -147,7 +147,11 @@ def _describe(action: Any) -> str:
     fields = msgspec.structs.asdict(action)
     parts: list[str] = []
     for name, value in fields.items():
-        if isinstance(value, DefaultLimits):
+        if isinstance(value, Ratio):
+            parts.append(f"{name}={value.num}/{value.den}")
+        elif isinstance(value, list) and all(isinstance(v, FxRate) for v in value):
+            parts.append(f"{name}=" + (",".join(f"{v.currency}:{v.rate.num}/{v.rate.den}" for v in value) or "none"))
+        elif isinstance(value, DefaultLimits):
             parts.extend(f"{k}={_value(v)}" for k, v in msgspec.structs.asdict(value).items())
         elif isinstance(value, msgspec.Struct):  # an asset policy: the rules it sets, as JSON
             parts.append(f"{name}={msgspec.json.encode(value).decode()}")

@@ -8,9 +8,11 @@ from pathlib import Path
 SRC = Path(__file__).parent.parent / "src" / "tally"
 
 # Lowest first. The SDK (client) needs only the core; dev tooling (demo, local
-# network, processes, benchmarks) sits above the API and below the CLI.
+# network, processes, benchmarks) sits above the API and below the CLI. Settlement (bank files, the bank
+# adapter) talks to a node through the SDK only.
 LAYERS = {
-    "core": 0, "store": 1, "client": 1, "qr": 1, "ordering": 2, "node": 3, "web": 4, "api": 4, "dev": 5, "cli": 6,
+    "core": 0, "store": 1, "client": 1, "qr": 1, "settlement": 2, "ordering": 2, "node": 3, "web": 4, "api": 4,
+    "dev": 5, "cli": 6,
 }  # fmt: skip
 
 

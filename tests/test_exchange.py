@@ -10,6 +10,7 @@ from fractions import Fraction
 
 import pytest
 
+from helpers import key
 from roaming import exchange, roaming_chain
 from tally.core.errors import Code
 from tally.core.rates import quote_exchange, quote_roaming
@@ -207,3 +208,23 @@ def test_a_roaming_payment_keeps_the_merchants_assets_rules_and_its_payment_id_o
     assert c.one(alice.pay_roaming("UPT", "bob", 100, "room-2", "KPT", 300)).code == Code.NOT_MERCHANT
     assert c.one(alice.pay_roaming("KPT", "cafe", 100, "c-1", "KPT", 300)).code == Code.SAME_ASSET
     assert c.one(alice.pay_roaming("UPT", "hotel", 100, "room-3", "SET", 300)).code == Code.NO_RATE
+
+
+def test_an_exchange_moves_value_once_per_ref_and_not_out_of_a_frozen_account() -> None:
+    """Exactly-once (a retry with the same ref) and the controls: the money rules hold for every new type."""
+    from tally.core.types import AdmitMember
+
+    c = roaming_chain()
+    alice = c.signer("alice")
+    first = c.one(alice.exchange("KPT", "UPT", 1000, 456, ref="x-1"))
+    again = c.one(alice.exchange("KPT", "UPT", 1000, 456, ref="x-1"))  # the client retried after a timeout
+    assert (first.code, again.code) == ("ok", Code.DUPLICATE_REF) and first.txid in again.message
+    assert c.balance("alice", "KPT") == 99_000 and c.balance("alice", "UPT") == 456
+    fsc = AdmitMember(account="fsc", name="Regulator", public_key=key("fsc").public_key_hex, role="regulator")
+    assert c.one(c.signer("kr-bank").propose("fsc", fsc)).code == "ok"
+    assert c.one(c.signer("fsc").freeze("account", "alice", "court_order")).code == "ok"
+    assert exchange(c, "alice", "KPT", "UPT", 1000) == Code.ACCOUNT_FROZEN
+    assert c.one(alice.pay_roaming("UPT", "hotel", 100, "room-9", "KPT", 300)).code == Code.ACCOUNT_FROZEN
+    assert c.balance("alice", "KPT") == 99_000
+    assert c.one(c.signer("fsc").freeze("asset", "UPT", "issuer_default")).code == "ok"
+    assert exchange(c, "bob", "UPT", "KPT", 10) == Code.ASSET_FROZEN

@@ -206,6 +206,9 @@ def test_a_roaming_payment_keeps_the_merchants_assets_rules_and_its_payment_id_o
     assert c.one(alice.pay_roaming("UPT", "hotel", 100, "room-1", "KPT", 300)).code == "ok"
     assert c.one(alice.pay_roaming("UPT", "hotel", 100, "room-1", "KPT", 300)).code == Code.DUPLICATE_PAYMENT
     assert c.one(alice.pay_roaming("UPT", "bob", 100, "room-2", "KPT", 300)).code == Code.NOT_MERCHANT
+    assert c.one(alice.pay("KPT", "cafe", 1_000, "c-0")).code == "ok"
+    cafe = c.signer("cafe")
+    assert c.one(cafe.pay_roaming("UPT", "cafe", 1, "self-1", "KPT", 10)).code == Code.SELF_TRANSFER
     assert c.one(alice.pay_roaming("KPT", "cafe", 100, "c-1", "KPT", 300)).code == Code.SAME_ASSET
     assert c.one(alice.pay_roaming("UPT", "hotel", 100, "room-3", "SET", 300)).code == Code.NO_RATE
 

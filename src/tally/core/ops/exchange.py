@@ -247,6 +247,7 @@ def pay_roaming(c: TxContext, tx: PayRoaming) -> None:
     ensure(tx.asset != tx.pay_asset, Code.SAME_ASSET, "a roaming payment pays in another asset; use pay")
     merchant = require_account(c.view, tx.merchant)
     ensure(merchant.role == "merchant", Code.NOT_MERCHANT, "{!r} is not a merchant", tx.merchant)
+    ensure(tx.merchant != c.signer.id, Code.SELF_TRANSFER, "a merchant cannot pay itself")
     ensure_new_payment(c, tx.merchant, tx.payment_id)
     source, target, quote = roaming_terms(c.view, tx.asset, tx.amount_minor, tx.pay_asset)
     check_payment(c, target.asset, c.signer.id, tx.merchant)

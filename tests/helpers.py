@@ -300,3 +300,13 @@ def run_example(script: Path, tmp_path: Path) -> str:
         output.write_text(masked(ran.stdout), "utf-8")
     assert masked(ran.stdout) == output.read_text("utf-8"), f"regenerate {output.name}: see helpers.run_example"
     return ran.stdout
+
+
+def quoted_blocks_in_output(page: Path, script: Path) -> int:
+    """Every ```$ tally ...``` block a docs page quotes is in its example's checked-in output, word for word;
+    returns how many the page quotes."""
+    quoted = re.findall(r"```\n(\$ tally .*?)\n```", page.read_text("utf-8"), re.S)
+    output = script.with_suffix(".out").read_text("utf-8")
+    for block in quoted:
+        assert block in output, block
+    return len(quoted)

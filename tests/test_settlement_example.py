@@ -7,10 +7,9 @@ To regenerate after a deliberate change: TALLY_REGENERATE=1 pytest tests/test_se
 
 from __future__ import annotations
 
-import re
 from pathlib import Path
 
-from helpers import ROOT, run_example
+from helpers import ROOT, quoted_blocks_in_output, run_example
 
 SCRIPT = ROOT / "docs" / "examples" / "settlement.sh"
 PAGE = ROOT / "docs" / "settlement.md"
@@ -32,8 +31,4 @@ def test_the_settlement_example_prints_its_checked_in_output(tmp_path: Path) -> 
 
 def test_the_page_quotes_the_example_as_it_runs() -> None:
     """The commands and answers docs/settlement.md quotes are in the checked-in output, word for word."""
-    quoted = re.findall(r"```\n(\$ tally .*?)\n```", PAGE.read_text("utf-8"), re.S)
-    assert quoted
-    output = SCRIPT.with_suffix(".out").read_text("utf-8")
-    for block in quoted:
-        assert block in output
+    assert quoted_blocks_in_output(PAGE, SCRIPT) > 0

@@ -11,17 +11,23 @@ fresh wallet; harbor-bank recovers the account to it and the wallet opens. harbo
 merchant cafe-lumen in the registry and sees the new entry; skyway's duty-free-7 is refused to it
 (not_authorized). The Assets tab shows Seoul Love's policy, its budget account's balance and, after a cash-out
 far past a shop's usual redemptions, the flagged merchant; another member is told who reads those. It lists Seoul
-Love's cashback rule (seoul-cafes) with what its budget account has left. Screenshots go to
-artifacts/screenshots/ (console-*, wallet-*).
+Love's cashback rule (seoul-cafes) with what its budget account has left. The Settlement tab (protocol 11) shows
+liberty-hotels how members settle, what skyway owes it (the demo's exchange, roaming payment and refund), live as
+another roaming payment lands, its hotel's payout, which it marks paid (once) and another returned, and the window,
+which it settles (the ledger refuses while skyway's dollar token does not cover it; through the banks then), and
+its report as CSV. Screenshots go to artifacts/screenshots/ (console-*, wallet-*).
 """
 
 from __future__ import annotations
 
 import base64
+import hashlib
 import json
 import re
+import time
 from pathlib import Path
 
+import httpx
 import pytest
 from playwright.sync_api import Browser, Locator, Page, expect
 
@@ -62,7 +68,8 @@ def to(page: Page, route: str) -> None:
 
 @pytest.fixture(scope="module")
 def council(demo: NodeProcess) -> NodeProcess:  # noqa: F811
-    """The demo node with a council of two that needs both votes, and no delay before a recovery completes."""
+    """The demo node with a council of three (harbor-bank, skyway, liberty-hotels) that needs two votes, and no delay
+    before a recovery completes."""
     with TallyClient(demo.url) as client:
         for proposal, name, value in (("web:delay-0", "recovery_delay_ms", 0), ("web:threshold-2", "threshold", 2)):
             action = {"kind": "set_param", "name": name, "value": value}
@@ -77,8 +84,8 @@ def test_two_members_pass_a_quota_in_the_console(council: NodeProcess, browser: 
     harbor.set_viewport_size({"width": 1280, "height": 800})
     shoot(harbor, "console-sign-in")
     sign_in(harbor, council, "harbor-bank")
-    expect(harbor.locator("[data-test=threshold]")).to_have_text("2 of 2 votes pass a proposal")
-    expect(harbor.locator("[data-test=members] li")).to_have_count(2)
+    expect(harbor.locator("[data-test=threshold]")).to_have_text("2 of 3 votes pass a proposal")
+    expect(harbor.locator("[data-test=members] li")).to_have_count(3)
     expect(harbor.locator("[data-proposal='web:threshold-2']")).to_have_attribute("data-state", "executed")
     shoot(harbor, "console-council")
 
@@ -452,6 +459,167 @@ def test_the_console_shows_an_assets_incentive_rules(council: NodeProcess, brows
     expect(incentive_field(love, "seoul-cafes", "budget")).to_have_text(f"seoul-budget: {left:,} 남음")
     shoot(console, "console-assets-incentives-ko")
     console_context.close()
+
+
+def usd(minor: int, signed: bool = False) -> str:
+    """Cents as the console writes dollars: "148.57 USD" ("+148.57 USD" signed)."""
+    text = f"{abs(minor) // 100:,}.{abs(minor) % 100:02d} USD"
+    return ("-" if minor < 0 else "+" if signed and minor > 0 else "") + text
+
+
+def test_the_console_shows_settlement_positions_windows_and_payouts(council: NodeProcess, browser: Browser) -> None:  # noqa: F811
+    """liberty-hotels' Settlement tab: USD in windows of 20 blocks through HARBOR-USD, 1 KRW = 1/1400 USD; skyway owes
+    it 148.57 USD (68.57 exchanged, 100.00 roamed, 20.00 refunded back), and the page follows a roaming payment made
+    while it is open. The hotel's 5,000-point payout is pending: Paid marks it done, once (a second answer is refused,
+    payout_acknowledged); a later one is returned (account_closed) and its points come back. Once the window closes,
+    skyway's dollar token no longer covering its position, the ledger settlement is refused (insufficient_prefunding),
+    and the window goes out through the banks and is confirmed. The report downloads as the node's CSV."""
+    hotels = read_keyfile(council.data_dir / "keys" / "liberty-hotels.json")
+    with TallyClient(council.url, reader=hotels) as client:
+        s = client.settlement()
+        assert (s.currency, s.window_blocks, s.asset) == ("USD", 20, "HARBOR-USD")
+        [pair] = s.unsettled_pairs
+        assert (pair.debtor, pair.creditor, pair.amount_minor) == ("skyway", "liberty-hotels", 14_857)  # 148.57 USD
+        first = client.windows().items[-1]  # the demo's window: the oldest
+        detail = client.window(first.window)
+        assert sorted((o.kind, o.debtor, o.amount_minor) for o in detail.obligations) == [
+            ("exchange", "skyway", 6_857), ("refund", "liberty-hotels", 2_000), ("roaming", "skyway", 10_000)
+        ]  # fmt: skip
+        [payout] = [p for p in detail.payouts if p.account == "liberty-nyc"]
+        assert (payout.asset, payout.amount_minor, payout.status) == ("LIBERTY", 5_000, "pending")
+
+    page_context, page = new_page(browser, council.url + "/console/")
+    page.set_viewport_size({"width": 1280, "height": 800})
+    sign_in(page, council, "liberty-hotels")
+    page.click("[data-test=to-settlement]")
+    expect(page.locator("[data-test=window]")).to_have_attribute("data-window", str(first.window))  # the open one
+    to(page, f"/settlement/{first.window}")  # kept while later windows begin
+    config = page.locator("[data-test=settlement-config]")
+    expect(config.locator("[data-test=currency]")).to_have_text("USD")
+    expect(config.locator("[data-test=window-blocks]")).to_have_text("20 blocks")
+    expect(config.locator("[data-test=settlement-asset]")).to_have_text(
+        "HARBOR-USD · Harbor Bank USD deposit token (settlement)"
+    )
+    expect(config.locator("[data-test=fx]")).to_have_text("1 KRW = 1/1400 ≈ 0.000714 USD")
+    expect(config.locator("[data-test=rates] tr[data-asset=SKYMILES]")).to_contain_text("1 = 9.6 KRW")
+    owed = page.locator("[data-test=pairs] li[data-debtor=skyway][data-creditor=liberty-hotels]")
+    expect(owed).to_contain_text("skyway owes liberty-hotels")
+    expect(owed.locator("[data-test=pair-amount]")).to_have_text(usd(14_857))
+    expect(page.locator("[data-test=my-net]")).to_have_text(f"{usd(14_857, True)} owed to you")
+    window = page.locator(f"[data-test=window][data-window='{first.window}']")
+    for kind, amount in (("exchange", 6_857), ("roaming", 10_000), ("refund", 2_000)):
+        expect(window.locator(f"[data-test=obligations] tr[data-kind={kind}]").first).to_contain_text(usd(amount))
+    hotel = window.locator(f"[data-test=payouts] li[data-payout='{payout.txid}']")
+    expect(hotel.locator("[data-test=payout-status]")).to_have_text("pending")
+    expect(hotel).to_contain_text("liberty-nyc · 5,000 LIBERTY")
+    shoot(page, "console-settlement")
+
+    # A roaming payment while the page is open: emeka pays the hotel $20 (2,500 points) with miles; the position grows.
+    with TallyClient(council.url, reader=hotels) as client:
+        quote = client.quote_roaming("LIBERTY", 2_500, "SKYMILES")
+        emeka = signer(client, council, "emeka")
+        paid = emeka.pay_roaming("LIBERTY", "liberty-nyc", 2_500, "stay-web-1", "SKYMILES", quote.pay_minor)
+        assert client.wait_final(client.submit(paid)).code == "ok"
+        assert client.settlement().unsettled_pairs[0].amount_minor == 14_857 + quote.value_minor
+    live = 14_857 + quote.value_minor  # 168.57 USD
+    expect(owed.locator("[data-test=pair-amount]")).to_have_text(usd(live))
+    expect(page.locator("[data-test=my-net]")).to_have_text(f"{usd(live, True)} owed to you")
+
+    # The hotel's bank paid the payout: Paid records it, once.
+    hotel.locator("[data-test=payout-paid]").click()
+    expect(hotel.locator("[data-test=payout-status]")).to_have_text("done")
+    expect(hotel.locator("[data-test=payout-paid]")).to_have_count(0)
+    expect(hotel.locator("[data-test=payout-returned]")).to_have_count(0)
+    with TallyClient(council.url, reader=hotels) as client:
+        again = signer(client, council, "liberty-hotels").ack_payout(payout.txid, False, reason="account_closed")
+        status = client.wait_final(client.submit(again))
+        assert (status.code, status.status) == ("payout_acknowledged", "final")
+        assert [p.status for p in client.window(first.window).payouts if p.txid == payout.txid] == ["done"]
+
+    # A second cash-out the bank returns (account closed): the points go back to the hotel.
+    with TallyClient(council.url, reader=hotels) as client:
+        hotel_signer = signer(client, council, "liberty-nyc")
+        cashed = hotel_signer.cash_out("LIBERTY", 1_000, "US-CHASE-021000021-4410", ref="cash-out-web-1")
+        cashed_status = client.wait_final(client.submit(cashed))
+        assert cashed_status.code == "ok"
+        current = client.settlement().current_window  # the window it is paid out in: this one, or the one before
+        returned_window = next(n for n in (current, current - 1)
+                               if any(p.txid == cashed_status.txid for p in client.window(n).payouts))  # fmt: skip
+        left = client.balances("liberty-nyc")["LIBERTY"]
+    to(page, f"/settlement/{returned_window}")
+    back = page.locator(f"[data-test=payouts] li[data-payout='{cashed_status.txid}']")
+    back.locator("[data-test=payout-returned]").click()
+    page.fill("input[name=return_reason]", "account_closed")
+    shoot(page, "console-settlement-return")
+    back.locator("[data-test=payout-confirm-return]").click()
+    expect(back.locator("[data-test=payout-status]")).to_have_text("returned")
+    expect(back.locator("[data-test=return-reason]")).to_have_text("returned: account_closed")
+    with TallyClient(council.url, reader=hotels) as client:
+        assert client.balances("liberty-nyc")["LIBERTY"] == left + 1_000
+
+    # skyway moves its dollar token away (its prefunding); blocks pass until the window has closed.
+    with TallyClient(council.url, reader=hotels) as client:
+        sky = signer(client, council, "skyway")
+        with TallyClient(council.url, reader=read_keyfile(council.data_dir / "keys" / "skyway.json")) as own:
+            dollars = own.balances("skyway")["HARBOR-USD"]
+        assert client.wait_final(client.submit(sky.transfer("HARBOR-USD", "harbor-bank", dollars))).code == "ok"
+        bank = signer(client, council, "harbor-bank")
+        deadline = time.monotonic() + 60
+        while client.settlement().height <= first.last_height:  # each round is a block
+            assert time.monotonic() < deadline, "no block closed the window"
+            assert client.wait_final(client.submit(bank.issue("HARBOR-GIFT", "harbor-bank", 1))).code == "ok"
+        # liberty-hotels' bank adapter records the payout file it wrote for the closed window (its name and SHA-256).
+        sha = hashlib.sha256(b"pain.001 for window %d" % first.window).hexdigest()
+        recorded = signer(client, council, "liberty-hotels").record_bank_file(
+            first.window,
+            "pain.001",
+            f"liberty-hotels-w{first.window:012d}-pain.001.xml",
+            sha,
+            transactions=1,
+            total_minor=4_000,
+        )
+        assert client.wait_final(client.submit(recorded)).code == "ok"
+    to(page, f"/settlement/{first.window}")
+    expect(window.locator("[data-test=settle]")).to_be_visible()
+    bank_file = window.locator("[data-test=files] tr[data-kind='pain.001'][data-member=liberty-hotels]")
+    expect(bank_file).to_contain_text(f"liberty-hotels-w{first.window:012d}-pain.001.xml")
+    expect(bank_file.locator("[data-test=sha256]")).to_have_text(sha)
+    expect(bank_file.locator("[data-test=file-total]")).to_contain_text("4,000 (minor units)")
+    expect(bank_file.locator("[data-test=file-total]")).to_contain_text("payments: 1")
+    shoot(page, "console-settlement-closed")
+    window.locator("[data-test=settle]").click()
+    expect(window.locator(".error")).to_have_attribute("data-code", "insufficient_prefunding")
+    expect(window.locator("[data-test=prefunding-short]")).to_be_visible()
+    window.locator("[data-test=settle-bank]").click()
+    expect(window).to_have_attribute("data-status", "bank")
+    expect(window.locator("[data-test=status]")).to_have_text("at the banks")
+    with TallyClient(council.url, reader=hotels) as client:
+        sent = client.window(first.window).window
+        [move] = sent.moves
+        assert (move.debtor, move.creditor, sent.status) == ("skyway", "liberty-hotels", "bank")
+    expect(window.locator("[data-test=moves] li[data-debtor=skyway]")).to_contain_text(usd(move.amount_minor))
+    shoot(page, "console-settlement-bank")
+    window.locator("[data-test=ack-settlement]").click()
+    expect(window).to_have_attribute("data-status", "settled")
+    expect(page.locator(f"tr[data-window='{first.window}'] [data-test=window-status]")).to_have_text("settled")
+
+    # The window's report, downloaded with the member's token, is the node's CSV.
+    with page.expect_download() as download:
+        window.locator("[data-test=report]").click()
+    with TallyClient(council.url, reader=hotels) as client:
+        token = client.authenticate().token
+        csv = httpx.get(f"{council.url}/v1/settlement/report", params={"window": first.window, "format": "csv"},
+                        headers={"authorization": f"Bearer {token}"}).text  # fmt: skip
+        settled = client.settlement()
+    assert download.value.suggested_filename == f"settlement-window-{first.window}.csv"
+    assert Path(download.value.path()).read_text("utf-8") == csv and ",liberty-hotels,settled," in csv
+    mine = next((m.net_minor for m in settled.unsettled if m.member == "liberty-hotels"), 0)
+    expect(page.locator("[data-test=my-net]")).to_contain_text(usd(mine, True))
+    shoot(page, "console-settlement-settled")
+    page.click("button:has-text('한국어')")
+    expect(window.locator("[data-test=status]")).to_have_text("정산됨")
+    shoot(page, "console-settlement-ko")
+    page_context.close()
 
 
 def test_the_console_is_served_with_the_other_apps(council: NodeProcess) -> None:

@@ -11,7 +11,10 @@ wallet shows a voucher's policy and, when the ledger refuses paying it out of
 its region, why; the wallet says until when its Seoul culture voucher (one lot, a year) is spent, and
 lists expired lots and where they went; a wallet buys the americano coupon in the coupon mall, uses it
 at cafe-lumen, and the café's open point of sale lists the use; a second use is refused (coupon_used);
-the monitor shows four agreeing validators. No request the wallet sends carries
+a wallet exchanges Skyway miles for Liberty Hotels points at exactly the live quote (a rate that moves in
+between: refused, below_minimum, nothing changed), and pays the New York Liberty hotel, which takes only
+Liberty points, with its miles (from the hotel's QR code and from the partner-merchant form); the monitor
+shows four agreeing validators. No request the wallet sends carries
 its private key. JavaScript computes the canonical bytes, ids and signatures
 of every transaction vector and checks every receipt vector. Screenshots of
 every app, phone-sized and desktop-sized, go to artifacts/screenshots/.
@@ -40,8 +43,9 @@ from helpers import NodeProcess, four_node_network, free_port
 from tally.client import Signer, TallyClient, read_keyfile
 from tally.client.models import ExpiredView
 from tally.core.crypto import KeyPair
+from tally.core.errors import Code
 from tally.core.ops import OPERATIONS
-from tally.core.types import AssetPolicy
+from tally.core.types import AssetPolicy, Ratio
 from tally.qr import render
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -438,18 +442,25 @@ def test_the_wallet_lists_nearby_shops(demo: NodeProcess, browser: Browser) -> N
     expect(shops).to_have_count(2)
     page.click("[data-test=more]")
     expect(shops).to_have_count(4)
-    page.click("[data-test=more]")  # a full page: the next one, empty, ends the list
+    page.click("[data-test=more]")  # the last page, short: it ends the list
     expect(page.locator("[data-test=more]")).to_have_count(0)
-    expect(shops).to_have_count(4)
-    assert listed(page) == ["cafe-lumen", "book-nook", "duty-free-7", "haeundae-books"]
+    expect(shops).to_have_count(5)
+    assert listed(page) == ["cafe-lumen", "book-nook", "duty-free-7", "haeundae-books", "liberty-nyc"]
     expect(shops.nth(0).locator("[data-test=distance]")).to_have_text("0 m")
     expect(shops.nth(1).locator("[data-test=distance]")).to_have_text("1.3 km")
     expect(shops.nth(2).locator("[data-test=distance]")).to_have_text("325 km")
     expect(shops.nth(3).locator("[data-test=distance]")).to_have_text("331 km")
+    expect(shops.nth(4).locator("[data-test=distance]")).to_have_text("11,048 km")  # the New York hotel
     expect(shops.nth(0).locator("[data-test=category]")).to_have_text("5814 · Fast food, cafés")
     expect(shops.nth(1).locator("[data-test=category]")).to_have_text("5942 · Books")
     expect(shops.nth(2).locator("[data-test=category]")).to_have_text("5309 · Duty free")
+    expect(shops.nth(4).locator("[data-test=category]")).to_have_text("7011 · Lodging")
     expect(shops.nth(0).locator("[data-test=accepts]")).to_have_text(re.compile("Harbor gift voucher.*Skyway miles"))
+    expect(shops.nth(0).locator("[data-test=roam]")).to_have_count(0)  # paid with what the wallet holds
+    # The hotel takes only Liberty points, which the wallet does not hold: its miles can pay it (protocol 11).
+    roam = shops.nth(4).locator("[data-test=roam]")
+    expect(roam).to_have_text("Pay with your Skyway miles")
+    expect(roam).to_have_attribute("href", "#/partner/liberty-nyc")
     shoot(page, "wallet-nearby")
     page.unroute("**/v1/directory?*")
 
@@ -483,8 +494,8 @@ def test_the_wallet_lists_nearby_shops(demo: NodeProcess, browser: Browser) -> N
     expect(page.locator("select[name=place]")).to_have_value("here")
     expect(page.locator("[data-test=where]")).to_contain_text("현재 위치 기준")
     shops = page.locator("[data-test=shops] li")
-    expect(shops).to_have_count(4)
-    assert listed(page) == ["duty-free-7", "haeundae-books", "book-nook", "cafe-lumen"]  # Jongno is nearer Busan
+    expect(shops).to_have_count(5)
+    assert listed(page) == ["duty-free-7", "haeundae-books", "book-nook", "cafe-lumen", "liberty-nyc"]  # Jongno: nearer
     expect(shops.first.locator("[data-test=distance]")).to_have_text("7.8km")
     expect(shops.first.locator("[data-test=category]")).to_have_text("5309 · 면세점")
     shoot(page, "wallet-nearby-ko")
@@ -668,6 +679,184 @@ def test_the_wallet_buys_a_coupon_and_uses_it_at_the_counter(demo: NodeProcess, 
     pos_context.close()
 
 
+def institution(client: TallyClient, demo: NodeProcess, name: str) -> Signer:
+    """A demo account's signer (an institution, a merchant or a holder) at its next seq; it reads itself."""
+    key = read_keyfile(demo.data_dir / "keys" / f"{name}.json")
+    with TallyClient(demo.url, reader=key) as own:
+        seq = own.account(name).seq
+    return Signer(name, key.keypair(), client.genesis().chain, next_seq=seq)
+
+
+def hotel_points(demo: NodeProcess) -> int:
+    """The New York Liberty hotel's LIBERTY, as it reads its own balances."""
+    with member_client(demo, "liberty-nyc") as hotel:
+        return hotel.balances("liberty-nyc").get("LIBERTY", 0)
+
+
+def test_the_wallet_exchanges_with_a_live_quote_and_pays_a_partner_merchant_with_home_points(
+    demo: NodeProcess, browser: Browser
+) -> None:
+    """Protocol 11 in the wallet. A new wallet (5,000 SKYMILES) exchanges 1,000 miles for Liberty Hotels points: the
+    live quote shows exactly what the ledger pays (856, checked by hand and against GET /v1/quote/exchange), the
+    rate, the value and the remainder left with the issuer; 1 mile buys nothing (too_small), said in Korean too.
+    When Skyway moves its rate between the quote and the click, the ledger refuses the exchange (below_minimum) and
+    nothing changes. The wallet then pays liberty-nyc, which takes only Liberty points, exactly 1,000 of them with
+    its miles from the hotel's QR code (the roaming quote's pay_minor, no more), and 10 more from the partner-
+    merchant form."""
+    # By hand: 1,000 miles at 48/5 won a mile and 1/14 cent a won are 24,000/35 = 685.71 cents; the obligation is 685
+    # cents, which buy 685 / (4/5) = 856.25 -> 856 points (0 fee); the remainder is 24,000/35 - 856 * 4/5 = 32/35 cent.
+    params = {"from_asset": "SKYMILES", "to_asset": "LIBERTY", "amount_minor": 1_000}
+    quoted = httpx.get(f"{demo.url}/v1/quote/exchange", params=params).json()
+    fields = ("value_minor", "gross_minor", "fee_minor", "out_minor", "remainder")
+    assert tuple(quoted[f] for f in fields) == (685, 856, 0, 856, "32/35")
+    context, page = new_page(browser, demo.url + "/wallet/")
+    page.fill("input[name=account]", "w-roam")
+    page.click("[data-test=create]")
+    balances = page.locator("[data-test=balances]")
+    expect(balances.locator("[data-asset=SKYMILES]")).to_contain_text("5,000")
+    page.click("[data-test=to-exchange]")
+    expect(page.locator("select[name=from_asset]")).to_have_value("SKYMILES")  # the one held asset with a rate
+    expect(page.locator("select[name=to_asset]")).to_have_value("LIBERTY")
+    expect(page.locator("[data-test=held-from]")).to_have_text("You hold 5,000 Skyway miles")
+
+    # One mile buys nothing: the quote says so before anything is signed, in the holder's language.
+    page.fill("input[name=amount]", "1")
+    refusal = page.locator("[data-test=quote-error] .error")
+    expect(refusal).to_have_attribute("data-code", "too_small")
+    expect(refusal).to_have_text("This amount is too small to buy even one unit. (too_small)")
+    page.click("button:has-text('한국어')")
+    expect(refusal).to_have_text("금액이 너무 적어 1단위도 받을 수 없습니다. (too_small)")
+    shoot(page, "wallet-exchange-too-small-ko")
+    page.click("button:has-text('English')")
+
+    # The quote follows the amount as it is typed.
+    out = page.locator("[data-test=quote-out]")
+    page.fill("input[name=amount]", "2500")
+    twice = httpx.get(f"{demo.url}/v1/quote/exchange", params={**params, "amount_minor": 2_500}).json()
+    expect(out).to_have_text(f"{twice['out_minor']:,}")
+    page.fill("input[name=amount]", "1000")
+    expect(out).to_have_text("856")
+    expect(out).to_have_text(f"{quoted['out_minor']:,}")
+    expect(page.locator("[data-test=quote-rates]")).to_contain_text("1 Skyway miles = 9.6 KRW")
+    expect(page.locator("[data-test=quote-rates]")).to_contain_text("1 Liberty Hotels points = 0.008 USD")
+    expect(page.locator("[data-test=quote-value]")).to_have_text("6.85 USD")
+    expect(page.locator("[data-test=quote-fee]")).to_have_text("none")
+    expect(page.locator("[data-test=quote-remainder]")).to_have_text(
+        "Rounded down: the remainder, 32/35 × 0.01 USD, stays with the issuer."
+    )
+    exchange = page.locator("[data-test=exchange-now]")
+    expect(exchange).to_have_text("Exchange 1,000 Skyway miles for 856 Liberty Hotels points")
+    shoot(page, "wallet-exchange-quote")
+    exchange.click()
+    expect(page.locator("[data-test=exchanged]")).to_have_text(
+        "Exchanged 1,000 Skyway miles for 856 Liberty Hotels points."
+    )
+    expect(page.locator("[data-test=held-from]")).to_have_text("You hold 4,000 Skyway miles")
+    expect(page.locator("[data-test=held-to]")).to_have_text("You hold 856 Liberty Hotels points")
+    with member_client(demo) as client:
+        assert client.balances("w-roam") == {
+            "HARBOR-GIFT": 10_000,
+            "SKYMILES": 4_000,
+            "SEOUL-CULTURE": 20_000,
+            "LIBERTY": 856,
+        }
+        [made] = [i for i in client.history("w-roam").items if i.type == "exchange"]
+        assert (made.status, made.tx["min_out_minor"]) == ("applied", 856)  # signed: at least the quote
+
+    # Skyway halves its rate after the quote: the ledger refuses the exchange signed at the old one; nothing moves.
+    page.fill("input[name=amount]", "500")
+    expect(out).to_have_text("427")  # 500 miles: 342.86 cents, an obligation of 342, 342 / (4/5) = 427.5 points
+    with member_client(demo) as client:
+        sky = institution(client, demo, "skyway")
+        assert client.wait_final(client.submit(sky.set_rate("SKYMILES", Ratio(24, 5)))).code == "ok"
+        moved = client.quote_exchange("SKYMILES", "LIBERTY", 500).out_minor
+        try:
+            exchange.click()
+            refused = page.locator("[data-test=exchange-error] .error")
+            expect(refused).to_have_attribute("data-code", "below_minimum")
+            expect(refused).to_have_text(
+                "The rate moved: you would get less than the quote you signed, so nothing changed."
+                " Check the new quote. (below_minimum)"
+            )
+            expect(out).to_have_text(f"{moved:,}")  # the quote as the rates are now
+            shoot(page, "wallet-exchange-rate-moved")
+            assert client.balances("w-roam")["SKYMILES"] == 4_000 and client.balances("w-roam")["LIBERTY"] == 856
+            assert client.history("w-roam").items[0].code == "below_minimum"
+        finally:
+            assert client.wait_final(client.submit(sky.set_rate("SKYMILES", Ratio(48, 5)))).code == "ok"
+    page.click("a.button:has-text('Done')")
+    expect(balances.locator("[data-asset=LIBERTY]")).to_contain_text("856")
+    expect(balances.locator("[data-asset=SKYMILES]")).to_contain_text("4,000")
+    history = page.locator("[data-test=history]")
+    expect(history.locator("li.applied[data-type=exchange]")).to_contain_text("Exchange")
+    expect(history.locator("li.rejected[data-type=exchange] [data-test=refusal]")).to_have_attribute(
+        "data-code", "below_minimum"
+    )
+    shoot(page, "wallet-exchanged")
+
+    # The hotel's QR code asks for exactly 1,000 Liberty points; the wallet holds 856 of them, so it pays with miles.
+    roaming = httpx.get(f"{demo.url}/v1/quote/roaming",
+                        params={"asset": "LIBERTY", "pay_asset": "SKYMILES", "amount_minor": 1_000}).json()  # fmt: skip
+    assert (roaming["pay_minor"], roaming["value_minor"]) == (1_167, 800)  # 1,167 miles: 800.23 cents, 1,166: 799.54
+    hotel_before = hotel_points(demo)
+    payload = httpx.get(f"{demo.url}/v1/merchants/liberty-nyc/qr", params={"asset": "LIBERTY", "amount": "1000"}).json()
+    page.click("[data-test=to-pay]")
+    page.fill("textarea[name=payload]", payload["payload"])
+    page.click("[data-test=read]")
+    expect(page.locator("[data-test=code]")).to_contain_text("1,000")
+    with_miles = page.locator("[data-test=pay-with][data-asset=SKYMILES]")
+    expect(with_miles).to_have_text("Pay with Skyway miles")
+    expect(page.locator("[data-test=pay-with]")).to_have_count(
+        1
+    )  # LIBERTY is the hotel's own; the vouchers have no rate
+    shoot(page, "wallet-pay-partner-qr")
+    with_miles.click()
+    expect(page.locator("[data-test=roaming-pay]")).to_have_text(f"{roaming['pay_minor']:,}")
+    expect(page.locator("[data-test=roaming-gets]")).to_have_text("exactly 1,000 Liberty Hotels points (liberty-nyc)")
+    expect(page.locator("[data-test=roaming-value]")).to_have_text("8.00 USD")
+    expect(page.locator("[data-test=roaming-remainder]")).to_contain_text(
+        f"the remainder, {roaming['remainder']} × 0.01 USD"
+    )
+    shoot(page, "wallet-pay-roaming-quote")
+    page.click("[data-test=pay-roaming]")
+    result = page.locator("[data-test=pay-result]")
+    expect(result).to_have_attribute("data-code", "ok")
+    expect(result.locator("[data-test=paid-with]")).to_have_text(
+        "Paid 1,167 Skyway miles: liberty-nyc received exactly 1,000 Liberty Hotels points."
+    )
+    shoot(page, "wallet-paid-roaming")
+    assert hotel_points(demo) == hotel_before + 1_000  # exactly its amount
+    with member_client(demo) as client:
+        held = client.balances("w-roam")
+        assert (held["SKYMILES"], held["LIBERTY"]) == (4_000 - roaming["pay_minor"], 856)  # miles paid, points kept
+        [paid] = [i for i in client.history("w-roam").items if i.type == "pay_roaming"]
+        assert (paid.status, paid.tx["max_pay_minor"], paid.tx["payment_id"]) == (
+            "applied",
+            1_167,
+            payload["payment_id"],
+        )
+    result.locator("[data-test=receipt-link]").click()
+    expect(page.locator("[data-test=receipt-check]")).to_have_class(re.compile("verified"))
+    expect(page.locator("[data-test=receipt]")).to_contain_text("at most 1,167 Skyway miles")
+
+    # No QR code at hand: the partner-merchant form, by the hotel's id.
+    page.goto(demo.url + "/wallet/#/partner")
+    page.fill("input[name=merchant]", "liberty-nyc")
+    page.click("[data-test=look-up]")
+    expect(page.locator("[data-test=takes]")).to_have_text("liberty-nyc takes: Liberty Hotels points")
+    page.fill("input[name=amount]", "10")
+    small = httpx.get(f"{demo.url}/v1/quote/roaming",
+                      params={"asset": "LIBERTY", "pay_asset": "SKYMILES", "amount_minor": 10}).json()  # fmt: skip
+    expect(page.locator("[data-test=roaming-pay]")).to_have_text(f"{small['pay_minor']:,}")
+    shoot(page, "wallet-partner-form")
+    page.click("[data-test=pay-roaming]")
+    expect(page.locator("[data-test=pay-result]")).to_have_attribute("data-code", "ok")
+    assert hotel_points(demo) == hotel_before + 1_010
+    with member_client(demo) as client:
+        assert client.balances("w-roam")["SKYMILES"] == 4_000 - roaming["pay_minor"] - small["pay_minor"]
+    context.close()
+
+
 def test_the_monitor_shows_four_agreeing_validators(browser: Browser, tmp_path_factory: pytest.TempPathFactory) -> None:
     root = tmp_path_factory.mktemp("web-net") / "net"
     net = four_node_network(root, "tally-web-net")
@@ -735,3 +924,6 @@ def test_both_languages_have_every_string() -> None:
         used |= set(re.findall(r'\bt\("([a-z_.]+)"', script.read_text("utf-8")))
     assert used <= keys[0], used - keys[0]
     assert {f"tx.{op.type}" for op in OPERATIONS} <= keys[0]  # every transaction type has its name
+    codes = list(Code)
+    settlement = codes[codes.index(Code.NO_RATE_BOUNDS) :]  # protocol 11's refusals, each in words
+    assert {f"error.{c.value}" for c in settlement} <= keys[0], {f"error.{c.value}" for c in settlement} - keys[0]

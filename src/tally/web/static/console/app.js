@@ -7,15 +7,19 @@
 // policy (protocol 8) shows it rule by rule, its discount's budget account with its balance, and the
 // merchants its voucher-cashing guard flagged (to the issuer and supervisors); an asset with cashback rules
 // (protocol 10) lists each: its rate, where and when it applies, its cap a holder, what its budget account has
-// left and whether it runs now. Every
+// left and whether it runs now. Settlement (protocol 11, #/settlement): how members settle, the positions not yet
+// settled (live, with each block), the windows with their obligations, payouts and bank files, and the member's own
+// actions: settling a closed window (in the settlement asset, or through the banks), confirming its bank payments,
+// and recording its bank's answer to a payout of an asset it issues; a window's report as CSV. Every
 // transaction is signed in this page. Pages are hash routes (#/propose, #/assets, #/account/alice,
-// #/merchant/cafe-lumen).
+// #/merchant/cafe-lumen, #/settlement/0).
 
 import { locale, t, time } from "../shared/i18n.js";
 import { formatMinor, limitToMinor, readKeyFile } from "../shared/tally.js";
 import {
-  Amount, ErrorLine, KNOWN_MCCS, REGIONS, Shell, amountText, degreesToE6, e6ToDegrees, genesis, html, mccName, mccText,
-  mount, node, reasonText, regionName, regionText, useAction, useEffect, useMemo, useRoute, useState,
+  Amount, ErrorLine, KNOWN_MCCS, REGIONS, Shell, amountText, currencyDecimals, degreesToE6, e6ToDegrees, exactText,
+  genesis, html, mccName, mccText, moneyText, mount, node, rateValueText, reasonText, regionName, regionText, useAction,
+  useEffect, useMemo, useRoute, useState,
 } from "../shared/ui.js";
 
 const NO_QUOTA = 9_007_199_254_740_991; // create_asset's quota when it names none: the largest safe integer
@@ -245,6 +249,7 @@ function SessionBar({ session, onSignOut }) {
         <a href="#/assets" data-test="to-assets">${t("console.assets")}</a>
         <a href="#/account" data-test="to-accounts">${t("console.accounts")}</a>
         <a href="#/merchant" data-test="to-merchants">${t("console.merchants")}</a>
+        <a href="#/settlement" data-test="to-settlement">${t("console.settlement")}</a>
       </nav>
       <button class="link" onClick=${onSignOut} data-test="sign-out">${t("console.sign_out")}</button>
     </section>`;
@@ -1050,6 +1055,276 @@ function MerchantForm({ session, id, entry, assets, onSaved }) {
     </section>`;
 }
 
+// --- settlement between members (protocol 11) --------------------------------------------------------------------
+
+const RETURN_REASONS = ["account_closed", "no_such_account", "name_mismatch", "account_blocked", "refused_by_customer"];
+
+/** How members settle, the positions not settled yet, the windows, the published rates and the assets (the routes
+ *  need a member's, an auditor's or a regulator's token: the signed-in key's); the chosen window's detail. */
+async function loadSettlement(chosen) {
+  const [settlement, windows, rates, assets] = await Promise.all([
+    node.get("/v1/settlement"), node.get("/v1/settlement/windows", { limit: 50 }),
+    node.get("/v1/rates", undefined, null), assetsById(),
+  ]);
+  // Unless one is chosen: the oldest window not settled yet (what needs the members), else the newest.
+  const waiting = windows.items.filter((w) => w.status !== "settled");
+  const fallback = waiting.length ? waiting[waiting.length - 1] : windows.items[0];
+  const number = chosen ?? (fallback ? fallback.window : settlement.current_window);
+  const detail = await node.get(`/v1/settlement/windows/${number}`).catch((err) => {
+    if (err.code === "unknown_window") return null;
+    throw err;
+  });
+  return { settlement, windows: windows.items, more: Boolean(windows.next_cursor), rates: rates.items, assets, number, detail };
+}
+
+function netWords(minor) {
+  if (minor > 0) return t("settle.owed_to_you");
+  if (minor < 0) return t("settle.you_owe");
+  return t("settle.even");
+}
+
+function SettlementPage({ session, chosen, tick, bump }) {
+  const [view, error] = useLoad(() => loadSettlement(chosen), [chosen, tick]);
+  if (!view) return html`<section class="card">${error ? html`<${ErrorLine} error=${error} />` : html`<p>…</p>`}</section>`;
+  const { settlement, windows, more, rates, assets, number, detail } = view;
+  return html`
+    <div class="settlement">
+      <${ErrorLine} error=${error} />
+      <div class="columns even">
+        <${SettlementConfig} settlement=${settlement} rates=${rates} assets=${assets} />
+        <${Positions} session=${session} settlement=${settlement} />
+      </div>
+      <${WindowList} session=${session} settlement=${settlement} windows=${windows} more=${more} number=${number} />
+      ${detail ? html`<${WindowDetail} key=${number} session=${session} detail=${detail} assets=${assets}
+        settlement=${settlement} onDone=${bump} />` : html`<section class="card"><p class="muted" data-test="no-window">${
+        t("settle.window_not_begun", { window: number })}</p></section>`}
+    </div>`;
+}
+
+function SettlementConfig({ settlement: s, rates, assets }) {
+  const currency = s.currency;
+  return html`
+    <section class="card" data-test="settlement-config">
+      <h1>${t("console.settlement")}</h1>
+      <p class="muted">${t("settle.text")}</p>
+      <dl class="facts entry">
+        <dt>${t("settle.currency")}</dt><dd data-test="currency">${currency}</dd>
+        <dt>${t("settle.window_size")}</dt><dd data-test="window-blocks">${t("settle.blocks_n", { n: s.window_blocks })}</dd>
+        <dt>${t("settle.asset")}</dt><dd data-test="settlement-asset">${s.asset
+          ? html`<span class="mono">${s.asset}</span>${assets[s.asset] ? ` · ${assets[s.asset].name}` : ""}` : t("settle.asset_none")}</dd>
+        <dt>${t("settle.fx")}</dt><dd data-test="fx">${s.fx.length ? s.fx.map((f) => html`<div data-currency=${f.currency}>${t("settle.fx_of", {
+          from: f.currency, value: exactText(BigInt(f.rate.num) * 10n ** BigInt(currencyDecimals(f.currency)),
+            BigInt(f.rate.den) * 10n ** BigInt(currencyDecimals(currency))), to: currency })}</div>`) : t("settle.no_fx")}</dd>
+        <dt>${t("settle.now")}</dt><dd data-test="now">${t("settle.now_at", { height: s.height, window: s.current_window })}</dd>
+      </dl>
+      ${rates.length ? html`
+        <h3>${t("settle.rates")}</h3>
+        <div class="table-scroll"><table class="grid" data-test="rates">
+          <thead><tr><th>${t("wallet.asset")}</th><th>${t("settle.rate")}</th><th>${t("settle.bounds")}</th></tr></thead>
+          <tbody>${rates.map((r) => html`<tr data-asset=${r.asset}>
+            <td><span class="mono">${r.asset}</span><div class="muted small">${t(`settle.source_${r.source}`)}${r.fee_bp
+              ? ` · ${t("settle.fee_of", { pct: pctOfBp(r.fee_bp) })}` : ""}</div></td>
+            <td class="nowrap">${t("settle.rate_of", { value: rateValueText(r.rate, assets[r.asset], r.currency), currency: r.currency })}</td>
+            <td class="small">${rateValueText(r.min_rate, assets[r.asset], r.currency)}–${rateValueText(r.max_rate, assets[r.asset], r.currency)} ${r.currency}</td>
+          </tr>`)}</tbody>
+        </table></div>` : null}
+    </section>`;
+}
+
+function Positions({ session, settlement: s }) {
+  const me = session.key.id;
+  const mine = s.unsettled.find((m) => m.member === me);
+  const net = mine ? mine.net_minor : 0;
+  return html`
+    <section class="card" data-test="positions">
+      <h2>${t("settle.positions")}</h2>
+      <p class="muted small">${t("settle.positions_text")}</p>
+      <p class="big" data-test="my-net"><span class=${net < 0 ? "amount out" : net > 0 ? "amount in" : "amount"}>${moneyText(net, s.currency, true)}</span>
+        ${" "}<span class="muted">${netWords(net)}</span></p>
+      ${s.unsettled_pairs.length ? html`
+        <ul class="list pairs" data-test="pairs">
+          ${s.unsettled_pairs.map((p) => html`<li data-debtor=${p.debtor} data-creditor=${p.creditor}
+            class=${p.debtor === me || p.creditor === me ? "mine" : ""}>
+            <span>${t("settle.owes", { debtor: p.debtor, creditor: p.creditor })}</span>
+            <strong data-test="pair-amount">${moneyText(p.amount_minor, s.currency)}</strong></li>`)}
+        </ul>
+        <h3>${t("settle.members")}</h3>
+        <ul class="list pairs" data-test="members">
+          ${s.unsettled.map((m) => html`<li data-member=${m.member} class=${m.member === me ? "mine" : ""}>
+            <span>${m.member}${m.member === me ? html` <span class="badge">${t("console.you")}</span>` : null}</span>
+            <strong>${moneyText(m.net_minor, s.currency, true)}</strong></li>`)}
+        </ul>` : html`<p class="muted" data-test="no-positions">${t("settle.no_positions")}</p>`}
+    </section>`;
+}
+
+function WindowList({ session, settlement: s, windows, more, number }) {
+  const me = session.key.id;
+  return html`
+    <section class="card" data-test="windows">
+      <h2>${t("settle.windows")}</h2>
+      ${windows.length ? html`
+        <div class="table-scroll"><table class="grid windows">
+          <thead><tr><th>${t("settle.window")}</th><th>${t("settle.status")}</th><th class="num">${t("settle.your_net")}</th></tr></thead>
+          <tbody>${windows.map((w) => {
+            const mine = w.members.find((m) => m.member === me);
+            return html`<tr data-window=${w.window} class=${w.window === number ? "chosen" : ""}>
+              <td><a class="nowrap" href=${`#/settlement/${w.window}`} data-test="to-window">${t("settle.window_n", { window: w.window })}</a>
+                <div class="muted small nowrap">${t("settle.block_range", { first: w.first_height, last: w.last_height })}</div></td>
+              <td><span class=${`badge ${w.status}`} data-test="window-status">${t(`settle.status_${w.status}`)}</span>
+                ${w.status === "open" ? html`<div class="muted small">${w.closed ? t("settle.closed") : t("settle.filling")}</div>` : null}</td>
+              <td class="num"><span data-test="window-net">${mine ? moneyText(mine.net_minor, w.currency, true) : "–"}</span>
+                <div class="muted small">${t("settle.obligations_gross", { n: w.obligations, gross: moneyText(w.gross_minor, w.currency) })}</div></td>
+            </tr>`;
+          })}</tbody>
+        </table></div>
+        ${more ? html`<p class="muted small">${t("settle.more_windows")}</p>` : null}`
+        : html`<p class="muted" data-test="no-windows">${t("settle.no_windows", { window: s.current_window })}</p>`}
+    </section>`;
+}
+
+function WindowDetail({ session, detail, assets, settlement, onDone }) {
+  const w = detail.window;
+  const me = session.key.id;
+  const [run, busy, error] = useAction();
+  const [short, setShort] = useState(false); // the last ledger settlement was refused: insufficient_prefunding
+  const member = session.account.role === "member";
+  const party = w.moves.some((m) => m.debtor === me || m.creditor === me);
+  const settle = (method) => run(async () => {
+    try {
+      await send(session, "settle_window", { window: w.window, method });
+      setShort(false);
+    } catch (err) {
+      if (err.code === "insufficient_prefunding") setShort(true);
+      throw err;
+    } finally {
+      onDone();
+    }
+  });
+  const confirmBanks = () => run(async () => {
+    try {
+      await send(session, "ack_settlement", { window: w.window });
+    } finally {
+      onDone();
+    }
+  });
+  const [download, downloading, downloadError] = useAction();
+  const report = () => download(async () => {
+    const blob = await node.blob("/v1/settlement/report", { window: w.window, format: "csv" });
+    const url = URL.createObjectURL(blob);
+    const link = document.createElement("a");
+    link.href = url;
+    link.download = `settlement-window-${w.window}.csv`;
+    document.body.append(link);
+    link.click();
+    link.remove();
+    setTimeout(() => URL.revokeObjectURL(url), 60_000);
+  });
+  const canSettle = member && w.closed && w.status === "open" && w.obligations > 0;
+  return html`
+    <section class="card" data-test="window" data-window=${w.window} data-status=${w.status}>
+      <div class="row">
+        <h2>${t("settle.window_n", { window: w.window })}</h2>
+        <span class=${`badge ${w.status}`} data-test="status">${t(`settle.status_${w.status}`)}</span>
+      </div>
+      <p class="muted small">${t("settle.block_range", { first: w.first_height, last: w.last_height })} · ${w.closed
+        ? t("settle.closed") : t("settle.filling")}${w.settled_height ? ` · ${t(w.status === "bank" ? "settle.banked_at" : "settle.settled_at", { height: w.settled_height })}` : ""}</p>
+      ${w.pairs.length ? html`<ul class="list pairs" data-test="window-pairs">${w.pairs.map((p) => html`
+        <li data-debtor=${p.debtor} data-creditor=${p.creditor}><span>${t("settle.owes", { debtor: p.debtor, creditor: p.creditor })}</span>
+          <strong>${moneyText(p.amount_minor, w.currency)}</strong></li>`)}</ul>` : null}
+      ${w.moves.length ? html`<h3>${t("settle.moves")}</h3>
+        <ul class="list pairs" data-test="moves">${w.moves.map((m) => html`<li data-debtor=${m.debtor} data-creditor=${m.creditor}>
+          <span>${t("settle.pays", { debtor: m.debtor, creditor: m.creditor })}</span><strong>${moneyText(m.amount_minor, w.currency)}</strong></li>`)}
+        </ul>
+        <p class="muted small">${w.status === "bank" ? t("settle.moves_bank") : t("settle.moves_done", { asset: settlement.asset || "-" })}</p>` : null}
+      ${canSettle ? html`<div class="actions">
+        ${settlement.asset ? html`<button class="primary" disabled=${busy} onClick=${() => settle("ledger")} data-test="settle">${t("settle.settle")}</button>` : null}
+        ${short || !settlement.asset ? html`<button class=${settlement.asset ? "" : "primary"} disabled=${busy} onClick=${() => settle("bank")}
+          data-test="settle-bank">${t("settle.settle_bank")}</button>` : null}
+      </div>
+      ${short ? html`<p class="warn small" data-test="prefunding-short">${t("settle.prefunding_short")}</p>` : null}` : null}
+      ${member && w.status === "open" && !w.closed && w.obligations > 0 ? html`<p class="muted small">${t("settle.wait_close", { last: w.last_height })}</p>` : null}
+      ${w.status === "bank" && party ? html`<button class="primary inline" disabled=${busy} onClick=${confirmBanks}
+        data-test="ack-settlement">${t("settle.ack_settlement")}</button>` : null}
+      <${ErrorLine} error=${error} />
+      <div class="row report">
+        <button class="inline" disabled=${downloading} onClick=${report} data-test="report">${t("settle.report")}</button>
+      </div>
+      <${ErrorLine} error=${downloadError} />
+
+      <h3>${t("settle.obligations")}</h3>
+      ${detail.obligations.length ? html`<div class="table-scroll"><table class="grid" data-test="obligations">
+        <thead><tr><th>${t("settle.kind")}</th><th>${t("settle.who")}</th><th class="num">${t("settle.amount")}</th></tr></thead>
+        <tbody>${detail.obligations.map((o) => html`<tr data-kind=${o.kind} data-txid=${o.txid}>
+          <td>${t(`settle.kind_${o.kind}`)}<div class="small"><a href=${`/explorer/#/tx/${o.txid}`} title=${o.txid}>${t("console.at_height", { height: o.height })}</a></div></td>
+          <td>${t("settle.owes", { debtor: o.debtor, creditor: o.creditor })}</td>
+          <td class="num">${moneyText(o.amount_minor, w.currency)}</td></tr>`)}
+        </tbody></table></div>` : html`<p class="muted">${t("settle.no_obligations")}</p>`}
+
+      <h3>${t("settle.payouts")}</h3>
+      <p class="muted small">${t("settle.payouts_text")}</p>
+      ${detail.payouts.length ? html`<ul class="list payouts" data-test="payouts">
+        ${detail.payouts.map((p) => html`<${PayoutItem} key=${p.txid} session=${session} payout=${p} asset=${assets[p.asset]} onDone=${onDone} />`)}
+      </ul>` : html`<p class="muted" data-test="no-payouts">${t("settle.no_payouts")}</p>`}
+
+      <h3>${t("settle.files")}</h3>
+      ${detail.files.length ? html`<div class="table-scroll"><table class="grid" data-test="files">
+        <thead><tr><th>${t("settle.file")}</th><th class="num">${t("settle.file_total")}</th></tr></thead>
+        <tbody>${detail.files.map((f) => html`<tr data-kind=${f.kind} data-member=${f.member}>
+          <td><strong class="mono">${f.name}</strong><div class="small">${f.kind} · ${f.member} · ${t("console.at_height", { height: f.height })}</div>
+            <div class="mono small sha" data-test="sha256">${f.sha256}</div></td>
+          <td class="num" data-test="file-total">${f.kind === "pacs.009" ? moneyText(f.total_minor, w.currency) // net settlement: the window's currency
+            : t("settle.minor_units", { n: amountText(f.total_minor, null) })}<div class="muted small">${t("settle.file_count", { n: f.transactions })}</div></td>
+        </tr>`)}</tbody></table></div>` : html`<p class="muted" data-test="no-files">${t("settle.no_files")}</p>`}
+      ${detail.truncated ? html`<p class="muted small">${t("settle.truncated")}</p>` : null}
+    </section>`;
+}
+
+function PayoutItem({ session, payout: p, asset, onDone }) {
+  const [reason, setReason] = useState("account_closed");
+  const [returning, setReturning] = useState(false);
+  const [run, busy, error] = useAction();
+  const mine = asset && asset.issuer === session.key.id;
+  const status = typeof p.status === "string" ? p.status : "pending";
+  const ack = (accepted) => run(async () => {
+    const fields = { payout: p.txid, accepted };
+    if (!accepted) {
+      const code = need(reason, "reason_required");
+      if (!/^[a-z0-9_]{1,32}$/.test(code)) throw fail("reason_invalid");
+      fields.reason = code;
+    }
+    try {
+      await send(session, "ack_payout", fields);
+      setReturning(false);
+    } finally {
+      onDone();
+    }
+  });
+  return html`<li data-payout=${p.txid} data-account=${p.account} data-status=${status}>
+    <div class="row">
+      <span><strong>${p.account}</strong> · <span class="nowrap"><${Amount} minor=${p.amount_minor} asset=${asset} /> <span class="mono">${p.asset}</span></span></span>
+      <span class=${`badge ${status}`} data-test="payout-status">${t(`settle.payout_${status}`)}</span>
+    </div>
+    <div class="muted small">${t("settle.payout_ref", { ref: p.payout_ref })} · <a href=${`/explorer/#/tx/${p.txid}`} title=${p.txid}>${
+      t("console.at_height", { height: p.height })}</a>${status === "returned" && p.ack_reason ? html` · <span data-test="return-reason">${
+      t("settle.returned_because", { reason: p.ack_reason })}</span>` : null}</div>
+    ${status === "pending" && mine ? html`
+      ${returning ? html`<div class="use-panel">
+        <label>${t("settle.return_reason")}<input name="return_reason" list="return-reasons" autocomplete="off" value=${reason}
+          onInput=${(e) => setReason(e.target.value)} />
+          <datalist id="return-reasons">${RETURN_REASONS.map((r) => html`<option value=${r} />`)}</datalist></label>
+        <div class="actions">
+          <button class="danger" disabled=${busy} onClick=${() => ack(false)} data-test="payout-confirm-return">${t("settle.confirm_return")}</button>
+          <button disabled=${busy} onClick=${() => setReturning(false)}>${t("wallet.cancel")}</button>
+        </div>
+      </div>` : html`<div class="actions">
+        <button class="primary" disabled=${busy} onClick=${() => ack(true)} data-test="payout-paid">${t("settle.paid")}</button>
+        <button disabled=${busy} onClick=${() => setReturning(true)} data-test="payout-returned">${t("settle.returned")}</button>
+      </div>`}` : null}
+    ${status === "pending" && !mine ? html`<div class="muted small">${t("settle.issuer_acks", { issuer: asset ? asset.issuer : "?" })}</div>` : null}
+    <${ErrorLine} error=${error} />
+  </li>`;
+}
+
 // --- the app ---------------------------------------------------------------------------------------------------
 
 function Console() {
@@ -1070,6 +1345,9 @@ function Console() {
   } else if (parts[0] === "merchant") {
     page = html`<${MerchantSearch} key=${`m-${parts[1] || ""}`} id=${parts[1]} />
       ${parts[1] ? html`<${MerchantPage} key=${`m-${parts[1]}`} session=${session} id=${parts[1]} tick=${tick} bump=${bump} />` : null}`;
+  } else if (parts[0] === "settlement") {
+    const chosen = /^[0-9]{1,12}$/.test(parts[1] || "") ? Number(parts[1]) : null;
+    page = html`<${SettlementPage} session=${session} chosen=${chosen} tick=${tick} bump=${bump} />`;
   } else if (parts[0] === "proposal" && parts[1]) {
     page = html`<${CouncilPage} session=${session} tick=${tick} bump=${bump} only=${parts[1]} />`;
   } else page = html`<${CouncilPage} session=${session} tick=${tick} bump=${bump} />`;

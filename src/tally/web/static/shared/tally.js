@@ -200,6 +200,34 @@ export class Node {
     }
   }
 
+  /** A GET whose answer is a file (a CSV report), as a Blob, read as `reader` with its token (renewed once). */
+  async blob(path, params, reader = this.reader) {
+    const query = params ? "?" + new URLSearchParams(Object.entries(params).filter(([, v]) => v != null)) : "";
+    const once = async (fresh) => {
+      const headers = reader ? { authorization: `Bearer ${await this.token(reader, fresh)}` } : {};
+      let response;
+      try {
+        response = await fetch(this.base + path + query, { headers });
+      } catch (err) {
+        throw new ApiError(0, "unreachable", String(err));
+      }
+      if (response.ok) return response.blob();
+      let error = {};
+      try {
+        error = (await response.json()).error || {};
+      } catch {
+        /* not JSON */
+      }
+      throw new ApiError(response.status, error.code || `http_${response.status}`, error.message || "");
+    };
+    try {
+      return await once(false);
+    } catch (err) {
+      if (!reader || err.status !== 401 || !RENEW_CODES.has(err.code)) throw err;
+      return once(true);
+    }
+  }
+
   /** Follow the node's event stream (EventSource) as the reader: `listeners` by event kind. It reopens with a
    *  fresh token (and the last event's id) when the node closes it, a token expiring among the reasons.
    *  Returns the function that stops it. */

@@ -180,6 +180,56 @@ export function Amount({ minor, asset, signed }) {
   return html`<span class=${`amount ${signed ? (minor < 0 ? "out" : "in") : ""}`}>${shown}</span>`;
 }
 
+// --- money in a currency, exact rates (protocol 11) ---------------------------------------------------
+
+/** A currency's minor-unit decimals (ISO 4217, as the browser knows them: USD 2, KRW 0, JPY 0); 2 when unknown. */
+export function currencyDecimals(code) {
+  try {
+    return new Intl.NumberFormat("en", { style: "currency", currency: code }).resolvedOptions().maximumFractionDigits;
+  } catch {
+    return 2;
+  }
+}
+
+/** Minor units of a currency as "148.57 USD" (exact; `signed`: "+148.57 USD" when positive). */
+export function moneyText(minor, currency, signed = false) {
+  const text = `${formatMinor(minor, currencyDecimals(currency), locale())} ${currency}`;
+  return signed && minor > 0 ? `+${text}` : text;
+}
+
+function gcd(a, b) {
+  let [x, y] = [a < 0n ? -a : a, b < 0n ? -b : b];
+  while (y) [x, y] = [y, x % y];
+  return x;
+}
+
+/** An exact rational num/den (integers or BigInts) in words: a decimal where it ends within 12 places ("9.6",
+ *  "0.008"), else the fraction with a rounded decimal beside it ("1/1400 ≈ 0.000714"). */
+export function exactText(num, den) {
+  let [n, d] = [BigInt(num), BigInt(den)];
+  const g = gcd(n, d) || 1n;
+  [n, d] = [n / g, d / g];
+  const format = (digits, places) => {
+    const whole = digits / 10n ** BigInt(places);
+    const fraction = (digits % 10n ** BigInt(places)).toString().padStart(places, "0").replace(/0+$/, "");
+    const grouped = new Intl.NumberFormat(locale()).format(whole);
+    const mark = new Intl.NumberFormat(locale(), { minimumFractionDigits: 1 }).formatToParts(1.5).find((p) => p.type === "decimal").value;
+    return fraction ? `${grouped}${mark}${fraction}` : grouped;
+  };
+  for (let places = 0; places <= 12; places++) {
+    const scaled = n * 10n ** BigInt(places);
+    if (scaled % d === 0n) return format(scaled / d, places);
+  }
+  const approx = new Intl.NumberFormat(locale(), { maximumSignificantDigits: 3 }).format(Number(n) / Number(d));
+  return `${n}/${d} ≈ ${approx}`;
+}
+
+/** What one unit of an asset is worth in its rate's currency: "9.6" (won a mile); a rate is per minor unit. */
+export function rateValueText(rate, asset, currency) {
+  const decimals = asset ? asset.decimals : 0;
+  return exactText(BigInt(rate.num) * 10n ** BigInt(decimals), BigInt(rate.den) * 10n ** BigInt(currencyDecimals(currency)));
+}
+
 export function assetName(asset, id) {
   return asset ? asset.name : id;
 }

@@ -9,6 +9,10 @@
 // page (#/asset/ID) lists its lots, first to expire first, what is spendable, and what expired lately and where it went.
 // The coupon mall (protocol 10): coupons bought with points (#/mall, buy_coupon) and used once at a shop (#/coupons,
 // use_coupon); the shop's point of sale lists the use.
+// Rates and roaming (protocol 11): the Exchange page (#/exchange) gives one programme's points for another's at the
+// published rates, with a live exact quote signed as the least accepted (min_out_minor); a shop that takes only a
+// partner's points is paid with the holder's own (pay_roaming, at most the quoted amount), from its QR code or from
+// the partner-merchant form (#/partner).
 // Pages are hash routes (#/pay, #/code, #/nearby, ...); each is a function of the wallet's state. The wallet reads
 // its account as itself: the node gives it read tokens for a challenge signed with its key (docs/access.md).
 
@@ -16,9 +20,10 @@ import { t, time } from "../shared/i18n.js";
 import { verifyReceipt } from "../shared/receipt.js";
 import { newKeyFile, newRef, readKeyFile, toMinor } from "../shared/tally.js";
 import {
-  Amount, Barcode, Countdown, ErrorLine, QrCode, Scanner, Shell, amountText, assetName, chainDate, degreesToE6,
-  distanceText, e6ToDegrees, genesis, html, mccName, mccText, mount, node, reasonText, refusalText, regionName, stored,
-  useAction, useAssets, useBlockTimes, useChainOffset, useEffect, useRef, useRoute, useState, validatorChanges,
+  Amount, Barcode, Countdown, ErrorLine, QrCode, Scanner, Shell, amountText, assetName, chainDate, currencyDecimals,
+  degreesToE6, distanceText, e6ToDegrees, genesis, html, mccName, mccText, moneyText, mount, node, rateValueText,
+  reasonText, refusalText, regionName, stored, useAction, useAssets, useBlockTimes, useChainOffset, useEffect, useRef,
+  useRoute, useState, validatorChanges,
 } from "../shared/ui.js";
 
 const KEY_STORE = "tally.wallet.key";
@@ -29,6 +34,7 @@ const RECOVERY_STORE = "tally.wallet.recovery"; // the new key of a lost-phone r
 const RECOVERY_POLL_MS = 2_000;
 const CODE_LIMIT_DEFAULT = "30";
 const NEARBY_PAGE = 20; // merchants per directory page
+const QUOTE_DELAY_MS = 300; // a quote is asked for once typing pauses this long
 // Places to measure from when the phone's position is not available (or not wanted).
 const PLACES = [
   { id: "seoul-city-hall", name: "nearby.seoul_city_hall", lat: "37.5665", lon: "126.978" },
@@ -265,8 +271,9 @@ function HistoryList({ items, assets, account }) {
               ? html` <span class="badge refused" data-test="refused-badge">${t("wallet.rejected")}</span>` : null}</span>
             ${(item.movements || []).filter((m) => m.asset).map((m) => html`
               <span><${Amount} minor=${m.amount_minor} asset=${assets[m.asset]} signed /> ${assetName(assets[m.asset], m.asset)}</span>`)}
-            ${item.status === "rejected" && item.tx.amount_minor && item.tx.asset ? html`
-              <span class="tried"><${Amount} minor=${item.tx.amount_minor} asset=${assets[item.tx.asset]} /> ${assetName(assets[item.tx.asset], item.tx.asset)}</span>` : null}
+            ${item.status === "rejected" && item.tx.amount_minor && triedAsset(item.tx) ? html`
+              <span class="tried"><${Amount} minor=${item.tx.amount_minor} asset=${assets[triedAsset(item.tx)]} /> ${
+                assetName(assets[triedAsset(item.tx)], triedAsset(item.tx))}</span>` : null}
           </div>
           <div class="row muted">
             <span>${counterparty(item, account)}</span>
@@ -277,6 +284,11 @@ function HistoryList({ items, assets, account }) {
           ${item.status === "applied" ? html`<a class="small" href=${`#/receipt/${item.txid}`}>${t("wallet.receipt")}</a>` : null}
         </li>`)}
     </ul>`;
+}
+
+/** The asset a refused transaction would have moved: its asset, or what an exchange gives. */
+function triedAsset(tx) {
+  return tx.asset || tx.from_asset || "";
 }
 
 function counterparty(item, account) {
@@ -308,6 +320,8 @@ function Home({ wallet }) {
         <a class="button" href="#/code" data-test="to-code">${t("wallet.show_code")}</a>
         <a class="button" href="#/send">${t("wallet.send")}</a>
         <a class="button" href="#/backup" data-test="to-backup">${t("wallet.backup")}</a>
+        <a class="button" href="#/exchange" data-test="to-exchange">${t("exchange.title")}</a>
+        <a class="button" href="#/partner" data-test="to-partner">${t("roaming.short")}</a>
         <a class="button" href="#/mall" data-test="to-mall">${t("coupons.mall")}</a>
         <a class="button" href="#/coupons" data-test="to-coupons">${t("coupons.mine")}</a>
         <a class="button wide" href="#/nearby" data-test="to-nearby">${t("nearby.title")}</a>
@@ -588,13 +602,19 @@ function Pay({ wallet }) {
   const assets = useAssets();
   const [payload, setPayload] = useState("");
   const [code, setCode] = useState(null);
+  const [roam, setRoam] = useState(null); // {held, rates, accepts}: what else could pay this shop (protocol 11)
+  const [payWith, setPayWith] = useState(""); // a held asset chosen to pay a partner's shop with ("": its own asset)
   const [amount, setAmount] = useState("");
   const [done, setDone] = useState(null);
   const [run, busy, error] = useAction();
 
   const read = (text) => run(async () => {
     setPayload(text);
-    setCode(await node.post("/v1/qr/parse", { payload: text.trim() }));
+    setPayWith("");
+    setRoam(null);
+    const parsed = await node.post("/v1/qr/parse", { payload: text.trim() });
+    setCode(parsed);
+    setRoam(await roamingOptions(wallet, parsed.merchant));
   });
 
   const pay = () => run(async () => {
@@ -608,40 +628,359 @@ function Pay({ wallet }) {
     setDone({ ...status, asset: code.asset });
   });
 
-  if (done) {
-    return html`<section class="card" data-test="pay-result" data-code=${done.code}>
-      <h1>${done.code === "ok" ? t("wallet.paid") : t("wallet.not_paid")}</h1>
-      ${done.code !== "ok" ? html`<${ErrorLine} error=${{ code: done.code, message: done.message }} />` : null}
-      ${done.code !== "ok" && policyLines(assets[done.asset]).length ? html`
-        <p class="muted">${t("wallet.asset_rules", { asset: assetName(assets[done.asset], done.asset) })}</p>
-        <${PolicyNote} asset=${assets[done.asset]} />` : null}
-      <p><a href=${`#/receipt/${done.txid}`} data-test="receipt-link">${t("wallet.receipt")}</a></p>
-      <a class="button" href="#/">${t("wallet.done")}</a>
-    </section>`;
-  }
-  return html`
-    <section class="card">
-      <h1>${t("wallet.pay")}</h1>
-      ${code === null ? html`
+  if (done) return html`<${PayResult} done=${done} assets=${assets} />`;
+  if (code === null) {
+    return html`
+      <section class="card">
+        <h1>${t("wallet.pay")}</h1>
         <${Scanner} onPayload=${read} />
         <label>${t("wallet.paste_payload")}<textarea name="payload" rows="3" value=${payload}
           onInput=${(e) => setPayload(e.target.value)}></textarea></label>
         <button disabled=${busy || !payload} onClick=${() => read(payload)} data-test="read">${t("wallet.read_code")}</button>
-      ` : html`
-        <dl class="facts" data-test="code">
-          <dt>${t("wallet.merchant")}</dt><dd>${code.name} (${code.merchant}), ${code.city}</dd>
-          <dt>${t("wallet.asset")}</dt><dd>${assetName(assets[code.asset], code.asset)}<${PolicyNote} asset=${assets[code.asset]} /></dd>
-          ${code.dynamic ? html`
-            <dt>${t("wallet.amount")}</dt><dd><strong><${Amount} minor=${code.amount_minor} asset=${assets[code.asset]} /></strong></dd>
-            <dt>${t("wallet.valid")}</dt><dd><${Countdown} untilMs=${code.expires_ms} /></dd>` : null}
-        </dl>
-        ${code.dynamic ? null : html`<label>${t("wallet.amount")}<input name="amount" inputmode="decimal" value=${amount}
-          onInput=${(e) => setAmount(e.target.value)} /></label>`}
-        <button class="primary" disabled=${busy} onClick=${pay} data-test="pay">${t("wallet.confirm_pay")}</button>
-        <button onClick=${() => setCode(null)}>${t("wallet.cancel")}</button>
-      `}
+        <${ErrorLine} error=${error} />
+        <p class="small"><a href="#/partner" data-test="to-partner-form">${t("roaming.form_link")}</a></p>
+      </section>`;
+  }
+  // A shop that takes only a partner's points, paid with the holder's own: those it holds, with a published rate,
+  // that the shop does not take itself (the shop's own asset having a rate too).
+  const options = roam && roam.rates[code.asset]
+    ? Object.keys(roam.held).filter((id) => id !== code.asset && roam.rates[id] && !roam.accepts.includes(id)) : [];
+  const holdsIt = Boolean(roam && roam.held[code.asset]);
+  let amountMinor = null;
+  try {
+    amountMinor = code.dynamic ? code.amount_minor : amount.trim() ? toMinor(amount, assets[code.asset] ? assets[code.asset].decimals : 0) : null;
+  } catch {
+    amountMinor = null; // the quote waits for an amount that reads
+  }
+  const ttl = code.expires_ms ? Math.max(1, code.expires_ms - Date.now()) : undefined;
+  return html`
+    <section class="card">
+      <h1>${t("wallet.pay")}</h1>
+      <dl class="facts entry" data-test="code">
+        <dt>${t("wallet.merchant")}</dt><dd>${code.name} (${code.merchant}), ${code.city}</dd>
+        <dt>${t("wallet.asset")}</dt><dd>${assetName(assets[code.asset], code.asset)}<${PolicyNote} asset=${assets[code.asset]} /></dd>
+        ${code.dynamic ? html`
+          <dt>${t("wallet.amount")}</dt><dd><strong><${Amount} minor=${code.amount_minor} asset=${assets[code.asset]} /></strong></dd>
+          <dt>${t("wallet.valid")}</dt><dd><${Countdown} untilMs=${code.expires_ms} /></dd>` : null}
+      </dl>
+      ${code.dynamic ? null : html`<label>${t("wallet.amount")}<input name="amount" inputmode="decimal" value=${amount}
+        onInput=${(e) => setAmount(e.target.value)} /></label>`}
+      ${payWith ? null : html`
+        ${roam && !holdsIt && options.length ? html`<p class="muted" data-test="not-held">${t("roaming.not_held", {
+          asset: assetName(assets[code.asset], code.asset) })}</p>` : null}
+        <button class=${holdsIt || !options.length ? "primary" : ""} disabled=${busy} onClick=${pay} data-test="pay">${
+          options.length ? t("roaming.pay_in", { asset: assetName(assets[code.asset], code.asset) }) : t("wallet.confirm_pay")}</button>
+        ${options.map((id) => html`<button class=${holdsIt ? "" : "primary"} disabled=${busy} onClick=${() => setPayWith(id)}
+          data-test="pay-with" data-asset=${id}>${t("roaming.pay_with", { asset: assetName(assets[id], id) })}</button>`)}
+        <button onClick=${() => setCode(null)}>${t("wallet.cancel")}</button>`}
+      <${ErrorLine} error=${error} />
+    </section>
+    ${payWith ? html`<${RoamingPay} wallet=${wallet} assets=${assets} rates=${roam.rates} merchant=${code.merchant} asset=${code.asset}
+      amountMinor=${amountMinor} payAsset=${payWith} paymentId=${code.payment_id || null} ttl=${ttl} onDone=${setDone}
+      onCancel=${() => setPayWith("")} />` : null}`;
+}
+
+/** A payment's end: paid, or why the ledger refused it; its receipt. */
+function PayResult({ done, assets }) {
+  return html`<section class="card" data-test="pay-result" data-code=${done.code}>
+    <h1>${done.code === "ok" ? t("wallet.paid") : t("wallet.not_paid")}</h1>
+    ${done.code === "ok" && done.paid ? html`<p data-test="paid-with">${t("roaming.paid_with", {
+      amount: `${amountText(done.paid.minor, assets[done.paid.asset])} ${assetName(assets[done.paid.asset], done.paid.asset)}`,
+      merchant: done.paid.merchant, got: `${amountText(done.paid.merchantMinor, assets[done.asset])} ${assetName(assets[done.asset], done.asset)}` })}</p>` : null}
+    ${done.code !== "ok" ? html`<${ErrorLine} error=${{ code: done.code, message: done.message }} />` : null}
+    ${done.code !== "ok" && policyLines(assets[done.asset]).length ? html`
+      <p class="muted">${t("wallet.asset_rules", { asset: assetName(assets[done.asset], done.asset) })}</p>
+      <${PolicyNote} asset=${assets[done.asset]} />` : null}
+    <p><a href=${`#/receipt/${done.txid}`} data-test="receipt-link">${t("wallet.receipt")}</a></p>
+    <a class="button" href="#/">${t("wallet.done")}</a>
+  </section>`;
+}
+
+// --- rates: exchange and paying a partner's shop (protocol 11) --------------------------------------------------
+
+/** `value`, once it has stopped changing for `ms`. */
+function useSettled(value, ms) {
+  const [settled, setSettled] = useState(value);
+  useEffect(() => {
+    const timer = setTimeout(() => setSettled(value), ms);
+    return () => clearTimeout(timer);
+  }, [value]);
+  return settled;
+}
+
+/** GET /v1/rates (public): {currency, rates: by asset id}; null until read. */
+function useRates() {
+  const [rates, setRates] = useState(null);
+  useEffect(() => {
+    node.get("/v1/rates", undefined, null).then(
+      (body) => setRates({ currency: body.settlement_currency, rates: Object.fromEntries(body.items.map((r) => [r.asset, r])) }),
+      () => setRates({ currency: "", rates: {} }),
+    );
+  }, []);
+  return rates;
+}
+
+/** What could pay `merchant`: the wallet's balances above zero, the published rates, the assets the shop takes. */
+async function roamingOptions(wallet, merchant) {
+  const [balances, rates, entry] = await Promise.all([
+    node.get(`/v1/accounts/${wallet.id}/balances`),
+    node.get("/v1/rates", undefined, null).catch(() => ({ items: [] })), // a node before protocol 11: none
+    node.get(`/v1/merchants/${encodeURIComponent(merchant)}`, undefined, null).catch(() => null), // public
+  ]);
+  return {
+    held: Object.fromEntries(Object.entries(balances.balances).filter(([, minor]) => minor > 0)),
+    rates: Object.fromEntries(rates.items.map((r) => [r.asset, r])),
+    accepts: entry ? entry.accepts : [],
+  };
+}
+
+/** A live quote: GET `path` with `params` (public) once typing pauses, again when `again` changes. Returns
+ *  {key, quote, error}: `key` is the params it answers (a quote for other params is not the one on screen). */
+function useQuote(path, params, again) {
+  const key = params ? JSON.stringify(params) : "";
+  const asked = useSettled(key, QUOTE_DELAY_MS);
+  const [answer, setAnswer] = useState({ key: "", quote: null, error: null });
+  useEffect(() => {
+    if (!asked) return undefined;
+    let live = true;
+    node.get(path, JSON.parse(asked), null).then(
+      (quote) => live && setAnswer({ key: asked, quote, error: null }),
+      (error) => live && setAnswer({ key: asked, quote: null, error }),
+    );
+    return () => {
+      live = false;
+    };
+  }, [asked, again]);
+  return { ...answer, fresh: Boolean(key) && answer.key === key };
+}
+
+/** The exact remainder a quote rounds off, in words: "32/35 × 0.01 USD", or nothing when none. */
+function remainderWords(remainder, currency, key = "exchange.rounded") {
+  if (!remainder || remainder.startsWith("0/")) return t("exchange.exact");
+  const decimals = currencyDecimals(currency);
+  const unit = decimals ? `0.${"0".repeat(decimals - 1)}1 ${currency}` : `1 ${currency}`;
+  return t(key, { remainder, unit });
+}
+
+/** One published rate in words: "1 Skyway miles = 9.6 KRW". */
+function RateLine({ rate, asset, id }) {
+  if (!rate) return null;
+  const value = `${rateValueText(rate.rate, asset, rate.currency)}\u00a0${rate.currency}`; // the number and its currency together
+  return html`<div data-rate=${id}>${t("exchange.rate_of", { asset: assetName(asset, id), value })}</div>`;
+}
+
+/** Exchange: give one asset the wallet holds for another with a published rate, at exactly the quoted amount. */
+function Exchange({ wallet }) {
+  const assets = useAssets();
+  const found = useRates();
+  const [tick, setTick] = useTicks(wallet);
+  const [balances, setBalances] = useState(null);
+  const [from, setFrom] = useState("");
+  const [to, setTo] = useState("");
+  const [amount, setAmount] = useState("");
+  const [again, setAgain] = useState(0); // asks for the quote anew (after a refusal: the rate moved)
+  const [done, setDone] = useState(null);
+  const [run, busy, error] = useAction();
+
+  useEffect(() => {
+    node.get(`/v1/accounts/${wallet.id}/balances`).then((b) => setBalances(b.balances), () => setBalances({}));
+  }, [wallet.id, tick]);
+
+  const rates = found ? found.rates : {};
+  const giveable = balances ? Object.keys(balances).filter((id) => balances[id] > 0 && rates[id]) : [];
+  const give = giveable.includes(from) ? from : giveable[0] || "";
+  const receivable = Object.keys(rates).filter((id) => id !== give);
+  const receive = receivable.includes(to) ? to : receivable[0] || "";
+  useEffect(() => { // the first choices stay chosen (an exchange that adds a balance does not reorder them)
+    if (give && give !== from) setFrom(give);
+    if (receive && receive !== to) setTo(receive);
+  }, [give, receive]);
+  let amountMinor = null;
+  let amountError = null;
+  try {
+    if (amount.trim() && give) amountMinor = toMinor(amount, assets[give] ? assets[give].decimals : 0);
+  } catch (err) {
+    amountError = err;
+  }
+  const params = give && receive && amountMinor ? { from_asset: give, to_asset: receive, amount_minor: amountMinor } : null;
+  const q = useQuote("/v1/quote/exchange", params, again);
+  const quote = q.fresh ? q.quote : null;
+  const name = (id) => assetName(assets[id], id);
+  const units = (minor, id) => `${amountText(minor, assets[id])} ${name(id)}`;
+
+  const exchange = () => run(async () => {
+    setDone(null);
+    const signed = quote; // exactly what is on screen: the least the wallet accepts
+    try {
+      await node.sendOk(wallet, (await genesis()).chain, "exchange", {
+        from_asset: signed.from_asset, to_asset: signed.to_asset, amount_minor: signed.amount_minor,
+        min_out_minor: signed.out_minor, ref: newRef("x"),
+      });
+      setDone(signed);
+      setAmount("");
+    } finally {
+      setAgain((n) => n + 1); // the quote as the rates are now
+      setTick((n) => n + 1);
+    }
+  });
+
+  if (found === null || balances === null) return html`<section class="card"><p>…</p></section>`;
+  return html`
+    <section class="card" data-test="exchange">
+      <h1>${t("exchange.title")}</h1>
+      <p class="muted">${t("exchange.text")}</p>
+      ${giveable.length === 0 ? html`<p class="warn" data-test="nothing-to-give">${t("exchange.none_held")}</p>` : html`
+        <label>${t("exchange.give")}<select name="from_asset" value=${give} onChange=${(e) => setFrom(e.target.value)}>
+          ${giveable.map((id) => html`<option value=${id}>${name(id)}</option>`)}
+        </select><span class="hint" data-test="held-from">${t("exchange.you_hold", { amount: units(balances[give] || 0, give) })}</span></label>
+        <label>${t("exchange.amount_of", { asset: name(give) })}<input name="amount" inputmode="decimal" autocomplete="off"
+          value=${amount} onInput=${(e) => { setDone(null); setAmount(e.target.value); }} /></label>
+        <label>${t("exchange.receive")}<select name="to_asset" value=${receive} onChange=${(e) => setTo(e.target.value)}>
+          ${receivable.map((id) => html`<option value=${id}>${name(id)}</option>`)}
+        </select><span class="hint" data-test="held-to">${t("exchange.you_hold", { amount: units(balances[receive] || 0, receive) })}</span></label>`}
+      <${ErrorLine} error=${amountError} />
+    </section>
+    ${params && !amountError ? html`
+      <section class="card quote" data-test="quote" aria-live="polite">
+        ${!q.fresh ? html`<p class="muted" data-test="quoting">${t("exchange.quoting")}</p>`
+          : q.error ? html`<div data-test="quote-error"><${ErrorLine} error=${q.error} /></div>`
+          : html`
+            <p class="quote-main">${t("exchange.you_get")} <strong data-test="quote-out">${amountText(quote.out_minor, assets[receive])}</strong>
+              ${" "}${name(receive)}</p>
+            <dl class="facts entry">
+              <dt>${t("exchange.rates")}</dt><dd data-test="quote-rates">
+                <${RateLine} rate=${rates[give]} asset=${assets[give]} id=${give} />
+                <${RateLine} rate=${rates[receive]} asset=${assets[receive]} id=${receive} /></dd>
+              <dt>${t("exchange.value")}</dt><dd data-test="quote-value">${moneyText(quote.value_minor, quote.settlement_currency)}</dd>
+              <dt>${t("exchange.fee")}</dt><dd data-test="quote-fee">${quote.fee_minor ? units(quote.fee_minor, receive) : t("exchange.no_fee")}</dd>
+            </dl>
+            <p class="small" data-test="quote-remainder">${remainderWords(quote.remainder, quote.settlement_currency)}</p>
+            <p class="muted">${t("exchange.min_note", { amount: units(quote.out_minor, receive), height: quote.height })}</p>
+            <button class="primary" disabled=${busy} onClick=${exchange} data-test="exchange-now">${t("exchange.button", {
+              give: units(quote.amount_minor, give), get: units(quote.out_minor, receive) })}</button>`}
+        <div data-test="exchange-error"><${ErrorLine} error=${error} /></div>
+      </section>` : html`<div data-test="exchange-error"><${ErrorLine} error=${error} /></div>`}
+    ${done ? html`<section class="card"><p class="verified" data-test="exchanged">${t("exchange.done", {
+      give: units(done.amount_minor, done.from_asset), get: units(done.out_minor, done.to_asset) })}</p></section>` : null}
+    <div class="actions">
+      <a class="button" href="#/partner">${t("roaming.short")}</a>
+      <a class="button" href="#/">${t("wallet.done")}</a>
+    </div>`;
+}
+
+/** Paying `merchant` exactly `amountMinor` of `asset` with `payAsset`: the live quote of what it costs, and the button
+ *  that signs pay_roaming with at most that (a rate that moves in between: refused, nothing changes). */
+function RoamingPay({ wallet, assets, rates, merchant, asset, amountMinor, payAsset, paymentId, ttl, onDone, onCancel }) {
+  const [again, setAgain] = useState(0);
+  const [run, busy, error] = useAction();
+  const params = amountMinor ? { asset, pay_asset: payAsset, amount_minor: amountMinor } : null;
+  const q = useQuote("/v1/quote/roaming", params, again);
+  const quote = q.fresh ? q.quote : null;
+  const name = (id) => assetName(assets[id], id);
+  const units = (minor, id) => `${amountText(minor, assets[id])} ${name(id)}`;
+
+  const pay = () => run(async () => {
+    const signed = quote;
+    const status = await node.send(wallet, (await genesis()).chain, "pay_roaming", {
+      asset: signed.asset, merchant, amount_minor: signed.amount_minor, payment_id: paymentId || newRef("roam"),
+      pay_asset: signed.pay_asset, max_pay_minor: signed.pay_minor,
+    }, ttl);
+    if (status.code !== "ok") setAgain((n) => n + 1);
+    onDone({ ...status, asset: signed.asset,
+      paid: { asset: signed.pay_asset, minor: signed.pay_minor, merchant, merchantMinor: signed.amount_minor } });
+  });
+
+  return html`
+    <section class="card quote" data-test="roaming" data-asset=${payAsset} aria-live="polite">
+      <h2>${t("roaming.pay_with", { asset: name(payAsset) })}</h2>
+      ${!params ? html`<p class="muted">${t("roaming.amount_first")}</p>`
+        : !q.fresh ? html`<p class="muted" data-test="quoting">${t("exchange.quoting")}</p>`
+        : q.error ? html`<div data-test="quote-error"><${ErrorLine} error=${q.error} /></div>`
+        : html`
+          <p class="quote-main">${t("roaming.you_pay")} <strong data-test="roaming-pay">${amountText(quote.pay_minor, assets[payAsset])}</strong>
+            ${" "}${name(payAsset)}</p>
+          <dl class="facts entry">
+            <dt>${t("roaming.merchant_gets")}</dt><dd data-test="roaming-gets">${t("roaming.exactly", { amount: units(quote.amount_minor, asset), merchant })}</dd>
+            <dt>${t("exchange.rates")}</dt><dd>
+              <${RateLine} rate=${rates[payAsset] && { ...rates[payAsset], rate: quote.from_rate }} asset=${assets[payAsset]} id=${payAsset} />
+              <${RateLine} rate=${rates[asset] && { ...rates[asset], rate: quote.to_rate }} asset=${assets[asset]} id=${asset} /></dd>
+            <dt>${t("exchange.value")}</dt><dd data-test="roaming-value">${moneyText(quote.value_minor, quote.settlement_currency)}</dd>
+          </dl>
+          <p class="small" data-test="roaming-remainder">${remainderWords(quote.remainder, quote.settlement_currency, "roaming.rounded")}</p>
+          <p class="muted">${t("roaming.max_note", { amount: units(quote.pay_minor, payAsset) })}</p>
+          <button class="primary" disabled=${busy} onClick=${pay} data-test="pay-roaming">${t("roaming.pay_button", {
+            amount: units(quote.pay_minor, payAsset) })}</button>`}
+      ${onCancel ? html`<button disabled=${busy} onClick=${onCancel}>${t("wallet.cancel")}</button>` : null}
       <${ErrorLine} error=${error} />
     </section>`;
+}
+
+/** Paying a partner programme's shop by its id (no QR code at hand): the amount in the shop's own points, paid with
+ *  points the wallet holds. */
+function PartnerPay({ wallet, merchant: preset }) {
+  const assets = useAssets();
+  const [typed, setTyped] = useState(preset || "");
+  const [merchant, setMerchant] = useState(null); // {id, accepts, options}
+  const [asset, setAsset] = useState("");
+  const [amount, setAmount] = useState("");
+  const [payWith, setPayWith] = useState("");
+  const [done, setDone] = useState(null);
+  const [run, busy, error] = useAction();
+
+  const look = (id) => run(async () => {
+    setMerchant(null);
+    const entry = await node.get(`/v1/merchants/${encodeURIComponent(id)}`, undefined, null); // 404 unknown_merchant
+    const found = await roamingOptions(wallet, id);
+    setMerchant({ id, accepts: entry.accepts, ...found });
+  });
+  useEffect(() => {
+    if (preset) look(preset);
+  }, []);
+  const submit = (e) => {
+    e.preventDefault();
+    if (typed.trim()) look(typed.trim());
+  };
+
+  if (done) return html`<${PayResult} done=${done} assets=${assets} />`;
+  const name = (id) => assetName(assets[id], id);
+  const priced = merchant ? merchant.accepts.filter((id) => merchant.rates[id]) : [];
+  const chosen = priced.includes(asset) ? asset : priced[0] || "";
+  const options = merchant ? Object.keys(merchant.held).filter((id) => id !== chosen && merchant.rates[id]) : [];
+  const paying = options.includes(payWith) ? payWith : options[0] || "";
+  let amountMinor = null;
+  let amountError = null;
+  try {
+    if (amount.trim() && chosen) amountMinor = toMinor(amount, assets[chosen] ? assets[chosen].decimals : 0);
+  } catch (err) {
+    amountError = err;
+  }
+  return html`
+    <section class="card" data-test="partner">
+      <h1>${t("roaming.title")}</h1>
+      <p class="muted">${t("roaming.text")}</p>
+      <form class="search" onSubmit=${submit}>
+        <input name="merchant" autocomplete="off" aria-label=${t("roaming.merchant")} placeholder=${t("roaming.merchant")}
+          value=${typed} onInput=${(e) => setTyped(e.target.value)} />
+        <button disabled=${busy || !typed.trim()} data-test="look-up">${t("roaming.look_up")}</button>
+      </form>
+      ${merchant ? html`
+        <p class="small" data-test="takes">${t("roaming.takes", { merchant: merchant.id, assets: merchant.accepts.map(name).join(", ") || "-" })}</p>
+        ${priced.length === 0 ? html`<p class="warn" data-test="no-rate">${t("roaming.no_rate", { merchant: merchant.id })}</p>` : html`
+          ${priced.length > 1 ? html`<label>${t("roaming.its_asset")}<select name="asset" value=${chosen}
+            onChange=${(e) => setAsset(e.target.value)}>${priced.map((id) => html`<option value=${id}>${name(id)}</option>`)}</select></label>` : null}
+          <label>${t("roaming.amount_in", { asset: name(chosen) })}<input name="amount" inputmode="decimal" autocomplete="off"
+            value=${amount} onInput=${(e) => setAmount(e.target.value)} /></label>
+          <${ErrorLine} error=${amountError} />
+          ${options.length === 0 ? html`<p class="warn" data-test="none-usable">${t("roaming.none_usable")}</p>` : html`
+            <label>${t("roaming.pay_with_label")}<select name="pay_asset" value=${paying} onChange=${(e) => setPayWith(e.target.value)}>
+              ${options.map((id) => html`<option value=${id}>${name(id)} (${amountText(merchant.held[id], assets[id])})</option>`)}
+            </select></label>`}`}` : null}
+      <${ErrorLine} error=${error} />
+    </section>
+    ${merchant && chosen && paying && !amountError ? html`<${RoamingPay} key=${`${chosen}:${paying}`} wallet=${wallet}
+      assets=${assets} rates=${merchant.rates} merchant=${merchant.id} asset=${chosen} amountMinor=${amountMinor} payAsset=${paying} paymentId=${null}
+      onDone=${setDone} />` : null}
+    <a class="button" href="#/">${t("wallet.done")}</a>`;
 }
 
 // --- a one-time payment code for the merchant to scan ---------------------------------------------------------
@@ -730,6 +1069,7 @@ function Nearby({ wallet }) {
   const [point, setPoint] = useState(null); // {lat, lon}: decimal degrees as text, as the directory takes them
   const [where, setWhere] = useState(null); // {text, bad}: the phone's position found, or why not
   const [held, setHeld] = useState([]);
+  const [priced, setPriced] = useState([]); // assets with a published rate (protocol 11): a partner's shop takes them
   const [asset, setAsset] = useState(""); // "": every asset
   const [shops, setShops] = useState(null); // {items, next}: the pages read so far
   const [pointError, setPointError] = useState(null); // a typed point that does not read
@@ -766,6 +1106,7 @@ function Nearby({ wallet }) {
   // The assets this wallet holds, for the filter; the phone's position at once if the user allowed it before.
   useEffect(() => {
     node.get(`/v1/accounts/${wallet.id}/balances`).then((b) => setHeld(Object.keys(b.balances)), () => setHeld([]));
+    node.get("/v1/rates", undefined, null).then((r) => setPriced(r.items.map((item) => item.asset)), () => setPriced([]));
     if (canLocate && navigator.permissions) {
       navigator.permissions.query({ name: "geolocation" }).then((p) => {
         if (p.state === "granted") choose("here");
@@ -833,7 +1174,7 @@ function Nearby({ wallet }) {
         : shops === null ? html`<p class="muted">…</p>`
         : shops.items.length === 0 ? html`<p class="muted" data-test="no-shops">${t("nearby.none")}</p>`
         : html`<ul class="shops" data-test="shops">
-          ${shops.items.map((m) => html`<${Shop} key=${m.merchant} shop=${m} assets=${assets} held=${held} />`)}
+          ${shops.items.map((m) => html`<${Shop} key=${m.merchant} shop=${m} assets=${assets} held=${held} priced=${priced} />`)}
         </ul>`}
       ${shops && shops.next ? html`<button disabled=${busy} onClick=${more} data-test="more">${t("nearby.more")}</button>` : null}
       <${ErrorLine} error=${error} />
@@ -841,8 +1182,10 @@ function Nearby({ wallet }) {
     <a class="button" href="#/">${t("wallet.done")}</a>`;
 }
 
-function Shop({ shop, assets, held }) {
+function Shop({ shop, assets, held, priced }) {
   const usable = shop.accepts.some((id) => held.includes(id));
+  // None of what it takes is held, but it takes a priced asset and the wallet holds one: paid with the wallet's own.
+  const roaming = !usable && shop.accepts.some((id) => priced.includes(id)) ? held.find((id) => priced.includes(id)) : null;
   return html`
     <li data-merchant=${shop.merchant} class=${usable ? "" : "unusable"}>
       <div class="row">
@@ -853,7 +1196,9 @@ function Shop({ shop, assets, held }) {
       <div class="chips" data-test="accepts">
         ${shop.accepts.map((id) => html`<span class=${held.includes(id) ? "chip held" : "chip"} data-asset=${id}>${assetName(assets[id], id)}</span>`)}
       </div>
-      ${usable ? null : html`<div class="muted">${t("nearby.none_held")}</div>`}
+      ${usable || roaming ? null : html`<div class="muted">${t("nearby.none_held")}</div>`}
+      ${roaming ? html`<a class="lots-line" href=${`#/partner/${encodeURIComponent(shop.merchant)}`} data-test="roam"><span>${
+        t("nearby.roam", { asset: assetName(assets[roaming], roaming) })}</span></a>` : null}
     </li>`;
 }
 
@@ -957,6 +1302,7 @@ export function ReceiptView({ txid }) {
   if (!result) return html`<section class="card"><p>…</p></section>`;
   const { receipt, ok, reason } = result;
   const tx = receipt.signed_tx.tx;
+  const given = tx.asset || tx.from_asset; // an exchange gives from_asset
   return html`
     <section class="card" data-test="receipt">
       <h1>${t("wallet.receipt")}</h1>
@@ -964,7 +1310,11 @@ export function ReceiptView({ txid }) {
       <dl class="facts">
         <dt>${t("receipt.type")}</dt><dd>${t(`tx.${tx.type}`)}</dd>
         ${tx.merchant ? html`<dt>${t("wallet.merchant")}</dt><dd>${tx.merchant}</dd>` : null}
-        ${tx.amount_minor ? html`<dt>${t("wallet.amount")}</dt><dd><${Amount} minor=${tx.amount_minor} asset=${assets[tx.asset]} /> ${assetName(assets[tx.asset], tx.asset || "")}</dd>` : null}
+        ${tx.amount_minor ? html`<dt>${t("wallet.amount")}</dt><dd><${Amount} minor=${tx.amount_minor} asset=${assets[given]} /> ${assetName(assets[given], given || "")}</dd>` : null}
+        ${tx.type === "exchange" ? html`<dt>${t("exchange.receive")}</dt><dd>${t("exchange.at_least", {
+          amount: `${amountText(tx.min_out_minor, assets[tx.to_asset])} ${assetName(assets[tx.to_asset], tx.to_asset)}` })}</dd>` : null}
+        ${tx.type === "pay_roaming" ? html`<dt>${t("roaming.paid_with_label")}</dt><dd>${t("roaming.at_most", {
+          amount: `${amountText(tx.max_pay_minor, assets[tx.pay_asset])} ${assetName(assets[tx.pay_asset], tx.pay_asset)}` })}</dd>` : null}
         <dt>${t("receipt.result")}</dt><dd>${receipt.code}</dd>
         <dt>${t("receipt.block")}</dt><dd>${receipt.header.height} · ${time(receipt.header.timestamp_ms)}</dd>
         <dt>${t("receipt.signed_by")}</dt><dd>${receipt.certificate.signatures.map((s) => s.validator).join(", ")}</dd>
@@ -1017,7 +1367,10 @@ function Wallet() {
   else if (route === "/pay") page = html`<${Pay} wallet=${wallet} />`;
   else if (route === "/code") page = html`<${PayCode} wallet=${wallet} />`;
   else if (route === "/nearby") page = html`<${Nearby} wallet=${wallet} />`;
-  else if (route === "/mall") page = html`<${Mall} wallet=${wallet} />`;
+  else if (route === "/exchange") page = html`<${Exchange} wallet=${wallet} />`;
+  else if (route === "/partner" || route.startsWith("/partner/")) {
+    page = html`<${PartnerPay} key=${route} wallet=${wallet} merchant=${decodeURIComponent(route.slice(9))} />`;
+  } else if (route === "/mall") page = html`<${Mall} wallet=${wallet} />`;
   else if (route === "/coupons") page = html`<${MyCoupons} wallet=${wallet} />`;
   else if (route.startsWith("/asset/")) page = html`<${AssetView} wallet=${wallet} id=${decodeURIComponent(route.slice(7))} />`;
   else if (route === "/send") page = html`<${Send} wallet=${wallet} />`;

@@ -124,6 +124,12 @@ def test_a_window_gives_one_file_per_member_and_kind_across_a_restart_and_a_repe
     assert (drop / name).read_bytes() == content and sorted(p.name for p in drop.iterdir()) == [name]
     assert len(world.client.window(window).files) == 1
 
+    # the bank takes the file from the drop folder: it was sent (the ledger says so), so it is not written again
+    (drop / name).unlink()
+    taken = world.adapter("us-bank", drop).run_once()
+    assert (taken.written, taken.recorded) == ([], []) and not (drop / name).exists()
+    (drop / name).write_bytes(content)
+
     # a file changed on disk is never overwritten: the adapter stops and says so
     (drop / name).write_bytes(content.replace(b"US-ACC", b"XX-ACC"))
     with pytest.raises(BankFileConflict):
@@ -173,3 +179,30 @@ def test_the_adapter_signs_as_its_member_only(world: World, tmp_path: Path) -> N
     stranger = KeyFile(id="kr-bank", public_key=world.keys["kr-bank"].public_key, seed=world.keys["kr-bank"].seed)
     with pytest.raises(AssertionError):
         BankAdapter(world.client, stranger, config, tmp_path)
+
+
+def test_a_window_number_past_the_bound_is_refused_at_admission_and_the_node_keeps_going(world: World) -> None:
+    """Window numbers are 12 digits (their state key): 10^12 is malformed input, refused before it is ordered."""
+    signed = world.signer("kr-bank").settle_window(10**12)
+    with pytest.raises(TallyError) as refused:
+        world.client.submit(signed)
+    assert refused.value.status == 400
+    assert world.final(world.signer("kr-bank").settle_window(999_999_999_999)) == ["window_open"]
+    assert world.client.node_status().final_height == world.client.node_status().height
+
+
+def test_a_payout_returned_before_its_window_closed_is_not_in_the_file(world: World, tmp_path: Path) -> None:
+    hotel = world.signer("hotel")
+    assert world.final(world.signer("alice").pay_roaming("UPT", "hotel", 100, "room-2", "KPT", 219)) == ["ok"]
+    kept, returned = world.client.submit_batch(
+        [hotel.cash_out("UPT", 60, "US-ACC 0001"), hotel.cash_out("UPT", 40, "US-ACC 0002")]
+    )
+    assert [world.client.wait_final(t).code for t in (kept, returned)] == ["ok", "ok"]
+    assert world.final(world.signer("us-bank").ack_payout(returned, False, reason="account_closed")) == ["ok"]
+    window = world.current()
+    world.close_window(window)
+    drop = tmp_path / "drop"
+    world.adapter("us-bank", drop, settle="off").run_once()
+    content = (drop / file_name("us-bank", window, "pain.001")).read_bytes()
+    assert kept[:35].encode() in content and returned[:35].encode() not in content
+    assert [(f.transactions, f.total_minor) for f in world.client.window(window).files] == [(1, 90)]

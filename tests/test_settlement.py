@@ -93,6 +93,7 @@ def test_a_debtor_short_of_prefunding_is_refused_whole_and_the_banks_settle_inst
     prefund(c, ("kr-bank",), 684)  # one cent short
     close_window(c)
     us = c.signer("us-bank")
+    assert c.one(us.ack_settlement(0)).code == Code.NOT_AT_BANKS  # closed, but not sent to the banks
     assert c.one(us.settle_window(0)).code == Code.INSUFFICIENT_PREFUNDING
     assert c.state_read(WINDOWS, window_key(0)).status == "open"  # type: ignore[union-attr]
     assert c.balance("kr-bank", "SET") == 684 and c.balance("us-bank", "SET") == 0
@@ -124,6 +125,7 @@ def test_a_payout_is_acknowledged_once_and_a_returned_one_gives_the_value_back()
     assert c.state_read(PAYOUTS, first.txid).status == "done"  # type: ignore[union-attr]
     assert c.one(kr.ack_payout(first.txid, False, reason="late")).code == Code.PAYOUT_ACKNOWLEDGED
     assert c.balance("cafe", "KPT") == 0
+    assert c.one(kr.ack_payout(second.txid, False)).code == Code.REASON_REQUIRED  # a return names the bank's reason
     assert c.one(kr.ack_payout(second.txid, False, reason="account_closed")).code == "ok"
     returned = c.state_read(PAYOUTS, second.txid)
     assert returned is not None and (returned.status, returned.ack_reason) == ("returned", "account_closed")

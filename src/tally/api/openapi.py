@@ -269,7 +269,7 @@ def query_params(limits: Limits) -> dict[str, dict[str, Any]]:
         "quote_amount": {
             "name": "amount_minor",
             "description": "Exchange: of from_asset; roaming: of asset, what the merchant receives (required)",
-            "schema": {"type": "integer", "minimum": 1, "maximum": MAX_SAFE_INTEGER, "default": 1},
+            "schema": {"type": "integer", "minimum": 1, "maximum": MAX_SAFE_INTEGER},
         },
         "quote_asset": {"name": "asset", "description": "The merchant's asset (required)", "schema": _ASSET_SCHEMA},
         "quote_pay_asset": {

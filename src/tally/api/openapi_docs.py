@@ -237,7 +237,7 @@ SETTLEMENT_DOCS: dict[str, tuple[str, Any]] = {  # the examples of the settlemen
                     "net_minor": -790,
                     "settled_minor": -790,
                     "payouts": 0,
-                    "payouts_minor": 0,
+                    "payouts_by_asset": "",
                     "payouts_done": 0,
                     "payouts_returned": 0,
                     "files": "",

@@ -29,7 +29,7 @@ from ..client.reports import report_csv
 from ..core.errors import Rejected
 from ..core.ops.exchange import exchange_terms, roaming_terms
 from ..core.rates import fraction_text, unit_value
-from ..core.settlement import add_to_pairs, fx_of, net_positions, settlement_config, window_of
+from ..core.settlement import add_to_pairs, fx_of, net_positions, settlement_config, window_bounds, window_of
 from ..core.state import TxView
 from ..core.tables import (
     BANK_FILES,
@@ -122,7 +122,7 @@ def rate_view(view: TxView, config: Settlement | None, rate: Rate) -> RateView:
 def exchange_quote_endpoint(node: Node, params: Params) -> Handler:
     async def quote(request: Request) -> Response:
         from_asset, to_asset = required(params, request, "quote_from"), required(params, request, "quote_to")
-        amount_minor = params.integer(request, "quote_amount")
+        amount_minor = required_amount(params, request)
         view = read_view(node)
         try:
             source, target, q = exchange_terms(view, from_asset, to_asset, amount_minor)
@@ -152,7 +152,7 @@ def exchange_quote_endpoint(node: Node, params: Params) -> Handler:
 def roaming_quote_endpoint(node: Node, params: Params) -> Handler:
     async def quote(request: Request) -> Response:
         asset, pay_asset = required(params, request, "quote_asset"), required(params, request, "quote_pay_asset")
-        amount_minor = params.integer(request, "quote_amount")
+        amount_minor = required_amount(params, request)
         try:
             source, target, q = roaming_terms(read_view(node), asset, amount_minor, pay_asset)
         except Rejected as err:
@@ -174,6 +174,12 @@ def roaming_quote_endpoint(node: Node, params: Params) -> Handler:
         )
 
     return quote
+
+
+def required_amount(params: Params, request: Request) -> int:
+    if request.query_params.get("amount_minor") is None:
+        raise ApiError(400, "invalid_query", "amount_minor is required")
+    return params.integer(request, "quote_amount")
 
 
 def required(params: Params, request: Request, key: str) -> str:
@@ -272,7 +278,8 @@ def window_detail(node: Node, number: int) -> WindowDetail:
         if number >= current + 1:
             raise ApiError(404, "unknown_window", f"window {number} has not begun")
         config = require_config(node)
-        window = Window(number, 0, 0, config.currency, 0, 0, [], "open")  # no obligations: payouts at most
+        first, last = window_bounds(config, number) if number >= config.base_window else (0, 0)
+        window = Window(number, first, last, config.currency, 0, 0, [], "open")  # nothing happened in it
     obligations, more = records_under(node, OBLIGATIONS.scan_prefix(window_key(number)), Obligation, MAX_WINDOW_ITEMS)
     paid, more_paid = records_under(node, WINDOW_PAYOUTS.scan_prefix(window_key(number)), int, MAX_WINDOW_ITEMS)
     payouts = [PAYOUTS.read(node.store.get_state, WINDOW_PAYOUTS.key_parts(k)[1]) for k, _ in paid]
@@ -320,19 +327,26 @@ def report_rows(node: Node, detail: WindowDetail, issuer_of: Callable[[str], str
         ReportRow(
             window=w.window,
             member=m,
-            status=w.status,
+            status="closed" if w.closed and w.status == "open" else w.status,
             owes_minor=owes.get(m, 0),
             owed_minor=owed.get(m, 0),
             net_minor=net.get(m, 0),
             settled_minor=settled.get(m, 0) if w.status == "settled" else 0,
             payouts=len(payouts.get(m, [])),
-            payouts_minor=sum(p.amount_minor for p in payouts.get(m, [])),
+            payouts_by_asset=by_asset(payouts.get(m, [])),
             payouts_done=sum(1 for p in payouts.get(m, []) if p.status == "done"),
             payouts_returned=sum(1 for p in payouts.get(m, []) if p.status == "returned"),
             files="; ".join(files.get(m, [])),
         )
         for m in members
     ]
+
+
+def by_asset(payouts: list[Payout]) -> str:
+    totals: dict[str, int] = {}
+    for p in payouts:
+        totals[p.asset] = totals.get(p.asset, 0) + p.amount_minor
+    return "; ".join(f"{asset} {total}" for asset, total in sorted(totals.items()))
 
 
 def report_endpoint(node: Node, params: Params) -> Handler:

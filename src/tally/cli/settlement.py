@@ -107,7 +107,7 @@ def _pairs(pairs: list[PairView], currency: str) -> None:
 
 
 def _window_line(w: WindowView) -> str:
-    state = w.status if w.closed else "open (current)"
+    state = "closed, to be settled" if w.closed and w.status == "open" else w.status if w.closed else "open (current)"
     return f"window {w.window} (blocks {w.first_height}..{w.last_height}): {state}, {w.obligations} obligations"
 
 
@@ -190,20 +190,37 @@ def report(window: int, member: str | None, as_csv: bool, url: str, key_path: Pa
 @url_option
 def run(key_path: Path, config_path: Path, drop: Path, every_s: float, url: str) -> None:
     """The member's bank adapter: settle closed windows, write its bank files once, record them on the ledger."""
-    from ..settlement.adapter import BankAdapter, read_config
+    import msgspec
 
-    config = read_config(config_path)
+    from ..settlement.adapter import AdapterRefused, BankAdapter, BankFileConflict, read_config
+
+    try:
+        config = read_config(config_path)
+    except (OSError, msgspec.DecodeError, msgspec.ValidationError) as error:
+        raise click.ClickException(f"adapter config {config_path}: {error}") from None
     key = read_keyfile(key_path)
+    if key.id != config.member:
+        raise click.ClickException(f"{key_path} is {key.id!r}'s key; the adapter config is {config.member!r}'s")
+    if every_s < 0:
+        raise click.BadParameter("a pass every 0 seconds (once) or more", param_hint="--every-s")
     with talking_to(url, key_path) as client:
         adapter = BankAdapter(client, key, config, drop)
         while True:
-            done = adapter.run_once()
+            try:
+                done = adapter.run_once()
+            except (ValueError, BankFileConflict, AdapterRefused) as error:
+                raise click.ClickException(f"bank adapter: {error}") from None
             for window, method in done.settled:
-                click.echo(f"settled window {window} ({method})")
+                said = (
+                    "settled window {} in the settlement asset" if method == "ledger" else "sent window {} to the banks"
+                )
+                click.echo(said.format(window))
             for path in done.written:
                 click.echo(f"wrote {path}")
             for window, kind, sha in done.recorded:
                 click.echo(f"recorded window {window} {kind} sha256 {sha}")
-            if every_s <= 0:
+            if not (done.settled or done.written or done.recorded):
+                click.echo("nothing to do: every closed window is settled and its files recorded")
+            if every_s == 0:
                 return
             time.sleep(every_s)  # the adapter's own schedule between passes (not a test synchronisation)

@@ -148,10 +148,14 @@ class RatioParam(click.ParamType[dict[str, int]]):
         num, _, den = str(value).partition("/")
         if not (num.isdigit() and (den.isdigit() or not den)):
             self.fail(f"{value!r} is not a rate N/D, e.g. 48/5", param, ctx)
-        return {"num": int(num), "den": int(den or 1)}
+        terms = (int(num), int(den or 1))
+        if not all(1 <= t <= MAX_RATIO_TERM for t in terms):
+            self.fail(f"{value!r}: N and D are whole numbers from 1 to {MAX_RATIO_TERM:,}", param, ctx)
+        return {"num": terms[0], "den": terms[1]}
 
 
 RATIO = RatioParam()
+MAX_RATIO_TERM = 10**12  # core/types.py RatioTerm
 
 
 def is_ratio(info: msgspec.inspect.Type) -> bool:
@@ -173,6 +177,8 @@ def field_options(field: msgspec.inspect.Field, defaults: dict[str, Any]) -> lis
             click.Option(["--amount-minor", "amount_minor"], type=int, default=None, help="Amount in minor units."),
         ]
     if isinstance(info, msgspec.inspect.BoolType):
+        if required:  # a yes/no the signer must say (a bank's answer): no default
+            return [click.Option([f"--{name}/--not-{name}", field.name], default=None, required=True)]
         return [click.Option([f"--{name}/--not-{name}", field.name], default=bool(default), show_default=True)]
     kind: Any = str
     if is_ratio(info):
@@ -197,6 +203,10 @@ def _command(op: Operation[Any]) -> click.Command:
 
     def callback(key_path: Path, url: str, seq: int | None, wait: bool, as_json: bool, **fields: Any) -> None:
         made_ref = op.client_ref and fields.get("ref") is None
+        for f in own:  # a yes/no without a default must be said (click lets a flag pair go unset)
+            if f.required and isinstance(f.type, msgspec.inspect.BoolType) and fields.get(f.name) is None:
+                flag = f.name.replace("_", "-")
+                raise click.UsageError(f"say --{flag} or --not-{flag}")
         for f in own:  # a field of structured type (a proposal's action) is given as JSON
             if isinstance(fields.get(f.name), str) and structured(f.type):
                 fields[f.name] = json_field(f.name, fields[f.name])

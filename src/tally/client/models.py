@@ -620,7 +620,9 @@ class WindowDetail(msgspec.Struct, frozen=True):
 
 
 class ReportRow(msgspec.Struct, frozen=True):
-    """A member's line in a window's settlement report."""
+    """A member's line in a window's settlement report: obligations in the settlement currency's minor unit.
+
+    `status` is the window's, with "closed" for a window past its end that is not settled yet."""
 
     window: int
     member: str
@@ -630,7 +632,7 @@ class ReportRow(msgspec.Struct, frozen=True):
     net_minor: int  # owed less owes
     settled_minor: int  # what the settlement moved (received positive, paid negative)
     payouts: int  # payouts of its assets in the window
-    payouts_minor: int
+    payouts_by_asset: str  # "ASSET amount_minor" per asset, "; "-separated (each in its own asset's minor unit)
     payouts_done: int
     payouts_returned: int
     files: str  # "kind sha256" per file it recorded, "; "-separated

@@ -120,6 +120,8 @@ class Code(StrEnum):
     UNKNOWN_PAYOUT = "unknown_payout"
     PAYOUT_ACKNOWLEDGED = "payout_acknowledged"
     FILE_RECORDED = "file_recorded"
+    NOT_AT_BANKS = "not_at_banks"
+    REASON_REQUIRED = "reason_required"
 
 
 # Failures of the envelope every type shares (core/execute.py check_envelope): they change nothing at all.

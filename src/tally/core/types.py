@@ -56,7 +56,7 @@ Percent = Annotated[int, Meta(ge=0, le=100)]
 MAX_POLICY_CODES = 64  # categories or regions a policy lists
 CurrencyCode = Annotated[str, Meta(pattern=r"^[A-Z]{3}$(?!\n)")]  # ISO 4217, e.g. KRW, USD
 RatioTerm = Annotated[int, Meta(ge=1, le=10**12)]  # a rate's numerator or denominator
-WindowNo = Annotated[int, Meta(ge=0, le=MAX_SAFE_INTEGER)]
+WindowNo = Annotated[int, Meta(ge=0, le=10**12 - 1)]  # a settlement window's number (12 digits in its key)
 TxIdHex = Annotated[str, Meta(pattern=r"^[0-9a-f]{64}$(?!\n)")]
 Sha256Hex = Annotated[str, Meta(pattern=r"^[0-9a-f]{64}$(?!\n)")]
 OptionalAssetId = Annotated[str, Meta(pattern=r"^([A-Z0-9][A-Z0-9_-]{0,31})?$(?!\n)")]  # "" or an asset id

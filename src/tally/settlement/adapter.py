@@ -131,9 +131,19 @@ class BankAdapter:
                 if method:
                     report.settled.append((view.window, method))
             detail = self.client.window(view.window)
-            for kind, content, count, total in self.files(detail):
+            recorded = {f.kind: f.sha256 for f in detail.files if f.member == self.config.member}
+            for kind, sha in recorded.items():  # sent already: never written again, only checked
+                self.check_on_disk(view.window, kind, sha)
+            for kind, content, count, total in self.files(detail, skip=set(recorded)):
                 self.deliver(detail, kind, content, count, total, report)
         return report
+
+    def check_on_disk(self, window: int, kind: str, sha: str) -> None:
+        """A recorded file still in the drop folder must be the one recorded; a file the bank took is not written
+        again (the ledger's record is what says it was sent)."""
+        path = self.drop / file_name(self.config.member, window, kind)
+        if path.exists() and sha256_hex(path.read_bytes()) != sha:
+            raise BankFileConflict(f"{path} differs from the file recorded on the ledger (sha256 {sha})")
 
     # --- settling -----------------------------------------------------------------------------
 
@@ -157,12 +167,17 @@ class BankAdapter:
 
     # --- files ----------------------------------------------------------------------------------
 
-    def files(self, detail: WindowDetail) -> list[tuple[str, bytes, int, int]]:
-        """The member's files for a window: (kind, bytes, transactions, total in minor units)."""
+    def files(self, detail: WindowDetail, skip: set[str]) -> list[tuple[str, bytes, int, int]]:
+        """The member's files for a window not yet recorded (kinds in `skip` are): (kind, bytes, transactions,
+        total in minor units). A payout its issuer recorded as returned before any file is left out."""
         created_ms = self.window_time_ms(detail.window)
         date = datetime.fromtimestamp(created_ms / 1000, UTC).date().isoformat()
         out: list[tuple[str, bytes, int, int]] = []
-        mine = [p for p in detail.payouts if self.issuer_of(p.asset) == self.config.member]
+        mine = [
+            p
+            for p in detail.payouts
+            if p.status != "returned" and self.issuer_of(p.asset) == self.config.member and "pain.001" not in skip
+        ]
         if mine:
             transfers = tuple(self.transfer(p) for p in mine)
             content = render_pain001(
@@ -176,7 +191,7 @@ class BankAdapter:
             )
             out.append(("pain.001", content, len(transfers), sum(t.amount_minor for t in transfers)))
         owed = [m for m in detail.window.moves if m.debtor == self.config.member]
-        if detail.window.status in ("bank", "settled") and owed and self.settled_by_bank(detail):
+        if "pacs.009" not in skip and owed and self.settled_by_bank(detail):
             currency = detail.window.currency
             interbank = tuple(
                 InterbankTransfer(
@@ -240,19 +255,21 @@ class BankAdapter:
         return rate.currency, payout.amount_minor * rate.rate.num // rate.rate.den
 
     def deliver(self, detail: WindowDetail, kind: str, content: bytes, count: int, total: int, r: PassReport) -> None:
-        """Write the file once, then record it once; a recorded file with other bytes is a conflict."""
+        """Write a file not yet recorded (once: a file already there must have these bytes), then record it."""
         window = detail.window.window
         name = file_name(self.config.member, window, kind)
         sha = sha256_hex(content)
-        recorded = next((f for f in detail.files if f.member == self.config.member and f.kind == kind), None)
-        if recorded is not None and recorded.sha256 != sha:
-            raise BankFileConflict(f"window {window}'s {kind} on the ledger has sha256 {recorded.sha256}, not {sha}")
         if write_once(self.drop, name, content):
             r.written.append(self.drop / name)
-        if recorded is None:
-            fields = {"window": window, "kind": kind, "name": name, "sha256": sha}
-            code = self.submit("record_bank_file", **fields, transactions=count, total_minor=total)
-            if code not in ("ok", "file_recorded"):
-                raise AdapterRefused(code, f"record_bank_file for window {window} ({kind}) was refused: {code}")
-            if code == "ok":
-                r.recorded.append((window, kind, sha))
+        fields = {"window": window, "kind": kind, "name": name, "sha256": sha}
+        code = self.submit("record_bank_file", **fields, transactions=count, total_minor=total)
+        if code == "file_recorded":  # another pass of this member's recorded it meanwhile: the same bytes?
+            again = next(
+                f for f in self.client.window(window).files if f.member == self.config.member and f.kind == kind
+            )
+            if again.sha256 != sha:
+                raise BankFileConflict(f"window {window}'s {kind} on the ledger has sha256 {again.sha256}, not {sha}")
+            return
+        if code != "ok":
+            raise AdapterRefused(code, f"record_bank_file for window {window} ({kind}) was refused: {code}")
+        r.recorded.append((window, kind, sha))

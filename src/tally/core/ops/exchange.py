@@ -141,9 +141,17 @@ def priced(view: TxView, asset_id: str) -> Priced:
     bounds = view.read(RATE_BOUNDS, asset_id)
     assert bounds is not None, "a rate is published within bounds"
     ensure(
-        bounds.currency == rate.currency and within(rate.rate, bounds.min_rate, bounds.max_rate),
+        bounds.currency == rate.currency,
         Code.RATE_OUT_OF_BOUNDS,
-        "{}'s rate is outside the bounds the council set since; its issuer publishes it again",
+        "{}'s rate is in {}, the council's bounds since in {}: its issuer publishes it again",
+        asset_id,
+        rate.currency,
+        bounds.currency,
+    )
+    ensure(
+        within(rate.rate, bounds.min_rate, bounds.max_rate),
+        Code.RATE_OUT_OF_BOUNDS,
+        "{}'s rate is outside the bounds the council set since: its issuer publishes it again",
         asset_id,
     )
     return Priced(asset, rate, unit_value(rate.rate, fx_of(require_settlement(view), rate.currency)))
@@ -182,7 +190,7 @@ def ensure_float(view: TxView, target: Priced, out_minor: int, fee_minor: int) -
     ensure(
         held >= needed,
         Code.INSUFFICIENT_FLOAT,
-        "{}'s float of {} is {}, the exchange needs {}",
+        "{}'s float of {} is {}, this needs {}",
         target.asset.issuer,
         target.asset.id,
         held,
@@ -209,7 +217,7 @@ def exchange(c: TxContext, tx: ExchangeAssets) -> None:
     ensure(
         quote.out_minor >= tx.min_out_minor,
         Code.BELOW_MINIMUM,
-        "the rate moved: {} {} would pay {}, less than the {} accepted",
+        "{} {} would pay {}, less than the {} accepted (the rate moved since the quote, or more was asked)",
         tx.amount_minor,
         tx.from_asset,
         quote.out_minor,

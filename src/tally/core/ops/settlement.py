@@ -102,7 +102,8 @@ def settle_window(c: TxContext, tx: SettleWindow) -> None:
 
 def ack_settlement(c: TxContext, tx: AckSettlement) -> None:
     window = require_closed_window(c, tx.window)
-    ensure(window.status == "bank", Code.WINDOW_SETTLED, "window {} is {}", tx.window, window.status)
+    ensure(window.status != "settled", Code.WINDOW_SETTLED, "window {} is settled already", tx.window)
+    ensure(window.status == "bank", Code.NOT_AT_BANKS, "window {} was not sent to the banks (settle_window)", tx.window)
     ensure(
         any(c.signer.id in (m.debtor, m.creditor) for m in window.moves),
         Code.NOT_AUTHORIZED,
@@ -128,6 +129,7 @@ def ack_payout(c: TxContext, tx: AckPayout) -> None:
         payout.ack_txid,
     )
     if not tx.accepted:
+        ensure(isinstance(tx.reason, str), Code.REASON_REQUIRED, "a returned payout names the bank's reason")
         return_payout(c, payout)
     c.view.put(
         PAYOUTS.key(tx.payout),

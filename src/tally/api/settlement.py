@@ -218,7 +218,7 @@ def settlement_endpoint(node: Node, params: Params) -> Handler:
     async def settlement(request: Request) -> Response:
         config = require_config(node)
         height = node.stored_head.height
-        current = window_of(config, height) if height >= config.height else config.base_window
+        current = window_of(config, height)
         unsettled = [w for w in all_windows(node) if w.status != "settled"][-MAX_OPEN_WINDOWS:]
         pairs: list[PairPosition] = []
         for w in unsettled:
@@ -246,9 +246,8 @@ def all_windows(node: Node) -> list[Window]:
 
 
 def current_window(node: Node) -> int:
-    config = require_config(node)
-    height = node.stored_head.height
-    return window_of(config, height) if height >= config.height else config.base_window
+    """The window the chain is in: every window before it is closed."""
+    return window_of(require_config(node), node.stored_head.height)
 
 
 def windows_endpoint(node: Node, params: Params) -> Handler:

@@ -27,8 +27,8 @@ import msgspec
 
 from ..client import Signer, TallyClient
 from ..client.keys import KeyFile
-from ..client.models import WindowDetail, WindowView
-from ..core.types import Payout
+from ..client.models import RateView, WindowDetail, WindowView
+from ..core.types import Asset, Payout
 from .instructions import BankParty, CustomerCreditTransfer, InterbankTransfer, PayoutFile, SettlementFile
 from .iso20022 import render_pacs009, render_pain001, sha256_hex
 
@@ -119,8 +119,11 @@ class BankAdapter:
         self.config = config
         self.drop = drop
         self.chain = client.genesis().chain
+        self.assets: dict[str, Asset] = {}
+        self.rates: dict[str, RateView] | None = None
 
     def run_once(self) -> PassReport:
+        self.assets, self.rates = {}, None  # read once a pass
         report = PassReport()
         self.drop.mkdir(parents=True, exist_ok=True)
         for view in reversed(self.client.windows(limit=MAX_WINDOWS_PER_PASS).items):  # oldest first
@@ -225,8 +228,13 @@ class BankAdapter:
         header = self.client.block(window.last_height).header
         return int(header["timestamp_ms"])
 
+    def asset(self, asset_id: str) -> Asset:
+        if asset_id not in self.assets:
+            self.assets[asset_id] = self.client.asset(asset_id)
+        return self.assets[asset_id]
+
     def issuer_of(self, asset_id: str) -> str:
-        return self.client.asset(asset_id).issuer
+        return self.asset(asset_id).issuer
 
     def transfer(self, payout: Payout) -> CustomerCreditTransfer:
         currency, amount_minor = self.payout_amount(payout)
@@ -243,13 +251,15 @@ class BankAdapter:
     def payout_amount(self, payout: Payout) -> tuple[str, int]:
         """A payout in money: one for one in its configured currency, else at the asset's published rate
         (rounded down, as every amount paid to a holder)."""
-        asset = self.client.asset(payout.asset)
+        asset = self.asset(payout.asset)
         currency = self.config.asset_currency.get(payout.asset)
         if currency is not None:
             shift = self.config.currencies[currency] - asset.decimals
             amount = payout.amount_minor * 10**shift if shift >= 0 else payout.amount_minor // 10**-shift
             return currency, amount
-        rate = next((r for r in self.client.rates().items if r.asset == payout.asset), None)
+        if self.rates is None:
+            self.rates = {r.asset: r for r in self.client.rates().items}
+        rate = self.rates.get(payout.asset)
         if rate is None:
             raise ValueError(f"{payout.asset} has no currency in the adapter's config and no published rate")
         return rate.currency, payout.amount_minor * rate.rate.num // rate.rate.den

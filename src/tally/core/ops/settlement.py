@@ -60,10 +60,9 @@ class RecordBankFile(TxBase, frozen=True, tag="record_bank_file"):
 
 
 def require_closed_window(c: TxContext, number: int) -> Window:
-    config = require_settlement(c.view)
-    ensure(number < window_of(config, c.block.height), Code.WINDOW_OPEN, "window {} is still open", number)
+    ensure_window_closed(c, number)
     window = c.view.read(WINDOWS, window_key(number))
-    ensure(window is not None, Code.UNKNOWN_WINDOW, "window {} holds no obligations", number)
+    ensure(window is not None, Code.UNKNOWN_WINDOW, "nothing happened in window {}", number)
     assert window is not None
     return window
 
@@ -71,21 +70,21 @@ def require_closed_window(c: TxContext, number: int) -> Window:
 def settle_window(c: TxContext, tx: SettleWindow) -> None:
     window = require_closed_window(c, tx.window)
     ensure(window.status == "open", Code.WINDOW_SETTLED, "window {} is {} already", tx.window, window.status)
-    moves = settlement_moves(net_positions(window.pairs))
+    net = net_positions(window.pairs)
+    moves = settlement_moves(net)
     if tx.method == "ledger" and moves:
         config = require_settlement(c.view)
         ensure(config.asset != "", Code.NO_SETTLEMENT, "the council has set no settlement asset")
-        for m in moves:
-            held = balance(c.view, m.debtor, config.asset)
-            owed = sum(x.amount_minor for x in moves if x.debtor == m.debtor)
+        for member, position in net.items():
+            held = balance(c.view, member, config.asset)
             ensure(
-                held >= owed,
+                held + position >= 0,
                 Code.INSUFFICIENT_PREFUNDING,
-                "{} holds {} {}, its net position is -{}",
-                m.debtor,
+                "{} holds {} minor units of {}, its net position is {}",
+                member,
                 held,
                 config.asset,
-                owed,
+                position,
             )
         c.post(*(p for m in moves for p in move(m.debtor, m.creditor, config.asset, m.amount_minor)))
     c.view.put(
